@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * The device model: a PCI type-0 config space and a 4 KiB BAR0 register
+ * file (map in README.md), the region and IRQ queries, region I/O and
+ * DEVICE_RESET.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "vucert/codec.h"
+#include "server_priv.h"
+
+_Static_assert(DEV_BAR0_SIZE >= DEV_CFG_SIZE, "bulk buffer sized by BAR0");
+_Static_assert(BAR0_TRACE_STATES + BAR0_TRACE_MAX == BAR0_COUNTER,
+               "trace states end where COUNTER starts");
+_Static_assert(BAR0_COUNTER + 8 == BAR0_FREE_BASE, "register block layout");
+
+/* ---- PCI config space (PCI Local Bus 3.0, type-0 header) ---- */
+
+#define CFG_VENDOR_ID   0x00u
+#define CFG_DEVICE_ID   0x02u
+#define CFG_COMMAND     0x04u
+#define CFG_REVISION    0x08u
+#define CFG_CLASS       0x09u /* prog-if, subclass, class: 3 bytes */
+#define CFG_HEADER_TYPE 0x0eu
+#define CFG_BAR0        0x10u
+#define CFG_SUBSYS_VID  0x2cu
+#define CFG_SUBSYS_ID   0x2eu
+#define CFG_INT_LINE    0x3cu
+#define CFG_INT_PIN     0x3du
+
+/* Writable bits of config byte `off`; everything else is read-only. */
+static uint8_t cfg_wmask(uint64_t off)
+{
+    switch (off) {
+    case CFG_COMMAND:
+        return 0x47; /* I/O, memory, bus master, parity error response */
+    case CFG_COMMAND + 1:
+        return 0x05; /* SERR# enable, INTx disable */
+    case 0x0c:       /* cache line size */
+    case 0x0d:       /* latency timer */
+        return 0xff;
+    case CFG_BAR0 + 1: /* 4 KiB 32-bit memory BAR: bits 31..12 */
+        return 0xf0;
+    case CFG_BAR0 + 2:
+    case CFG_BAR0 + 3:
+        return 0xff;
+    case CFG_INT_LINE:
+        return 0xff;
+    default:
+        return 0;
+    }
+}
+
+/* Writable bytes of BAR0 (README.md: register map). */
+static uint8_t bar0_wmask(uint64_t off)
+{
+    if (off >= BAR0_SCRATCH0 && off < BAR0_FAULT)
+        return 0xff;
+    if (off == BAR0_FAULT)
+        return 0x01; /* bit 0 arms; other FAULT bits read as zero */
+    if (off >= BAR0_FREE_BASE && off < DEV_BAR0_SIZE)
+        return 0xff;
+    return 0;
+}
+
+void dev_init(struct dev *d)
+{
+    uint8_t *c = d->cfg;
+
+    memset(d, 0, sizeof(*d));
+    vuc_put_u32(d->bar0 + BAR0_MAGIC, BAR0_MAGIC_VALUE);
+    vuc_put_u32(d->bar0 + BAR0_REV, BAR0_REV_VALUE);
+
+    vuc_put_u16(c + CFG_VENDOR_ID, DEV_PCI_VENDOR);
+    vuc_put_u16(c + CFG_DEVICE_ID, DEV_PCI_DEVICE);
+    c[CFG_REVISION] = 0x01;
+    c[CFG_CLASS] = (uint8_t)(DEV_PCI_CLASS & 0xff);
+    c[CFG_CLASS + 1] = (uint8_t)((DEV_PCI_CLASS >> 8) & 0xff);
+    c[CFG_CLASS + 2] = (uint8_t)((DEV_PCI_CLASS >> 16) & 0xff);
+    c[CFG_HEADER_TYPE] = 0x00;
+    /* BAR0: 32-bit, non-prefetchable memory, base 0 until assigned */
+    vuc_put_u16(c + CFG_SUBSYS_VID, DEV_PCI_VENDOR);
+    vuc_put_u16(c + CFG_SUBSYS_ID, DEV_PCI_DEVICE);
+    c[CFG_INT_PIN] = 0x01; /* INTA#: one INTx interrupt */
+}
+
+int dev_region(uint32_t index, uint64_t *size, uint32_t *flags)
+{
+    if (index >= VUC_PCI_NUM_REGIONS)
+        return EINVAL;
+    *size = 0;
+    *flags = 0;
+    if (index == VUC_PCI_BAR0_REGION_INDEX) {
+        *size = DEV_BAR0_SIZE;
+        *flags = VUC_REGION_FLAG_READ | VUC_REGION_FLAG_WRITE;
+    } else if (index == VUC_PCI_CONFIG_REGION_INDEX) {
+        *size = DEV_CFG_SIZE;
+        *flags = VUC_REGION_FLAG_READ | VUC_REGION_FLAG_WRITE;
+    }
+    return 0;
+}
+
+void dev_read(const struct dev *d, uint32_t region, uint64_t off, uint8_t *out,
+              size_t n)
+{
+    const uint8_t *src =
+        region == VUC_PCI_CONFIG_REGION_INDEX ? d->cfg : d->bar0;
+
+    memcpy(out, src + off, n);
+}
+
+void dev_write(struct dev *d, uint32_t region, uint64_t off,
+               const uint8_t *data, size_t n)
+{
+    bool cfg = region == VUC_PCI_CONFIG_REGION_INDEX;
+    uint8_t *dst = cfg ? d->cfg : d->bar0;
+
+    for (size_t i = 0; i < n; i++) {
+        uint64_t o = off + i;
+        uint8_t wm = cfg ? cfg_wmask(o) : bar0_wmask(o);
+
+        dst[o] = (uint8_t)((dst[o] & ~wm) | (data[i] & wm));
+    }
+    if (!cfg)
+        d->fault_armed = (d->bar0[BAR0_FAULT] & 1u) != 0;
+}
+
+void dev_tick(struct dev *d)
+{
+    d->counter++;
+    vuc_put_u64(d->bar0 + BAR0_COUNTER, d->counter);
+}
+
+void dev_set_trace(struct dev *d, const uint32_t *states, size_t n)
+{
+    if (n > BAR0_TRACE_MAX)
+        n = BAR0_TRACE_MAX;
+    vuc_put_u32(d->bar0 + BAR0_TRACE_COUNT, (uint32_t)n);
+    memset(d->bar0 + BAR0_TRACE_STATES, 0, BAR0_TRACE_MAX);
+    for (size_t i = 0; i < n; i++)
+        d->bar0[BAR0_TRACE_STATES + i] = (uint8_t)states[i];
+}
+
+bool dev_fault_fire(struct dev *d)
+{
+    if (!d->fault_armed)
+        return false;
+    dev_fault_disarm(d);
+    return true;
+}
+
+void dev_fault_disarm(struct dev *d)
+{
+    d->fault_armed = false;
+    memset(d->bar0 + BAR0_FAULT, 0, 4);
+}
+
+void dev_state_save(const struct dev *d, uint8_t *out)
+{
+    vuc_put_u64(out + DEV_STATE_COUNTER_OFF, d->counter);
+    memcpy(out + DEV_STATE_BAR0_OFF, d->bar0, DEV_BAR0_SIZE);
+    memcpy(out + DEV_STATE_CFG_OFF, d->cfg, DEV_CFG_SIZE);
+}
+
+void dev_state_load(struct dev *d, const uint8_t *in)
+{
+    const uint8_t *bar0 = in + DEV_STATE_BAR0_OFF;
+    const uint8_t *cfg = in + DEV_STATE_CFG_OFF;
+
+    d->counter = vuc_get_u64(in + DEV_STATE_COUNTER_OFF);
+    vuc_put_u64(d->bar0 + BAR0_COUNTER, d->counter);
+    /* BAR0 state: the RW bytes except FAULT, a test hook, not state */
+    memcpy(d->bar0 + BAR0_SCRATCH0, bar0 + BAR0_SCRATCH0,
+           BAR0_FAULT - BAR0_SCRATCH0);
+    memcpy(d->bar0 + BAR0_FREE_BASE, bar0 + BAR0_FREE_BASE,
+           DEV_BAR0_SIZE - BAR0_FREE_BASE);
+    for (size_t i = 0; i < DEV_CFG_SIZE; i++) {
+        uint8_t wm = cfg_wmask(i);
+
+        d->cfg[i] = (uint8_t)((d->cfg[i] & ~wm) | (cfg[i] & wm));
+    }
+}
+
+/* ---- handlers ---- */
+
+int srv_h_DEVICE_GET_INFO(struct vuc_srv *s, struct vuc_conn *c,
+                          struct vuc_msg *m, struct srv_reply *r)
+{
+    struct vuc_device_info in,
+        out = {
+            .argsz = 16,
+            .flags = VUC_DEVICE_FLAGS_RESET | VUC_DEVICE_FLAGS_PCI,
+            .num_regions = VUC_PCI_NUM_REGIONS,
+            .num_irqs = DEV_NUM_IRQS,
+        };
+    uint8_t *p;
+    int rc;
+
+    (void)s, (void)c;
+    rc = vuc_device_info_decode(m->payload, m->payload_len, &in);
+    if (rc < 0 || (size_t)rc != m->payload_len)
+        return EINVAL;
+    if (in.argsz < out.argsz)
+        return EINVAL;
+    p = reply_fixed(r, 16);
+    if (!p || vuc_device_info_encode(&out, p, 16) != 16)
+        return EIO;
+    return 0;
+}
+
+int srv_h_DEVICE_GET_REGION_INFO(struct vuc_srv *s, struct vuc_conn *c,
+                                 struct vuc_msg *m, struct srv_reply *r)
+{
+    struct vuc_region_info in, out;
+    uint8_t *p;
+    int rc;
+
+    (void)s, (void)c;
+    rc = vuc_region_info_decode(m->payload, m->payload_len, &in);
+    if (rc < 0 || (size_t)rc != m->payload_len)
+        return EINVAL;
+    if (in.argsz < 32)
+        return EINVAL;
+    memset(&out, 0, sizeof(out));
+    if (dev_region(in.index, &out.size, &out.flags))
+        return EINVAL;
+    out.argsz = 32; /* no region capabilities */
+    out.index = in.index;
+    p = reply_fixed(r, 32);
+    if (!p || vuc_region_info_encode(&out, p, 32) != 32)
+        return EIO;
+    return 0;
+}
+
+int srv_h_DEVICE_GET_IRQ_INFO(struct vuc_srv *s, struct vuc_conn *c,
+                              struct vuc_msg *m, struct srv_reply *r)
+{
+    /* struct vfio_irq_info: argsz, flags, index, count (u32 each) */
+    uint32_t argsz, index;
+    uint8_t *p;
+
+    (void)s, (void)c;
+    if (m->payload_len != 16)
+        return EINVAL;
+    argsz = vuc_get_u32(m->payload);
+    index = vuc_get_u32(m->payload + 8);
+    if (argsz < 16 || index >= DEV_NUM_IRQS)
+        return EINVAL;
+    p = reply_fixed(r, 16);
+    if (!p)
+        return EIO;
+    vuc_put_u32(p, 16);
+    vuc_put_u32(p + 4, 0);
+    vuc_put_u32(p + 8, index);
+    vuc_put_u32(p + 12, index == 0 ? 1u : 0u); /* INTx only */
+    return 0;
+}
+
+/* spec: Read and Write Operations; every bound checked, overflow-safe. */
+static int check_access(const struct vuc_srv *s, const struct vuc_region_rw *a,
+                        uint32_t need)
+{
+    uint64_t size, end;
+    uint32_t flags;
+
+    if (dev_region(a->region, &size, &flags))
+        return EINVAL;
+    if (size == 0 || (flags & need) != need)
+        return EINVAL;
+    if (a->count > s->xfer)
+        return EINVAL;
+    if (__builtin_add_overflow(a->offset, (uint64_t)a->count, &end) ||
+        end > size)
+        return EINVAL;
+    return 0;
+}
+
+int srv_h_REGION_READ(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
+                      struct srv_reply *r)
+{
+    struct vuc_region_rw a;
+    uint8_t *p;
+    int rc;
+
+    (void)c;
+    rc = vuc_region_rw_decode(m->payload, m->payload_len, false, &a);
+    if (rc < 0 || (size_t)rc != m->payload_len)
+        return EINVAL;
+    rc = check_access(s, &a, VUC_REGION_FLAG_READ);
+    if (rc)
+        return rc;
+    /* check_access bounded count by a region size <= sizeof(bulk) */
+    dev_read(&s->dev, a.region, a.offset, r->bulk, a.count);
+    a.data = NULL;
+    a.data_len = 0;
+    p = reply_fixed(r, 16);
+    if (!p || vuc_region_rw_encode(&a, p, 16) != 16)
+        return EIO;
+    reply_add(r, r->bulk, a.count);
+    return 0;
+}
+
+int srv_h_REGION_WRITE(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
+                       struct srv_reply *r)
+{
+    struct vuc_region_rw a;
+    uint8_t *p;
+    int rc;
+
+    (void)c;
+    /* with_data: exactly count bytes of data must follow */
+    rc = vuc_region_rw_decode(m->payload, m->payload_len, true, &a);
+    if (rc < 0 || (size_t)rc != m->payload_len || a.data_len != a.count)
+        return EINVAL;
+    rc = check_access(s, &a, VUC_REGION_FLAG_WRITE);
+    if (rc)
+        return rc;
+    dev_write(&s->dev, a.region, a.offset, a.data, a.count);
+    a.data = NULL;
+    a.data_len = 0;
+    p = reply_fixed(r, 16);
+    if (!p || vuc_region_rw_encode(&a, p, 16) != 16)
+        return EIO;
+    return 0;
+}
+
+int srv_h_DEVICE_RESET(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
+                       struct srv_reply *r)
+{
+    (void)c, (void)r;
+    /* spec: "Neither the request or reply have a payload." */
+    if (m->payload_len != 0)
+        return EINVAL;
+    /*
+     * A reset of the migration function only: the migration state goes
+     * back to RUNNING and fault injection is disarmed; BAR0 and config
+     * contents are kept (README.md).
+     */
+    dev_fault_disarm(&s->dev);
+    mig_reset(s);
+    return 0;
+}

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * vucert-server command line (design.md: "The command line").
+ * Exit codes: 0 after SIGINT/SIGTERM, 1 when the server cannot run,
+ * 2 on a usage error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vucert/fsm.h"
+#include "vucert/server.h"
+
+#define EXIT_USAGE 2
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: vucert-server --socket PATH [options]\n"
+            "\n"
+            "The vucert reference vfio-user device.\n"
+            "\n"
+            "  --socket PATH            listen on this AF_UNIX socket "
+            "(required;\n"
+            "                           --socket-path=PATH is accepted too)\n"
+            "  --migration-flags LIST   stop-copy[,p2p][,pre-copy] "
+            "(default:\n"
+            "                           stop-copy,pre-copy)\n"
+            "  --quirk NAME             be deliberately wrong in one way "
+            "(repeatable)\n"
+            "  --max-data-xfer-size N   largest data transfer, bytes "
+            "(default 1048576,\n"
+            "                           at most %u)\n"
+            "  --verbose                one line per message on stderr\n"
+            "  --help                   this text\n"
+            "\n"
+            "quirks:\n",
+            VUC_SRV_MAX_XFER_LIMIT);
+    for (unsigned i = 0; vuc_srv_quirk_name(i); i++)
+        fprintf(f, "  %-28s %s\n", vuc_srv_quirk_name(i),
+                vuc_srv_quirk_desc(i));
+}
+
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt,
+                                                             ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "vucert-server: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'vucert-server --help'.\n");
+    return EXIT_USAGE;
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+    unsigned long long v;
+    char *end;
+
+    if (!s || !*s || *s == '-')
+        return -EINVAL;
+    errno = 0;
+    v = strtoull(s, &end, 0);
+    if (errno || *end || v == 0 || v > VUC_SRV_MAX_XFER_LIMIT)
+        return -EINVAL;
+    *out = (size_t)v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_SOCKET = 256, OPT_FLAGS, OPT_QUIRK, OPT_XFER };
+    static const struct option lopts[] = {
+        {"socket", required_argument, NULL, OPT_SOCKET},
+        /* spec: Backend Program Conventions */
+        {"socket-path", required_argument, NULL, OPT_SOCKET},
+        {"migration-flags", required_argument, NULL, OPT_FLAGS},
+        {"quirk", required_argument, NULL, OPT_QUIRK},
+        {"max-data-xfer-size", required_argument, NULL, OPT_XFER},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct vuc_srv_opts o;
+    struct vuc_srv *s;
+    const char *socket_path = NULL;
+    uint64_t bit;
+    int opt, rc;
+
+    vuc_srv_opts_init(&o);
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":hv", lopts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_SOCKET:
+            socket_path = optarg;
+            break;
+        case OPT_FLAGS:
+            if (vuc_fsm_flags_parse(optarg, &o.mig_flags) < 0)
+                return usage_error("bad --migration-flags '%s' (want "
+                                   "stop-copy[,p2p][,pre-copy])",
+                                   optarg);
+            break;
+        case OPT_QUIRK:
+            if (vuc_srv_quirk_parse(optarg, &bit) < 0) {
+                fprintf(stderr,
+                        "vucert-server: unknown quirk '%s'; valid quirks:\n",
+                        optarg);
+                for (unsigned i = 0; vuc_srv_quirk_name(i); i++)
+                    fprintf(stderr, "  %s\n", vuc_srv_quirk_name(i));
+                return EXIT_USAGE;
+            }
+            o.quirks |= bit;
+            break;
+        case OPT_XFER:
+            if (parse_size(optarg, &o.max_data_xfer_size) < 0)
+                return usage_error("bad --max-data-xfer-size '%s'", optarg);
+            break;
+        case 'v':
+            o.verbose = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case ':':
+            return usage_error("option '%s' needs an argument",
+                               argv[optind - 1]);
+        default:
+            return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    if (!socket_path || !*socket_path)
+        return usage_error("%s", "--socket PATH is required");
+
+    rc = vuc_srv_new(&o, &s);
+    if (rc < 0) {
+        fprintf(stderr, "vucert-server: %s\n", strerror(-rc));
+        return 1;
+    }
+    rc = vuc_srv_run(s, socket_path);
+    vuc_srv_free(s);
+    if (rc < 0) {
+        fprintf(stderr, "vucert-server: %s: %s\n", socket_path, strerror(-rc));
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,527 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * vucert-server core: context, the dispatch table generated from
+ * msgs.def, reply construction (the one place error replies and the
+ * reply-shaped quirks live), VERSION negotiation and the receive pump.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vucert/codec.h"
+#include "vucert/fsm.h"
+#include "server_priv.h"
+
+/* ---- quirks ---- */
+
+struct quirk_info {
+    const char *name;
+    const char *desc;
+};
+
+static const struct quirk_info quirk_table[VUC_SRV_QUIRK_COUNT] = {
+    [VUC_SRV_QUIRK_BIT_STOPCOPY_TO_PRECOPY] =
+        {"stopcopy-to-precopy-allowed",
+         "STOP_COPY -> PRE_COPY(_P2P) is accepted as a direct arc"},
+    [VUC_SRV_QUIRK_BIT_SAVING_INSIDE_PATH] =
+        {"saving-state-inside-path",
+         "combination paths detour through a saving state"},
+    [VUC_SRV_QUIRK_BIT_UNADVERTISED_STATE] =
+        {"unadvertised-state-accepted",
+         "SET to a state the flag set does not support succeeds"},
+    [VUC_SRV_QUIRK_BIT_RESET_KEEPS_STATE] =
+        {"reset-keeps-state",
+         "DEVICE_RESET leaves the migration state unchanged"},
+    [VUC_SRV_QUIRK_BIT_ERROR_WITH_PAYLOAD] =
+        {"error-reply-with-payload", "error replies carry 8 bytes of payload"},
+    [VUC_SRV_QUIRK_BIT_ERRNO_ZERO] = {"error-errno-zero",
+                                      "error replies carry errno 0"},
+    [VUC_SRV_QUIRK_BIT_STALE_GET] =
+        {"get-returns-stale-state",
+         "MIG_DEVICE_STATE GET returns the state before the last SET"},
+    [VUC_SRV_QUIRK_BIT_STATE8_ACCEPTED] =
+        {"state-8-accepted",
+         "SET of device_state >= 8 succeeds and changes nothing"},
+};
+
+const char *vuc_srv_quirk_name(unsigned i)
+{
+    return i < VUC_SRV_QUIRK_COUNT ? quirk_table[i].name : NULL;
+}
+
+const char *vuc_srv_quirk_desc(unsigned i)
+{
+    return i < VUC_SRV_QUIRK_COUNT ? quirk_table[i].desc : NULL;
+}
+
+int vuc_srv_quirk_parse(const char *name, uint64_t *bit)
+{
+    if (!name)
+        return -EINVAL;
+    for (unsigned i = 0; i < VUC_SRV_QUIRK_COUNT; i++) {
+        if (strcmp(name, quirk_table[i].name) == 0) {
+            *bit = 1ull << i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+/* ---- context ---- */
+
+void *srv_alloc(struct vuc_srv *s, size_t n)
+{
+    if (s->opts.alloc.alloc)
+        return s->opts.alloc.alloc(s->opts.alloc.ctx, n);
+    return malloc(n);
+}
+
+void srv_release(struct vuc_srv *s, void *p)
+{
+    if (!p)
+        return;
+    if (s->opts.alloc.release)
+        s->opts.alloc.release(s->opts.alloc.ctx, p);
+    else
+        free(p);
+}
+
+void vuc_srv_opts_init(struct vuc_srv_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->mig_flags = VUC_MIGRATION_STOP_COPY | VUC_MIGRATION_PRE_COPY;
+    o->max_data_xfer_size = VUC_DEFAULT_MAX_DATA_XFER_SIZE;
+    o->send_timeout_ms = VUC_SRV_SEND_TIMEOUT_MS;
+}
+
+int vuc_srv_new(const struct vuc_srv_opts *o, struct vuc_srv **out)
+{
+    struct vuc_srv_opts def;
+    struct vuc_srv *s;
+
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (!o) {
+        vuc_srv_opts_init(&def);
+        o = &def;
+    }
+    if (!vuc_fsm_flags_valid(o->mig_flags))
+        return -EINVAL;
+    if (o->quirks & ~VUC_SRV_QUIRKS_KNOWN)
+        return -EINVAL;
+    if (o->max_data_xfer_size > VUC_SRV_MAX_XFER_LIMIT)
+        return -EINVAL;
+    /* Either both allocator hooks or neither. */
+    if (!o->alloc.alloc != !o->alloc.release)
+        return -EINVAL;
+
+    s = o->alloc.alloc ? o->alloc.alloc(o->alloc.ctx, sizeof(*s))
+                       : malloc(sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    memset(s, 0, sizeof(*s));
+    s->opts = *o;
+    s->xfer_limit = o->max_data_xfer_size ? o->max_data_xfer_size
+                                          : VUC_DEFAULT_MAX_DATA_XFER_SIZE;
+    s->send_timeout_ms =
+        o->send_timeout_ms > 0 ? o->send_timeout_ms : VUC_SRV_SEND_TIMEOUT_MS;
+    s->xfer = s->xfer_limit;
+    dev_init(&s->dev);
+    mig_init(&s->mig);
+    *out = s;
+    return 0;
+}
+
+void vuc_srv_free(struct vuc_srv *s)
+{
+    if (!s)
+        return;
+    mig_free(s);
+    srv_release(s, s);
+}
+
+void vuc_srv_disconnect(struct vuc_srv *s)
+{
+    /*
+     * spec: Client Disconnection: forget what belonged to the client (the
+     * negotiation; DMA maps and IRQ fds once they exist) and keep the
+     * device state, including the migration state and its data session.
+     */
+    s->negotiated = false;
+    s->xfer = s->xfer_limit;
+}
+
+uint32_t vuc_srv_mig_state(const struct vuc_srv *s)
+{
+    return s->mig.state;
+}
+
+bool vuc_srv_negotiated(const struct vuc_srv *s)
+{
+    return s->negotiated;
+}
+
+/* ---- replies ---- */
+
+uint8_t *reply_fixed(struct srv_reply *r, size_t n)
+{
+    uint8_t *p;
+
+    /* Programmer error only: handlers ask for small constant sizes. */
+    if (n > sizeof(r->fixed) - r->fixed_used || r->iovcnt >= REPLY_MAX_IOV)
+        return NULL;
+    p = r->fixed + r->fixed_used;
+    memset(p, 0, n);
+    r->fixed_used += n;
+    r->iov[r->iovcnt].iov_base = p;
+    r->iov[r->iovcnt].iov_len = n;
+    r->iovcnt++;
+    return p;
+}
+
+void reply_add(struct srv_reply *r, const void *p, size_t n)
+{
+    if (n == 0 || r->iovcnt >= REPLY_MAX_IOV)
+        return;
+    r->iov[r->iovcnt].iov_base = (void *)(uintptr_t)p;
+    r->iov[r->iovcnt].iov_len = n;
+    r->iovcnt++;
+}
+
+static void log_msg(const struct vuc_srv *s, const struct vuc_hdr *h,
+                    const char *what, uint32_t err)
+{
+    char buf[32];
+
+    if (!s->opts.verbose)
+        return;
+    fprintf(stderr,
+            "vucert-server: #%u %s size=%u flags=0x%x state=%s -> %s%s\n",
+            h->id, vuc_cmd_name(h->cmd), h->size, h->flags,
+            vuc_state_name(s->mig.state), what,
+            err ? vuc_errno_name(err, buf, sizeof(buf)) : "");
+}
+
+/*
+ * Send the reply for request h: err == 0 sends r's payload, otherwise an
+ * error reply, header only (spec: Header: "If an error occurs, the reply
+ * message must only include the reply header"), unless a quirk says
+ * otherwise. No_reply suppresses every reply, errors included.
+ */
+static int finish(struct vuc_srv *s, struct vuc_conn *c,
+                  const struct vuc_hdr *h, int err, struct srv_reply *r)
+{
+    static const uint8_t junk[8] = {0xde, 0xad, 0xbe, 0xef,
+                                    0xde, 0xad, 0xbe, 0xef};
+    struct vuc_hdr rh = {
+        .id = h->id,
+        .cmd = h->cmd,
+        .flags = VUC_TYPE_REPLY,
+    };
+    struct iovec jiov = {.iov_base = (void *)(uintptr_t)junk,
+                         .iov_len = sizeof(junk)};
+    const struct iovec *iov = r->iov;
+    int iovcnt = r->iovcnt;
+    int rc;
+
+    if (err) {
+        rh.flags |= VUC_FLAG_ERROR;
+        rh.error = srv_quirk(s, VUC_SRV_QUIRK_ERRNO_ZERO) ? 0 : (uint32_t)err;
+        iov = NULL;
+        iovcnt = 0;
+        if (srv_quirk(s, VUC_SRV_QUIRK_ERROR_WITH_PAYLOAD)) {
+            iov = &jiov;
+            iovcnt = 1;
+        }
+    }
+    if (h->flags & VUC_FLAG_NO_REPLY) {
+        log_msg(s, h, err ? "(no reply) " : "ok (no reply)", (uint32_t)err);
+        return r->close ? -ECONNABORTED : 0;
+    }
+    log_msg(s, h, err ? "" : "ok", (uint32_t)err);
+    rc = vuc_conn_sendv(c, &rh, iov, iovcnt, NULL, 0, s->send_timeout_ms);
+    if (rc < 0)
+        return rc;
+    return r->close ? -ECONNABORTED : 0;
+}
+
+/* ---- dispatch ---- */
+
+static const srv_handler handlers[VUC_CMD_MAX] = {
+#define VUC_MSG(name, num, dir, req, rep) [num] = srv_h_##name,
+#include "vucert/msgs.def"
+#undef VUC_MSG
+};
+
+/* Returns 0 (r filled) or a positive errno. */
+static int dispatch(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
+                    struct srv_reply *r)
+{
+    const struct vuc_hdr *h = &m->hdr;
+    const struct vuc_msg_desc *d;
+    int rc;
+
+    if (vuc_hdr_type(h) != VUC_TYPE_COMMAND)
+        return EINVAL;
+    /* spec: VFIO_USER_VERSION: "the initial message sent by the client" */
+    if (!s->negotiated && h->cmd != VUC_CMD_VERSION)
+        return EINVAL;
+    d = vuc_msg_desc(h->cmd);
+    if (!d || h->cmd >= VUC_CMD_MAX || !handlers[h->cmd])
+        return ENOSYS;
+    if (d->dir != VUC_DIR_C2S)
+        return EINVAL; /* DMA_READ/WRITE go server -> client */
+    /* The payload must be what the header says it is. */
+    if (m->len != h->size || m->len < VUC_HDR_SIZE ||
+        m->payload_len != m->len - VUC_HDR_SIZE ||
+        (m->payload_len && !m->payload))
+        return EINVAL;
+    rc = vuc_msg_check(h, m->payload_len, false);
+    if (rc == -ENOSYS)
+        return ENOSYS;
+    if (rc < 0)
+        return EINVAL;
+    return handlers[h->cmd](s, c, m, r);
+}
+
+static void msg_begin(struct vuc_srv *s)
+{
+    /* BAR0 COUNTER: "the device keeps running" signal. */
+    if (mig_running(s->mig.state))
+        dev_tick(&s->dev);
+}
+
+int vuc_srv_handle(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m)
+{
+    struct srv_reply r;
+    int err;
+
+    if (!s || !c || !m)
+        return -EINVAL;
+    msg_begin(s);
+    if (vuc_hdr_type(&m->hdr) == VUC_TYPE_REPLY) {
+        /*
+         * The server sends no requests yet, so any reply is unsolicited.
+         * Answering it could make two peers loop; drop it.
+         */
+        log_msg(s, &m->hdr, "unsolicited reply dropped", 0);
+        return 0;
+    }
+    r.iovcnt = 0;
+    r.fixed_used = 0;
+    r.close = false;
+    err = dispatch(s, c, m, &r);
+    return finish(s, c, &m->hdr, err, &r);
+}
+
+/* A message too large to receive: answer it from its header alone. */
+static int handle_oversize(struct vuc_srv *s, struct vuc_conn *c,
+                           const struct vuc_hdr *h)
+{
+    struct srv_reply r = {.iovcnt = 0};
+
+    msg_begin(s);
+    if (vuc_hdr_type(h) != VUC_TYPE_COMMAND)
+        return 0;
+    return finish(s, c, h, EINVAL, &r);
+}
+
+int srv_pump(struct vuc_srv *s, struct vuc_conn *c, int timeout_ms)
+{
+    struct vuc_msg m;
+    int rc;
+
+    memset(&m, 0, sizeof(m));
+    rc = vuc_conn_recv(c, &m, timeout_ms);
+    if (rc == -EMSGSIZE) {
+        /* The transport discards the rest of it; the stream stays sane. */
+        rc = handle_oversize(s, c, &m.hdr);
+    } else if (rc == -EBADMSG) {
+        /* Size < 16: the stream cannot be resynchronised. */
+        if (s->opts.verbose)
+            fprintf(stderr,
+                    "vucert-server: bad message size %u, "
+                    "dropping the connection\n",
+                    m.hdr.size);
+        rc = -ECONNABORTED;
+    } else if (rc == 0) {
+        rc = vuc_srv_handle(s, c, &m);
+    } else {
+        vuc_msg_release(&m);
+        return rc;
+    }
+    vuc_msg_release(&m);
+    if (rc == -EPIPE || rc == -ECONNRESET)
+        return rc; /* peer went away while we replied */
+    if (rc < 0)
+        return -ECONNABORTED;
+    return 0;
+}
+
+int vuc_srv_serve(struct vuc_srv *s, struct vuc_conn *c, int timeout_ms)
+{
+    int rc;
+
+    if (!s || !c)
+        return -EINVAL;
+    for (;;) {
+        rc = srv_pump(s, c, timeout_ms);
+        if (rc == 0)
+            continue;
+        if (rc == -EAGAIN || rc == -ETIMEDOUT || rc == -ENOMEM)
+            return rc;
+        vuc_srv_disconnect(s);
+        return (rc == -ECONNRESET || rc == -EPIPE) ? 0 : -ECONNABORTED;
+    }
+}
+
+/* ---- VERSION (spec: VFIO_USER_VERSION) ---- */
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+int srv_h_VERSION(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
+                  struct srv_reply *r)
+{
+    struct vuc_version v;
+    struct vuc_caps cc, rep;
+    uint64_t xfer;
+    uint8_t *p;
+    int n;
+
+    if (s->negotiated)
+        return EINVAL; /* negotiation happens once per connection */
+    if (vuc_version_decode(m->payload, m->payload_len, &v) < 0)
+        return EINVAL;
+    if (v.major != VUC_VERSION_MAJOR) {
+        /* We support no other major; nothing can follow. */
+        r->close = true;
+        return EINVAL;
+    }
+
+    vuc_caps_defaults(&cc);
+    if (v.json) {
+        /* "version data ... (including terminating NUL)": exactly one
+         * NUL-terminated string fills the rest of the payload. */
+        if (!v.json_nul)
+            return EINVAL;
+        /* An embedded NUL makes the JSON malformed (vuc_caps_parse). */
+        if (v.json_len > 0) {
+            int rc = vuc_caps_parse(v.json, v.json_len, &cc);
+
+            if (rc == -ENOMEM)
+                return ENOMEM;
+            if (rc < 0)
+                return EINVAL;
+        }
+    }
+    if ((cc.present & VUC_CAP_MAX_DATA_XFER_SIZE) && cc.max_data_xfer_size == 0)
+        return EINVAL; /* no data transfer would be possible */
+
+    /* Without the key the client's limit is the spec default. */
+    xfer = min_u64(cc.max_data_xfer_size, s->xfer_limit);
+
+    /* spec: the reply's capabilities are a subset of those proposed. */
+    vuc_caps_defaults(&rep);
+    rep.present =
+        cc.present & (VUC_CAP_MAX_MSG_FDS | VUC_CAP_MAX_DATA_XFER_SIZE |
+                      VUC_CAP_MAX_DMA_MAPS | VUC_CAP_PGSIZES |
+                      VUC_CAP_TWIN_SOCKET | VUC_CAP_WRITE_MULTIPLE);
+    rep.max_msg_fds = min_u64(cc.max_msg_fds, VUC_DEFAULT_MAX_MSG_FDS);
+    rep.max_data_xfer_size = xfer;
+    rep.max_dma_maps = min_u64(cc.max_dma_maps, VUC_DEFAULT_MAX_DMA_MAPS);
+    rep.pgsizes = VUC_DEFAULT_PGSIZES;
+    rep.twin_supported = false; /* never enabled: no server -> client cmds */
+    rep.twin_has_fd_index = false;
+    rep.write_multiple = false; /* REGION_WRITE_MULTI not implemented */
+
+    p = reply_fixed(r, 4);
+    if (!p)
+        return EIO;
+    vuc_put_u16(p, VUC_VERSION_MAJOR);
+    vuc_put_u16(
+        p + 2,
+        (uint16_t)(v.minor < VUC_VERSION_MINOR ? v.minor : VUC_VERSION_MINOR));
+    if (v.json) {
+        char json[sizeof(r->fixed) - 8];
+
+        n = vuc_caps_write(&rep, json, sizeof(json));
+        if (n < 0 || (size_t)n >= sizeof(json))
+            return EIO;
+        /* include the NUL: the spec counts it in the version data */
+        p = reply_fixed(r, (size_t)n + 1);
+        if (!p)
+            return EIO;
+        memcpy(p, json, (size_t)n + 1);
+    }
+
+    s->negotiated = true;
+    s->xfer = (size_t)xfer;
+    /* A data message at exactly max_data_xfer_size must fit, with room
+     * for any command's fixed part. */
+    vuc_conn_set_max_msg(c, VUC_HDR_SIZE + s->xfer + 65536u);
+    return 0;
+}
+
+/* ---- commands not implemented yet (DMA and IRQs come later) ---- */
+
+static int not_supported(struct vuc_msg *m)
+{
+    (void)m; /* passed fds are closed when the caller releases m */
+    return ENOTSUP;
+}
+
+int srv_h_DMA_MAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
+                  struct srv_reply *r)
+{
+    (void)s, (void)c, (void)r;
+    return not_supported(m);
+}
+
+int srv_h_DMA_UNMAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
+                    struct srv_reply *r)
+{
+    (void)s, (void)c, (void)r;
+    return not_supported(m);
+}
+
+int srv_h_DEVICE_GET_REGION_IO_FDS(struct vuc_srv *s, struct vuc_conn *c,
+                                   struct vuc_msg *m, struct srv_reply *r)
+{
+    (void)s, (void)c, (void)r;
+    return not_supported(m);
+}
+
+int srv_h_DEVICE_SET_IRQS(struct vuc_srv *s, struct vuc_conn *c,
+                          struct vuc_msg *m, struct srv_reply *r)
+{
+    (void)s, (void)c, (void)r;
+    return not_supported(m);
+}
+
+int srv_h_REGION_WRITE_MULTI(struct vuc_srv *s, struct vuc_conn *c,
+                             struct vuc_msg *m, struct srv_reply *r)
+{
+    /* write_multiple is never negotiated */
+    (void)s, (void)c, (void)r;
+    return not_supported(m);
+}
+
+/* Server -> client commands; dispatch() rejects them before this. */
+int srv_h_DMA_READ(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
+                   struct srv_reply *r)
+{
+    (void)s, (void)c, (void)m, (void)r;
+    return EINVAL;
+}
+
+int srv_h_DMA_WRITE(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
+                    struct srv_reply *r)
+{
+    (void)s, (void)c, (void)m, (void)r;
+    return EINVAL;
+}
