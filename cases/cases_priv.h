@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Private to cases/: the expectation tables (written from the spec, not
+ * from fsm/) and helpers shared by the case files.
+ */
+#ifndef VUCERT_CASES_PRIV_H
+#define VUCERT_CASES_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vucert/harness.h"
+
+/* What the spec expects of SET from -> to (cases/expect.c). */
+enum vuc_expect {
+    VUC_EXP_SKIP = 0,     /* from is not advertised: the row does not apply */
+    VUC_EXP_ACCEPT,       /* must succeed, GET then reads `to` */
+    VUC_EXP_REJ_ERROR,    /* ERROR cannot be requested */
+    VUC_EXP_REJ_FROM_ERR, /* from ERROR only DEVICE_RESET leads out */
+    VUC_EXP_REJ_UNADV,    /* `to` is not advertised by the flag set */
+    VUC_EXP_REJ_BLOCKED,  /* STOP_COPY -> PRE_COPY(_P2P) is not allowed */
+};
+
+/* Expectation for flag set `flags` (one of the four); VUC_EXP_SKIP for an
+ * unknown set. */
+enum vuc_expect vuc_expect_set(uint64_t flags, uint32_t from, uint32_t to);
+const char *vuc_expect_reason(enum vuc_expect e);
+
+/* State advertised by the flag set (spec: VFIO_DEVICE_FEATURE_MIGRATION,
+ * "interpreted in the same way as VFIO"). */
+bool vuc_expect_state_advertised(uint64_t flags, uint32_t state);
+
+/* The direct arcs of the spec for the flag set. */
+bool vuc_expect_direct_arc(uint64_t flags, uint32_t from, uint32_t to);
+bool vuc_expect_saving(uint32_t state);
+
+/*
+ * Is `path` (n hops, path[n-1] == to) an acceptable combination path from
+ * `from` under the spec's rules? Every hop a direct arc; no interior
+ * state of the saving group unless the path has been in the group since
+ * its start (the session continues); as short as the shortest such path.
+ * On false, why[] says which rule broke.
+ */
+bool vuc_expect_path_ok(uint64_t flags, uint32_t from, const uint32_t *path,
+                        size_t n, char *why, size_t whycap);
+/* Length of the shortest acceptable path, or -1 if none. */
+int vuc_expect_shortest(uint64_t flags, uint32_t from, uint32_t to);
+/* One shortest acceptable path (for reaching a state); returns n or -1. */
+int vuc_expect_path(uint64_t flags, uint32_t from, uint32_t to, uint32_t *path,
+                    size_t max);
+
+/* ---- helpers shared by the case files (cases/common.c) ---- */
+
+/* The longest migration stream vucert keeps in memory for a round trip. */
+#define VUC_STREAM_MAX (4ull << 30)
+
+struct vuc_stream {
+    uint8_t *data;
+    size_t len;
+};
+void vuc_stream_free(struct vuc_stream *s);
+
+/* The flag set the server advertised, or 0 (a verdict is recorded and the
+ * caller returns) when unknown. */
+uint64_t vuc_case_flags(struct vuc_ctx *ctx);
+
+/* Reset the device and make sure it is RUNNING (falling back to SET
+ * RUNNING, then to restarting a server vucert runs). false: a verdict was
+ * recorded. */
+bool vuc_case_fresh(struct vuc_ctx *ctx);
+
+/* GET the state; false after recording a verdict. */
+bool vuc_case_get(struct vuc_ctx *ctx, uint32_t *state);
+
+/* SET a state that must be accepted (setup steps); false after a FAIL
+ * naming `why`. */
+bool vuc_case_set_ok(struct vuc_ctx *ctx, uint32_t state, const char *why);
+
+/* Read the whole save stream of the current saving state. */
+int vuc_case_read_stream(struct vuc_ctx *ctx, struct vuc_stream *s, char *err,
+                         size_t errcap);
+/* Write a stream in chunks of at most max_data_xfer_size. */
+int vuc_case_write_stream(struct vuc_ctx *ctx, const struct vuc_stream *s,
+                          char *err, size_t errcap);
+
+/* Use the profile to bring a fresh device into ERROR. false: a verdict
+ * (SKIP without a profile, ERROR if it did not work) was recorded. */
+bool vuc_case_inject_error(struct vuc_ctx *ctx);
+
+/* From a fresh device, walk direct arcs to `state` (RESUMING: after
+ * saving a stream and writing it back, so that leaving RESUMING is a
+ * valid request). false after recording a verdict. */
+bool vuc_case_reach(struct vuc_ctx *ctx, uint32_t state);
+
+/* Judge the form of an error reply: a payload is FAIL, errno 0 is
+ * NON-STRICT (design.md, error replies). `what` names the request. */
+void vuc_case_check_error_form(struct vuc_ctx *ctx, const struct vuc_reply *r,
+                               const char *what);
+
+/* Read a profile register value. */
+int vuc_case_reg_read(struct vuc_ctx *ctx, const struct vuc_reg_ref *reg,
+                      void *buf, uint32_t size);
+
+/* Case tables of each file, for the registry. */
+size_t vuc_cases_fsm(struct vuc_case *out, size_t max);
+size_t vuc_cases_negotiate(struct vuc_case *out, size_t max);
+
+#endif /* VUCERT_CASES_PRIV_H */

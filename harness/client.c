@@ -1,0 +1,705 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * vucert's client library: typed requests, strict reply framing checks and
+ * a wire trace. See include/vucert/client.h.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vucert/client.h"
+
+#define TRACE_LINES    48
+#define TRACE_LINE_MAX 200
+
+struct vuc_client {
+    struct vuc_conn *conn;
+    uint16_t next_id;
+    int timeout_ms;
+    struct vuc_negotiated neg;
+    char last_error[256];
+    /* ring of trace lines */
+    char trace[TRACE_LINES][TRACE_LINE_MAX];
+    unsigned trace_first; /* total lines dropped before the ring */
+    unsigned trace_n;     /* lines in the ring */
+    char *trace_text;
+    /* scratch for requests */
+    uint8_t *scratch;
+    size_t scratch_cap;
+};
+
+static const char default_caps[] =
+    "{\"capabilities\":{\"max_msg_fds\":8,"
+    "\"max_data_xfer_size\":1048576,\"max_dma_maps\":65535,"
+    "\"pgsizes\":4096}}";
+
+const char *vuc_client_default_caps_json(void)
+{
+    return default_caps;
+}
+
+void vuc_reply_release(struct vuc_reply *r)
+{
+    if (r == NULL)
+        return;
+    vuc_msg_release(&r->msg);
+    memset(r, 0, sizeof(*r));
+}
+
+static void set_error(struct vuc_client *cl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void set_error(struct vuc_client *cl, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(cl->last_error, sizeof(cl->last_error), fmt, ap);
+    va_end(ap);
+    vuc_client_trace_note(cl, "! %s", cl->last_error);
+}
+
+const char *vuc_client_last_error(const struct vuc_client *cl)
+{
+    return cl->last_error;
+}
+
+static void trace_add(struct vuc_client *cl, const char *line)
+{
+    unsigned slot;
+
+    if (cl->trace_n == TRACE_LINES) {
+        /* keep the first 8 lines (they set the scene), drop the oldest
+         * of the rest */
+        memmove(cl->trace[8], cl->trace[9],
+                (TRACE_LINES - 9) * sizeof(cl->trace[0]));
+        cl->trace_first++;
+        slot = TRACE_LINES - 1;
+    } else {
+        slot = cl->trace_n++;
+    }
+    snprintf(cl->trace[slot], TRACE_LINE_MAX, "%s", line);
+}
+
+void vuc_client_trace_note(struct vuc_client *cl, const char *fmt, ...)
+{
+    char line[TRACE_LINE_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    trace_add(cl, line);
+}
+
+void vuc_client_trace_reset(struct vuc_client *cl)
+{
+    cl->trace_n = 0;
+    cl->trace_first = 0;
+}
+
+const char *vuc_client_trace(struct vuc_client *cl)
+{
+    size_t cap = (size_t)cl->trace_n * (TRACE_LINE_MAX + 1) + 64;
+    size_t off = 0;
+    char *s;
+
+    s = realloc(cl->trace_text, cap);
+    if (s == NULL)
+        return "";
+    cl->trace_text = s;
+    s[0] = '\0';
+    for (unsigned i = 0; i < cl->trace_n; i++) {
+        if (i == 8 && cl->trace_first > 0)
+            off +=
+                (size_t)snprintf(s + off, cap - off,
+                                 "... %u lines elided ...\n", cl->trace_first);
+        off += (size_t)snprintf(s + off, cap - off, "%s\n", cl->trace[i]);
+    }
+    return s;
+}
+
+/* A one-line summary of the payload's interesting fields. */
+static void describe(char *buf, size_t cap, uint16_t cmd, bool reply,
+                     const uint8_t *p, size_t len)
+{
+    struct vuc_feature f;
+    struct vuc_mig_state ms;
+    struct vuc_mig_data md;
+    struct vuc_region_rw rw;
+
+    buf[0] = '\0';
+    switch (cmd) {
+    case VUC_CMD_DEVICE_FEATURE:
+        if (vuc_feature_decode(p, len, &f) < 0)
+            return;
+        {
+            uint32_t idx = vuc_feature_index(f.flags);
+            int n = snprintf(buf, cap, " argsz=%u feature=%u%s%s%s", f.argsz,
+                             idx, (f.flags & VUC_FEATURE_GET) ? " GET" : "",
+                             (f.flags & VUC_FEATURE_SET) ? " SET" : "",
+                             (f.flags & VUC_FEATURE_PROBE) ? " PROBE" : "");
+            if (n < 0 || (size_t)n >= cap)
+                return;
+            if (idx == VUC_FEATURE_MIG_DEVICE_STATE &&
+                !(f.flags & VUC_FEATURE_PROBE) &&
+                vuc_mig_state_decode(f.data, f.data_len, &ms) >= 0)
+                snprintf(buf + n, cap - (size_t)n, " state=%s(%u)",
+                         vuc_state_name(ms.device_state), ms.device_state);
+            else if (idx == VUC_FEATURE_MIGRATION && reply && f.data_len >= 8)
+                snprintf(buf + n, cap - (size_t)n, " mig_flags=0x%llx",
+                         (unsigned long long)vuc_get_u64(f.data));
+        }
+        break;
+    case VUC_CMD_MIG_DATA_READ:
+    case VUC_CMD_MIG_DATA_WRITE:
+        if (vuc_mig_data_decode(p, len, false, &md) >= 0)
+            snprintf(buf, cap, " argsz=%u size=%u", md.argsz, md.size);
+        break;
+    case VUC_CMD_REGION_READ:
+    case VUC_CMD_REGION_WRITE:
+        if (vuc_region_rw_decode(p, len, false, &rw) >= 0)
+            snprintf(buf, cap, " region=%u offset=0x%llx count=%u", rw.region,
+                     (unsigned long long)rw.offset, rw.count);
+        break;
+    case VUC_CMD_VERSION:
+        if (len >= 4)
+            snprintf(buf, cap, " %u.%u json=%zu bytes", vuc_get_u16(p),
+                     vuc_get_u16(p + 2), len > 4 ? len - 4 : 0);
+        break;
+    default:
+        break;
+    }
+}
+
+static void trace_msg(struct vuc_client *cl, bool out, const struct vuc_hdr *h,
+                      const uint8_t *p, size_t len)
+{
+    char detail[128];
+    char ebuf[16];
+    bool reply = vuc_hdr_type(h) == VUC_TYPE_REPLY;
+
+    if (h->flags & VUC_FLAG_ERROR)
+        snprintf(detail, sizeof(detail), " ERROR errno=%s",
+                 vuc_errno_name(h->error, ebuf, sizeof(ebuf)));
+    else
+        describe(detail, sizeof(detail), h->cmd, reply, p, len);
+    vuc_client_trace_note(cl, "%s #%u %s%s size=%u%s", out ? "->" : "<-", h->id,
+                          vuc_cmd_name(h->cmd), reply ? " reply" : "", h->size,
+                          detail);
+}
+
+int vuc_client_from_conn(struct vuc_conn *conn, int timeout_ms,
+                         struct vuc_client **out)
+{
+    struct vuc_client *cl = calloc(1, sizeof(*cl));
+
+    if (cl == NULL)
+        return -ENOMEM;
+    cl->conn = conn;
+    cl->timeout_ms = timeout_ms;
+    cl->next_id = 1;
+    vuc_caps_defaults(&cl->neg.caps);
+    vuc_caps_defaults(&cl->neg.limits);
+    *out = cl;
+    return 0;
+}
+
+int vuc_client_connect(const char *path, int timeout_ms,
+                       struct vuc_client **out)
+{
+    struct vuc_conn *conn;
+    int rc = vuc_unix_connect(path, timeout_ms, &conn);
+
+    if (rc < 0)
+        return rc;
+    rc = vuc_client_from_conn(conn, timeout_ms, out);
+    if (rc < 0)
+        vuc_conn_close(conn);
+    return rc;
+}
+
+void vuc_client_close(struct vuc_client *cl)
+{
+    if (cl == NULL)
+        return;
+    vuc_conn_close(cl->conn);
+    free(cl->neg.json);
+    free(cl->trace_text);
+    free(cl->scratch);
+    free(cl);
+}
+
+void vuc_client_set_timeout(struct vuc_client *cl, int timeout_ms)
+{
+    cl->timeout_ms = timeout_ms;
+}
+
+int vuc_client_timeout(const struct vuc_client *cl)
+{
+    return cl->timeout_ms;
+}
+
+struct vuc_conn *vuc_client_conn(struct vuc_client *cl)
+{
+    return cl->conn;
+}
+
+uint16_t vuc_client_next_id(const struct vuc_client *cl)
+{
+    return cl->next_id;
+}
+
+static const char *recv_err_str(int rc)
+{
+    switch (rc) {
+    case -ETIMEDOUT:
+        return "no reply within the timeout";
+    case -ECONNRESET:
+        return "the server closed the connection";
+    case -EPIPE:
+        return "the server closed the connection in the middle of a message";
+    case -EBADMSG:
+        return "a message declared a size below the 16-byte header";
+    case -EMSGSIZE:
+        return "a message declared a size above the largest vucert accepts";
+    default:
+        return strerror(-rc);
+    }
+}
+
+int vuc_client_recv_any(struct vuc_client *cl, struct vuc_reply *r)
+{
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    rc = vuc_conn_recv(cl->conn, &r->msg, cl->timeout_ms);
+    if (rc < 0) {
+        if (rc == -EBADMSG || rc == -EMSGSIZE)
+            trace_msg(cl, false, &r->msg.hdr, NULL, 0);
+        set_error(cl, "%s", recv_err_str(rc));
+        if (rc == -EBADMSG || rc == -EMSGSIZE)
+            rc = -EPROTO;
+        memset(r, 0, sizeof(*r));
+        return rc;
+    }
+    r->is_error = (r->msg.hdr.flags & VUC_FLAG_ERROR) != 0;
+    r->error = r->msg.hdr.error;
+    r->payload = r->msg.payload;
+    r->payload_len = r->msg.payload_len;
+    trace_msg(cl, false, &r->msg.hdr, r->payload, r->payload_len);
+    return 0;
+}
+
+/* Check the framing of a reply to request (id, cmd). */
+static int check_reply(struct vuc_client *cl, uint16_t id, uint16_t cmd,
+                       struct vuc_reply *r)
+{
+    const struct vuc_hdr *h = &r->msg.hdr;
+    const struct vuc_msg_desc *d = vuc_msg_desc(cmd);
+
+    if (vuc_hdr_type(h) != VUC_TYPE_REPLY) {
+        set_error(cl, "expected a reply to #%u %s, got a message of type %u",
+                  id, vuc_cmd_name(cmd), vuc_hdr_type(h));
+        return -EPROTO;
+    }
+    if (h->id != id) {
+        set_error(cl, "reply carries message id %u, expected %u", h->id, id);
+        return -EPROTO;
+    }
+    if (h->cmd != cmd) {
+        set_error(cl, "reply to %s carries command %u (%s)", vuc_cmd_name(cmd),
+                  h->cmd, vuc_cmd_name(h->cmd));
+        return -EPROTO;
+    }
+    if (!r->is_error && d != NULL && r->payload_len < d->reply_min) {
+        set_error(cl,
+                  "%s reply payload is %zu bytes, below the fixed %u "
+                  "(spec: %s Reply)",
+                  vuc_cmd_name(cmd), r->payload_len, d->reply_min, d->name);
+        return -EPROTO;
+    }
+    return 0;
+}
+
+int vuc_client_send_raw(struct vuc_client *cl, const void *buf, size_t len)
+{
+    struct vuc_hdr h;
+    int rc;
+
+    if (vuc_hdr_decode(buf, len, &h) >= 0)
+        trace_msg(cl, true, &h, (const uint8_t *)buf + VUC_HDR_SIZE,
+                  len - VUC_HDR_SIZE);
+    else
+        vuc_client_trace_note(cl, "-> %zu raw bytes", len);
+    rc = vuc_conn_send_raw(cl->conn, buf, len, NULL, 0, cl->timeout_ms);
+    if (rc < 0)
+        set_error(cl, "send failed: %s", strerror(-rc));
+    return rc;
+}
+
+int vuc_client_call(struct vuc_client *cl, uint16_t cmd, const void *payload,
+                    size_t len, const int *fds, size_t nfds,
+                    struct vuc_reply *r)
+{
+    struct vuc_hdr h = {
+        .id = cl->next_id++,
+        .cmd = cmd,
+        .size = (uint32_t)(VUC_HDR_SIZE + len),
+        .flags = VUC_TYPE_COMMAND,
+    };
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    trace_msg(cl, true, &h, payload, len);
+    rc = vuc_conn_send(cl->conn, &h, payload, len, fds, nfds, cl->timeout_ms);
+    if (rc < 0) {
+        set_error(cl, "sending %s failed: %s", vuc_cmd_name(cmd),
+                  rc == -EPIPE ? "the server closed the connection"
+                               : strerror(-rc));
+        return rc == -EPIPE ? -ECONNRESET : rc;
+    }
+    rc = vuc_client_recv_any(cl, r);
+    if (rc < 0)
+        return rc;
+    rc = check_reply(cl, h.id, cmd, r);
+    if (rc < 0)
+        vuc_reply_release(r);
+    return rc;
+}
+
+/* ---- negotiation ---- */
+
+int vuc_client_negotiate(struct vuc_client *cl, uint16_t major, uint16_t minor,
+                         const char *json, struct vuc_reply *r)
+{
+    struct vuc_reply local;
+    struct vuc_version v = {.major = major, .minor = minor};
+    struct vuc_version rv;
+    uint8_t *buf;
+    size_t cap;
+    int n, rc;
+
+    if (r == NULL)
+        r = &local;
+    memset(r, 0, sizeof(*r));
+    if (json == NULL)
+        json = default_caps;
+    if (json[0] != '\0') {
+        v.json = json;
+        v.json_len = strlen(json);
+    }
+    cap = 4 + v.json_len + 1;
+    buf = malloc(cap);
+    if (buf == NULL)
+        return -ENOMEM;
+    n = vuc_version_encode(&v, buf, cap);
+    if (n < 0) {
+        free(buf);
+        return n;
+    }
+    rc = vuc_client_call(cl, VUC_CMD_VERSION, buf, (size_t)n, NULL, 0, r);
+    free(buf);
+    if (rc < 0)
+        return rc;
+    if (r->is_error)
+        goto out;
+    if (vuc_version_decode(r->payload, r->payload_len, &rv) < 0) {
+        set_error(cl, "VERSION reply payload cannot be decoded");
+        rc = -EPROTO;
+        goto out;
+    }
+    cl->neg.major = rv.major;
+    cl->neg.minor = rv.minor;
+    vuc_caps_defaults(&cl->neg.caps);
+    free(cl->neg.json);
+    cl->neg.json = NULL;
+    if (rv.json != NULL) {
+        cl->neg.json = strndup(rv.json, rv.json_len);
+        if (vuc_caps_parse(rv.json, rv.json_len, &cl->neg.caps) < 0) {
+            set_error(cl, "VERSION reply JSON is malformed: %.120s",
+                      cl->neg.json ? cl->neg.json : "");
+            rc = -EPROTO;
+            goto out;
+        }
+    }
+    cl->neg.limits = cl->neg.caps;
+    /* The limits vucert will honour when it talks to this server. */
+    vuc_conn_set_max_msg(
+        cl->conn,
+        VUC_HDR_SIZE + 64 + (size_t)cl->neg.limits.max_data_xfer_size + 65536u);
+out:
+    if (r == &local)
+        vuc_reply_release(r);
+    return rc;
+}
+
+const struct vuc_negotiated *vuc_client_negotiated(const struct vuc_client *cl)
+{
+    return &cl->neg;
+}
+
+/* ---- typed requests ---- */
+
+static uint8_t *scratch(struct vuc_client *cl, size_t n)
+{
+    if (n > cl->scratch_cap) {
+        uint8_t *p = realloc(cl->scratch, n);
+        if (p == NULL)
+            return NULL;
+        cl->scratch = p;
+        cl->scratch_cap = n;
+    }
+    return cl->scratch;
+}
+
+int vuc_client_feature(struct vuc_client *cl, uint32_t flags, uint32_t argsz,
+                       const void *data, size_t len, struct vuc_reply *r)
+{
+    struct vuc_feature f = {
+        .argsz = argsz, .flags = flags, .data = data, .data_len = len};
+    uint8_t *p = scratch(cl, VUC_FEATURE_HDR_SIZE + len);
+    int n;
+
+    if (p == NULL)
+        return -ENOMEM;
+    n = vuc_feature_encode(&f, p, VUC_FEATURE_HDR_SIZE + len);
+    if (n < 0)
+        return n;
+    return vuc_client_call(cl, VUC_CMD_DEVICE_FEATURE, p, (size_t)n, NULL, 0,
+                           r);
+}
+
+/* Feature GET returning fixed-size data into out. */
+static int feature_get(struct vuc_client *cl, uint32_t index, void *out,
+                       size_t size, uint32_t *err)
+{
+    struct vuc_reply r;
+    struct vuc_feature f;
+    int rc;
+
+    rc = vuc_client_feature(cl, VUC_FEATURE_GET | index,
+                            (uint32_t)(VUC_FEATURE_HDR_SIZE + size), NULL, 0,
+                            &r);
+    if (rc < 0)
+        return rc;
+    if (r.is_error) {
+        if (err)
+            *err = r.error;
+        snprintf(cl->last_error, sizeof(cl->last_error),
+                 "feature %u GET failed with errno %u", index, r.error);
+        vuc_reply_release(&r);
+        return -EREMOTEIO;
+    }
+    if (vuc_feature_decode(r.payload, r.payload_len, &f) < 0 ||
+        f.data_len < size) {
+        set_error(cl, "feature %u GET reply carries %zu data bytes, need %zu",
+                  index, r.payload_len >= 8 ? r.payload_len - 8 : 0, size);
+        vuc_reply_release(&r);
+        return -EPROTO;
+    }
+    memcpy(out, f.data, size);
+    vuc_reply_release(&r);
+    return 0;
+}
+
+int vuc_client_mig_flags(struct vuc_client *cl, uint64_t *flags, uint32_t *err)
+{
+    uint8_t d[8];
+    int rc = feature_get(cl, VUC_FEATURE_MIGRATION, d, sizeof(d), err);
+
+    if (rc == 0)
+        *flags = vuc_get_u64(d);
+    return rc;
+}
+
+int vuc_client_get_state(struct vuc_client *cl, uint32_t *state, uint32_t *err)
+{
+    uint8_t d[VUC_MIG_STATE_DATA_SIZE];
+    struct vuc_mig_state ms;
+    int rc = feature_get(cl, VUC_FEATURE_MIG_DEVICE_STATE, d, sizeof(d), err);
+
+    if (rc == 0) {
+        vuc_mig_state_decode(d, sizeof(d), &ms);
+        *state = ms.device_state;
+    }
+    return rc;
+}
+
+int vuc_client_set_state(struct vuc_client *cl, uint32_t state,
+                         struct vuc_reply *r)
+{
+    struct vuc_mig_state ms = {.device_state = state, .data_fd = UINT32_MAX};
+    uint8_t d[VUC_MIG_STATE_DATA_SIZE];
+
+    vuc_mig_state_encode(&ms, d, sizeof(d));
+    return vuc_client_feature(
+        cl, VUC_FEATURE_SET | VUC_FEATURE_MIG_DEVICE_STATE,
+        VUC_FEATURE_HDR_SIZE + sizeof(d), d, sizeof(d), r);
+}
+
+int vuc_client_reset(struct vuc_client *cl, struct vuc_reply *r)
+{
+    return vuc_client_call(cl, VUC_CMD_DEVICE_RESET, NULL, 0, NULL, 0, r);
+}
+
+int vuc_client_region_info(struct vuc_client *cl, uint32_t index,
+                           struct vuc_region_info *info, uint32_t *err)
+{
+    struct vuc_region_info req = {.argsz = 32, .index = index};
+    uint8_t p[32];
+    struct vuc_reply r;
+    int rc;
+
+    vuc_region_info_encode(&req, p, sizeof(p));
+    rc = vuc_client_call(cl, VUC_CMD_DEVICE_GET_REGION_INFO, p, sizeof(p), NULL,
+                         0, &r);
+    if (rc < 0)
+        return rc;
+    if (r.is_error) {
+        if (err)
+            *err = r.error;
+        vuc_reply_release(&r);
+        return -EREMOTEIO;
+    }
+    rc = vuc_region_info_decode(r.payload, r.payload_len, info);
+    /* the caps pointer would dangle once the reply is released */
+    info->caps = NULL;
+    info->caps_len = 0;
+    vuc_reply_release(&r);
+    if (rc < 0) {
+        set_error(cl, "REGION_INFO reply cannot be decoded");
+        return -EPROTO;
+    }
+    return 0;
+}
+
+int vuc_client_region_read(struct vuc_client *cl, uint32_t region,
+                           uint64_t offset, void *buf, uint32_t len,
+                           uint32_t *err)
+{
+    struct vuc_region_rw rw = {
+        .offset = offset, .region = region, .count = len};
+    uint8_t p[16];
+    struct vuc_reply r;
+    int rc;
+
+    vuc_region_rw_encode(&rw, p, sizeof(p));
+    rc = vuc_client_call(cl, VUC_CMD_REGION_READ, p, sizeof(p), NULL, 0, &r);
+    if (rc < 0)
+        return rc;
+    if (r.is_error) {
+        if (err)
+            *err = r.error;
+        vuc_reply_release(&r);
+        return -EREMOTEIO;
+    }
+    rc = vuc_region_rw_decode(r.payload, r.payload_len, true, &rw);
+    if (rc < 0 || rw.count != len) {
+        set_error(cl, "REGION_READ reply: count %u for a read of %u bytes%s",
+                  rc < 0 ? 0 : rw.count, len,
+                  rc < 0 ? " (data length disagrees with count)" : "");
+        vuc_reply_release(&r);
+        return -EPROTO;
+    }
+    memcpy(buf, rw.data, len);
+    vuc_reply_release(&r);
+    return 0;
+}
+
+int vuc_client_region_write(struct vuc_client *cl, uint32_t region,
+                            uint64_t offset, const void *buf, uint32_t len,
+                            uint32_t *err)
+{
+    struct vuc_region_rw rw = {.offset = offset,
+                               .region = region,
+                               .count = len,
+                               .data = buf,
+                               .data_len = len};
+    size_t cap = 16 + (size_t)len;
+    uint8_t *p = scratch(cl, cap);
+    struct vuc_reply r;
+    int rc, n;
+
+    if (p == NULL)
+        return -ENOMEM;
+    n = vuc_region_rw_encode(&rw, p, cap);
+    if (n < 0)
+        return n;
+    rc = vuc_client_call(cl, VUC_CMD_REGION_WRITE, p, (size_t)n, NULL, 0, &r);
+    if (rc < 0)
+        return rc;
+    if (r.is_error) {
+        if (err)
+            *err = r.error;
+        vuc_reply_release(&r);
+        return -EREMOTEIO;
+    }
+    vuc_reply_release(&r);
+    return 0;
+}
+
+int vuc_client_mig_read(struct vuc_client *cl, uint32_t size, void *buf,
+                        uint32_t *got, uint32_t *err)
+{
+    struct vuc_mig_data md = {.argsz = VUC_MIG_DATA_HDR_SIZE + size,
+                              .size = size};
+    uint8_t p[VUC_MIG_DATA_HDR_SIZE];
+    struct vuc_reply r;
+    int rc;
+
+    vuc_mig_data_encode(&md, p, sizeof(p));
+    rc = vuc_client_call(cl, VUC_CMD_MIG_DATA_READ, p, sizeof(p), NULL, 0, &r);
+    if (rc < 0)
+        return rc;
+    if (r.is_error) {
+        if (err)
+            *err = r.error;
+        vuc_reply_release(&r);
+        return -EREMOTEIO;
+    }
+    rc = vuc_mig_data_decode(r.payload, r.payload_len, true, &md);
+    if (rc < 0 || md.size > size) {
+        set_error(cl, "MIG_DATA_READ reply: size %u for a request of %u%s",
+                  rc < 0 ? 0 : md.size, size,
+                  rc < 0 ? " (data length disagrees with size)" : "");
+        vuc_reply_release(&r);
+        return -EPROTO;
+    }
+    memcpy(buf, md.data, md.size);
+    *got = md.size;
+    vuc_reply_release(&r);
+    return 0;
+}
+
+int vuc_client_mig_write(struct vuc_client *cl, const void *buf, uint32_t size,
+                         uint32_t *err)
+{
+    struct vuc_mig_data md = {.argsz = VUC_MIG_DATA_HDR_SIZE,
+                              .size = size,
+                              .data = buf,
+                              .data_len = size};
+    size_t cap = VUC_MIG_DATA_HDR_SIZE + (size_t)size;
+    uint8_t *p = scratch(cl, cap);
+    struct vuc_reply r;
+    int rc, n;
+
+    if (p == NULL)
+        return -ENOMEM;
+    n = vuc_mig_data_encode(&md, p, cap);
+    if (n < 0)
+        return n;
+    rc = vuc_client_call(cl, VUC_CMD_MIG_DATA_WRITE, p, (size_t)n, NULL, 0, &r);
+    if (rc < 0)
+        return rc;
+    if (r.is_error) {
+        if (err)
+            *err = r.error;
+        vuc_reply_release(&r);
+        return -EREMOTEIO;
+    }
+    vuc_reply_release(&r);
+    return 0;
+}

@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * vucert: the command line (design.md, "The command line").
+ *
+ *   vucert certify [--socket PATH | --server-cmd 'CMD ... {socket} ...']
+ *                  [--profile FILE] [--report-dir DIR] [--case GLOB]...
+ *                  [--exclude GLOB]... [--strict] [--timeout SECONDS]
+ *                  [--list] [--verbose]
+ *
+ * Exit codes: 0 no case failed; 1 a FAIL or ERROR (or, with --strict, a
+ * NON-STRICT); 2 usage error, or the server could not be reached or
+ * negotiated at all.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vucert/codec.h"
+#include "vucert/harness.h"
+#include "vucert/report.h"
+
+#ifndef VUC_VERSION_STRING
+#define VUC_VERSION_STRING "0.0.0"
+#endif
+#ifndef VUC_PROFILE_DIR
+#define VUC_PROFILE_DIR "profiles"
+#endif
+
+#define EXIT_FAILED 1
+#define EXIT_USAGE  2
+#define MAX_GLOBS   64
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: vucert certify [--socket PATH | --server-cmd 'CMD ... "
+               "{socket} ...']\n"
+               "                      [--profile FILE] [--report-dir DIR] "
+               "[--case GLOB]...\n"
+               "                      [--exclude GLOB]... [--strict] "
+               "[--timeout SECONDS]\n"
+               "                      [--list] [--verbose]\n"
+               "       vucert --version\n"
+               "\n"
+               "With neither --socket nor --server-cmd, vucert certifies the "
+               "vucert-server\nbuilt beside it, with its profile.\n");
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static char *exe_dir(void)
+{
+    char buf[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+
+    if (n <= 0)
+        return NULL;
+    buf[n] = '\0';
+    return strdup(dirname(buf));
+}
+
+static bool is_file(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The embedded default: vucert-server beside vucert, and its profile. */
+static int embedded_default(char **cmd, char **profile)
+{
+    char *dir = exe_dir();
+    char path[PATH_MAX + 64];
+    const char *cands[2];
+
+    if (dir == NULL)
+        return -ENOENT;
+    snprintf(path, sizeof(path), "%s/vucert-server", dir);
+    if (!is_file(path)) {
+        fprintf(stderr,
+                "vucert: no --socket or --server-cmd given, and there is no "
+                "vucert-server beside vucert (%s)\n",
+                path);
+        free(dir);
+        return -ENOENT;
+    }
+    *cmd = malloc(strlen(path) + 64);
+    if (*cmd == NULL) {
+        free(dir);
+        return -ENOMEM;
+    }
+    sprintf(*cmd, "'%s' --socket {socket}", path);
+    if (*profile == NULL) {
+        cands[0] = VUC_PROFILE_DIR;
+        snprintf(path, sizeof(path), "%s/../share/vucert/profiles", dir);
+        cands[1] = path;
+        for (size_t i = 0; i < 2 && *profile == NULL; i++) {
+            char p[PATH_MAX + 64];
+            snprintf(p, sizeof(p), "%s/vucert-server.json", cands[i]);
+            if (is_file(p))
+                *profile = strdup(p);
+        }
+    }
+    free(dir);
+    return 0;
+}
+
+/* Connect, negotiate and read the migration flags once before the cases,
+ * so that a server that cannot be reached at all is an exit 2. */
+static int preflight(struct vuc_target *t, const struct vuc_options *o,
+                     struct vuc_run_info *info)
+{
+    struct vuc_client *cl;
+    struct vuc_reply r;
+    const struct vuc_negotiated *n;
+    uint32_t err;
+    int rc;
+
+    rc = vuc_client_connect(t->socket, o->timeout_ms, &cl);
+    if (rc < 0) {
+        fprintf(stderr, "vucert: cannot connect to %s: %s\n", t->socket,
+                rc == -ETIMEDOUT ? "timed out" : strerror(-rc));
+        return rc;
+    }
+    rc = vuc_client_negotiate(cl, VUC_VERSION_MAJOR, VUC_VERSION_MINOR, NULL,
+                              &r);
+    if (rc < 0 || r.is_error) {
+        char eb[16];
+        fprintf(stderr, "vucert: negotiation with %s failed: %s\n", t->socket,
+                rc < 0 ? vuc_client_last_error(cl)
+                       : vuc_errno_name(r.error, eb, sizeof(eb)));
+        vuc_reply_release(&r);
+        vuc_client_close(cl);
+        return rc < 0 ? rc : -EPROTO;
+    }
+    vuc_reply_release(&r);
+    n = vuc_client_negotiated(cl);
+    info->negotiated = true;
+    info->major = n->major;
+    info->minor = n->minor;
+    info->server_json = n->json ? strdup(n->json) : NULL;
+    rc = vuc_client_mig_flags(cl, &info->mig_flags, &err);
+    info->mig_flags_known = rc == 0;
+    vuc_client_close(cl);
+    return 0;
+}
+
+static int certify(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"socket", required_argument, NULL, 's'},
+        {"server-cmd", required_argument, NULL, 'c'},
+        {"profile", required_argument, NULL, 'p'},
+        {"report-dir", required_argument, NULL, 'r'},
+        {"case", required_argument, NULL, 'k'},
+        {"exclude", required_argument, NULL, 'x'},
+        {"strict", no_argument, NULL, 'S'},
+        {"timeout", required_argument, NULL, 't'},
+        {"list", no_argument, NULL, 'l'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *include[MAX_GLOBS], *exclude[MAX_GLOBS];
+    size_t n_inc = 0, n_exc = 0;
+    const char *socket = NULL, *server_cmd = NULL, *report_dir = NULL;
+    char *profile_path = NULL, *default_cmd = NULL;
+    struct vuc_options opts = {.timeout_ms = 5000};
+    struct vuc_target target = {0};
+    struct vuc_profile profile;
+    bool have_profile = false, list = false;
+    struct vuc_run_info info = {.tool_version = VUC_VERSION_STRING};
+    struct vuc_case *cases;
+    struct vuc_result *res;
+    size_t n_cases, n_run = 0;
+    char err[512];
+    int opt, exit_code = 0;
+    double t0;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 's':
+            socket = optarg;
+            break;
+        case 'c':
+            server_cmd = optarg;
+            break;
+        case 'p':
+            free(profile_path);
+            profile_path = strdup(optarg);
+            break;
+        case 'r':
+            report_dir = optarg;
+            break;
+        case 'k':
+        case 'x':
+            if ((opt == 'k' ? n_inc : n_exc) == MAX_GLOBS) {
+                fprintf(stderr, "vucert: at most %d --case/--exclude\n",
+                        MAX_GLOBS);
+                return EXIT_USAGE;
+            }
+            if (opt == 'k')
+                include[n_inc++] = optarg;
+            else
+                exclude[n_exc++] = optarg;
+            break;
+        case 'S':
+            opts.strict = true;
+            break;
+        case 't': {
+            char *end;
+            double s = strtod(optarg, &end);
+            if (*end != '\0' || !(s > 0) || s > 3600) {
+                fprintf(stderr,
+                        "vucert: --timeout takes seconds (0 < s <= 3600), "
+                        "not '%s'\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            opts.timeout_ms = (int)(s * 1000);
+            if (opts.timeout_ms == 0)
+                opts.timeout_ms = 1;
+            break;
+        }
+        case 'l':
+            list = true;
+            break;
+        case 'v':
+            opts.verbose = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "vucert: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (socket != NULL && server_cmd != NULL) {
+        fprintf(stderr, "vucert: give --socket or --server-cmd, not both\n");
+        return EXIT_USAGE;
+    }
+
+    cases = calloc(VUC_MAX_CASES, sizeof(*cases));
+    res = calloc(VUC_MAX_CASES, sizeof(*res));
+    if (cases == NULL || res == NULL) {
+        fprintf(stderr, "vucert: out of memory\n");
+        return EXIT_USAGE;
+    }
+    n_cases = vuc_cases_all(cases, VUC_MAX_CASES);
+    if (n_cases > VUC_MAX_CASES)
+        n_cases = VUC_MAX_CASES;
+    if (list) {
+        for (size_t i = 0; i < n_cases; i++)
+            if (vuc_case_selected(cases[i].id, include, n_inc, exclude, n_exc))
+                printf("%-44s %-6s %s\n", cases[i].id,
+                       vuc_level_name(cases[i].level), cases[i].title);
+        goto out;
+    }
+
+    if (socket == NULL && server_cmd == NULL) {
+        if (embedded_default(&default_cmd, &profile_path) < 0) {
+            exit_code = EXIT_USAGE;
+            goto out;
+        }
+        server_cmd = default_cmd;
+    }
+    if (profile_path != NULL) {
+        if (vuc_profile_load(profile_path, &profile, err, sizeof(err)) < 0) {
+            fprintf(stderr, "vucert: profile %s\n", err);
+            exit_code = EXIT_USAGE;
+            goto out;
+        }
+        have_profile = true;
+        info.profile = profile.path;
+    }
+
+    target.socket = socket;
+    target.server_cmd = server_cmd;
+    target.timeout_ms = opts.timeout_ms;
+    info.target_desc = socket ? socket : server_cmd;
+    if (server_cmd != NULL && vuc_target_start(&target, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vucert: starting the server: %s\n", err);
+        exit_code = EXIT_USAGE;
+        goto out;
+    }
+    if (preflight(&target, &opts, &info) < 0) {
+        exit_code = EXIT_USAGE;
+        goto out;
+    }
+    if (info.mig_flags_known)
+        printf("vucert %s: certifying %s (vfio-user %u.%u, migration flags "
+               "0x%llx)\n",
+               VUC_VERSION_STRING, info.target_desc, info.major, info.minor,
+               (unsigned long long)info.mig_flags);
+    else
+        printf("vucert %s: certifying %s (vfio-user %u.%u, MIGRATION GET "
+               "failed)\n",
+               VUC_VERSION_STRING, info.target_desc, info.major, info.minor);
+
+    t0 = now_ms();
+    for (size_t i = 0; i < n_cases; i++) {
+        if (!vuc_case_selected(cases[i].id, include, n_inc, exclude, n_exc))
+            continue;
+        vuc_run_case(&target, have_profile ? &profile : NULL, &opts, &info,
+                     &cases[i], &res[n_run]);
+        vuc_report_console_case(stdout, &res[n_run], opts.verbose);
+        fflush(stdout);
+        n_run++;
+    }
+    info.duration_ms = now_ms() - t0;
+    vuc_report_console_summary(stdout, res, n_run);
+    printf("wall time: %.1f ms\n", info.duration_ms);
+
+    for (size_t i = 0; i < n_run; i++) {
+        enum vuc_verdict v = res[i].verdict;
+        if (v == VUC_FAIL || v == VUC_ERROR ||
+            (opts.strict && v == VUC_NON_STRICT))
+            exit_code = EXIT_FAILED;
+    }
+    if (report_dir != NULL) {
+        if (vuc_report_write_all(report_dir, &info, res, n_run, err,
+                                 sizeof(err)) < 0) {
+            fprintf(stderr, "vucert: writing reports: %s\n", err);
+            exit_code = EXIT_USAGE;
+        } else {
+            printf("reports written to %s/\n", report_dir);
+        }
+    }
+out:
+    vuc_target_stop(&target);
+    if (target.tmpdir != NULL) {
+        unlink(target.socket);
+        unlink(target.stderr_path);
+        rmdir(target.tmpdir);
+    }
+    free(target.tmpdir);
+    free((char *)(target.socket != socket ? target.socket : NULL));
+    free(target.stderr_path);
+    free(target.cmd);
+    for (size_t i = 0; i < n_run; i++) {
+        free(res[i].reason);
+        free(res[i].exchange);
+    }
+    free(res);
+    free(cases);
+    free(info.server_json);
+    if (have_profile)
+        vuc_profile_free(&profile);
+    free(profile_path);
+    free(default_cmd);
+    return exit_code;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (argc >= 2 && strcmp(argv[1], "certify") == 0)
+        return certify(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+        printf("vucert %s\n", VUC_VERSION_STRING);
+        return 0;
+    }
+    if (argc >= 2 &&
+        (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc >= 2 &&
+        (strcmp(argv[1], "fuzz") == 0 || strcmp(argv[1], "replay") == 0)) {
+        fprintf(stderr, "vucert: '%s' is not part of this version yet\n",
+                argv[1]);
+        return EXIT_USAGE;
+    }
+    usage(stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * The case runner: a fresh connection per case, verdict bookkeeping, and
+ * attribution of a server death to the case that was running.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "vucert/harness.h"
+
+static const char *const verdict_names[VUC_VERDICT_NR] = {
+    [VUC_PASS] = "PASS",
+    [VUC_IMPL_DEFINED] = "IMPL-DEFINED",
+    [VUC_NON_STRICT] = "NON-STRICT",
+    [VUC_FAIL] = "FAIL",
+    [VUC_ERROR] = "ERROR",
+    [VUC_SKIP] = "SKIP",
+};
+
+const char *vuc_verdict_name(enum vuc_verdict v)
+{
+    return (unsigned)v < VUC_VERDICT_NR ? verdict_names[v] : "?";
+}
+
+const char *vuc_level_name(enum vuc_level l)
+{
+    return l == VUC_MUST ? "MUST" : "SHOULD";
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Severity for merging: SKIP ranks just above PASS (it ends the case but
+ * never hides a failure found before it). */
+static int severity(enum vuc_verdict v)
+{
+    switch (v) {
+    case VUC_PASS:
+        return 0;
+    case VUC_SKIP:
+        return 1;
+    case VUC_IMPL_DEFINED:
+        return 2;
+    case VUC_NON_STRICT:
+        return 3;
+    case VUC_FAIL:
+        return 4;
+    case VUC_ERROR:
+        return 5;
+    default:
+        return 5;
+    }
+}
+
+static char *append(char *old, const char *sep, const char *add)
+{
+    size_t a = old ? strlen(old) : 0, b = strlen(sep), c = strlen(add);
+    char *s = realloc(old, a + b + c + 1);
+
+    if (s == NULL)
+        return old;
+    memcpy(s + a, sep, b);
+    memcpy(s + a + b, add, c + 1);
+    return s;
+}
+
+void vuc_verdict(struct vuc_ctx *ctx, enum vuc_verdict v, const char *fmt, ...)
+{
+    struct vuc_result *res = ctx->res;
+    char msg[1024];
+    va_list ap;
+    int sv = severity(v), cur = severity(res->verdict);
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (v == VUC_SKIP)
+        ctx->stopped = true;
+    if (sv > cur || (sv == cur && res->reason == NULL)) {
+        res->verdict = v;
+        free(res->reason);
+        res->reason = strdup(msg);
+        if (v != VUC_PASS && v != VUC_SKIP && ctx->cl != NULL) {
+            free(res->exchange);
+            res->exchange = strdup(vuc_client_trace(ctx->cl));
+        }
+    } else if (sv == cur && v != VUC_PASS) {
+        res->reason = append(res->reason, "; ", msg);
+    }
+}
+
+void vuc_ctx_disconnect(struct vuc_ctx *ctx)
+{
+    vuc_client_close(ctx->cl);
+    ctx->cl = NULL;
+}
+
+/* A dead server explains a failed connection better than the errno. */
+static bool server_died(struct vuc_ctx *ctx)
+{
+    char *tail;
+
+    if (!vuc_target_died(ctx->target))
+        return false;
+    tail = vuc_target_stderr_tail(ctx->target, 1500);
+    vuc_verdict(ctx, VUC_FAIL, "the server died: %s%s%s",
+                ctx->target->last_death, tail && *tail ? "; its stderr:\n" : "",
+                tail ? tail : "");
+    free(tail);
+    return true;
+}
+
+struct vuc_client *vuc_ctx_connect_raw(struct vuc_ctx *ctx)
+{
+    int rc;
+
+    vuc_ctx_disconnect(ctx);
+    rc = vuc_client_connect(ctx->target->socket, ctx->opts->timeout_ms,
+                            &ctx->cl);
+    if (rc < 0) {
+        ctx->cl = NULL;
+        if (!server_died(ctx))
+            vuc_verdict(ctx, VUC_ERROR, "cannot connect to %s: %s",
+                        ctx->target->socket,
+                        rc == -ETIMEDOUT ? "timed out" : strerror(-rc));
+        return NULL;
+    }
+    return ctx->cl;
+}
+
+struct vuc_client *vuc_ctx_connect(struct vuc_ctx *ctx)
+{
+    struct vuc_reply r;
+    int rc;
+
+    if (vuc_ctx_connect_raw(ctx) == NULL)
+        return NULL;
+    rc = vuc_client_negotiate(ctx->cl, VUC_VERSION_MAJOR, VUC_VERSION_MINOR,
+                              NULL, &r);
+    if (rc < 0 || r.is_error) {
+        if (!server_died(ctx))
+            vuc_verdict(ctx, VUC_ERROR, "negotiation failed: %s",
+                        rc < 0 ? vuc_client_last_error(ctx->cl)
+                               : "the server rejected vucert's VERSION");
+        vuc_reply_release(&r);
+        vuc_ctx_disconnect(ctx);
+        return NULL;
+    }
+    vuc_reply_release(&r);
+    /* the trace of a case starts after the negotiation */
+    vuc_client_trace_reset(ctx->cl);
+    return ctx->cl;
+}
+
+void vuc_run_case(struct vuc_target *t, const struct vuc_profile *p,
+                  const struct vuc_options *o, struct vuc_run_info *info,
+                  const struct vuc_case *c, struct vuc_result *res)
+{
+    struct vuc_ctx ctx = {
+        .target = t, .profile = p, .opts = o, .info = info, .res = res};
+    char err[256];
+    double t0 = now_ms();
+
+    memset(res, 0, sizeof(*res));
+    res->c = c;
+    res->verdict = VUC_PASS;
+
+    /* A server that died between cases (or exits by design when its
+     * client leaves) is started again without a verdict. */
+    if (t->cmd != NULL && vuc_target_died(t) &&
+        vuc_target_restart(t, err, sizeof(err)) < 0) {
+        vuc_verdict(&ctx, VUC_ERROR, "restarting the server: %s", err);
+        goto out;
+    }
+    c->run(&ctx, c);
+    vuc_ctx_disconnect(&ctx);
+    if (t->cmd != NULL) {
+        /* give a crashing server a moment to be seen */
+        if (server_died(&ctx) && vuc_target_restart(t, err, sizeof(err)) < 0)
+            vuc_verdict(&ctx, VUC_ERROR, "restarting the server: %s", err);
+    }
+out:
+    vuc_ctx_disconnect(&ctx);
+    res->duration_ms = now_ms() - t0;
+}

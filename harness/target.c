@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * The server under test when vucert starts it (--server-cmd, or the
+ * embedded vucert-server): a private directory for its socket and stderr,
+ * start, death detection, restart and stop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vucert/harness.h"
+
+#define START_TIMEOUT_MS 10000
+
+static char *substitute(const char *tmpl, const char *socket)
+{
+    size_t sl = strlen(socket), n = strlen("exec ") + 1;
+    const char *p;
+    char *out, *o;
+
+    for (p = tmpl; *p; p++)
+        n += strncmp(p, "{socket}", 8) == 0 ? sl : 1;
+    out = malloc(n);
+    if (out == NULL)
+        return NULL;
+    /* exec: the pid vucert watches is the server's, not a shell's */
+    o = out + sprintf(out, "exec ");
+    for (p = tmpl; *p;) {
+        if (strncmp(p, "{socket}", 8) == 0) {
+            memcpy(o, socket, sl);
+            o += sl;
+            p += 8;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+static void describe_status(struct vuc_target *t, int status)
+{
+    if (WIFEXITED(status))
+        snprintf(t->last_death, sizeof(t->last_death), "exited with status %d",
+                 WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(t->last_death, sizeof(t->last_death),
+                 "killed by signal %d (%s)%s", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)),
+                 WCOREDUMP(status) ? ", core dumped" : "");
+    else
+        snprintf(t->last_death, sizeof(t->last_death), "status 0x%x", status);
+}
+
+bool vuc_target_died(struct vuc_target *t)
+{
+    int status;
+    pid_t r;
+
+    if (t->pid <= 0)
+        return false;
+    r = waitpid(t->pid, &status, WNOHANG);
+    if (r != t->pid)
+        return false;
+    describe_status(t, status);
+    t->pid = 0;
+    return true;
+}
+
+static int prepare(struct vuc_target *t, char *err, size_t errcap)
+{
+    char path[4096];
+
+    if (t->tmpdir == NULL) {
+        char tmpl[] = "/tmp/vucert-XXXXXX";
+        if (mkdtemp(tmpl) == NULL) {
+            snprintf(err, errcap, "mkdtemp: %s", strerror(errno));
+            return -errno;
+        }
+        t->tmpdir = strdup(tmpl);
+        snprintf(path, sizeof(path), "%s/server.sock", tmpl);
+        t->socket = strdup(path);
+        snprintf(path, sizeof(path), "%s/server-stderr.log", tmpl);
+        t->stderr_path = strdup(path);
+        if (t->tmpdir == NULL || t->socket == NULL || t->stderr_path == NULL)
+            return -ENOMEM;
+    }
+    if (t->cmd == NULL) {
+        if (strstr(t->server_cmd, "{socket}") == NULL) {
+            snprintf(err, errcap,
+                     "--server-cmd must contain {socket}, where vucert puts "
+                     "the socket path");
+            return -EINVAL;
+        }
+        t->cmd = substitute(t->server_cmd, t->socket);
+        if (t->cmd == NULL)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+int vuc_target_start(struct vuc_target *t, char *err, size_t errcap)
+{
+    struct stat st;
+    int rc, fd, waited = 0;
+    pid_t pid;
+
+    if (t->server_cmd == NULL)
+        return 0;
+    rc = prepare(t, err, errcap);
+    if (rc < 0)
+        return rc;
+    unlink(t->socket);
+    fd = open(t->stderr_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errcap, "%s: %s", t->stderr_path, strerror(errno));
+        return -errno;
+    }
+    dprintf(fd, "--- vucert: starting: %s\n", t->cmd);
+    pid = fork();
+    if (pid < 0) {
+        snprintf(err, errcap, "fork: %s", strerror(errno));
+        close(fd);
+        return -errno;
+    }
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDONLY);
+        setpgid(0, 0);
+        if (devnull >= 0)
+            dup2(devnull, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl("/bin/sh", "sh", "-c", t->cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(fd);
+    t->pid = pid;
+    t->last_death[0] = '\0';
+    /* wait for the socket file to appear */
+    while (stat(t->socket, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+        if (vuc_target_died(t)) {
+            char *tail = vuc_target_stderr_tail(t, 1000);
+            snprintf(err, errcap, "the server %s before creating %s%s%s",
+                     t->last_death, t->socket, tail ? ": " : "",
+                     tail ? tail : "");
+            free(tail);
+            return -ECHILD;
+        }
+        if (waited >= START_TIMEOUT_MS) {
+            snprintf(err, errcap, "the server did not create %s within %d s",
+                     t->socket, START_TIMEOUT_MS / 1000);
+            vuc_target_stop(t);
+            return -ETIMEDOUT;
+        }
+        sleep_ms(5);
+        waited += 5;
+    }
+    return 0;
+}
+
+void vuc_target_stop(struct vuc_target *t)
+{
+    int status;
+
+    if (t->pid <= 0)
+        return;
+    kill(-t->pid, SIGTERM);
+    kill(t->pid, SIGTERM);
+    for (int i = 0; i < 400; i++) {
+        if (waitpid(t->pid, &status, WNOHANG) == t->pid) {
+            t->pid = 0;
+            return;
+        }
+        sleep_ms(5);
+    }
+    kill(-t->pid, SIGKILL);
+    kill(t->pid, SIGKILL);
+    waitpid(t->pid, &status, 0);
+    t->pid = 0;
+}
+
+int vuc_target_restart(struct vuc_target *t, char *err, size_t errcap)
+{
+    vuc_target_stop(t);
+    t->restarts++;
+    return vuc_target_start(t, err, errcap);
+}
+
+char *vuc_target_stderr_tail(struct vuc_target *t, size_t max_bytes)
+{
+    char *buf;
+    off_t size;
+    ssize_t n;
+    int fd;
+
+    if (t->stderr_path == NULL)
+        return NULL;
+    fd = open(t->stderr_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    size = lseek(fd, 0, SEEK_END);
+    if (size < 0) {
+        close(fd);
+        return NULL;
+    }
+    if ((size_t)size < max_bytes)
+        max_bytes = (size_t)size;
+    buf = malloc(max_bytes + 1);
+    if (buf == NULL) {
+        close(fd);
+        return NULL;
+    }
+    n = pread(fd, buf, max_bytes, size - (off_t)max_bytes);
+    close(fd);
+    if (n < 0)
+        n = 0;
+    buf[n] = '\0';
+    return buf;
+}

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The case runner: case descriptions, verdicts, the per-case context that
+ * hands a case a fresh, negotiated connection to the server under test,
+ * the device profile, and the target (a socket, or a server process that
+ * vucert starts and restarts).
+ */
+#ifndef VUCERT_HARNESS_H
+#define VUCERT_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vucert/client.h"
+
+/* design.md: Case ids and verdicts. Ordered by severity for merging. */
+enum vuc_verdict {
+    VUC_PASS = 0,
+    VUC_IMPL_DEFINED,
+    VUC_NON_STRICT,
+    VUC_FAIL,
+    VUC_ERROR,
+    VUC_SKIP,
+    VUC_VERDICT_NR,
+};
+
+enum vuc_level {
+    VUC_MUST = 0,
+    VUC_SHOULD,
+};
+
+const char *vuc_verdict_name(enum vuc_verdict v); /* "PASS", "NON-STRICT" */
+const char *vuc_level_name(enum vuc_level l);     /* "MUST", "SHOULD" */
+
+struct vuc_ctx;
+struct vuc_case;
+
+typedef void (*vuc_case_fn)(struct vuc_ctx *ctx, const struct vuc_case *c);
+
+struct vuc_case {
+    char id[64];
+    char title[128];
+    const char *spec; /* spec section it checks */
+    enum vuc_level level;
+    vuc_case_fn run;
+    uint32_t a, b; /* parameters (the matrix: from, to) */
+    const void *arg;
+};
+
+/* ---- device profile (profiles/README.md) ---- */
+
+#define VUC_PROFILE_MAX_WRITES 16
+
+struct vuc_reg_ref {
+    uint32_t region;
+    uint64_t offset;
+    uint32_t size; /* 1, 2, 4 or 8 for values; any for byte arrays */
+};
+
+struct vuc_reg_write {
+    struct vuc_reg_ref reg;
+    uint64_t value;
+};
+
+struct vuc_profile {
+    char *path;
+    char *name;
+    bool has_error_injection;
+    struct vuc_reg_write err_writes[VUC_PROFILE_MAX_WRITES];
+    size_t n_err_writes;
+    uint32_t err_trigger_from; /* state the trigger SET starts from */
+    uint32_t err_trigger_to;
+    bool has_trace;
+    struct vuc_reg_ref trace_count;
+    struct vuc_reg_ref trace_states;
+};
+
+/* Load a profile. Errors: -ENOENT, -EINVAL (with a message in err). */
+int vuc_profile_load(const char *path, struct vuc_profile *p, char *err,
+                     size_t errcap);
+void vuc_profile_free(struct vuc_profile *p);
+
+/* ---- target: where the server under test is ---- */
+
+struct vuc_target {
+    const char *socket;     /* --socket, or the path vucert made */
+    const char *server_cmd; /* --server-cmd template, or NULL */
+    char *cmd;              /* template with {socket} substituted */
+    char *tmpdir;           /* owned temp dir for socket and logs */
+    char *stderr_path;      /* server stderr capture */
+    pid_t pid;              /* > 0 while vucert runs the server */
+    unsigned restarts;
+    int timeout_ms;
+    char last_death[256]; /* how the server last died, "" if it did not */
+};
+
+/* Start the server (server_cmd set) and wait for its socket. */
+int vuc_target_start(struct vuc_target *t, char *err, size_t errcap);
+/* true if vucert runs the server and it has exited (reaps it and fills
+ * last_death). */
+bool vuc_target_died(struct vuc_target *t);
+/* Stop the server vucert started (SIGTERM, then SIGKILL). */
+void vuc_target_stop(struct vuc_target *t);
+/* Stop and start again. */
+int vuc_target_restart(struct vuc_target *t, char *err, size_t errcap);
+/* The last lines of the server's stderr capture, "" if none. Caller
+ * frees. */
+char *vuc_target_stderr_tail(struct vuc_target *t, size_t max_bytes);
+
+/* ---- results ---- */
+
+struct vuc_result {
+    const struct vuc_case *c;
+    enum vuc_verdict verdict;
+    char *reason;   /* what was expected and what was seen */
+    char *exchange; /* the message trace that showed it (non-PASS) */
+    double duration_ms;
+};
+
+struct vuc_run_info {
+    const char *tool_version;
+    const char *target_desc; /* socket path or command */
+    bool negotiated;
+    uint16_t major, minor;
+    char *server_json; /* the server's VERSION JSON */
+    uint64_t mig_flags;
+    bool mig_flags_known;
+    const char *profile; /* path or NULL */
+    double duration_ms;
+};
+
+/* ---- the per-case context ---- */
+
+struct vuc_options {
+    int timeout_ms;
+    bool strict;
+    bool verbose;
+};
+
+struct vuc_ctx {
+    struct vuc_target *target;
+    const struct vuc_profile *profile; /* NULL if none */
+    const struct vuc_options *opts;
+    struct vuc_run_info *info;
+    struct vuc_client *cl; /* the current connection */
+    struct vuc_result *res;
+    bool stopped; /* a case ended itself (skip/error) */
+};
+
+/*
+ * Give the case a fresh connection, negotiated with vucert's defaults.
+ * Returns the client, or NULL after recording an ERROR/FAIL verdict
+ * (the caller just returns).
+ */
+struct vuc_client *vuc_ctx_connect(struct vuc_ctx *ctx);
+/* Connect without negotiating (negotiation cases). */
+struct vuc_client *vuc_ctx_connect_raw(struct vuc_ctx *ctx);
+/* Drop the current connection. */
+void vuc_ctx_disconnect(struct vuc_ctx *ctx);
+
+/*
+ * Record a verdict with a reason. The most severe verdict of a case wins
+ * (ERROR > FAIL > NON-STRICT > IMPL-DEFINED > PASS); SKIP ends the case.
+ * For FAIL and NON-STRICT the current trace is attached as the exchange.
+ */
+void vuc_verdict(struct vuc_ctx *ctx, enum vuc_verdict v, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Case registry (cases/): fills out with up to max cases, in run order,
+ * and returns how many there are (call again with more room if larger). */
+#define VUC_MAX_CASES 1024
+size_t vuc_cases_all(struct vuc_case *out, size_t max);
+
+/* Glob match for --case / --exclude (fnmatch without FNM_PATHNAME). */
+bool vuc_case_selected(const char *id, const char *const *include,
+                       size_t n_include, const char *const *exclude,
+                       size_t n_exclude);
+
+/* Run one case with a fresh context; fills res. */
+void vuc_run_case(struct vuc_target *t, const struct vuc_profile *p,
+                  const struct vuc_options *o, struct vuc_run_info *info,
+                  const struct vuc_case *c, struct vuc_result *res);
+
+#endif /* VUCERT_HARNESS_H */
