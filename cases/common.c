@@ -97,15 +97,23 @@ bool vuc_case_fresh(struct vuc_ctx *ctx)
     if (st == VUC_STATE_RUNNING)
         return true;
     /* Reset did not bring RUNNING back (the reset cases judge that);
-     * other cases still want a fresh device. */
+     * other cases still want a fresh device: walk back, and if even that
+     * is refused (RESUMING without a valid stream cannot be left), start
+     * the server again when vucert runs it. */
     if (st != VUC_STATE_ERROR && st < VUC_STATE_NR) {
         vuc_client_trace_note(ctx->cl,
                               "# reset left %s; walking back to RUNNING",
                               vuc_state_name(st));
-        if (!vuc_case_set_ok(ctx, VUC_STATE_RUNNING,
-                             "bringing the device back to RUNNING"))
+        rc = vuc_client_set_state(ctx->cl, VUC_STATE_RUNNING, &r);
+        if (rc < 0) {
+            wire_failure(ctx, rc, "bringing the device back to RUNNING");
             return false;
-        return true;
+        }
+        vuc_reply_release(&r);
+        if (!vuc_case_get(ctx, &st))
+            return false;
+        if (st == VUC_STATE_RUNNING)
+            return true;
     }
     if (ctx->target->cmd != NULL) {
         char err[256];
@@ -119,8 +127,8 @@ bool vuc_case_fresh(struct vuc_ctx *ctx)
         return vuc_ctx_connect(ctx) != NULL;
     }
     vuc_verdict(ctx, VUC_ERROR,
-                "DEVICE_RESET leaves the device in %s and vucert cannot "
-                "restart a server it did not start",
+                "neither DEVICE_RESET nor SET RUNNING leaves %s, and vucert "
+                "cannot restart a server it did not start",
                 vuc_state_name(st));
     return false;
 }
