@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# All the tests: install what is missing, check formatting, build with gcc
+# (ASan+UBSan, -Werror) and run unit, end-to-end and smoke-benchmark tests
+# under the sanitizers, then check that clang builds it warning-free too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh
+
+echo "== clang-format"
+mapfile -t files < <(git ls-files '*.c' '*.h')
+clang-format --dry-run --Werror "${files[@]}"
+
+echo "== gcc, ASan+UBSan, -Werror"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=gcc \
+      -DVUC_SANITIZE=ON -DVUC_WERROR=ON >/dev/null
+cmake --build build-asan -j"$(nproc)"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ctest --test-dir build-asan --output-on-failure -j"$(nproc)"
+
+echo "== clang, -Werror"
+cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_C_COMPILER=clang -DVUC_WERROR=ON -DVUC_TESTS=OFF >/dev/null
+cmake --build build-clang -j"$(nproc)"
+echo "== all tests passed"
