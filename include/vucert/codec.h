@@ -294,8 +294,7 @@ struct vuc_mig_data {
 /* with_data: exactly `size` data bytes must follow (-EBADMSG). */
 int vuc_mig_data_decode(const uint8_t *p, size_t len, bool with_data,
                         struct vuc_mig_data *out);
-int vuc_mig_data_encode(const struct vuc_mig_data *in, uint8_t *p,
-                        size_t cap);
+int vuc_mig_data_encode(const struct vuc_mig_data *in, uint8_t *p, size_t cap);
 
 /* ---- names ---- */
 

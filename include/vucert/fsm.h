@@ -28,8 +28,8 @@
 /* Why a SET of MIG_DEVICE_STATE is rejected. */
 enum vuc_fsm_reject {
     VUC_FSM_OK = 0,
-    VUC_FSM_REJ_BAD_FLAGS,       /* flag set lacks STOP_COPY or has unknown bits */
-    VUC_FSM_REJ_STATE_RANGE,     /* requested state number >= 8 */
+    VUC_FSM_REJ_BAD_FLAGS,   /* flag set lacks STOP_COPY or has unknown bits */
+    VUC_FSM_REJ_STATE_RANGE, /* requested state number >= 8 */
     VUC_FSM_REJ_ERROR_REQUESTED, /* ERROR cannot be requested */
     VUC_FSM_REJ_UNSUPPORTED,     /* target not supported by the flag set */
     VUC_FSM_REJ_FROM_ERROR,      /* current state is ERROR: reset needed */
@@ -78,16 +78,15 @@ const char *vuc_fsm_reject_str(enum vuc_fsm_reject r);
  * skipping states the flag set does not support). cur == target yields
  * cur. Returns 0 and sets *next, or -EINVAL (see vuc_fsm_check).
  */
-int vuc_fsm_next(uint64_t flags, uint32_t cur, uint32_t target,
-                 uint32_t *next);
+int vuc_fsm_next(uint64_t flags, uint32_t cur, uint32_t target, uint32_t *next);
 
 /*
  * Whole path cur -> target: path[0] is the first hop, path[n-1] ==
  * target. Returns n (0 when cur == target), or -EINVAL. max >= 8 always
  * suffices; -ENOSPC otherwise.
  */
-int vuc_fsm_path(uint64_t flags, uint32_t cur, uint32_t target,
-                 uint32_t *path, size_t max);
+int vuc_fsm_path(uint64_t flags, uint32_t cur, uint32_t target, uint32_t *path,
+                 size_t max);
 
 /* Session effect of the direct arc from -> to. */
 enum vuc_fsm_effect vuc_fsm_arc_effect(uint32_t from, uint32_t to);

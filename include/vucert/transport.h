@@ -31,7 +31,8 @@
 
 /* Default largest message accepted by recv: header + 1 MiB data + a
  * 64 KiB allowance for fixed parts. */
-#define VUC_DEFAULT_MAX_MSG (VUC_HDR_SIZE + VUC_DEFAULT_MAX_DATA_XFER_SIZE + 65536u)
+#define VUC_DEFAULT_MAX_MSG                                                    \
+    (VUC_HDR_SIZE + VUC_DEFAULT_MAX_DATA_XFER_SIZE + 65536u)
 
 struct vuc_conn;
 

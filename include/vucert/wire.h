@@ -115,11 +115,11 @@ enum vuc_state {
 #define VUC_STATE_NR 8u
 
 /* Fixed payload sizes of the feature data (after argsz+flags). */
-#define VUC_MIGRATION_DATA_SIZE   8u  /* u64 flags */
-#define VUC_MIG_STATE_DATA_SIZE   8u  /* u32 device_state, u32 data_fd */
-#define VUC_LOG_CONTROL_SIZE      16u /* page_size, num_ranges, reserved */
-#define VUC_LOG_RANGE_SIZE        16u /* iova, length */
-#define VUC_LOG_REPORT_SIZE       24u /* iova, length, page_size */
+#define VUC_MIGRATION_DATA_SIZE 8u  /* u64 flags */
+#define VUC_MIG_STATE_DATA_SIZE 8u  /* u32 device_state, u32 data_fd */
+#define VUC_LOG_CONTROL_SIZE    16u /* page_size, num_ranges, reserved */
+#define VUC_LOG_RANGE_SIZE      16u /* iova, length */
+#define VUC_LOG_REPORT_SIZE     24u /* iova, length, page_size */
 
 /* spec: VFIO_USER_MIG_DATA_READ / WRITE: argsz, size */
 #define VUC_MIG_DATA_HDR_SIZE 8u
