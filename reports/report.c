@@ -121,8 +121,8 @@ int vuc_report_json(const char *path, const struct vuc_run_info *info,
     }
     json_object_object_add(root, "cases", cases);
     count(res, n, c);
-    for (int v = 0; v < VUC_VERDICT_NR; v++)
-        json_object_object_add(summary, vuc_verdict_name(v),
+    for (unsigned v = 0; v < VUC_VERDICT_NR; v++)
+        json_object_object_add(summary, vuc_verdict_name((enum vuc_verdict)v),
                                json_object_new_int64((int64_t)c[v]));
     json_object_object_add(summary, "total", json_object_new_int64((int64_t)n));
     json_object_object_add(root, "summary", summary);
