@@ -45,9 +45,9 @@
 
 /*
  * The device state image saved in a migration stream: u64 counter, the
- * whole BAR0 image, the whole config space. Loading takes only the parts
- * that are device state (BAR0 RW bytes other than FAULT, config writable
- * bits, the counter).
+ * BAR0 image (FAULT and TRACE written as zero), the whole config space.
+ * Loading takes only the parts that are device state (BAR0 RW bytes other
+ * than FAULT, config writable bits, the counter).
  */
 #define DEV_STATE_COUNTER_OFF 0u
 #define DEV_STATE_BAR0_OFF    8u

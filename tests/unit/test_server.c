@@ -1,0 +1,1797 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Unit tests for reference-server/ (vucert-server), driven through the
+ * wire: requests are written with vuc_conn_send on one end of an
+ * in-memory pair, the server handles them with vuc_srv_serve, and the
+ * replies are read and checked byte by byte on the client end. Request
+ * payloads are built here with the wire.h put helpers, not with the codec
+ * the server uses, so an encode/decode bug shared by both cannot hide.
+ *
+ * Every reply goes through check_reply(): id and command echoed, type
+ * Reply, size consistent; error replies header only with a non-zero errno
+ * (or, under the two reply quirks, exactly the quirk's shape).
+ *
+ * The 8x8 matrix runs for each flag set with no quirk and with each quirk
+ * alone, against a fresh server per cell, and compares acceptance, the
+ * resulting state, GET and the BAR0 TRACE registers with vuc_fsm_check /
+ * vuc_fsm_path plus a model of the quirk: so each quirk is shown to change
+ * exactly its own rule and nothing else in the state machine.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vucert/codec.h"
+#include "vucert/fsm.h"
+#include "vucert/server.h"
+#include "vucert/transport.h"
+#include "vucert/wire.h"
+
+/* BAR0 register map (reference-server/README.md), written out here. */
+#define R_MAGIC        0x00u
+#define R_REV          0x04u
+#define R_SCRATCH0     0x08u
+#define R_SCRATCH1     0x10u
+#define R_FAULT        0x18u
+#define R_TRACE_COUNT  0x1cu
+#define R_TRACE_STATES 0x20u
+#define R_COUNTER      0x28u
+#define R_FREE         0x30u
+#define BAR0_SIZE      4096u
+#define CFG_SIZE       256u
+#define CFG_REGION     7u
+
+/* The save stream (README.md: Migration stream). */
+#define S_MAGIC     0x53435556u
+#define S_HDR       24u
+#define S_STATE_LEN (8u + BAR0_SIZE + CFG_SIZE)
+#define S_SIZE      (S_HDR + S_STATE_LEN)
+#define STREAM_BUF  (S_SIZE + 4096) /* room for one over-long read */
+
+#define ST_ERROR        VUC_STATE_ERROR
+#define ST_STOP         VUC_STATE_STOP
+#define ST_RUNNING      VUC_STATE_RUNNING
+#define ST_STOP_COPY    VUC_STATE_STOP_COPY
+#define ST_RESUMING     VUC_STATE_RESUMING
+#define ST_RUNNING_P2P  VUC_STATE_RUNNING_P2P
+#define ST_PRE_COPY     VUC_STATE_PRE_COPY
+#define ST_PRE_COPY_P2P VUC_STATE_PRE_COPY_P2P
+
+#define F_GET      VUC_FEATURE_GET
+#define F_SET      VUC_FEATURE_SET
+#define F_PROBE    VUC_FEATURE_PROBE
+#define FEAT_MIG   1u
+#define FEAT_STATE 2u
+
+#define ALL_FLAGS                                                              \
+    (VUC_MIGRATION_STOP_COPY | VUC_MIGRATION_P2P | VUC_MIGRATION_PRE_COPY)
+#define DEF_FLAGS (VUC_MIGRATION_STOP_COPY | VUC_MIGRATION_PRE_COPY)
+
+/* An error reply whose errno field is 0 (quirk error-errno-zero). */
+#define ERR_ZERO 0xffffffffu
+
+struct fx {
+    struct vuc_srv *s;
+    struct vuc_conn *cli, *srv;
+    uint16_t id;
+    uint64_t quirks;
+    struct vuc_msg rep;
+    int serve_rc;
+};
+
+/* ---- fixture ---- */
+
+static void fx_open_opts(struct fx *f, const struct vuc_srv_opts *o)
+{
+    memset(f, 0, sizeof(*f));
+    f->quirks = o->quirks;
+    assert_int_equal(vuc_srv_new(o, &f->s), 0);
+    assert_int_equal(vuc_mem_pair(&f->cli, &f->srv), 0);
+    assert_int_equal(vuc_srv_mig_state(f->s), ST_RUNNING);
+}
+
+static void fx_open(struct fx *f, uint64_t flags, uint64_t quirks)
+{
+    struct vuc_srv_opts o;
+
+    vuc_srv_opts_init(&o);
+    o.mig_flags = flags;
+    o.quirks = quirks;
+    fx_open_opts(f, &o);
+}
+
+static void fx_close(struct fx *f)
+{
+    vuc_msg_release(&f->rep);
+    vuc_conn_close(f->cli);
+    vuc_conn_close(f->srv);
+    vuc_srv_free(f->s);
+    memset(f, 0, sizeof(*f));
+}
+
+/*
+ * Send one message and let the server process everything queued. Returns
+ * 0 with the reply in f->rep, or -EAGAIN when the server sent none.
+ */
+static int xmit(struct fx *f, uint16_t cmd, uint32_t hflags, const void *p,
+                size_t len)
+{
+    struct vuc_hdr h = {.id = ++f->id, .cmd = cmd, .flags = hflags};
+
+    vuc_msg_release(&f->rep);
+    assert_int_equal(vuc_conn_send(f->cli, &h, p, len, NULL, 0, 0), 0);
+    f->serve_rc = vuc_srv_serve(f->s, f->srv, 0);
+    return vuc_conn_recv(f->cli, &f->rep, 0);
+}
+
+/* Check the reply to request (f->id, cmd); returns 0 or its errno. */
+static uint32_t check_reply(struct fx *f, uint16_t cmd)
+{
+    const struct vuc_hdr *h = &f->rep.hdr;
+
+    assert_int_equal(h->id, f->id);
+    assert_int_equal(h->cmd, cmd);
+    assert_int_equal(h->flags & ~VUC_FLAG_ERROR, VUC_TYPE_REPLY);
+    assert_int_equal(h->size, f->rep.len);
+    assert_int_equal(f->rep.payload_len, f->rep.len - VUC_HDR_SIZE);
+    if (!(h->flags & VUC_FLAG_ERROR)) {
+        assert_int_equal(h->error, 0);
+        return 0;
+    }
+    /* spec: Header: "the reply message must only include the header" */
+    assert_int_equal(f->rep.payload_len,
+                     (f->quirks & VUC_SRV_QUIRK_ERROR_WITH_PAYLOAD) ? 8 : 0);
+    if (f->quirks & VUC_SRV_QUIRK_ERRNO_ZERO) {
+        assert_int_equal(h->error, 0);
+        return ERR_ZERO;
+    }
+    assert_int_not_equal(h->error, 0);
+    return h->error;
+}
+
+static uint32_t req(struct fx *f, uint16_t cmd, const void *p, size_t len)
+{
+    assert_int_equal(xmit(f, cmd, VUC_TYPE_COMMAND, p, len), 0);
+    assert_int_equal(f->serve_rc, -EAGAIN);
+    return check_reply(f, cmd);
+}
+
+/* The errno an error reply carries on this server. */
+static uint32_t E(const struct fx *f, uint32_t e)
+{
+    return (f->quirks & VUC_SRV_QUIRK_ERRNO_ZERO) ? ERR_ZERO : e;
+}
+
+static const uint8_t *pl(const struct fx *f)
+{
+    return f->rep.payload;
+}
+
+/* ---- request helpers ---- */
+
+static uint32_t version(struct fx *f, uint16_t major, uint16_t minor,
+                        const char *json)
+{
+    uint8_t buf[1024];
+    size_t n = 4;
+
+    vuc_put_u16(buf, major);
+    vuc_put_u16(buf + 2, minor);
+    if (json) {
+        size_t l = strlen(json);
+
+        assert_true(l + 5 <= sizeof(buf));
+        memcpy(buf + 4, json, l + 1);
+        n += l + 1;
+    }
+    return req(f, VUC_CMD_VERSION, buf, n);
+}
+
+static void negotiate(struct fx *f)
+{
+    assert_int_equal(
+        version(f, 0, 1, "{\"capabilities\":{\"max_data_xfer_size\":1048576}}"),
+        0);
+    assert_true(vuc_srv_negotiated(f->s));
+}
+
+static uint32_t feature(struct fx *f, uint32_t argsz, uint32_t flags,
+                        const void *data, size_t dlen)
+{
+    uint8_t buf[64];
+
+    assert_true(dlen + 8 <= sizeof(buf));
+    vuc_put_u32(buf, argsz);
+    vuc_put_u32(buf + 4, flags);
+    if (dlen)
+        memcpy(buf + 8, data, dlen);
+    return req(f, VUC_CMD_DEVICE_FEATURE, buf, 8 + dlen);
+}
+
+static uint32_t set_state(struct fx *f, uint32_t st)
+{
+    uint8_t d[8], want[16];
+    uint32_t e;
+
+    vuc_put_u32(d, st);
+    vuc_put_u32(d + 4, 0xffffffffu);
+    e = feature(f, 16, F_SET | FEAT_STATE, d, 8);
+    if (e == 0) {
+        /* spec: for SET the reply payload equals the request payload */
+        vuc_put_u32(want, 16);
+        vuc_put_u32(want + 4, F_SET | FEAT_STATE);
+        memcpy(want + 8, d, 8);
+        assert_int_equal(f->rep.payload_len, 16);
+        assert_memory_equal(pl(f), want, 16);
+    }
+    return e;
+}
+
+/* MIG_DEVICE_STATE GET over the wire. */
+static uint32_t get_state(struct fx *f)
+{
+    assert_int_equal(feature(f, 16, F_GET | FEAT_STATE, NULL, 0), 0);
+    assert_int_equal(f->rep.payload_len, 16);
+    assert_int_equal(vuc_get_u32(pl(f)), 16);
+    assert_int_equal(vuc_get_u32(pl(f) + 4), F_GET | FEAT_STATE);
+    assert_int_equal(vuc_get_u32(pl(f) + 12), 0xffffffffu);
+    return vuc_get_u32(pl(f) + 8);
+}
+
+/* The true state; also checks GET unless GET is deliberately stale. */
+static uint32_t state_now(struct fx *f)
+{
+    uint32_t st = vuc_srv_mig_state(f->s);
+
+    if (!(f->quirks & VUC_SRV_QUIRK_STALE_GET))
+        assert_int_equal(get_state(f), st);
+    return st;
+}
+
+static uint32_t region_read(struct fx *f, uint32_t region, uint64_t off,
+                            uint32_t count, void *out)
+{
+    uint8_t b[16];
+    uint32_t e;
+
+    vuc_put_u64(b, off);
+    vuc_put_u32(b + 8, region);
+    vuc_put_u32(b + 12, count);
+    e = req(f, VUC_CMD_REGION_READ, b, sizeof(b));
+    if (e == 0) {
+        assert_int_equal(f->rep.payload_len, 16 + (size_t)count);
+        assert_memory_equal(pl(f), b, 16); /* offset, region, count */
+        if (out && count)
+            memcpy(out, pl(f) + 16, count);
+    }
+    return e;
+}
+
+static uint32_t region_write(struct fx *f, uint32_t region, uint64_t off,
+                             const void *data, uint32_t count)
+{
+    uint8_t *b = malloc(16 + (size_t)count);
+    uint32_t e;
+
+    assert_non_null(b);
+    vuc_put_u64(b, off);
+    vuc_put_u32(b + 8, region);
+    vuc_put_u32(b + 12, count);
+    if (count)
+        memcpy(b + 16, data, count);
+    e = req(f, VUC_CMD_REGION_WRITE, b, 16 + (size_t)count);
+    if (e == 0) {
+        assert_int_equal(f->rep.payload_len, 16);
+        assert_memory_equal(pl(f), b, 16);
+    }
+    free(b);
+    return e;
+}
+
+static uint64_t bar_rd(struct fx *f, uint32_t off, uint32_t size)
+{
+    uint8_t b[8] = {0};
+    uint64_t v = 0;
+
+    assert_int_equal(region_read(f, 0, off, size, b), 0);
+    for (uint32_t i = 0; i < size; i++)
+        v |= (uint64_t)b[i] << (8 * i);
+    return v;
+}
+
+static void bar_wr(struct fx *f, uint32_t off, uint64_t v, uint32_t size)
+{
+    uint8_t b[8];
+
+    for (uint32_t i = 0; i < size; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    assert_int_equal(region_write(f, 0, off, b, size), 0);
+}
+
+static size_t trace(struct fx *f, uint32_t *states)
+{
+    uint8_t b[8];
+    uint32_t n = (uint32_t)bar_rd(f, R_TRACE_COUNT, 4);
+
+    assert_true(n <= 8);
+    assert_int_equal(region_read(f, 0, R_TRACE_STATES, 8, b), 0);
+    for (uint32_t i = 0; i < 8; i++) {
+        if (i < n)
+            states[i] = b[i];
+        else
+            assert_int_equal(b[i], 0);
+    }
+    return n;
+}
+
+static uint32_t reset(struct fx *f)
+{
+    return req(f, VUC_CMD_DEVICE_RESET, NULL, 0);
+}
+
+/* MIG_DATA_READ; checks the reply layout, returns the bytes in *n. */
+static uint32_t mig_read(struct fx *f, uint32_t argsz, uint32_t size,
+                         uint8_t *out, size_t *n)
+{
+    uint8_t b[8];
+    uint32_t e, rsize;
+
+    vuc_put_u32(b, argsz);
+    vuc_put_u32(b + 4, size);
+    e = req(f, VUC_CMD_MIG_DATA_READ, b, 8);
+    if (e)
+        return e;
+    assert_true(f->rep.payload_len >= 8);
+    rsize = vuc_get_u32(pl(f) + 4);
+    assert_int_equal(vuc_get_u32(pl(f)), 8 + rsize);
+    assert_int_equal(f->rep.payload_len, 8 + (size_t)rsize);
+    assert_true(rsize <= size);
+    assert_true(rsize + 8 <= argsz);
+    if (out && rsize)
+        memcpy(out, pl(f) + 8, rsize);
+    *n = rsize;
+    return 0;
+}
+
+static uint32_t mig_write(struct fx *f, const uint8_t *data, uint32_t size)
+{
+    uint8_t *b = malloc(8 + (size_t)size);
+    uint32_t e;
+
+    assert_non_null(b);
+    vuc_put_u32(b, 8);
+    vuc_put_u32(b + 4, size);
+    if (size)
+        memcpy(b + 8, data, size);
+    e = req(f, VUC_CMD_MIG_DATA_WRITE, b, 8 + (size_t)size);
+    if (e == 0)
+        assert_int_equal(f->rep.payload_len, 0);
+    free(b);
+    return e;
+}
+
+/* Read a whole stream in odd chunk sizes, until a short read. */
+static size_t read_stream(struct fx *f, uint8_t *out, size_t cap)
+{
+    static const uint32_t chunks[] = {1, 7, 1000, 3, 4096, 333, 2048};
+    size_t total = 0, n;
+
+    for (unsigned i = 0;; i++) {
+        uint32_t want = chunks[i % 7];
+
+        assert_true(total + want <= cap);
+        assert_int_equal(mig_read(f, 8 + want, want, out + total, &n), 0);
+        total += n;
+        if (n < want)
+            break;
+    }
+    return total;
+}
+
+/* Write a stream in odd segment sizes. */
+static void write_stream(struct fx *f, const uint8_t *p, size_t len)
+{
+    static const uint32_t segs[] = {1, 2, 4000, 5, 77};
+    size_t off = 0;
+
+    for (unsigned i = 0; off < len; i++) {
+        size_t n = segs[i % 5];
+
+        if (n > len - off)
+            n = len - off;
+        assert_int_equal(mig_write(f, p + off, (uint32_t)n), 0);
+        off += n;
+    }
+}
+
+/* The test's own CRC-32 (IEEE, table driven; the server's is bitwise). */
+static uint32_t crc32_ieee(const uint8_t *p, size_t n)
+{
+    uint32_t table[256], crc = 0xffffffffu;
+
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+
+        for (int k = 0; k < 8; k++)
+            c = (c & 1u) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+        table[i] = c;
+    }
+    for (size_t i = 0; i < n; i++)
+        crc = table[(crc ^ p[i]) & 0xffu] ^ (crc >> 8);
+    return crc ^ 0xffffffffu;
+}
+
+/* A valid save stream of a fresh device (for RESUMING cells). */
+static size_t fresh_stream(uint8_t *out, size_t cap)
+{
+    struct fx f;
+    size_t n;
+
+    fx_open(&f, VUC_MIGRATION_STOP_COPY, 0);
+    negotiate(&f);
+    bar_wr(&f, R_SCRATCH0, 0x5a5a5a5a5a5a5a5aull, 8);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    n = read_stream(&f, out, cap);
+    assert_int_equal(n, S_SIZE);
+    fx_close(&f);
+    return n;
+}
+
+/*
+ * Bring a fresh server (RUNNING) to state st: ERROR through the FAULT
+ * register, others with one SET. RESUMING gets a valid stream so that
+ * arcs out of it can complete.
+ */
+static void reach(struct fx *f, uint32_t st, const uint8_t *stream, size_t slen)
+{
+    uint32_t tr[8];
+
+    if (st == ST_ERROR) {
+        bar_wr(f, R_FAULT, 1, 4);
+        assert_int_equal(bar_rd(f, R_FAULT, 4), 1);
+        assert_int_equal(set_state(f, ST_STOP), E(f, EIO));
+        assert_int_equal(vuc_srv_mig_state(f->s), ST_ERROR);
+        assert_int_equal(bar_rd(f, R_FAULT, 4), 0); /* self-clearing */
+        assert_int_equal(trace(f, tr), 1);
+        assert_int_equal(tr[0], ST_ERROR);
+        return;
+    }
+    if (st != ST_RUNNING)
+        assert_int_equal(set_state(f, st), 0);
+    assert_int_equal(vuc_srv_mig_state(f->s), st);
+    if (st == ST_RESUMING && stream)
+        write_stream(f, stream, slen);
+}
+
+/* ---- negotiation ---- */
+
+static void test_version_valid(void **state)
+{
+    struct vuc_caps caps;
+    struct fx f;
+
+    (void)state;
+    fx_open(&f, DEF_FLAGS, 0);
+    assert_int_equal(version(&f, 0, 7,
+                             "{\"capabilities\":{\"max_msg_fds\":8,"
+                             "\"max_data_xfer_size\":4194304,\"pgsizes\":12288,"
+                             "\"twin_socket\":{\"supported\":true},"
+                             "\"write_multiple\":true,\"x-unknown\":1}}"),
+                     0);
+    assert_int_equal(vuc_get_u16(pl(&f)), 0);
+    assert_int_equal(vuc_get_u16(pl(&f) + 2), 1); /* min(7, 1) */
+    /* version data ends with its NUL */
+    assert_true(f.rep.payload_len > 5);
+    assert_int_equal(pl(&f)[f.rep.payload_len - 1], 0);
+    assert_int_equal(
+        vuc_caps_parse((const char *)pl(&f) + 4, f.rep.payload_len - 5, &caps),
+        0);
+    /* subset rule: exactly the proposed known keys, no max_dma_maps */
+    assert_int_equal(caps.present, VUC_CAP_MAX_MSG_FDS |
+                                       VUC_CAP_MAX_DATA_XFER_SIZE |
+                                       VUC_CAP_PGSIZES | VUC_CAP_TWIN_SOCKET |
+                                       VUC_CAP_WRITE_MULTIPLE);
+    assert_int_equal(caps.max_msg_fds, 1);
+    assert_int_equal(caps.max_data_xfer_size, 1048576); /* server's */
+    assert_int_equal(caps.pgsizes, 4096);
+    assert_false(caps.twin_supported);
+    assert_false(caps.twin_has_fd_index);
+    assert_false(caps.write_multiple);
+    assert_true(vuc_srv_negotiated(f.s));
+
+    /* A second VERSION is refused, the first negotiation stands. */
+    assert_int_equal(version(&f, 0, 1, NULL), EINVAL);
+    assert_true(vuc_srv_negotiated(f.s));
+    fx_close(&f);
+
+    /* minor 0 stays 0; max_dma_maps is answered when proposed */
+    fx_open(&f, DEF_FLAGS, 0);
+    assert_int_equal(version(&f, 0, 0,
+                             "{\"capabilities\":{\"max_dma_maps\":100,"
+                             "\"max_data_xfer_size\":512}}"),
+                     0);
+    assert_int_equal(vuc_get_u16(pl(&f) + 2), 0);
+    assert_int_equal(
+        vuc_caps_parse((const char *)pl(&f) + 4, f.rep.payload_len - 5, &caps),
+        0);
+    assert_int_equal(caps.present,
+                     VUC_CAP_MAX_DMA_MAPS | VUC_CAP_MAX_DATA_XFER_SIZE);
+    assert_int_equal(caps.max_dma_maps, 100);
+    assert_int_equal(caps.max_data_xfer_size, 512);
+    fx_close(&f);
+}
+
+static void test_version_absent_json(void **state)
+{
+    struct fx f;
+
+    (void)state;
+    fx_open(&f, DEF_FLAGS, 0);
+    assert_int_equal(version(&f, 0, 1, NULL), 0);
+    assert_int_equal(f.rep.payload_len, 4);
+    assert_int_equal(vuc_get_u16(pl(&f)), 0);
+    assert_int_equal(vuc_get_u16(pl(&f) + 2), 1);
+    /* defaults apply: 1 MiB transfers */
+    assert_int_equal(region_read(&f, 0, 0, 4, NULL), 0);
+    fx_close(&f);
+
+    /* JSON without "capabilities": defaults, and an empty object back */
+    fx_open(&f, DEF_FLAGS, 0);
+    assert_int_equal(version(&f, 0, 1, "{}"), 0);
+    assert_string_equal((const char *)pl(&f) + 4, "{\"capabilities\":{}}");
+    fx_close(&f);
+}
+
+static void test_version_malformed(void **state)
+{
+    static const char *bad[] = {
+        "{",
+        "not json",
+        "[1,2]",
+        "{\"capabilities\":{\"max_data_xfer_size\":\"big\"}}",
+        "{\"capabilities\":{\"max_msg_fds\":-1}}",
+        "{\"capabilities\":{\"max_data_xfer_size\":0}}",
+        "{\"capabilities\":{\"write_multiple\":1}}",
+        "{\"capabilities\":7}",
+    };
+    uint8_t raw[8] = {0, 0, 1, 0, '{', '}', ' ', ' '};
+    struct fx f;
+
+    (void)state;
+    fx_open(&f, DEF_FLAGS, 0);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(version(&f, 0, 1, bad[i]), EINVAL);
+        assert_false(vuc_srv_negotiated(f.s));
+    }
+    /* version data without its terminating NUL */
+    assert_int_equal(req(&f, VUC_CMD_VERSION, raw, sizeof(raw)), EINVAL);
+    /* payload shorter than major + minor */
+    assert_int_equal(req(&f, VUC_CMD_VERSION, raw, 3), EINVAL);
+    /* the connection stays open: a retry works */
+    assert_int_equal(version(&f, 0, 1, "{}"), 0);
+    fx_close(&f);
+}
+
+static void test_version_wrong_major(void **state)
+{
+    struct fx f;
+
+    (void)state;
+    fx_open(&f, DEF_FLAGS, 0);
+    assert_int_equal(xmit(&f, VUC_CMD_VERSION, 0, "\x01\x00\x01\x00", 4), 0);
+    assert_int_equal(check_reply(&f, VUC_CMD_VERSION), EINVAL);
+    /* the server dropped the connection after the error reply */
+    assert_int_equal(f.serve_rc, -ECONNABORTED);
+    assert_false(vuc_srv_negotiated(f.s));
+    fx_close(&f);
+}
+
+static void test_before_version(void **state)
+{
+    uint8_t info[16] = {0};
+    struct fx f;
+
+    (void)state;
+    fx_open(&f, DEF_FLAGS, 0);
+    vuc_put_u32(info, 16);
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_GET_INFO, info, 16), EINVAL);
+    assert_int_equal(reset(&f), EINVAL);
+    assert_int_equal(feature(&f, 16, F_GET | FEAT_MIG, NULL, 0), EINVAL);
+    /* an unknown command before VERSION is also just "not yet" */
+    assert_int_equal(req(&f, 99, NULL, 0), EINVAL);
+    negotiate(&f);
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_GET_INFO, info, 16), 0);
+    fx_close(&f);
+}
+
+static void test_reconnect_keeps_device(void **state)
+{
+    struct fx f;
+
+    (void)state;
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    bar_wr(&f, R_SCRATCH1, 0xfeedfacecafebeefull, 8);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    /* the client closes: serve reports it and forgets the negotiation */
+    vuc_conn_close(f.cli);
+    assert_int_equal(vuc_srv_serve(f.s, f.srv, 0), 0);
+    assert_false(vuc_srv_negotiated(f.s));
+    vuc_conn_close(f.srv);
+    assert_int_equal(vuc_mem_pair(&f.cli, &f.srv), 0);
+    assert_int_equal(reset(&f), EINVAL); /* must negotiate again */
+    negotiate(&f);
+    /* spec: Client Disconnection: the device state is retained */
+    assert_int_equal(state_now(&f), ST_STOP);
+    assert_int_equal(bar_rd(&f, R_SCRATCH1, 8), 0xfeedfacecafebeefull);
+    fx_close(&f);
+}
+
+static void test_max_xfer(void **state)
+{
+    struct vuc_srv_opts o;
+    struct vuc_caps caps;
+    uint8_t *big = calloc(1, 70000);
+    size_t n;
+    struct fx f;
+
+    (void)state;
+    assert_non_null(big);
+    /* the server's own limit caps the client's proposal */
+    vuc_srv_opts_init(&o);
+    o.max_data_xfer_size = 8192;
+    fx_open_opts(&f, &o);
+    assert_int_equal(
+        version(&f, 0, 1, "{\"capabilities\":{\"max_data_xfer_size\":65536}}"),
+        0);
+    assert_int_equal(
+        vuc_caps_parse((const char *)pl(&f) + 4, f.rep.payload_len - 5, &caps),
+        0);
+    assert_int_equal(caps.max_data_xfer_size, 8192);
+    fx_close(&f);
+
+    /* the client's smaller limit is enforced, exactly at the boundary */
+    fx_open(&f, DEF_FLAGS, 0);
+    assert_int_equal(
+        version(&f, 0, 1, "{\"capabilities\":{\"max_data_xfer_size\":256}}"),
+        0);
+    assert_int_equal(region_read(&f, 0, 0, 256, big), 0);
+    assert_int_equal(region_read(&f, 0, 0, 257, big), EINVAL);
+    assert_int_equal(region_write(&f, 0, R_FREE, big, 256), 0);
+    assert_int_equal(region_write(&f, 0, R_FREE, big, 257), EINVAL);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    assert_int_equal(mig_read(&f, 8 + 257, 257, big, &n), EINVAL);
+    assert_int_equal(mig_read(&f, 8 + 256, 256, big, &n), 0);
+    assert_int_equal(n, 256);
+    assert_int_equal(reset(&f), 0);
+    assert_int_equal(set_state(&f, ST_RESUMING), 0);
+    assert_int_equal(mig_write(&f, big, 257), EINVAL);
+    assert_int_equal(mig_write(&f, big, 256), 0);
+    /* larger than any message the connection accepts: an error reply
+     * from the header alone, and the connection goes on */
+    vuc_put_u32(big, 8);
+    vuc_put_u32(big + 4, 70000 - 8);
+    assert_int_equal(req(&f, VUC_CMD_MIG_DATA_WRITE, big, 70000), EINVAL);
+    assert_int_equal(state_now(&f), ST_RESUMING);
+    fx_close(&f);
+
+    /* 1 MiB default: a REGION_WRITE of exactly max is accepted by the
+     * transport (it is rejected only because BAR0 is 4 KiB) */
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    assert_true(vuc_conn_max_msg(f.srv) >= VUC_HDR_SIZE + 16 + 1048576);
+    fx_close(&f);
+    free(big);
+}
+
+/* ---- message-level rules ---- */
+
+static void test_no_reply(void **state)
+{
+    uint8_t b[24];
+    struct fx f;
+
+    (void)state;
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    vuc_put_u64(b, R_SCRATCH0);
+    vuc_put_u32(b + 8, 0);
+    vuc_put_u32(b + 12, 8);
+    vuc_put_u64(b + 16, 0x1234);
+    assert_int_equal(xmit(&f, VUC_CMD_REGION_WRITE,
+                          VUC_TYPE_COMMAND | VUC_FLAG_NO_REPLY, b, 24),
+                     -EAGAIN);
+    assert_int_equal(bar_rd(&f, R_SCRATCH0, 8), 0x1234);
+    /* no reply for a failing request either */
+    vuc_put_u32(b + 8, 9);
+    assert_int_equal(xmit(&f, VUC_CMD_REGION_WRITE,
+                          VUC_TYPE_COMMAND | VUC_FLAG_NO_REPLY, b, 24),
+                     -EAGAIN);
+    assert_int_equal(f.serve_rc, -EAGAIN);
+    /* a SET with No_reply still happens */
+    vuc_put_u32(b, 16);
+    vuc_put_u32(b + 4, F_SET | FEAT_STATE);
+    vuc_put_u32(b + 8, ST_STOP);
+    vuc_put_u32(b + 12, 0);
+    assert_int_equal(xmit(&f, VUC_CMD_DEVICE_FEATURE,
+                          VUC_TYPE_COMMAND | VUC_FLAG_NO_REPLY, b, 16),
+                     -EAGAIN);
+    assert_int_equal(state_now(&f), ST_STOP);
+    fx_close(&f);
+}
+
+static void test_bad_commands(void **state)
+{
+    uint8_t b[32] = {0};
+    struct fx f;
+
+    (void)state;
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    /* numbers the spec does not define */
+    assert_int_equal(req(&f, 0, NULL, 0), ENOSYS);
+    assert_int_equal(req(&f, 14, NULL, 0), ENOSYS);
+    assert_int_equal(req(&f, VUC_CMD_MAX, NULL, 0), ENOSYS);
+    assert_int_equal(req(&f, 0xffff, NULL, 0), ENOSYS);
+    /* server -> client commands sent by the client */
+    assert_int_equal(req(&f, VUC_CMD_DMA_READ, b, 16), EINVAL);
+    assert_int_equal(req(&f, VUC_CMD_DMA_WRITE, b, 16), EINVAL);
+    /* not implemented yet */
+    assert_int_not_equal(req(&f, VUC_CMD_DMA_MAP, b, 32), 0);
+    assert_int_not_equal(req(&f, VUC_CMD_DMA_UNMAP, b, 24), 0);
+    assert_int_not_equal(req(&f, VUC_CMD_DEVICE_SET_IRQS, b, 20), 0);
+    assert_int_not_equal(req(&f, VUC_CMD_REGION_WRITE_MULTI, b, 8), 0);
+    assert_int_not_equal(req(&f, VUC_CMD_DEVICE_GET_REGION_IO_FDS, b, 16), 0);
+    /* payload below the fixed size */
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_GET_INFO, b, 15), EINVAL);
+    assert_int_equal(req(&f, VUC_CMD_REGION_READ, b, 8), EINVAL);
+    /* DEVICE_RESET has no payload */
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_RESET, b, 4), EINVAL);
+    /* an unknown message type */
+    assert_int_equal(xmit(&f, VUC_CMD_DEVICE_RESET, 0x2, NULL, 0), 0);
+    assert_int_equal(check_reply(&f, VUC_CMD_DEVICE_RESET), EINVAL);
+    /* an unsolicited reply is dropped without an answer */
+    assert_int_equal(xmit(&f, VUC_CMD_DEVICE_RESET, VUC_TYPE_REPLY, NULL, 0),
+                     -EAGAIN);
+    assert_int_equal(f.serve_rc, -EAGAIN);
+    fx_close(&f);
+}
+
+static void test_header_size_below_16(void **state)
+{
+    uint8_t raw[16] = {0};
+    struct fx f;
+
+    (void)state;
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    vuc_put_u16(raw + 2, VUC_CMD_DEVICE_RESET);
+    vuc_put_u32(raw + 4, 8); /* declared size < header */
+    assert_int_equal(vuc_conn_send_raw(f.cli, raw, 16, NULL, 0, 0), 0);
+    /* cannot resynchronise: the server drops the connection */
+    assert_int_equal(vuc_srv_serve(f.s, f.srv, 0), -ECONNABORTED);
+    assert_false(vuc_srv_negotiated(f.s));
+    fx_close(&f);
+}
+
+/* ---- device ---- */
+
+static void test_device_info(void **state)
+{
+    uint8_t b[32] = {0};
+    struct fx f;
+
+    (void)state;
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    vuc_put_u32(b, 16);
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_GET_INFO, b, 16), 0);
+    assert_int_equal(f.rep.payload_len, 16);
+    assert_int_equal(vuc_get_u32(pl(&f)), 16);
+    assert_int_equal(vuc_get_u32(pl(&f) + 4),
+                     VUC_DEVICE_FLAGS_RESET | VUC_DEVICE_FLAGS_PCI);
+    assert_int_equal(vuc_get_u32(pl(&f) + 8), 9);
+    assert_int_equal(vuc_get_u32(pl(&f) + 12), 5);
+    vuc_put_u32(b, 15);
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_GET_INFO, b, 16), EINVAL);
+    /* trailing bytes */
+    vuc_put_u32(b, 16);
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_GET_INFO, b, 17), EINVAL);
+
+    /* region info: 0..8, then 9 is out of range */
+    for (uint32_t i = 0; i <= 9; i++) {
+        memset(b, 0, sizeof(b));
+        vuc_put_u32(b, 32);
+        vuc_put_u32(b + 8, i);
+        if (i == 9) {
+            assert_int_equal(req(&f, VUC_CMD_DEVICE_GET_REGION_INFO, b, 32),
+                             EINVAL);
+            break;
+        }
+        assert_int_equal(req(&f, VUC_CMD_DEVICE_GET_REGION_INFO, b, 32), 0);
+        assert_int_equal(f.rep.payload_len, 32);
+        assert_int_equal(vuc_get_u32(pl(&f)), 32);
+        assert_int_equal(vuc_get_u32(pl(&f) + 8), i);
+        assert_int_equal(vuc_get_u32(pl(&f) + 12), 0);
+        if (i == 0 || i == CFG_REGION) {
+            assert_int_equal(vuc_get_u32(pl(&f) + 4),
+                             VUC_REGION_FLAG_READ | VUC_REGION_FLAG_WRITE);
+            assert_int_equal(vuc_get_u64(pl(&f) + 16),
+                             i == 0 ? BAR0_SIZE : CFG_SIZE);
+        } else {
+            assert_int_equal(vuc_get_u32(pl(&f) + 4), 0);
+            assert_int_equal(vuc_get_u64(pl(&f) + 16), 0);
+        }
+    }
+    memset(b, 0, sizeof(b));
+    vuc_put_u32(b, 31);
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_GET_REGION_INFO, b, 32), EINVAL);
+
+    /* IRQ info: INTx has one interrupt, the other four types none */
+    for (uint32_t i = 0; i <= 5; i++) {
+        memset(b, 0, sizeof(b));
+        vuc_put_u32(b, 16);
+        vuc_put_u32(b + 8, i);
+        if (i == 5) {
+            assert_int_equal(req(&f, VUC_CMD_DEVICE_GET_IRQ_INFO, b, 16),
+                             EINVAL);
+            break;
+        }
+        assert_int_equal(req(&f, VUC_CMD_DEVICE_GET_IRQ_INFO, b, 16), 0);
+        assert_int_equal(f.rep.payload_len, 16);
+        assert_int_equal(vuc_get_u32(pl(&f)), 16);
+        assert_int_equal(vuc_get_u32(pl(&f) + 8), i);
+        assert_int_equal(vuc_get_u32(pl(&f) + 12), i == 0 ? 1 : 0);
+    }
+    fx_close(&f);
+}
+
+static void test_region_bounds(void **state)
+{
+    uint8_t b[4096], w[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    struct fx f;
+
+    (void)state;
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    /* BAR0 up to its very end, not one byte past it */
+    assert_int_equal(region_read(&f, 0, 4092, 4, b), 0);
+    assert_int_equal(region_read(&f, 0, 0, 4096, b), 0);
+    assert_int_equal(region_read(&f, 0, 4093, 4, b), EINVAL);
+    assert_int_equal(region_read(&f, 0, 4096, 1, b), EINVAL);
+    assert_int_equal(region_read(&f, 0, 4096, 0, b), 0);
+    /* offset + count wraps */
+    assert_int_equal(region_read(&f, 0, UINT64_MAX, 2, b), EINVAL);
+    assert_int_equal(region_write(&f, 0, UINT64_MAX - 3, w, 8), EINVAL);
+    /* config: 256 bytes */
+    assert_int_equal(region_read(&f, CFG_REGION, 0, 256, b), 0);
+    assert_int_equal(region_read(&f, CFG_REGION, 255, 2, b), EINVAL);
+    /* regions of size 0, and past the last region */
+    for (uint32_t r = 1; r < 7; r++)
+        assert_int_equal(region_read(&f, r, 0, 1, b), EINVAL);
+    assert_int_equal(region_read(&f, 8, 0, 1, b), EINVAL);
+    assert_int_equal(region_read(&f, 9, 0, 1, b), EINVAL);
+    assert_int_equal(region_write(&f, 9, 0, w, 1), EINVAL);
+    /* count over the negotiated maximum */
+    assert_int_equal(region_read(&f, 0, 0, 1048577, b), EINVAL);
+
+    /* WRITE data length must equal count */
+    memset(b, 0, 32);
+    vuc_put_u64(b, R_SCRATCH0);
+    vuc_put_u32(b + 12, 8);
+    assert_int_equal(req(&f, VUC_CMD_REGION_WRITE, b, 16 + 4), EINVAL);
+    assert_int_equal(req(&f, VUC_CMD_REGION_WRITE, b, 16 + 9), EINVAL);
+    assert_int_equal(req(&f, VUC_CMD_REGION_WRITE, b, 16 + 8), 0);
+    /* READ with trailing bytes */
+    vuc_put_u32(b + 12, 4);
+    assert_int_equal(req(&f, VUC_CMD_REGION_READ, b, 17), EINVAL);
+    fx_close(&f);
+}
+
+static void test_bar0_registers(void **state)
+{
+    uint8_t b[8];
+    struct fx f;
+    uint64_t c0;
+
+    (void)state;
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    assert_int_equal(bar_rd(&f, R_MAGIC, 4), 0x54435556u);
+    assert_int_equal(region_read(&f, 0, 0, 4, b), 0);
+    assert_memory_equal(b, "VUCT", 4);
+    assert_int_equal(bar_rd(&f, R_REV, 4), 1);
+    /* read-only registers ignore writes */
+    bar_wr(&f, R_MAGIC, 0, 4);
+    bar_wr(&f, R_REV, 0xff, 4);
+    bar_wr(&f, R_TRACE_COUNT, 5, 4);
+    bar_wr(&f, R_COUNTER, 0, 8);
+    assert_int_equal(bar_rd(&f, R_MAGIC, 4), 0x54435556u);
+    assert_int_equal(bar_rd(&f, R_REV, 4), 1);
+    assert_int_equal(bar_rd(&f, R_TRACE_COUNT, 4), 0);
+    assert_int_not_equal(bar_rd(&f, R_COUNTER, 8), 0);
+    /* scratch and the free area are RW, at any width */
+    bar_wr(&f, R_SCRATCH0, 0x0102030405060708ull, 8);
+    bar_wr(&f, R_SCRATCH1 + 3, 0xab, 1);
+    bar_wr(&f, 4094, 0xbeef, 2);
+    assert_int_equal(bar_rd(&f, R_SCRATCH0, 8), 0x0102030405060708ull);
+    assert_int_equal(bar_rd(&f, R_SCRATCH0 + 2, 2), 0x0506);
+    assert_int_equal(bar_rd(&f, R_SCRATCH1, 8), 0xab000000ull);
+    assert_int_equal(bar_rd(&f, 4094, 2), 0xbeef);
+    /* FAULT: bit 0 only, 0 disarms */
+    bar_wr(&f, R_FAULT, 0xffffffffu, 4);
+    assert_int_equal(bar_rd(&f, R_FAULT, 4), 1);
+    bar_wr(&f, R_FAULT, 0, 4);
+    assert_int_equal(bar_rd(&f, R_FAULT, 4), 0);
+    assert_int_equal(set_state(&f, ST_STOP), 0); /* disarmed: no fault */
+
+    /* COUNTER advances by one per message while running, not stopped */
+    c0 = bar_rd(&f, R_COUNTER, 8);
+    assert_int_equal(bar_rd(&f, R_COUNTER, 8), c0);
+    assert_int_equal(set_state(&f, ST_RUNNING), 0);
+    c0 = bar_rd(&f, R_COUNTER, 8);
+    assert_int_equal(bar_rd(&f, R_COUNTER, 8), c0 + 1);
+    assert_int_equal(bar_rd(&f, R_COUNTER, 8), c0 + 2);
+    assert_int_equal(set_state(&f, ST_PRE_COPY), 0);
+    c0 = bar_rd(&f, R_COUNTER, 8);
+    assert_int_equal(bar_rd(&f, R_COUNTER, 8), c0 + 1);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    c0 = bar_rd(&f, R_COUNTER, 8);
+    assert_int_equal(bar_rd(&f, R_COUNTER, 8), c0);
+    fx_close(&f);
+}
+
+static void test_config_space(void **state)
+{
+    uint8_t cfg[256], b[4];
+    struct fx f;
+
+    (void)state;
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    assert_int_equal(region_read(&f, CFG_REGION, 0, 256, cfg), 0);
+    assert_int_not_equal(vuc_get_u16(cfg), 0xffff); /* vendor */
+    assert_int_not_equal(vuc_get_u16(cfg), 0);
+    assert_int_equal(cfg[0x0e] & 0x7f, 0);        /* type-0 header */
+    assert_int_equal(cfg[0x0b], 0xff);            /* class code */
+    assert_int_equal(vuc_get_u32(cfg + 0x10), 0); /* BAR0 */
+    /* vendor and device ids are read-only */
+    memset(b, 0x55, 4);
+    assert_int_equal(region_write(&f, CFG_REGION, 0, b, 4), 0);
+    assert_int_equal(region_read(&f, CFG_REGION, 0, 4, b), 0);
+    assert_memory_equal(b, cfg, 4);
+    /* BAR sizing: all ones reads back the 4 KiB size mask */
+    memset(b, 0xff, 4);
+    assert_int_equal(region_write(&f, CFG_REGION, 0x10, b, 4), 0);
+    assert_int_equal(region_read(&f, CFG_REGION, 0x10, 4, b), 0);
+    assert_int_equal(vuc_get_u32(b), 0xfffff000u);
+    /* command register: only its defined writable bits */
+    vuc_put_u16(b, 0xffff);
+    assert_int_equal(region_write(&f, CFG_REGION, 0x04, b, 2), 0);
+    assert_int_equal(region_read(&f, CFG_REGION, 0x04, 2, b), 0);
+    assert_int_equal(vuc_get_u16(b), 0x0547);
+    fx_close(&f);
+}
+
+/* ---- DEVICE_FEATURE ---- */
+
+static void test_feature_errors(void **state)
+{
+    uint64_t q = *(uint64_t *)*state;
+    uint8_t d[8] = {0}, raw[4] = {16, 0, 0, 0};
+    static const uint32_t notty[] = {0, 3, 4, 5, 6, 7, 8, 9, 10, 0xffff};
+    struct fx f;
+
+    fx_open(&f, DEF_FLAGS, q);
+    negotiate(&f);
+    /* payload shorter than argsz + flags */
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_FEATURE, raw, 4), E(&f, EINVAL));
+    /* argsz below the 8-byte prefix */
+    assert_int_equal(feature(&f, 7, F_GET | FEAT_MIG, NULL, 0), E(&f, EINVAL));
+    assert_int_equal(feature(&f, 0, F_PROBE | FEAT_MIG, NULL, 0),
+                     E(&f, EINVAL));
+    /* unknown flag bits */
+    assert_int_equal(feature(&f, 16, F_GET | FEAT_MIG | (1u << 19), NULL, 0),
+                     E(&f, EINVAL));
+    assert_int_equal(feature(&f, 16, F_GET | FEAT_MIG | (1u << 31), NULL, 0),
+                     E(&f, EINVAL));
+    /* GET and SET together without PROBE */
+    assert_int_equal(feature(&f, 16, F_GET | F_SET | FEAT_STATE, d, 8),
+                     E(&f, EINVAL));
+    /* features other than 1 and 2, with any method */
+    for (size_t i = 0; i < sizeof(notty) / sizeof(notty[0]); i++) {
+        assert_int_equal(feature(&f, 16, F_GET | notty[i], NULL, 0),
+                         E(&f, ENOTTY));
+        assert_int_equal(feature(&f, 16, F_PROBE | notty[i], NULL, 0),
+                         E(&f, ENOTTY));
+        assert_int_equal(feature(&f, 16, notty[i], NULL, 0), E(&f, ENOTTY));
+    }
+    /* none of GET, SET, PROBE */
+    assert_int_equal(feature(&f, 16, FEAT_MIG, NULL, 0), E(&f, EINVAL));
+    assert_int_equal(feature(&f, 16, FEAT_STATE, NULL, 0), E(&f, EINVAL));
+    /* a method the feature lacks: SET of MIGRATION */
+    assert_int_equal(feature(&f, 16, F_SET | FEAT_MIG, d, 8), E(&f, EINVAL));
+    assert_int_equal(feature(&f, 16, F_PROBE | F_SET | FEAT_MIG, NULL, 0),
+                     E(&f, EINVAL));
+    /* argsz below prefix + data */
+    assert_int_equal(feature(&f, 15, F_GET | FEAT_MIG, NULL, 0), E(&f, EINVAL));
+    assert_int_equal(feature(&f, 15, F_GET | FEAT_STATE, NULL, 0),
+                     E(&f, EINVAL));
+    vuc_put_u32(d, ST_STOP);
+    assert_int_equal(feature(&f, 15, F_SET | FEAT_STATE, d, 8), E(&f, EINVAL));
+    /* SET data shorter than device_state + data_fd */
+    assert_int_equal(feature(&f, 16, F_SET | FEAT_STATE, d, 4), E(&f, EINVAL));
+    assert_int_equal(feature(&f, 16, F_SET | FEAT_STATE, NULL, 0),
+                     E(&f, EINVAL));
+    /* none of that changed the state */
+    assert_int_equal(state_now(&f), ST_RUNNING);
+    fx_close(&f);
+}
+
+static void test_feature_get_probe(void **state)
+{
+    uint8_t req_pl[24], d[8];
+    struct fx f;
+
+    (void)state;
+    for (size_t i = 0; i < 4; i++) {
+        uint64_t flags = vuc_fsm_flag_sets[i];
+
+        fx_open(&f, flags, 0);
+        negotiate(&f);
+        /* MIGRATION GET: argsz 16, flags echoed, the flag set */
+        assert_int_equal(feature(&f, 64, F_GET | FEAT_MIG, NULL, 0), 0);
+        assert_int_equal(f.rep.payload_len, 16);
+        assert_int_equal(vuc_get_u32(pl(&f)), 16);
+        assert_int_equal(vuc_get_u32(pl(&f) + 4), F_GET | FEAT_MIG);
+        assert_int_equal(vuc_get_u64(pl(&f) + 8), flags);
+        fx_close(&f);
+    }
+
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    /* PROBE: success iff every indicated method exists; payload echoed */
+    static const uint32_t ok[] = {
+        F_PROBE | FEAT_MIG,           F_PROBE | F_GET | FEAT_MIG,
+        F_PROBE | FEAT_STATE,         F_PROBE | F_GET | FEAT_STATE,
+        F_PROBE | F_SET | FEAT_STATE, F_PROBE | F_GET | F_SET | FEAT_STATE,
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        vuc_put_u32(req_pl, 8); /* PROBE needs no room for data */
+        vuc_put_u32(req_pl + 4, ok[i]);
+        memset(req_pl + 8, (int)i + 1, 16);
+        assert_int_equal(req(&f, VUC_CMD_DEVICE_FEATURE, req_pl, 24), 0);
+        assert_int_equal(f.rep.payload_len, 24);
+        assert_memory_equal(pl(&f), req_pl, 24);
+        assert_int_equal(req(&f, VUC_CMD_DEVICE_FEATURE, req_pl, 8), 0);
+        assert_int_equal(f.rep.payload_len, 8);
+        assert_memory_equal(pl(&f), req_pl, 8);
+    }
+    /* a PROBE|SET of MIG_DEVICE_STATE does not change the state */
+    vuc_put_u32(d, ST_STOP);
+    vuc_put_u32(d + 4, 0);
+    assert_int_equal(feature(&f, 16, F_PROBE | F_SET | FEAT_STATE, d, 8), 0);
+    assert_int_equal(state_now(&f), ST_RUNNING);
+    assert_int_equal(get_state(&f), ST_RUNNING);
+    fx_close(&f);
+}
+
+/* ---- the 8x8 matrix ---- */
+
+struct expect {
+    bool ok;
+    uint32_t state;
+    uint32_t path[16];
+    int n;
+};
+
+/* The quirk saving-state-inside-path, as README.md states it. */
+static int model_detour(uint64_t flags, uint32_t from, uint32_t to, uint32_t *p,
+                        int n)
+{
+    uint32_t out[16];
+    int k = 0;
+
+    if (from == ST_RUNNING && to == ST_STOP_COPY &&
+        (flags & VUC_MIGRATION_PRE_COPY)) {
+        p[0] = ST_PRE_COPY;
+        p[1] = ST_STOP_COPY;
+        return 2;
+    }
+    for (int i = 0; i < n; i++) {
+        out[k++] = p[i];
+        if (p[i] == ST_STOP && i + 1 < n && p[i + 1] != ST_STOP_COPY) {
+            out[k++] = ST_STOP_COPY;
+            out[k++] = ST_STOP;
+        }
+    }
+    memcpy(p, out, (size_t)k * sizeof(*out));
+    return k;
+}
+
+static void expect_cell(uint64_t flags, uint64_t q, uint32_t from, uint32_t to,
+                        struct expect *e)
+{
+    enum vuc_fsm_reject rej = vuc_fsm_check(flags, from, to);
+
+    memset(e, 0, sizeof(*e));
+    e->state = from;
+    switch (rej) {
+    case VUC_FSM_OK:
+        e->n = vuc_fsm_path(flags, from, to, e->path, 16);
+        assert_true(e->n >= 0);
+        if (e->n > 1 && (q & VUC_SRV_QUIRK_SAVING_INSIDE_PATH))
+            e->n = model_detour(flags, from, to, e->path, e->n);
+        e->ok = true;
+        break;
+    case VUC_FSM_REJ_STATE_RANGE:
+        e->ok = (q & VUC_SRV_QUIRK_STATE8_ACCEPTED) != 0;
+        break;
+    case VUC_FSM_REJ_BLOCKED:
+        if ((q & VUC_SRV_QUIRK_STOPCOPY_TO_PRECOPY) &&
+            vuc_fsm_state_supported(flags, to)) {
+            e->ok = true;
+            e->path[0] = to;
+            e->n = 1;
+        }
+        break;
+    case VUC_FSM_REJ_UNSUPPORTED:
+        if (q & VUC_SRV_QUIRK_UNADVERTISED_STATE) {
+            e->n = vuc_fsm_path(ALL_FLAGS, from, to, e->path, 16);
+            e->ok = e->n >= 0;
+            if (!e->ok)
+                e->n = 0;
+        }
+        break;
+    default:
+        break;
+    }
+    if (e->ok && e->n > 0)
+        e->state = e->path[e->n - 1];
+}
+
+static void run_matrix(uint64_t flags, uint64_t q, const uint8_t *stream,
+                       size_t slen)
+{
+    static const uint32_t targets[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 0xffffffffu};
+    uint32_t tr[8];
+    struct expect e;
+    struct fx f;
+
+    for (uint32_t from = 0; from < VUC_STATE_NR; from++) {
+        if (from != ST_ERROR && !vuc_fsm_state_supported(flags, from))
+            continue; /* unreachable without a quirk */
+        for (size_t t = 0; t < sizeof(targets) / sizeof(targets[0]); t++) {
+            uint32_t to = targets[t], err;
+            size_t n;
+
+            fx_open(&f, flags, q);
+            negotiate(&f);
+            reach(&f, from, stream, slen);
+            expect_cell(flags, q, from, to, &e);
+            err = set_state(&f, to);
+            if (e.ok)
+                assert_int_equal(err, 0);
+            else
+                assert_int_equal(err, E(&f, EINVAL));
+            assert_int_equal(vuc_srv_mig_state(f.s), e.state);
+            /* GET: the true state, or (quirk) the one before the last
+             * successful SET: reach() did RUNNING -> from */
+            if (q & VUC_SRV_QUIRK_STALE_GET)
+                assert_int_equal(get_state(&f), e.ok ? from : ST_RUNNING);
+            else
+                assert_int_equal(get_state(&f), e.state);
+            n = trace(&f, tr);
+            assert_int_equal(n, (size_t)e.n);
+            for (size_t i = 0; i < n; i++)
+                assert_int_equal(tr[i], e.path[i]);
+            fx_close(&f);
+        }
+    }
+}
+
+static void test_fsm_matrix(void **state)
+{
+    uint64_t q = *(uint64_t *)*state;
+    uint8_t stream[STREAM_BUF];
+    size_t slen = fresh_stream(stream, sizeof(stream));
+
+    for (size_t i = 0; i < 4; i++)
+        run_matrix(vuc_fsm_flag_sets[i], q, stream, slen);
+}
+
+static void test_reset_from_every_state(void **state)
+{
+    uint64_t q = *(uint64_t *)*state;
+    uint8_t stream[STREAM_BUF];
+    size_t slen = fresh_stream(stream, sizeof(stream));
+    size_t n;
+    struct fx f;
+
+    for (uint32_t st = 0; st < VUC_STATE_NR; st++) {
+        fx_open(&f, ALL_FLAGS, q);
+        negotiate(&f);
+        bar_wr(&f, R_SCRATCH0, 0x77, 8);
+        reach(&f, st, stream, slen);
+        bar_wr(&f, R_FAULT, 1, 4);
+        assert_int_equal(reset(&f), 0);
+        assert_int_equal(f.rep.payload_len, 0);
+        /* FAULT is disarmed in every case */
+        assert_int_equal(bar_rd(&f, R_FAULT, 4), 0);
+        if (q & VUC_SRV_QUIRK_RESET_KEEPS_STATE) {
+            assert_int_equal(state_now(&f), st);
+            fx_close(&f);
+            continue;
+        }
+        assert_int_equal(state_now(&f), ST_RUNNING);
+        /* no data session survives a reset */
+        assert_int_equal(mig_read(&f, 16, 8, NULL, &n), E(&f, EINVAL));
+        assert_int_equal(mig_write(&f, stream, 8), E(&f, EINVAL));
+        /* the device contents are kept (README: reset of migration only) */
+        assert_int_equal(bar_rd(&f, R_SCRATCH0, 8), 0x77);
+        /* the machine works again, without the fault that was armed */
+        assert_int_equal(set_state(&f, ST_STOP), 0);
+        fx_close(&f);
+    }
+}
+
+/* ---- migration data ---- */
+
+static void test_stream_round_trip(void **state)
+{
+    uint64_t q = *(uint64_t *)*state;
+    uint8_t s1[STREAM_BUF], s2[STREAM_BUF], cfgb[1] = {0x40};
+    uint64_t counter;
+    size_t n, n2;
+    struct fx f;
+
+    /* the test's CRC is the standard one */
+    assert_int_equal(crc32_ieee((const uint8_t *)"123456789", 9), 0xcbf43926u);
+
+    fx_open(&f, DEF_FLAGS, q);
+    negotiate(&f);
+    bar_wr(&f, R_SCRATCH0, 0x1122334455667788ull, 8);
+    bar_wr(&f, R_SCRATCH1, 0x99aabbccddeeff00ull, 8);
+    bar_wr(&f, 0x100, 0xab, 1);
+    assert_int_equal(region_write(&f, CFG_REGION, 0x0c, cfgb, 1), 0);
+
+    /* PRE_COPY: nothing is ready yet, 0 bytes, not an error */
+    assert_int_equal(set_state(&f, ST_PRE_COPY), 0);
+    assert_int_equal(mig_read(&f, 8 + 100, 100, s1, &n), 0);
+    assert_int_equal(n, 0);
+    /* STOP_COPY: the snapshot is the whole stream */
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    counter = bar_rd(&f, R_COUNTER, 8);
+    n = read_stream(&f, s1, sizeof(s1));
+    assert_int_equal(n, S_SIZE);
+    assert_int_equal(vuc_get_u32(s1), S_MAGIC);
+    assert_memory_equal(s1, "VUCS", 4);
+    assert_int_equal(vuc_get_u16(s1 + 4), 1);
+    assert_int_equal(vuc_get_u16(s1 + 6), 0);
+    assert_int_equal(vuc_get_u32(s1 + 8), S_STATE_LEN);
+    assert_int_equal(vuc_get_u32(s1 + 12), crc32_ieee(s1 + S_HDR, S_STATE_LEN));
+    assert_int_equal(vuc_get_u64(s1 + 16), 0);
+    /* the end is sticky; size 0 is a 0-byte reply */
+    assert_int_equal(mig_read(&f, 8 + 100, 100, s2, &n2), 0);
+    assert_int_equal(n2, 0);
+    assert_int_equal(mig_read(&f, 8, 0, s2, &n2), 0);
+    assert_int_equal(n2, 0);
+
+    /* destination: a different device state, then restore */
+    assert_int_equal(reset(&f), 0);
+    bar_wr(&f, R_SCRATCH0, 1, 8);
+    bar_wr(&f, R_SCRATCH1, 2, 8);
+    bar_wr(&f, 0x100, 0, 1);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_equal(set_state(&f, ST_RESUMING), 0);
+    write_stream(&f, s1, n);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_equal(bar_rd(&f, R_SCRATCH0, 8), 0x1122334455667788ull);
+    assert_int_equal(bar_rd(&f, R_SCRATCH1, 8), 0x99aabbccddeeff00ull);
+    assert_int_equal(bar_rd(&f, 0x100, 1), 0xab);
+    assert_int_equal(bar_rd(&f, R_COUNTER, 8), counter);
+    assert_int_equal(region_read(&f, CFG_REGION, 0x0c, 1, cfgb), 0);
+    assert_int_equal(cfgb[0], 0x40);
+    /* and a second save reproduces the same state bytes */
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    n2 = read_stream(&f, s2, sizeof(s2));
+    assert_int_equal(n2, S_SIZE);
+    assert_memory_equal(s1 + S_HDR, s2 + S_HDR, S_STATE_LEN);
+    fx_close(&f);
+}
+
+static void test_stream_read_rules(void **state)
+{
+    uint8_t b[STREAM_BUF], rq[12] = {0};
+    size_t n, total = 0;
+    struct fx f;
+
+    (void)state;
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    /* outside the saving group */
+    assert_int_equal(mig_read(&f, 16, 8, b, &n), EINVAL);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_equal(mig_read(&f, 16, 8, b, &n), EINVAL);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    /* argsz < 8, payload not exactly 8 bytes */
+    assert_int_equal(mig_read(&f, 7, 8, b, &n), EINVAL);
+    vuc_put_u32(rq, 16);
+    vuc_put_u32(rq + 4, 8);
+    assert_int_equal(req(&f, VUC_CMD_MIG_DATA_READ, rq, 12), EINVAL);
+    /* argsz bounds the data: 10 bytes of the 100 asked for */
+    assert_int_equal(mig_read(&f, 8 + 10, 100, b, &n), 0);
+    assert_int_equal(n, 10);
+    total += n;
+    assert_int_equal(mig_read(&f, 8, 100, b, &n), 0);
+    assert_int_equal(n, 0);
+    /* the stream continues where it was */
+    for (;;) {
+        assert_int_equal(mig_read(&f, 8 + 1000, 1000, b + total, &n), 0);
+        total += n;
+        if (n < 1000)
+            break;
+    }
+    assert_int_equal(total, S_SIZE);
+    /* leaving the saving group discards the session; a new one starts
+     * from the beginning */
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    assert_int_equal(mig_read(&f, 8 + 4, 4, b, &n), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(vuc_get_u32(b), S_MAGIC);
+    /* a MIG_DATA_WRITE outside RESUMING */
+    assert_int_equal(mig_write(&f, b, 4), EINVAL);
+    fx_close(&f);
+}
+
+static void test_stream_resume_failures(void **state)
+{
+    uint8_t s[STREAM_BUF], bad[STREAM_BUF], w[16];
+    size_t n;
+    struct fx f;
+
+    (void)state;
+    n = fresh_stream(s, sizeof(s));
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    assert_int_equal(set_state(&f, ST_RESUMING), 0);
+    /* no data at all */
+    assert_int_equal(set_state(&f, ST_STOP), EINVAL);
+    assert_int_equal(state_now(&f), ST_RESUMING);
+    /* truncated: fails and stays RESUMING, the data is kept */
+    write_stream(&f, s, n - 1);
+    assert_int_equal(set_state(&f, ST_STOP), EINVAL);
+    assert_int_equal(state_now(&f), ST_RESUMING);
+    /* a multi-arc SET fails at its first arc, state still RESUMING */
+    assert_int_equal(set_state(&f, ST_RUNNING), EINVAL);
+    assert_int_equal(state_now(&f), ST_RESUMING);
+    assert_int_equal(bar_rd(&f, R_TRACE_COUNT, 4), 0);
+    /* completing it makes it valid */
+    assert_int_equal(mig_write(&f, s + n - 1, 1), 0);
+    /* more than one stream can hold: refused, buffer unchanged */
+    assert_int_equal(mig_write(&f, s, 1), EINVAL);
+    assert_int_equal(state_now(&f), ST_RESUMING);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+
+    /* wrong size field in the write */
+    assert_int_equal(set_state(&f, ST_RESUMING), 0);
+    vuc_put_u32(w, 8);
+    vuc_put_u32(w + 4, 10);
+    assert_int_equal(req(&f, VUC_CMD_MIG_DATA_WRITE, w, 16), EINVAL);
+    vuc_put_u32(w + 4, 4);
+    assert_int_equal(req(&f, VUC_CMD_MIG_DATA_WRITE, w, 16), EINVAL);
+
+    /* corrupt: each kind of damage fails, and stays RESUMING */
+    static const size_t flips[] = {0, 4, 6, 8, 12, 16, 23, 24, 100, S_SIZE - 1};
+    for (size_t i = 0; i < sizeof(flips) / sizeof(flips[0]); i++) {
+        memcpy(bad, s, n);
+        bad[flips[i]] ^= 0x01;
+        assert_int_equal(reset(&f), 0);
+        assert_int_equal(set_state(&f, ST_RESUMING), 0);
+        write_stream(&f, bad, n);
+        assert_int_equal(set_state(&f, ST_STOP), EINVAL);
+        assert_int_equal(state_now(&f), ST_RESUMING);
+    }
+
+    /* STOP -> RESUMING discards earlier data */
+    assert_int_equal(reset(&f), 0);
+    assert_int_equal(set_state(&f, ST_RESUMING), 0);
+    write_stream(&f, s, 100);
+    assert_int_equal(reset(&f), 0);
+    assert_int_equal(set_state(&f, ST_RESUMING), 0);
+    write_stream(&f, s + 100, n - 100);
+    assert_int_equal(set_state(&f, ST_STOP), EINVAL);
+    fx_close(&f);
+}
+
+/* An allocator that fails from the Nth call on (fail_after < 0: never). */
+struct alloc_ctx {
+    int count;
+    int fail_after;
+};
+
+static void *counting_alloc(void *ctx, size_t n)
+{
+    struct alloc_ctx *a = ctx;
+
+    if (a->fail_after >= 0 && a->count++ >= a->fail_after)
+        return NULL;
+    return malloc(n);
+}
+
+static void counting_release(void *ctx, void *p)
+{
+    (void)ctx;
+    free(p);
+}
+
+static void test_alloc_failures(void **state)
+{
+    struct vuc_srv_opts o;
+    struct vuc_srv *s;
+    uint8_t stream[STREAM_BUF];
+    uint32_t tr[8];
+    size_t slen = fresh_stream(stream, sizeof(stream));
+    struct alloc_ctx a = {.count = 0, .fail_after = 0};
+    struct fx f;
+
+    (void)state;
+    vuc_srv_opts_init(&o);
+    o.alloc.alloc = counting_alloc;
+    o.alloc.release = counting_release;
+    o.alloc.ctx = &a;
+
+    /* the context itself */
+    assert_int_equal(vuc_srv_new(&o, &s), -ENOMEM);
+    /* only one of the two hooks */
+    o.alloc.release = NULL;
+    assert_int_equal(vuc_srv_new(&o, &s), -EINVAL);
+    o.alloc.release = counting_release;
+
+    /* the STOP_COPY snapshot: RUNNING -> STOP -> STOP_COPY fails on its
+     * second arc and stays at STOP, the last state reached (a failed SET
+     * leaves the state on the path) */
+    a.count = 0;
+    a.fail_after = 1;
+    fx_open_opts(&f, &o);
+    negotiate(&f);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), ENOMEM);
+    assert_int_equal(state_now(&f), ST_STOP);
+    assert_int_equal(trace(&f, tr), 1);
+    assert_int_equal(tr[0], ST_STOP);
+    /* the resume buffer */
+    assert_int_equal(set_state(&f, ST_RESUMING), 0);
+    assert_int_equal(mig_write(&f, stream, 10), ENOMEM);
+    assert_int_equal(state_now(&f), ST_RESUMING);
+    a.fail_after = -1;
+    write_stream(&f, stream, slen);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    fx_close(&f);
+
+    /* invalid options */
+    vuc_srv_opts_init(&o);
+    o.mig_flags = VUC_MIGRATION_PRE_COPY;
+    assert_int_equal(vuc_srv_new(&o, &s), -EINVAL);
+    vuc_srv_opts_init(&o);
+    o.quirks = 1ull << VUC_SRV_QUIRK_COUNT;
+    assert_int_equal(vuc_srv_new(&o, &s), -EINVAL);
+    vuc_srv_opts_init(&o);
+    o.max_data_xfer_size = VUC_SRV_MAX_XFER_LIMIT + 1u;
+    assert_int_equal(vuc_srv_new(&o, &s), -EINVAL);
+    assert_int_equal(vuc_srv_new(NULL, &s), 0);
+    assert_int_equal(vuc_srv_mig_state(s), ST_RUNNING);
+    vuc_srv_free(s);
+    vuc_srv_free(NULL);
+}
+
+/* ---- quirks, one by one ---- */
+
+static void test_quirk_table(void **state)
+{
+    uint64_t bit, all = 0;
+
+    (void)state;
+    for (unsigned i = 0; i < VUC_SRV_QUIRK_COUNT; i++) {
+        assert_non_null(vuc_srv_quirk_name(i));
+        assert_non_null(vuc_srv_quirk_desc(i));
+        assert_int_equal(vuc_srv_quirk_parse(vuc_srv_quirk_name(i), &bit), 0);
+        assert_int_equal(bit, 1ull << i);
+        all |= bit;
+    }
+    assert_int_equal(all, VUC_SRV_QUIRKS_KNOWN);
+    assert_null(vuc_srv_quirk_name(VUC_SRV_QUIRK_COUNT));
+    assert_null(vuc_srv_quirk_desc(VUC_SRV_QUIRK_COUNT));
+    assert_int_equal(vuc_srv_quirk_parse("nope", &bit), -EINVAL);
+    assert_int_equal(vuc_srv_quirk_parse("", &bit), -EINVAL);
+    assert_int_equal(vuc_srv_quirk_parse(NULL, &bit), -EINVAL);
+    assert_int_equal(vuc_srv_quirk_parse("state-8-accepted", &bit), 0);
+    assert_int_equal(bit, VUC_SRV_QUIRK_STATE8_ACCEPTED);
+}
+
+static void test_quirk_each(void **state)
+{
+    uint32_t tr[8];
+    struct fx f;
+
+    (void)state;
+    /* stopcopy-to-precopy-allowed */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_STOPCOPY_TO_PRECOPY);
+    negotiate(&f);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    assert_int_equal(set_state(&f, ST_PRE_COPY), 0);
+    assert_int_equal(state_now(&f), ST_PRE_COPY);
+    assert_int_equal(trace(&f, tr), 1);
+    fx_close(&f);
+
+    /* saving-state-inside-path */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_SAVING_INSIDE_PATH);
+    negotiate(&f);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    assert_int_equal(trace(&f, tr), 2);
+    assert_int_equal(tr[0], ST_PRE_COPY);
+    assert_int_equal(tr[1], ST_STOP_COPY);
+    assert_int_equal(reset(&f), 0);
+    assert_int_equal(set_state(&f, ST_RESUMING), 0);
+    assert_int_equal(trace(&f, tr), 4);
+    assert_int_equal(tr[0], ST_STOP);
+    assert_int_equal(tr[1], ST_STOP_COPY);
+    assert_int_equal(tr[2], ST_STOP);
+    assert_int_equal(tr[3], ST_RESUMING);
+    fx_close(&f);
+
+    /* unadvertised-state-accepted */
+    fx_open(&f, VUC_MIGRATION_STOP_COPY, VUC_SRV_QUIRK_UNADVERTISED_STATE);
+    negotiate(&f);
+    assert_int_equal(set_state(&f, ST_PRE_COPY), 0);
+    assert_int_equal(state_now(&f), ST_PRE_COPY);
+    assert_int_equal(set_state(&f, ST_RUNNING_P2P), 0);
+    assert_int_equal(state_now(&f), ST_RUNNING_P2P);
+    assert_int_equal(set_state(&f, ST_ERROR), EINVAL);
+    assert_int_equal(set_state(&f, 8), EINVAL);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    fx_close(&f);
+
+    /* reset-keeps-state */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_RESET_KEEPS_STATE);
+    negotiate(&f);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_equal(reset(&f), 0);
+    assert_int_equal(state_now(&f), ST_STOP);
+    fx_close(&f);
+
+    /* error-reply-with-payload: errors carry 8 bytes, successes as before */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_ERROR_WITH_PAYLOAD);
+    negotiate(&f);
+    assert_int_equal(set_state(&f, ST_ERROR), EINVAL);
+    assert_int_equal(f.rep.payload_len, 8);
+    assert_int_equal(f.rep.hdr.size, VUC_HDR_SIZE + 8);
+    assert_int_equal(reset(&f), 0);
+    assert_int_equal(f.rep.payload_len, 0);
+    fx_close(&f);
+
+    /* error-errno-zero */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_ERRNO_ZERO);
+    negotiate(&f);
+    assert_int_equal(set_state(&f, ST_ERROR), ERR_ZERO);
+    assert_int_equal(f.rep.payload_len, 0);
+    fx_close(&f);
+
+    /* both reply quirks together */
+    fx_open(&f, DEF_FLAGS,
+            VUC_SRV_QUIRK_ERRNO_ZERO | VUC_SRV_QUIRK_ERROR_WITH_PAYLOAD);
+    negotiate(&f);
+    assert_int_equal(feature(&f, 16, F_GET | 6, NULL, 0), ERR_ZERO);
+    assert_int_equal(f.rep.payload_len, 8);
+    fx_close(&f);
+
+    /* get-returns-stale-state */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_STALE_GET);
+    negotiate(&f);
+    assert_int_equal(get_state(&f), ST_RUNNING);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_equal(get_state(&f), ST_RUNNING);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    assert_int_equal(get_state(&f), ST_STOP);
+    assert_int_equal(vuc_srv_mig_state(f.s), ST_STOP_COPY);
+    fx_close(&f);
+
+    /* state-8-accepted */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_STATE8_ACCEPTED);
+    negotiate(&f);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_equal(set_state(&f, 8), 0);
+    assert_int_equal(set_state(&f, 0x12345678u), 0);
+    assert_int_equal(state_now(&f), ST_STOP);
+    assert_int_equal(bar_rd(&f, R_TRACE_COUNT, 4), 0);
+    assert_int_equal(set_state(&f, ST_ERROR), EINVAL);
+    fx_close(&f);
+
+    /* and without quirks, each of those is refused */
+    fx_open(&f, VUC_MIGRATION_STOP_COPY, 0);
+    negotiate(&f);
+    assert_int_equal(set_state(&f, ST_PRE_COPY), EINVAL);
+    assert_int_equal(set_state(&f, 8), EINVAL);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    assert_int_equal(set_state(&f, ST_PRE_COPY), EINVAL);
+    assert_int_equal(reset(&f), 0);
+    assert_int_equal(state_now(&f), ST_RUNNING);
+    fx_close(&f);
+}
+
+/* ---- verbose logging does not disturb anything ---- */
+
+static void test_verbose(void **state)
+{
+    struct vuc_srv_opts o;
+    struct fx f;
+    int saved = dup(2), devnull = open("/dev/null", O_WRONLY);
+
+    (void)state;
+    assert_true(saved >= 0 && devnull >= 0);
+    dup2(devnull, 2);
+    vuc_srv_opts_init(&o);
+    o.verbose = true;
+    fx_open_opts(&f, &o);
+    assert_int_equal(reset(&f), EINVAL);
+    negotiate(&f);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_equal(
+        xmit(&f, 77, VUC_TYPE_COMMAND | VUC_FLAG_NO_REPLY, NULL, 0), -EAGAIN);
+    assert_int_equal(xmit(&f, 1, VUC_TYPE_REPLY, NULL, 0), -EAGAIN);
+    fx_close(&f);
+    dup2(saved, 2);
+    close(saved);
+    close(devnull);
+}
+
+/* ---- the socket event loop, in a child process ---- */
+
+static int wait_exit(pid_t pid, int ms)
+{
+    int status;
+
+    for (int i = 0; i < ms / 10; i++) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+
+        if (r == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+        usleep(10000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+static void version_over(struct vuc_conn *c)
+{
+    static const uint8_t v[4] = {0, 0, 1, 0};
+    struct vuc_hdr h = {.id = 7, .cmd = VUC_CMD_VERSION};
+    struct vuc_msg m;
+
+    assert_int_equal(vuc_conn_send(c, &h, v, 4, NULL, 0, 5000), 0);
+    assert_int_equal(vuc_conn_recv(c, &m, 5000), 0);
+    assert_int_equal(m.hdr.id, 7);
+    assert_int_equal(m.hdr.flags, VUC_TYPE_REPLY);
+    vuc_msg_release(&m);
+}
+
+static void test_run_socket(void **state)
+{
+    char path[108];
+    struct vuc_conn *c1, *c2;
+    struct stat st;
+    uint8_t half[8] = {1, 0, 1, 0, 20, 0, 0, 0};
+    pid_t pid;
+
+    (void)state;
+    snprintf(path, sizeof(path), "/tmp/vucert-test-server-%d.sock",
+             (int)getpid());
+    unlink(path);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct vuc_srv *s;
+        int rc = vuc_srv_new(NULL, &s);
+
+        if (rc == 0)
+            rc = vuc_srv_run(s, path);
+        vuc_srv_free(s);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    /* client 1: half a header, then silence */
+    assert_int_equal(vuc_unix_connect(path, 5000, &c1), 0);
+    assert_int_equal(vuc_conn_send_raw(c1, half, sizeof(half), NULL, 0, 1000),
+                     0);
+    /* client 2 waits in the backlog until client 1 goes */
+    assert_int_equal(vuc_unix_connect(path, 5000, &c2), 0);
+    usleep(50000);
+    vuc_conn_close(c1);
+    version_over(c2);
+    /* client 2 also goes silent mid-header; shutdown is not delayed */
+    assert_int_equal(vuc_conn_send_raw(c2, half, sizeof(half), NULL, 0, 1000),
+                     0);
+    usleep(50000);
+    kill(pid, SIGTERM);
+    assert_int_equal(wait_exit(pid, 5000), 0);
+    assert_int_equal(stat(path, &st), -1);
+    assert_int_equal(errno, ENOENT);
+    vuc_conn_close(c2);
+}
+
+/* ---- main ---- */
+
+static uint64_t q_none = 0;
+static uint64_t q_bits[VUC_SRV_QUIRK_COUNT];
+
+#define QUIRKED(fn, i) cmocka_unit_test_prestate(fn, &q_bits[i])
+
+int main(void)
+{
+    for (unsigned i = 0; i < VUC_SRV_QUIRK_COUNT; i++)
+        q_bits[i] = 1ull << i;
+
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_version_valid),
+        cmocka_unit_test(test_version_absent_json),
+        cmocka_unit_test(test_version_malformed),
+        cmocka_unit_test(test_version_wrong_major),
+        cmocka_unit_test(test_before_version),
+        cmocka_unit_test(test_reconnect_keeps_device),
+        cmocka_unit_test(test_max_xfer),
+        cmocka_unit_test(test_no_reply),
+        cmocka_unit_test(test_bad_commands),
+        cmocka_unit_test(test_header_size_below_16),
+        cmocka_unit_test(test_device_info),
+        cmocka_unit_test(test_region_bounds),
+        cmocka_unit_test(test_bar0_registers),
+        cmocka_unit_test(test_config_space),
+        cmocka_unit_test_prestate(test_feature_errors, &q_none),
+        cmocka_unit_test(test_feature_get_probe),
+        cmocka_unit_test_prestate(test_fsm_matrix, &q_none),
+        cmocka_unit_test_prestate(test_reset_from_every_state, &q_none),
+        cmocka_unit_test_prestate(test_stream_round_trip, &q_none),
+        cmocka_unit_test(test_stream_read_rules),
+        cmocka_unit_test(test_stream_resume_failures),
+        cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_quirk_table),
+        cmocka_unit_test(test_quirk_each),
+        /* each quirk changes exactly its rule: the matrix, reset, the
+         * feature errors and a round trip under each one alone */
+        QUIRKED(test_fsm_matrix, 0),
+        QUIRKED(test_fsm_matrix, 1),
+        QUIRKED(test_fsm_matrix, 2),
+        QUIRKED(test_fsm_matrix, 3),
+        QUIRKED(test_fsm_matrix, 4),
+        QUIRKED(test_fsm_matrix, 5),
+        QUIRKED(test_fsm_matrix, 6),
+        QUIRKED(test_fsm_matrix, 7),
+        QUIRKED(test_reset_from_every_state, 3),
+        QUIRKED(test_reset_from_every_state, 4),
+        QUIRKED(test_reset_from_every_state, 5),
+        QUIRKED(test_feature_errors, 4),
+        QUIRKED(test_feature_errors, 5),
+        QUIRKED(test_feature_errors, 6),
+        QUIRKED(test_stream_round_trip, 1),
+        QUIRKED(test_stream_round_trip, 4),
+        QUIRKED(test_stream_round_trip, 6),
+        cmocka_unit_test(test_verbose),
+        cmocka_unit_test(test_run_socket),
+    };
+    _Static_assert(VUC_SRV_QUIRK_COUNT == 8, "one QUIRKED line per quirk");
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
