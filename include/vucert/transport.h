@@ -67,7 +67,9 @@ int vuc_unix_accept(int lfd, int timeout_ms, struct vuc_conn **out);
  * timeout. Errors: -ETIMEDOUT, -ENAMETOOLONG, -ENOMEM, connect's errno. */
 int vuc_unix_connect(const char *path, int timeout_ms, struct vuc_conn **out);
 
-/* Wrap a connected stream socket (takes ownership). Errors: -ENOMEM. */
+/* Wrap a connected stream socket (takes ownership: on failure fd is
+ * closed too; it is made blocking). Errors: -EINVAL (fd < 0), -ENOMEM,
+ * fcntl's errno. */
 int vuc_conn_from_fd(int fd, struct vuc_conn **out);
 
 /* ---- in memory ---- */
@@ -105,15 +107,20 @@ size_t vuc_conn_max_msg(const struct vuc_conn *c);
  */
 int vuc_conn_recv(struct vuc_conn *c, struct vuc_msg *m, int timeout_ms);
 
-/* true if the bytes already buffered hold at least one whole message
- * (so recv with timeout 0 will return it without a system call). */
+/* true if the bytes already buffered hold at least one whole message, or
+ * a header recv rejects (-EBADMSG, -EMSGSIZE): either way recv with
+ * timeout 0 answers without a system call, and an event loop that waited
+ * for the fd instead might wait forever. */
 bool vuc_conn_pending(const struct vuc_conn *c);
 
 /*
  * Send a message: header h (its size field is ignored and set to 16 +
  * the payload length), then the payload from iov. fds go with the first
- * byte. Returns 0, or -ETIMEDOUT, -EPIPE (peer gone), -EINVAL (nfds >
- * VUC_MAX_FDS or payload > UINT32_MAX - 16).
+ * byte. Returns 0, or -ETIMEDOUT (if part of the message had been
+ * written, the stream has lost its framing: close the connection),
+ * -EPIPE (peer gone), -EINVAL (nfds > VUC_MAX_FDS, payload > UINT32_MAX -
+ * 16, or iovcnt < 0 or >= IOV_MAX), -EBADF (an fd to pass is not open),
+ * -ENOMEM, or another errno of sendmsg.
  */
 int vuc_conn_sendv(struct vuc_conn *c, const struct vuc_hdr *h,
                    const struct iovec *iov, int iovcnt, const int *fds,
@@ -122,7 +129,9 @@ int vuc_conn_sendv(struct vuc_conn *c, const struct vuc_hdr *h,
 int vuc_conn_send(struct vuc_conn *c, const struct vuc_hdr *h,
                   const void *payload, size_t len, const int *fds, size_t nfds,
                   int timeout_ms);
-/* Send raw bytes exactly as given (for malformed-input tests). */
+/* Send raw bytes exactly as given (for malformed-input tests), with up
+ * to 253 fds (Linux SCM_MAX_FD), so more than VUC_MAX_FDS can be tried.
+ * Errors: as vuc_conn_sendv; -EINVAL also for fds with len 0. */
 int vuc_conn_send_raw(struct vuc_conn *c, const void *buf, size_t len,
                       const int *fds, size_t nfds, int timeout_ms);
 
