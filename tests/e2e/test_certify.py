@@ -167,3 +167,21 @@ def test_unsupported_subcommands(bins):
         p = subprocess.run([bins["vucert"], sub], capture_output=True,
                            text=True)
         assert p.returncode == 2 and "not part of this version" in p.stderr
+
+
+def test_server_death_is_charged_to_its_case_and_the_run_goes_on(certify):
+    """A server that dies is a FAIL of the case that killed it, with its
+    exit status and stderr; vucert starts it again for the next case."""
+    import sys
+    fake = f"{sys.executable} {__file__.rsplit('/', 1)[0]}/fake_server.py"
+    r = certify("--server-cmd", f"{fake} {{socket}} --crash-on DEVICE_RESET",
+                "--case", "negotiate.version.*", "--case",
+                "fsm.RUNNING.STOP", "--case", "fsm.reset.from.RUNNING")
+    assert r.rc == 1, r.out + r.err
+    for cid in ("fsm.RUNNING.STOP", "fsm.reset.from.RUNNING"):
+        c = r.case(cid)
+        assert c["verdict"] == "FAIL", c
+        assert "exited with status 42" in c["reason"], c
+        assert "crashing on command 13" in c["reason"], c
+    assert r.case("negotiate.version.major")["verdict"] == "PASS"
+    assert r.case("negotiate.version.minor")["verdict"] == "PASS"
