@@ -518,7 +518,16 @@ static void test_version_valid(void **state)
     assert_true(vuc_srv_negotiated(f.s));
     fx_close(&f);
 
-    /* minor 0 stays 0; max_dma_maps is answered when proposed */
+    /* reply minor = min(proposed, 1) at 0, max, max + 1 and the top */
+    static const uint16_t minors[][2] = {{0, 0}, {1, 1}, {2, 1}, {0xffff, 1}};
+    for (size_t i = 0; i < sizeof(minors) / sizeof(minors[0]); i++) {
+        fx_open(&f, DEF_FLAGS, 0);
+        assert_int_equal(version(&f, 0, minors[i][0], NULL), 0);
+        assert_int_equal(vuc_get_u16(pl(&f) + 2), minors[i][1]);
+        fx_close(&f);
+    }
+
+    /* max_dma_maps is answered when proposed */
     fx_open(&f, DEF_FLAGS, 0);
     assert_int_equal(version(&f, 0, 0,
                              "{\"capabilities\":{\"max_dma_maps\":100,"
