@@ -92,6 +92,7 @@ void vuc_srv_free(struct vuc_srv *s);
  * Handle one received message m (a whole message as vuc_conn_recv returns
  * it) and send its reply on c, unless the request set No_reply. m stays
  * owned by the caller, who releases it. Returns:
+ *   -EINVAL       s, c or m is NULL
  *   0             handled (successfully or with an error reply)
  *   -ECONNABORTED the server wants the connection closed (VERSION with an
  *                 unsupported major); the error reply has been sent
@@ -110,6 +111,7 @@ int vuc_srv_handle(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m);
  *                 (vuc_srv_disconnect has been called)
  *   -EAGAIN, -ETIMEDOUT  nothing more arrived; the connection is intact
  *   -ENOMEM
+ *   -EINVAL       s or c is NULL
  * c is never closed here; the caller owns it.
  */
 int vuc_srv_serve(struct vuc_srv *s, struct vuc_conn *c, int timeout_ms);
