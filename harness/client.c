@@ -20,6 +20,7 @@ struct vuc_client {
     int timeout_ms;
     struct vuc_negotiated neg;
     char last_error[256];
+    bool lost; /* the server closed the connection */
     /* ring of trace lines */
     char trace[TRACE_LINES][TRACE_LINE_MAX];
     unsigned trace_first; /* total lines dropped before the ring */
@@ -59,6 +60,11 @@ static void set_error(struct vuc_client *cl, const char *fmt, ...)
     vsnprintf(cl->last_error, sizeof(cl->last_error), fmt, ap);
     va_end(ap);
     vuc_client_trace_note(cl, "! %s", cl->last_error);
+}
+
+bool vuc_client_lost(const struct vuc_client *cl)
+{
+    return cl->lost;
 }
 
 const char *vuc_client_last_error(const struct vuc_client *cl)
@@ -276,6 +282,8 @@ int vuc_client_recv_any(struct vuc_client *cl, struct vuc_reply *r)
 
     memset(r, 0, sizeof(*r));
     rc = vuc_conn_recv(cl->conn, &r->msg, cl->timeout_ms);
+    if (rc == -ECONNRESET || rc == -EPIPE)
+        cl->lost = true;
     if (rc < 0) {
         if (rc == -EBADMSG || rc == -EMSGSIZE)
             trace_msg(cl, false, &r->msg.hdr, NULL, 0);
@@ -335,6 +343,8 @@ int vuc_client_send_raw(struct vuc_client *cl, const void *buf, size_t len)
     else
         vuc_client_trace_note(cl, "-> %zu raw bytes", len);
     rc = vuc_conn_send_raw(cl->conn, buf, len, NULL, 0, cl->timeout_ms);
+    if (rc == -EPIPE || rc == -ECONNRESET)
+        cl->lost = true;
     if (rc < 0)
         set_error(cl, "send failed: %s", strerror(-rc));
     return rc;
@@ -355,6 +365,8 @@ int vuc_client_call(struct vuc_client *cl, uint16_t cmd, const void *payload,
     memset(r, 0, sizeof(*r));
     trace_msg(cl, true, &h, payload, len);
     rc = vuc_conn_send(cl->conn, &h, payload, len, fds, nfds, cl->timeout_ms);
+    if (rc == -EPIPE || rc == -ECONNRESET)
+        cl->lost = true;
     if (rc < 0) {
         set_error(cl, "sending %s failed: %s", vuc_cmd_name(cmd),
                   rc == -EPIPE ? "the server closed the connection"

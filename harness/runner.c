@@ -100,6 +100,8 @@ void vuc_verdict(struct vuc_ctx *ctx, enum vuc_verdict v, const char *fmt, ...)
 
 void vuc_ctx_disconnect(struct vuc_ctx *ctx)
 {
+    if (ctx->cl != NULL && vuc_client_lost(ctx->cl))
+        ctx->conn_lost = true;
     vuc_client_close(ctx->cl);
     ctx->cl = NULL;
 }
@@ -184,8 +186,16 @@ void vuc_run_case(struct vuc_target *t, const struct vuc_profile *p,
     c->run(&ctx, c);
     vuc_ctx_disconnect(&ctx);
     if (t->cmd != NULL) {
-        /* give a crashing server a moment to be seen */
-        if (server_died(&ctx) && vuc_target_restart(t, err, sizeof(err)) < 0)
+        /* A crashing server closes its socket a moment before it can be
+         * reaped: when it closed a connection, give it that moment so the
+         * death is charged to this case, not found by the next one. */
+        bool died = server_died(&ctx);
+        for (int i = 0; !died && ctx.conn_lost && i < 50; i++) {
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            died = server_died(&ctx);
+        }
+        if (died && vuc_target_restart(t, err, sizeof(err)) < 0)
             vuc_verdict(&ctx, VUC_ERROR, "restarting the server: %s", err);
     }
 out:

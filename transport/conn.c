@@ -168,6 +168,9 @@ static void deadline_init(struct deadline *d, int timeout_ms)
 {
     d->timeout_ms = timeout_ms;
     d->started = false;
+    /* set on first use; zeroed so that no path reads it uninitialised */
+    d->end.tv_sec = 0;
+    d->end.tv_nsec = 0;
 }
 
 /*

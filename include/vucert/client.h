@@ -52,6 +52,9 @@ void vuc_client_set_timeout(struct vuc_client *cl, int timeout_ms);
 int vuc_client_timeout(const struct vuc_client *cl);
 struct vuc_conn *vuc_client_conn(struct vuc_client *cl);
 
+/* true once the server closed the connection under this client. */
+bool vuc_client_lost(const struct vuc_client *cl);
+
 /* What went wrong in the last call that failed (framing, timeouts). */
 const char *vuc_client_last_error(const struct vuc_client *cl);
 

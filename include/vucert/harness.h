@@ -146,7 +146,8 @@ struct vuc_ctx {
     struct vuc_run_info *info;
     struct vuc_client *cl; /* the current connection */
     struct vuc_result *res;
-    bool stopped; /* a case ended itself (skip/error) */
+    bool stopped;   /* a case ended itself (skip/error) */
+    bool conn_lost; /* the server closed a connection during the case */
 };
 
 /*
