@@ -57,7 +57,7 @@ static int get_u64(json_object *o, const char *key, const char *where,
 static int get_reg(json_object *o, const char *where, bool value_size,
                    struct vuc_reg_ref *reg, char *err, size_t cap)
 {
-    uint64_t region, offset, size;
+    uint64_t region = 0, offset = 0, size = 0;
     int rc;
 
     if (!json_object_is_type(o, json_type_object))
