@@ -6,6 +6,8 @@
  *                  [--profile FILE] [--report-dir DIR] [--case GLOB]...
  *                  [--exclude GLOB]... [--strict] [--timeout SECONDS]
  *                  [--list] [--verbose]
+ *                  [--dest-socket PATH | --dest-server-cmd CMD]
+ *                  [--stream-limit BYTES]
  *
  * Exit codes: 0 no case failed; 1 a FAIL or ERROR (or, with --strict, a
  * NON-STRICT); 2 usage error, or the server could not be reached or
@@ -40,17 +42,23 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: vucert certify [--socket PATH | --server-cmd 'CMD ... "
-               "{socket} ...']\n"
-               "                      [--profile FILE] [--report-dir DIR] "
-               "[--case GLOB]...\n"
-               "                      [--exclude GLOB]... [--strict] "
-               "[--timeout SECONDS]\n"
-               "                      [--list] [--verbose]\n"
-               "       vucert --version\n"
-               "\n"
-               "With neither --socket nor --server-cmd, vucert certifies the "
-               "vucert-server\nbuilt beside it, with its profile.\n");
+    fprintf(f,
+            "usage: vucert certify [--socket PATH | --server-cmd 'CMD ... "
+            "{socket} ...']\n"
+            "                      [--profile FILE] [--report-dir DIR] "
+            "[--case GLOB]...\n"
+            "                      [--exclude GLOB]... [--strict] "
+            "[--timeout SECONDS]\n"
+            "                      [--list] [--verbose]\n"
+            "                      [--dest-socket PATH | --dest-server-cmd "
+            "'CMD ... {socket} ...']\n"
+            "                      [--stream-limit BYTES]\n"
+            "       vucert --version\n"
+            "\n"
+            "With neither --socket nor --server-cmd, vucert certifies the "
+            "vucert-server\nbuilt beside it, with its profile. A destination "
+            "server makes the\nround-trip case migrate onto it; without one "
+            "the device migrates onto\nitself (save, reset, resume).\n");
 }
 
 static double now_ms(void)
@@ -118,6 +126,57 @@ static int embedded_default(char **cmd, char **profile)
     return 0;
 }
 
+/* "4096", "64K", "16M", "2G" */
+static int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    errno = 0;
+    v = strtoull(s, &end, 0);
+    if (errno != 0 || end == s)
+        return -EINVAL;
+    switch (*end) {
+    case 'K':
+    case 'k':
+        v <<= 10;
+        end++;
+        break;
+    case 'M':
+    case 'm':
+        v <<= 20;
+        end++;
+        break;
+    case 'G':
+    case 'g':
+        v <<= 30;
+        end++;
+        break;
+    default:
+        break;
+    }
+    if (*end != '\0')
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+static void target_cleanup(struct vuc_target *t, const char *given_socket)
+{
+    vuc_target_stop(t);
+    if (t->tmpdir != NULL) {
+        unlink(t->socket);
+        unlink(t->stderr_path);
+        rmdir(t->tmpdir);
+    }
+    free(t->tmpdir);
+    if (t->socket != given_socket)
+        free((char *)t->socket);
+    free(t->stderr_path);
+    free(t->cmd);
+    memset(t, 0, sizeof(*t));
+}
+
 /* Connect, negotiate and read the migration flags once before the cases,
  * so that a server that cannot be reached at all is an exit 2. */
 static int preflight(struct vuc_target *t, const struct vuc_options *o,
@@ -171,15 +230,19 @@ static int certify(int argc, char **argv)
         {"timeout", required_argument, NULL, 't'},
         {"list", no_argument, NULL, 'l'},
         {"verbose", no_argument, NULL, 'v'},
+        {"dest-socket", required_argument, NULL, 'D'},
+        {"dest-server-cmd", required_argument, NULL, 'C'},
+        {"stream-limit", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *include[MAX_GLOBS], *exclude[MAX_GLOBS];
     size_t n_inc = 0, n_exc = 0;
     const char *socket = NULL, *server_cmd = NULL, *report_dir = NULL;
+    const char *dest_socket = NULL, *dest_cmd = NULL;
     char *profile_path = NULL, *default_cmd = NULL;
-    struct vuc_options opts = {.timeout_ms = 5000};
-    struct vuc_target target = {0};
+    struct vuc_options opts = {.timeout_ms = 5000, .stream_limit = 2ull << 30};
+    struct vuc_target target = {0}, dest = {0};
     struct vuc_profile profile;
     bool have_profile = false, list = false;
     struct vuc_run_info info = {.tool_version = VUC_VERSION_STRING};
@@ -239,6 +302,22 @@ static int certify(int argc, char **argv)
         case 'l':
             list = true;
             break;
+        case 'D':
+            dest_socket = optarg;
+            break;
+        case 'C':
+            dest_cmd = optarg;
+            break;
+        case 'L':
+            if (parse_size(optarg, &opts.stream_limit) < 0 ||
+                opts.stream_limit < 4096) {
+                fprintf(stderr,
+                        "vucert: --stream-limit takes a size of at least "
+                        "4096 (suffixes K, M, G), not '%s'\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case 'v':
             opts.verbose = true;
             break;
@@ -257,6 +336,11 @@ static int certify(int argc, char **argv)
     }
     if (socket != NULL && server_cmd != NULL) {
         fprintf(stderr, "vucert: give --socket or --server-cmd, not both\n");
+        return EXIT_USAGE;
+    }
+    if (dest_socket != NULL && dest_cmd != NULL) {
+        fprintf(stderr, "vucert: give --dest-socket or --dest-server-cmd, "
+                        "not both\n");
         return EXIT_USAGE;
     }
 
@@ -307,6 +391,24 @@ static int certify(int argc, char **argv)
         exit_code = EXIT_USAGE;
         goto out;
     }
+    if (dest_socket != NULL || dest_cmd != NULL) {
+        struct vuc_run_info dinfo = {0};
+        dest.socket = dest_socket;
+        dest.server_cmd = dest_cmd;
+        dest.timeout_ms = opts.timeout_ms;
+        if (dest_cmd != NULL && vuc_target_start(&dest, err, sizeof(err)) < 0) {
+            fprintf(stderr, "vucert: starting the destination: %s\n", err);
+            exit_code = EXIT_USAGE;
+            goto out;
+        }
+        if (preflight(&dest, &opts, &dinfo) < 0) {
+            free(dinfo.server_json);
+            exit_code = EXIT_USAGE;
+            goto out;
+        }
+        free(dinfo.server_json);
+        info.dest_desc = dest_socket ? dest_socket : dest_cmd;
+    }
     if (info.mig_flags_known)
         printf("vucert %s: certifying %s (vfio-user %u.%u, migration flags "
                "0x%llx)\n",
@@ -321,8 +423,9 @@ static int certify(int argc, char **argv)
     for (size_t i = 0; i < n_cases; i++) {
         if (!vuc_case_selected(cases[i].id, include, n_inc, exclude, n_exc))
             continue;
-        vuc_run_case(&target, have_profile ? &profile : NULL, &opts, &info,
-                     &cases[i], &res[n_run]);
+        vuc_run_case(&target, info.dest_desc ? &dest : NULL,
+                     have_profile ? &profile : NULL, &opts, &info, &cases[i],
+                     &res[n_run]);
         vuc_report_console_case(stdout, &res[n_run], opts.verbose);
         fflush(stdout);
         n_run++;
@@ -347,16 +450,8 @@ static int certify(int argc, char **argv)
         }
     }
 out:
-    vuc_target_stop(&target);
-    if (target.tmpdir != NULL) {
-        unlink(target.socket);
-        unlink(target.stderr_path);
-        rmdir(target.tmpdir);
-    }
-    free(target.tmpdir);
-    free((char *)(target.socket != socket ? target.socket : NULL));
-    free(target.stderr_path);
-    free(target.cmd);
+    target_cleanup(&target, socket);
+    target_cleanup(&dest, dest_socket);
     for (size_t i = 0; i < n_run; i++) {
         free(res[i].reason);
         free(res[i].exchange);

@@ -92,32 +92,46 @@ static int get_state(json_object *o, const char *key, const char *where,
     return 0;
 }
 
-static int parse_injection(json_object *o, struct vuc_profile *p, char *err,
-                           size_t cap)
+/* "writes": [{region, offset, size, value}, ...] of section `what` */
+static int parse_writes(json_object *o, const char *what,
+                        struct vuc_reg_write *out, size_t *count, char *err,
+                        size_t cap)
 {
-    json_object *writes, *trigger;
+    json_object *writes;
     size_t n;
 
     if (!json_object_object_get_ex(o, "writes", &writes) ||
         !json_object_is_type(writes, json_type_array))
-        return fail(err, cap, "error_injection.writes must be an array");
+        return fail(err, cap, "%s.writes must be an array", what);
     n = json_object_array_length(writes);
     if (n == 0 || n > VUC_PROFILE_MAX_WRITES)
-        return fail(err, cap, "error_injection.writes: 1 to %d entries",
+        return fail(err, cap, "%s.writes: 1 to %d entries", what,
                     VUC_PROFILE_MAX_WRITES);
     for (size_t i = 0; i < n; i++) {
         json_object *w = json_object_array_get_idx(writes, i);
-        struct vuc_reg_write *rw = &p->err_writes[i];
+        struct vuc_reg_write *rw = &out[i];
         char where[64];
         int rc;
 
-        snprintf(where, sizeof(where), "error_injection.writes[%zu]", i);
+        snprintf(where, sizeof(where), "%s.writes[%zu]", what, i);
         if ((rc = get_reg(w, where, true, &rw->reg, err, cap)) < 0)
             return rc;
         if ((rc = get_u64(w, "value", where, true, &rw->value, err, cap)) != 0)
             return rc < 0 ? rc : -EINVAL;
     }
-    p->n_err_writes = n;
+    *count = n;
+    return 0;
+}
+
+static int parse_injection(json_object *o, struct vuc_profile *p, char *err,
+                           size_t cap)
+{
+    json_object *trigger;
+    int rc = parse_writes(o, "error_injection", p->err_writes, &p->n_err_writes,
+                          err, cap);
+
+    if (rc < 0)
+        return rc;
     p->err_trigger_from = VUC_STATE_RUNNING;
     p->err_trigger_to = VUC_STATE_STOP;
     if (json_object_object_get_ex(o, "trigger", &trigger)) {
@@ -177,6 +191,18 @@ int vuc_profile_load(const char *path, struct vuc_profile *p, char *err,
         if (rc < 0)
             goto out;
         p->has_trace = true;
+    }
+    if (json_object_object_get_ex(root, "state_digest", &o)) {
+        rc = get_reg(o, "state_digest", false, &p->digest, err, errcap);
+        if (rc < 0)
+            goto out;
+        p->has_digest = true;
+    }
+    if (json_object_object_get_ex(root, "state_mutation", &o)) {
+        rc = parse_writes(o, "state_mutation", p->mut_writes, &p->n_mut_writes,
+                          err, errcap);
+        if (rc < 0)
+            goto out;
     }
 out:
     json_object_put(root);

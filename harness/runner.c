@@ -163,12 +163,44 @@ struct vuc_client *vuc_ctx_connect(struct vuc_ctx *ctx)
     return ctx->cl;
 }
 
-void vuc_run_case(struct vuc_target *t, const struct vuc_profile *p,
-                  const struct vuc_options *o, struct vuc_run_info *info,
-                  const struct vuc_case *c, struct vuc_result *res)
+struct vuc_client *vuc_ctx_connect_dest(struct vuc_ctx *ctx)
 {
-    struct vuc_ctx ctx = {
-        .target = t, .profile = p, .opts = o, .info = info, .res = res};
+    struct vuc_client *cl;
+    struct vuc_reply r;
+    int rc;
+
+    if (ctx->dest == NULL)
+        return NULL;
+    rc = vuc_client_connect(ctx->dest->socket, ctx->opts->timeout_ms, &cl);
+    if (rc < 0) {
+        vuc_verdict(ctx, VUC_ERROR, "cannot connect to the destination %s: %s",
+                    ctx->dest->socket,
+                    rc == -ETIMEDOUT ? "timed out" : strerror(-rc));
+        return NULL;
+    }
+    rc = vuc_client_negotiate(cl, VUC_VERSION_MAJOR, VUC_VERSION_MINOR, NULL,
+                              &r);
+    if (rc < 0 || r.is_error) {
+        vuc_verdict(ctx, VUC_ERROR, "negotiation with the destination failed");
+        vuc_reply_release(&r);
+        vuc_client_close(cl);
+        return NULL;
+    }
+    vuc_reply_release(&r);
+    return cl;
+}
+
+void vuc_run_case(struct vuc_target *t, struct vuc_target *dest,
+                  const struct vuc_profile *p, const struct vuc_options *o,
+                  struct vuc_run_info *info, const struct vuc_case *c,
+                  struct vuc_result *res)
+{
+    struct vuc_ctx ctx = {.target = t,
+                          .dest = dest,
+                          .profile = p,
+                          .opts = o,
+                          .info = info,
+                          .res = res};
     char err[256];
     double t0 = now_ms();
 
@@ -181,6 +213,11 @@ void vuc_run_case(struct vuc_target *t, const struct vuc_profile *p,
     if (t->cmd != NULL && vuc_target_died(t) &&
         vuc_target_restart(t, err, sizeof(err)) < 0) {
         vuc_verdict(&ctx, VUC_ERROR, "restarting the server: %s", err);
+        goto out;
+    }
+    if (dest != NULL && dest->cmd != NULL && vuc_target_died(dest) &&
+        vuc_target_restart(dest, err, sizeof(err)) < 0) {
+        vuc_verdict(&ctx, VUC_ERROR, "restarting the destination: %s", err);
         goto out;
     }
     c->run(&ctx, c);

@@ -100,6 +100,7 @@ int vuc_report_json(const char *path, const struct vuc_run_info *info,
                                json_object_new_int64((int64_t)info->mig_flags));
     }
     json_object_object_add(server, "profile", jstr(info->profile));
+    json_object_object_add(server, "destination", jstr(info->dest_desc));
     json_object_object_add(root, "server", server);
     for (size_t i = 0; i < n; i++) {
         const struct vuc_result *r = &res[i];

@@ -75,6 +75,11 @@ struct vuc_profile {
     bool has_trace;
     struct vuc_reg_ref trace_count;
     struct vuc_reg_ref trace_states;
+    bool has_digest; /* a digest of the whole device state */
+    struct vuc_reg_ref digest;
+    /* writes that change the device state while it runs (dirty it) */
+    struct vuc_reg_write mut_writes[VUC_PROFILE_MAX_WRITES];
+    size_t n_mut_writes;
 };
 
 /* Load a profile. Errors: -ENOENT, -EINVAL (with a message in err). */
@@ -122,6 +127,7 @@ struct vuc_result {
 struct vuc_run_info {
     const char *tool_version;
     const char *target_desc; /* socket path or command */
+    const char *dest_desc;   /* migration destination, or NULL */
     bool negotiated;
     uint16_t major, minor;
     char *server_json; /* the server's VERSION JSON */
@@ -137,10 +143,12 @@ struct vuc_options {
     int timeout_ms;
     bool strict;
     bool verbose;
+    uint64_t stream_limit; /* longest migration stream vucert reads */
 };
 
 struct vuc_ctx {
     struct vuc_target *target;
+    struct vuc_target *dest;           /* migration destination, or NULL */
     const struct vuc_profile *profile; /* NULL if none */
     const struct vuc_options *opts;
     struct vuc_run_info *info;
@@ -161,6 +169,10 @@ struct vuc_client *vuc_ctx_connect_raw(struct vuc_ctx *ctx);
 /* Drop the current connection. */
 void vuc_ctx_disconnect(struct vuc_ctx *ctx);
 
+/* A second, negotiated connection to the migration destination (the
+ * caller closes it). NULL after recording a verdict. */
+struct vuc_client *vuc_ctx_connect_dest(struct vuc_ctx *ctx);
+
 /*
  * Record a verdict with a reason. The most severe verdict of a case wins
  * (ERROR > FAIL > NON-STRICT > IMPL-DEFINED > PASS); SKIP ends the case.
@@ -179,9 +191,10 @@ bool vuc_case_selected(const char *id, const char *const *include,
                        size_t n_include, const char *const *exclude,
                        size_t n_exclude);
 
-/* Run one case with a fresh context; fills res. */
-void vuc_run_case(struct vuc_target *t, const struct vuc_profile *p,
-                  const struct vuc_options *o, struct vuc_run_info *info,
-                  const struct vuc_case *c, struct vuc_result *res);
+/* Run one case with a fresh context; fills res. dest may be NULL. */
+void vuc_run_case(struct vuc_target *t, struct vuc_target *dest,
+                  const struct vuc_profile *p, const struct vuc_options *o,
+                  struct vuc_run_info *info, const struct vuc_case *c,
+                  struct vuc_result *res);
 
 #endif /* VUCERT_HARNESS_H */
