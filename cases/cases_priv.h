@@ -52,9 +52,6 @@ int vuc_expect_path(uint64_t flags, uint32_t from, uint32_t to, uint32_t *path,
 
 /* ---- helpers shared by the case files (cases/common.c) ---- */
 
-/* The longest migration stream vucert keeps in memory for a round trip. */
-#define VUC_STREAM_MAX (4ull << 30)
-
 struct vuc_stream {
     uint8_t *data;
     size_t len;
@@ -80,6 +77,16 @@ bool vuc_case_set_ok(struct vuc_ctx *ctx, uint32_t state, const char *why);
 /* Read the whole save stream of the current saving state. */
 int vuc_case_read_stream(struct vuc_ctx *ctx, struct vuc_stream *s, char *err,
                          size_t errcap);
+/* Read the rest of the current session onto the end of s. */
+int vuc_case_read_more(struct vuc_ctx *ctx, struct vuc_stream *s, char *err,
+                       size_t errcap);
+/* Perform the profile's state_mutation writes; false (verdict recorded
+ * only on a failed write) when there are none or one failed. */
+bool vuc_case_mutate(struct vuc_ctx *ctx);
+/* Read the profile's state digest into buf (digest.size bytes): 0, or
+ * -ENOENT when the profile names none, or a client error. */
+int vuc_case_digest(struct vuc_ctx *ctx, uint8_t *buf, size_t cap);
+
 /* Write a stream in chunks of at most max_data_xfer_size. */
 int vuc_case_write_stream(struct vuc_ctx *ctx, const struct vuc_stream *s,
                           char *err, size_t errcap);
@@ -105,5 +112,6 @@ int vuc_case_reg_read(struct vuc_ctx *ctx, const struct vuc_reg_ref *reg,
 /* Case tables of each file, for the registry. */
 size_t vuc_cases_fsm(struct vuc_case *out, size_t max);
 size_t vuc_cases_negotiate(struct vuc_case *out, size_t max);
+size_t vuc_cases_stream(struct vuc_case *out, size_t max);
 
 #endif /* VUCERT_CASES_PRIV_H */

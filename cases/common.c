@@ -197,6 +197,7 @@ int vuc_case_read_stream(struct vuc_ctx *ctx, struct vuc_stream *s, char *err,
     const struct vuc_negotiated *n = vuc_client_negotiated(ctx->cl);
     uint64_t chunk64 = n->limits.max_data_xfer_size;
     uint32_t chunk = chunk64 > (1u << 20) ? (1u << 20) : (uint32_t)chunk64;
+    uint64_t limit = ctx->opts->stream_limit;
     size_t cap = 0;
 
     s->data = NULL;
@@ -207,17 +208,21 @@ int vuc_case_read_stream(struct vuc_ctx *ctx, struct vuc_stream *s, char *err,
         uint32_t got = 0, e = 0;
         int rc;
 
+        if (s->len >= limit) {
+            snprintf(err, errcap,
+                     "the stream did not end within %llu bytes (--stream-"
+                     "limit): every read of %u bytes returned %u bytes, so "
+                     "the end of the stream was never signalled",
+                     (unsigned long long)limit, chunk, chunk);
+            return -EFBIG;
+        }
         if (s->len + chunk > cap) {
             size_t ncap = cap ? cap * 2 : (size_t)chunk * 4;
-            uint8_t *d;
-            if (ncap > VUC_STREAM_MAX) {
-                snprintf(err, errcap, "the stream exceeds %llu bytes",
-                         (unsigned long long)VUC_STREAM_MAX);
-                return -EFBIG;
-            }
-            d = realloc(s->data, ncap);
-            if (d == NULL)
+            uint8_t *d = realloc(s->data, ncap);
+            if (d == NULL) {
+                snprintf(err, errcap, "out of memory at %zu bytes", s->len);
                 return -ENOMEM;
+            }
             s->data = d;
             cap = ncap;
         }
@@ -233,6 +238,62 @@ int vuc_case_read_stream(struct vuc_ctx *ctx, struct vuc_stream *s, char *err,
         if (got < chunk)
             return 0; /* spec: a short reply is the end of the stream */
     }
+}
+
+/* Append the rest of the current session's stream to s. */
+int vuc_case_read_more(struct vuc_ctx *ctx, struct vuc_stream *s, char *err,
+                       size_t errcap)
+{
+    struct vuc_stream more;
+    uint8_t *d;
+    int rc = vuc_case_read_stream(ctx, &more, err, errcap);
+
+    if (rc < 0) {
+        vuc_stream_free(&more);
+        return rc;
+    }
+    d = realloc(s->data, s->len + more.len + 1);
+    if (d == NULL) {
+        vuc_stream_free(&more);
+        return -ENOMEM;
+    }
+    if (more.len)
+        memcpy(d + s->len, more.data, more.len);
+    s->data = d;
+    s->len += more.len;
+    vuc_stream_free(&more);
+    return 0;
+}
+
+bool vuc_case_mutate(struct vuc_ctx *ctx)
+{
+    const struct vuc_profile *p = ctx->profile;
+
+    if (p == NULL || p->n_mut_writes == 0)
+        return false;
+    vuc_client_trace_note(ctx->cl, "# profile: change the device state");
+    for (size_t i = 0; i < p->n_mut_writes; i++) {
+        const struct vuc_reg_write *w = &p->mut_writes[i];
+        uint8_t v[8];
+        vuc_put_u64(v, w->value);
+        if (vuc_client_region_write(ctx->cl, w->reg.region, w->reg.offset, v,
+                                    w->reg.size, NULL) < 0) {
+            vuc_verdict(ctx, VUC_ERROR,
+                        "the profile's state_mutation write failed: %s",
+                        vuc_client_last_error(ctx->cl));
+            return false;
+        }
+    }
+    return true;
+}
+
+int vuc_case_digest(struct vuc_ctx *ctx, uint8_t *buf, size_t cap)
+{
+    const struct vuc_profile *p = ctx->profile;
+
+    if (p == NULL || !p->has_digest || p->digest.size > cap)
+        return -ENOENT;
+    return vuc_case_reg_read(ctx, &p->digest, buf, p->digest.size);
 }
 
 int vuc_case_write_stream(struct vuc_ctx *ctx, const struct vuc_stream *s,
@@ -302,11 +363,14 @@ bool vuc_case_reach(struct vuc_ctx *ctx, uint32_t state)
         /* A real stream, so that RESUMING -> STOP is a valid request. */
         if (!walk(ctx, flags, VUC_STATE_RUNNING, VUC_STATE_STOP_COPY))
             return false;
-        if (vuc_case_read_stream(ctx, &s, err, sizeof(err)) < 0)
-            vuc_client_trace_note(ctx->cl,
-                                  "# could not save a stream (%s); resuming "
-                                  "with what was read",
-                                  err);
+        if (vuc_case_read_stream(ctx, &s, err, sizeof(err)) < 0) {
+            /* the stream.* cases judge the stream; this case cannot run */
+            vuc_verdict(ctx, VUC_ERROR,
+                        "setup: could not save a stream to resume from: %s",
+                        err);
+            vuc_stream_free(&s);
+            return false;
+        }
         if (!walk(ctx, flags, VUC_STATE_STOP_COPY, VUC_STATE_RESUMING)) {
             vuc_stream_free(&s);
             return false;

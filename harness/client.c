@@ -616,7 +616,8 @@ int vuc_client_region_read(struct vuc_client *cl, uint32_t region,
         vuc_reply_release(&r);
         return -EPROTO;
     }
-    memcpy(buf, rw.data, len);
+    if (len > 0)
+        memcpy(buf, rw.data, len);
     vuc_reply_release(&r);
     return 0;
 }
@@ -680,7 +681,8 @@ int vuc_client_mig_read(struct vuc_client *cl, uint32_t size, void *buf,
         vuc_reply_release(&r);
         return -EPROTO;
     }
-    memcpy(buf, md.data, md.size);
+    if (md.size > 0)
+        memcpy(buf, md.data, md.size);
     *got = md.size;
     vuc_reply_release(&r);
     return 0;

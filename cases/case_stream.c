@@ -1,0 +1,848 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * stream.*: migration data over VFIO_USER_MIG_DATA_READ and
+ * VFIO_USER_MIG_DATA_WRITE (spec: those sections, "Read and Write
+ * Operations", "Direct State Transitions" RESUMING -> STOP, "Command
+ * Concurrency"), and a whole migration from a source to a destination.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cases_priv.h"
+#include "vucert/codec.h"
+
+#define SPEC_READ   "VFIO_USER_MIG_DATA_READ"
+#define SPEC_WRITE  "VFIO_USER_MIG_DATA_WRITE"
+#define SPEC_RESUME "Direct State Transitions (RESUMING -> STOP)"
+
+static void report_rc(struct vuc_ctx *ctx, int rc, const char *what)
+{
+    if (rc == -ETIMEDOUT || rc == -ECONNRESET || rc == -EPIPE || rc == -EPROTO)
+        vuc_verdict(ctx, VUC_FAIL, "%s: %s", what,
+                    vuc_client_last_error(ctx->cl));
+    else
+        vuc_verdict(ctx, VUC_ERROR, "%s: %s", what, strerror(-rc));
+}
+
+/* The read size vucert uses: the negotiated limit, at most 1 MiB. */
+static uint32_t chunk_size(struct vuc_ctx *ctx)
+{
+    uint64_t m = vuc_client_negotiated(ctx->cl)->limits.max_data_xfer_size;
+
+    if (m == 0)
+        return 4096;
+    return m > (1u << 20) ? (1u << 20) : (uint32_t)m;
+}
+
+static uint64_t max_xfer(struct vuc_ctx *ctx)
+{
+    return vuc_client_negotiated(ctx->cl)->limits.max_data_xfer_size;
+}
+
+/* A fresh connection and device in `state`; false after a verdict. */
+static bool at(struct vuc_ctx *ctx, uint32_t state)
+{
+    if (vuc_case_flags(ctx) == 0)
+        return false;
+    return vuc_ctx_connect(ctx) != NULL && vuc_case_fresh(ctx) &&
+           vuc_case_reach(ctx, state);
+}
+
+/* MIG_DATA_READ exactly as given, reply returned unjudged. */
+static int raw_read(struct vuc_ctx *ctx, uint32_t argsz, uint32_t size,
+                    struct vuc_reply *r)
+{
+    struct vuc_mig_data md = {.argsz = argsz, .size = size};
+    uint8_t p[VUC_MIG_DATA_HDR_SIZE];
+
+    vuc_mig_data_encode(&md, p, sizeof(p));
+    return vuc_client_call(ctx->cl, VUC_CMD_MIG_DATA_READ, p, sizeof(p), NULL,
+                           0, r);
+}
+
+static int raw_write(struct vuc_ctx *ctx, const uint8_t *data, uint32_t size,
+                     struct vuc_reply *r)
+{
+    struct vuc_mig_data md = {.argsz = VUC_MIG_DATA_HDR_SIZE,
+                              .size = size,
+                              .data = data,
+                              .data_len = size};
+    size_t cap = VUC_MIG_DATA_HDR_SIZE + (size_t)size;
+    uint8_t *p = malloc(cap);
+    int rc, n;
+
+    if (p == NULL)
+        return -ENOMEM;
+    n = vuc_mig_data_encode(&md, p, cap);
+    rc = n < 0 ? n
+               : vuc_client_call(ctx->cl, VUC_CMD_MIG_DATA_WRITE, p, (size_t)n,
+                                 NULL, 0, r);
+    free(p);
+    return rc;
+}
+
+/*
+ * Judge a successful READ reply to a request of `asked` bytes: the data
+ * length equals size, size <= asked, argsz = 8 + size (spec: "argsz is
+ * the size of the above structure, including the size of the data").
+ * Returns the size, or -1 after a FAIL.
+ */
+static int64_t judge_read(struct vuc_ctx *ctx, uint32_t asked,
+                          const struct vuc_reply *r)
+{
+    struct vuc_mig_data md;
+
+    if (vuc_mig_data_decode(r->payload, r->payload_len, true, &md) < 0) {
+        vuc_verdict(ctx, VUC_FAIL,
+                    "the MIG_DATA_READ reply carries %zu payload bytes, which "
+                    "disagrees with its size field",
+                    r->payload_len);
+        return -1;
+    }
+    if (md.size > asked) {
+        vuc_verdict(ctx, VUC_FAIL,
+                    "a read of %u bytes returned %u bytes (size must not "
+                    "exceed the request)",
+                    asked, md.size);
+        return -1;
+    }
+    if (md.argsz != VUC_MIG_DATA_HDR_SIZE + md.size) {
+        vuc_verdict(ctx, VUC_FAIL,
+                    "reply argsz is %u for %u data bytes; \"argsz is the size "
+                    "of the above structure, including the size of the data\"",
+                    md.argsz, md.size);
+        return -1;
+    }
+    return md.size;
+}
+
+/* One judged read; -1 after a verdict. */
+static int64_t read_once(struct vuc_ctx *ctx, uint32_t size)
+{
+    struct vuc_reply r;
+    int64_t got;
+    char eb[16];
+    int rc = raw_read(ctx, VUC_MIG_DATA_HDR_SIZE + size, size, &r);
+
+    if (rc < 0) {
+        report_rc(ctx, rc, "MIG_DATA_READ");
+        return -1;
+    }
+    if (r.is_error) {
+        vuc_verdict(ctx, VUC_FAIL,
+                    "MIG_DATA_READ of %u bytes in a saving state failed with "
+                    "errno %s",
+                    size, vuc_errno_name(r.error, eb, sizeof(eb)));
+        vuc_reply_release(&r);
+        return -1;
+    }
+    got = judge_read(ctx, size, &r);
+    vuc_reply_release(&r);
+    return got;
+}
+
+/* Read to the end with judged reads of `size`; total in *total. */
+static bool read_to_end(struct vuc_ctx *ctx, uint32_t size, uint64_t *total)
+{
+    *total = 0;
+    for (;;) {
+        int64_t got;
+        if (*total >= ctx->opts->stream_limit) {
+            vuc_verdict(ctx, VUC_FAIL,
+                        "the stream did not end within %llu bytes "
+                        "(--stream-limit): every read returned all it asked "
+                        "for, so the client never sees the end (spec: \"If "
+                        "this is less than the requested size, there is no "
+                        "more migration data to read\")",
+                        (unsigned long long)ctx->opts->stream_limit);
+            return false;
+        }
+        got = read_once(ctx, size);
+        if (got < 0)
+            return false;
+        *total += (uint64_t)got;
+        if ((uint32_t)got < size)
+            return true;
+    }
+}
+
+/* stream.read.full-to-end */
+static void full_to_end(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    uint64_t total;
+
+    (void)c;
+    if (at(ctx, VUC_STATE_STOP_COPY))
+        read_to_end(ctx, chunk_size(ctx), &total);
+}
+
+/* stream.read.eof-sticky */
+static void eof_sticky(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    uint64_t total;
+    uint32_t size;
+
+    (void)c;
+    if (!at(ctx, VUC_STATE_STOP_COPY))
+        return;
+    size = chunk_size(ctx);
+    if (!read_to_end(ctx, size, &total))
+        return;
+    for (int i = 0; i < 3; i++) {
+        int64_t got = read_once(ctx, size);
+        if (got < 0)
+            return;
+        if (got != 0) {
+            vuc_verdict(ctx, VUC_FAIL,
+                        "after the end of the STOP_COPY stream (%llu bytes), "
+                        "read %d returned %lld bytes; in STOP_COPY the end is "
+                        "permanent (design.md: short MIG_DATA_READ)",
+                        (unsigned long long)total, i + 1, (long long)got);
+            return;
+        }
+    }
+}
+
+/* stream.read.reply-size: odd sizes, each reply judged */
+static void reply_size(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    static const uint32_t sizes[] = {1, 7, 4093, 65539};
+    uint64_t total;
+
+    (void)c;
+    if (!at(ctx, VUC_STATE_STOP_COPY))
+        return;
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        int64_t got;
+        if (sizes[i] > max_xfer(ctx))
+            break;
+        got = read_once(ctx, sizes[i]);
+        if (got < 0 || (uint32_t)got < sizes[i])
+            return; /* a verdict, or the end already */
+    }
+    read_to_end(ctx, chunk_size(ctx), &total);
+}
+
+/* stream.read.max-xfer-exact */
+static void max_exact(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    uint64_t m;
+
+    (void)c;
+    if (!at(ctx, VUC_STATE_STOP_COPY))
+        return;
+    m = max_xfer(ctx);
+    if (m == 0 || m > (64u << 20)) {
+        vuc_verdict(ctx, VUC_SKIP, "max_data_xfer_size %llu is not testable",
+                    (unsigned long long)m);
+        return;
+    }
+    read_once(ctx, (uint32_t)m);
+}
+
+/* stream.read.over-max */
+static void over_max(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    struct vuc_reply r;
+    uint64_t m;
+    int rc;
+
+    (void)c;
+    if (!at(ctx, VUC_STATE_STOP_COPY))
+        return;
+    m = max_xfer(ctx);
+    if (m >= UINT32_MAX - VUC_MIG_DATA_HDR_SIZE || m > (64u << 20)) {
+        vuc_verdict(ctx, VUC_SKIP, "max_data_xfer_size %llu is not testable",
+                    (unsigned long long)m);
+        return;
+    }
+    rc = raw_read(ctx, (uint32_t)(VUC_MIG_DATA_HDR_SIZE + m + 1),
+                  (uint32_t)(m + 1), &r);
+    if (rc < 0) {
+        report_rc(ctx, rc, "MIG_DATA_READ above max_data_xfer_size");
+        return;
+    }
+    if (!r.is_error)
+        vuc_verdict(ctx, VUC_FAIL,
+                    "a read of %llu bytes, one above the negotiated "
+                    "max_data_xfer_size, was served (%zu payload bytes); it "
+                    "must be rejected (spec: Read and Write Operations)",
+                    (unsigned long long)(m + 1), r.payload_len);
+    vuc_reply_release(&r);
+}
+
+/* stream.read.outside-saving */
+static void read_outside(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    static const uint32_t states[] = {VUC_STATE_RUNNING, VUC_STATE_STOP,
+                                      VUC_STATE_RESUMING};
+
+    (void)c;
+    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+        struct vuc_reply r;
+        int rc;
+        if (!at(ctx, states[i]))
+            return;
+        rc = raw_read(ctx, VUC_MIG_DATA_HDR_SIZE + 64, 64, &r);
+        if (rc < 0) {
+            report_rc(ctx, rc, "MIG_DATA_READ");
+            return;
+        }
+        if (!r.is_error)
+            vuc_verdict(ctx, VUC_FAIL,
+                        "MIG_DATA_READ in %s succeeded (%zu payload bytes); "
+                        "it is only valid in a saving state (PRE_COPY or "
+                        "STOP_COPY)",
+                        vuc_state_name(states[i]), r.payload_len);
+        vuc_reply_release(&r);
+    }
+}
+
+/* stream.write.outside-resuming */
+static void write_outside(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    static const uint32_t states[] = {VUC_STATE_RUNNING, VUC_STATE_STOP,
+                                      VUC_STATE_STOP_COPY};
+    uint8_t junk[16] = {0x56, 0x55, 0x43, 0x45, 0x52, 0x54};
+
+    (void)c;
+    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+        struct vuc_reply r;
+        int rc;
+        if (!at(ctx, states[i]))
+            return;
+        rc = raw_write(ctx, junk, sizeof(junk), &r);
+        if (rc < 0) {
+            report_rc(ctx, rc, "MIG_DATA_WRITE");
+            return;
+        }
+        if (!r.is_error)
+            vuc_verdict(ctx, VUC_FAIL,
+                        "MIG_DATA_WRITE in %s succeeded; it is only valid in "
+                        "RESUMING",
+                        vuc_state_name(states[i]));
+        vuc_reply_release(&r);
+    }
+}
+
+/* stream.read.size-zero */
+static void size_zero(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    struct vuc_reply r;
+    int64_t got;
+    int rc;
+
+    (void)c;
+    if (!at(ctx, VUC_STATE_STOP_COPY))
+        return;
+    rc = raw_read(ctx, VUC_MIG_DATA_HDR_SIZE, 0, &r);
+    if (rc < 0) {
+        report_rc(ctx, rc, "MIG_DATA_READ of 0 bytes");
+        return;
+    }
+    if (r.is_error) {
+        vuc_verdict(ctx, VUC_IMPL_DEFINED,
+                    "a read of 0 bytes is answered with an error reply");
+        vuc_reply_release(&r);
+        return;
+    }
+    got = judge_read(ctx, 0, &r);
+    vuc_reply_release(&r);
+    if (got < 0)
+        return;
+    /* the stream goes on: a 0-byte read is not its end */
+    got = read_once(ctx, 1);
+    if (got == 0)
+        vuc_verdict(ctx, VUC_NON_STRICT,
+                    "after a read of 0 bytes the stream reports its end at "
+                    "once");
+}
+
+/* Save a whole stream from a fresh device (STOP -> STOP_COPY -> read all
+ * -> STOP). With digest, read the profile's digest in STOP. */
+static bool save(struct vuc_ctx *ctx, struct vuc_stream *s, uint8_t *digest,
+                 bool *have_digest)
+{
+    char err[256];
+
+    if (!at(ctx, VUC_STATE_STOP_COPY))
+        return false;
+    if (vuc_case_read_stream(ctx, s, err, sizeof(err)) < 0) {
+        vuc_verdict(ctx, VUC_FAIL, "saving the stream: %s", err);
+        return false;
+    }
+    if (!vuc_case_set_ok(ctx, VUC_STATE_STOP, "ending the save (STOP)"))
+        return false;
+    *have_digest = false;
+    if (digest != NULL && vuc_case_digest(ctx, digest, 64) == 0)
+        *have_digest = true;
+    return true;
+}
+
+/* From a fresh device, STOP -> RESUMING, then write `len` bytes of s in
+ * segments from seg[] (cycled). */
+static bool resume_write(struct vuc_ctx *ctx, const uint8_t *data, size_t len,
+                         const uint32_t *seg, size_t nseg)
+{
+    size_t off = 0, k = 0;
+    uint64_t m = max_xfer(ctx);
+
+    if (!vuc_case_fresh(ctx) || !vuc_case_reach(ctx, VUC_STATE_STOP) ||
+        !vuc_case_set_ok(ctx, VUC_STATE_RESUMING, "STOP -> RESUMING"))
+        return false;
+    while (off < len) {
+        uint32_t n = seg[k++ % nseg];
+        uint32_t e = 0;
+        char eb[16];
+        int rc;
+        if (n > m)
+            n = (uint32_t)m;
+        if (n > len - off)
+            n = (uint32_t)(len - off);
+        rc = vuc_client_mig_write(ctx->cl, data + off, n, &e);
+        if (rc == -EREMOTEIO) {
+            vuc_verdict(ctx, VUC_FAIL,
+                        "MIG_DATA_WRITE of %u bytes at offset %zu failed "
+                        "with errno %s",
+                        n, off, vuc_errno_name(e, eb, sizeof(eb)));
+            return false;
+        }
+        if (rc < 0) {
+            report_rc(ctx, rc, "MIG_DATA_WRITE");
+            return false;
+        }
+        off += n;
+    }
+    return true;
+}
+
+static const uint32_t whole_chunks[] = {1u << 20};
+
+/* stream.resume.odd-segments */
+static void odd_segments(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    static const uint32_t seg[] = {1, 3, 7, 4093, 65537, 1u << 20};
+    struct vuc_stream s = {0};
+    uint8_t d0[64], d1[64];
+    bool have;
+
+    (void)c;
+    if (!save(ctx, &s, d0, &have))
+        goto out;
+    if (!resume_write(ctx, s.data, s.len, seg, sizeof(seg) / sizeof(seg[0])))
+        goto out;
+    if (!vuc_case_set_ok(ctx, VUC_STATE_STOP,
+                         "RESUMING -> STOP after the whole stream, written "
+                         "in segments of 1, 3, 7, 4093, 65537 and 1 MiB bytes"))
+        goto out;
+    if (have && vuc_case_digest(ctx, d1, sizeof(d1)) == 0 &&
+        memcmp(d0, d1, ctx->profile->digest.size) != 0)
+        vuc_verdict(ctx, VUC_FAIL,
+                    "the device state digest after resuming differs from the "
+                    "one saved (a stream written in odd segments must resume "
+                    "the same state)");
+out:
+    vuc_stream_free(&s);
+}
+
+/* RESUMING -> STOP must fail; the state stays RESUMING or goes to ERROR */
+static void expect_resume_fails(struct vuc_ctx *ctx, const char *what)
+{
+    struct vuc_reply r;
+    uint32_t st;
+    int rc = vuc_client_set_state(ctx->cl, VUC_STATE_STOP, &r);
+
+    if (rc < 0) {
+        report_rc(ctx, rc, "RESUMING -> STOP");
+        return;
+    }
+    if (!r.is_error) {
+        vuc_reply_release(&r);
+        vuc_verdict(ctx, VUC_FAIL,
+                    "RESUMING -> STOP succeeded after %s; \"If the delivered "
+                    "data is found to be incomplete, inconsistent, or "
+                    "otherwise invalid, fail the SET command\"",
+                    what);
+        return;
+    }
+    vuc_reply_release(&r);
+    if (!vuc_case_get(ctx, &st))
+        return;
+    if (st != VUC_STATE_RESUMING && st != VUC_STATE_ERROR)
+        vuc_verdict(ctx, VUC_FAIL,
+                    "after the failed RESUMING -> STOP, GET reads %s; the "
+                    "state must stay RESUMING (or go to ERROR)",
+                    vuc_state_name(st));
+}
+
+/* stream.resume.truncated / .corrupt: a = 0 truncated, 1 corrupt */
+static void resume_bad(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    struct vuc_stream s = {0};
+    bool have;
+    char what[96];
+
+    if (!save(ctx, &s, NULL, &have))
+        goto out;
+    if (s.len == 0) {
+        vuc_verdict(ctx, VUC_SKIP, "the device's stream is empty");
+        goto out;
+    }
+    if (c->a == 0) {
+        snprintf(what, sizeof(what),
+                 "a stream missing its last byte (%zu of %zu bytes)", s.len - 1,
+                 s.len);
+        if (!resume_write(ctx, s.data, s.len - 1, whole_chunks, 1))
+            goto out;
+    } else {
+        s.data[s.len / 2] ^= 0x01;
+        snprintf(what, sizeof(what),
+                 "a stream with bit 0 of byte %zu (of %zu) flipped", s.len / 2,
+                 s.len);
+        if (!resume_write(ctx, s.data, s.len, whole_chunks, 1))
+            goto out;
+    }
+    expect_resume_fails(ctx, what);
+out:
+    vuc_stream_free(&s);
+}
+
+/* stream.resume.empty */
+static void resume_empty(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    (void)c;
+    if (!at(ctx, VUC_STATE_STOP) ||
+        !vuc_case_set_ok(ctx, VUC_STATE_RESUMING, "STOP -> RESUMING"))
+        return;
+    expect_resume_fails(ctx, "no data at all");
+}
+
+/* stream.stopcopy.leave-early: leave STOP_COPY mid-stream, then migrate
+ * again from the start */
+static void leave_early(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    struct vuc_stream s = {0};
+    bool have;
+
+    (void)c;
+    if (!at(ctx, VUC_STATE_STOP_COPY))
+        return;
+    if (read_once(ctx, 16) < 0)
+        return;
+    if (!vuc_case_set_ok(ctx, VUC_STATE_STOP,
+                         "leaving STOP_COPY before the end of the stream"))
+        return;
+    if (!save(ctx, &s, NULL, &have))
+        goto out;
+    if (!resume_write(ctx, s.data, s.len, whole_chunks, 1))
+        goto out;
+    vuc_case_set_ok(ctx, VUC_STATE_STOP,
+                    "RESUMING -> STOP with a stream saved after an abandoned "
+                    "one");
+out:
+    vuc_stream_free(&s);
+}
+
+/* stream.read.pipelined: four reads sent before any reply */
+static void pipelined(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    enum { N = 4, SIZE = 4096 };
+    uint8_t msg[N][VUC_HDR_SIZE + VUC_MIG_DATA_HDR_SIZE];
+    uint16_t ids[N];
+
+    (void)c;
+    if (!at(ctx, VUC_STATE_STOP_COPY))
+        return;
+    for (int i = 0; i < N; i++) {
+        struct vuc_mig_data md = {.argsz = VUC_MIG_DATA_HDR_SIZE + SIZE,
+                                  .size = SIZE};
+        struct vuc_hdr h = {.id = (uint16_t)(0x7100 + i),
+                            .cmd = VUC_CMD_MIG_DATA_READ,
+                            .size = sizeof(msg[i]),
+                            .flags = VUC_TYPE_COMMAND};
+        ids[i] = h.id;
+        vuc_hdr_encode(&h, msg[i], sizeof(msg[i]));
+        vuc_mig_data_encode(&md, msg[i] + VUC_HDR_SIZE,
+                            sizeof(msg[i]) - VUC_HDR_SIZE);
+    }
+    /* one write holding all four requests */
+    if (vuc_client_send_raw(ctx->cl, msg, sizeof(msg)) < 0) {
+        report_rc(ctx, -EPIPE, "sending four pipelined reads");
+        return;
+    }
+    for (int i = 0; i < N; i++) {
+        struct vuc_reply r;
+        int rc = vuc_client_recv_any(ctx->cl, &r);
+        if (rc < 0) {
+            report_rc(ctx, rc, "waiting for pipelined replies");
+            return;
+        }
+        if (vuc_hdr_type(&r.msg.hdr) != VUC_TYPE_REPLY ||
+            r.msg.hdr.cmd != VUC_CMD_MIG_DATA_READ || r.msg.hdr.id != ids[i]) {
+            vuc_verdict(ctx, VUC_FAIL,
+                        "reply %d of 4 pipelined reads is %s #%u (type %u); "
+                        "expected the reply to #%u: replies come in order "
+                        "(spec: Command Concurrency)",
+                        i + 1, vuc_cmd_name(r.msg.hdr.cmd), r.msg.hdr.id,
+                        vuc_hdr_type(&r.msg.hdr), ids[i]);
+            vuc_reply_release(&r);
+            return;
+        }
+        if (r.is_error) {
+            vuc_verdict(ctx, VUC_FAIL, "pipelined read %d failed with errno %u",
+                        i + 1, r.error);
+            vuc_reply_release(&r);
+            return;
+        }
+        if (judge_read(ctx, SIZE, &r) < 0) {
+            vuc_reply_release(&r);
+            return;
+        }
+        vuc_reply_release(&r);
+    }
+}
+
+/* stream.error-reply.form */
+static void error_form(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    uint8_t junk[16] = {0};
+    struct vuc_reply r;
+    unsigned judged = 0;
+    int rc;
+
+    (void)c;
+    if (!at(ctx, VUC_STATE_RUNNING))
+        return;
+    for (int i = 0; i < 3; i++) {
+        if (i == 0)
+            rc = raw_read(ctx, VUC_MIG_DATA_HDR_SIZE + 64, 64, &r);
+        else if (i == 1)
+            rc = raw_write(ctx, junk, sizeof(junk), &r);
+        else /* a READ whose payload is 4 bytes short */
+            rc = vuc_client_call(ctx->cl, VUC_CMD_MIG_DATA_READ, junk, 4, NULL,
+                                 0, &r);
+        if (rc < 0) {
+            if (rc == -ECONNRESET && i == 2)
+                break; /* closing on a malformed message is allowed */
+            report_rc(ctx, rc, "provoking an error reply");
+            return;
+        }
+        if (r.is_error) {
+            judged++;
+            vuc_case_check_error_form(ctx, &r, "a MIG_DATA request");
+        }
+        vuc_reply_release(&r);
+    }
+    if (judged == 0)
+        vuc_verdict(ctx, VUC_SKIP,
+                    "the server answered none of the invalid MIG_DATA "
+                    "requests with an error reply (judged by the other "
+                    "stream.* cases)");
+}
+
+/* stream.precopy.then-stopcopy: the PRE_COPY and STOP_COPY parts form one
+ * stream that resumes */
+static void precopy_then_stopcopy(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    uint64_t flags = vuc_case_flags(ctx);
+    struct vuc_stream s = {0};
+    char err[256];
+
+    (void)c;
+    if (flags == 0)
+        return;
+    if (!(flags & VUC_MIGRATION_PRE_COPY)) {
+        vuc_verdict(ctx, VUC_SKIP, "PRE_COPY is not advertised");
+        return;
+    }
+    if (!at(ctx, VUC_STATE_PRE_COPY))
+        return;
+    if (vuc_case_read_stream(ctx, &s, err, sizeof(err)) < 0) {
+        vuc_verdict(ctx, VUC_FAIL, "reading in PRE_COPY: %s", err);
+        goto out;
+    }
+    vuc_client_trace_note(ctx->cl, "# %zu bytes read in PRE_COPY", s.len);
+    if (!vuc_case_set_ok(ctx, VUC_STATE_STOP_COPY, "PRE_COPY -> STOP_COPY"))
+        goto out;
+    if (vuc_case_read_more(ctx, &s, err, sizeof(err)) < 0) {
+        vuc_verdict(ctx, VUC_FAIL, "reading in STOP_COPY: %s", err);
+        goto out;
+    }
+    if (!vuc_case_set_ok(ctx, VUC_STATE_STOP, "STOP_COPY -> STOP"))
+        goto out;
+    if (!resume_write(ctx, s.data, s.len, whole_chunks, 1))
+        goto out;
+    vuc_case_set_ok(ctx, VUC_STATE_STOP,
+                    "RESUMING -> STOP with the PRE_COPY and STOP_COPY data "
+                    "as one stream");
+out:
+    vuc_stream_free(&s);
+}
+
+/* stream.roundtrip: migrate the device to the destination (or onto
+ * itself) and check the state arrived whole. */
+static void roundtrip(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    uint64_t flags = vuc_case_flags(ctx);
+    struct vuc_stream s = {0}, again = {0};
+    struct vuc_client *src, *dst = NULL;
+    uint8_t d0[64], d1[64];
+    bool have0 = false, mutated = false;
+    char err[256];
+
+    (void)c;
+    if (flags == 0 || vuc_ctx_connect(ctx) == NULL || !vuc_case_fresh(ctx))
+        return;
+    src = ctx->cl;
+    /* source: RUNNING -> (PRE_COPY -> read -> change state ->) STOP_COPY */
+    if (flags & VUC_MIGRATION_PRE_COPY) {
+        if (!vuc_case_set_ok(ctx, VUC_STATE_PRE_COPY, "RUNNING -> PRE_COPY"))
+            return;
+        if (vuc_case_read_stream(ctx, &s, err, sizeof(err)) < 0) {
+            vuc_verdict(ctx, VUC_FAIL, "reading in PRE_COPY: %s", err);
+            goto out;
+        }
+        mutated = vuc_case_mutate(ctx);
+        if (ctx->res->verdict != VUC_PASS)
+            goto out;
+        if (vuc_case_read_more(ctx, &s, err, sizeof(err)) < 0) {
+            vuc_verdict(ctx, VUC_FAIL, "reading in PRE_COPY: %s", err);
+            goto out;
+        }
+    } else {
+        mutated = vuc_case_mutate(ctx);
+        if (ctx->res->verdict != VUC_PASS)
+            goto out;
+    }
+    if (!vuc_case_set_ok(ctx, VUC_STATE_STOP_COPY, "entering STOP_COPY"))
+        goto out;
+    if (vuc_case_read_more(ctx, &s, err, sizeof(err)) < 0) {
+        vuc_verdict(ctx, VUC_FAIL, "reading in STOP_COPY: %s", err);
+        goto out;
+    }
+    if (!vuc_case_set_ok(ctx, VUC_STATE_STOP, "STOP_COPY -> STOP"))
+        goto out;
+    have0 = vuc_case_digest(ctx, d0, sizeof(d0)) == 0;
+    vuc_client_trace_note(ctx->cl, "# saved %zu bytes%s", s.len,
+                          mutated ? " (state changed during the save)" : "");
+
+    /* destination: RESUMING -> write -> STOP */
+    if (ctx->dest != NULL) {
+        dst = vuc_ctx_connect_dest(ctx);
+        if (dst == NULL)
+            goto out;
+        ctx->cl = dst;
+    }
+    if (!resume_write(ctx, s.data, s.len, whole_chunks, 1) ||
+        !vuc_case_set_ok(ctx, VUC_STATE_STOP,
+                         "destination RESUMING -> STOP with the whole "
+                         "stream"))
+        goto out;
+    if (have0) {
+        if (vuc_case_digest(ctx, d1, sizeof(d1)) < 0) {
+            vuc_verdict(ctx, VUC_ERROR, "reading the destination's digest");
+            goto out;
+        }
+        if (memcmp(d0, d1, ctx->profile->digest.size) != 0)
+            vuc_verdict(ctx, VUC_FAIL,
+                        "the destination's state digest differs from the "
+                        "source's after migrating %zu bytes%s",
+                        s.len,
+                        mutated ? " (the source changed during PRE_COPY: "
+                                  "were the changes sent in STOP_COPY?)"
+                                : "");
+    } else {
+        /* no digest: save the destination and compare the streams */
+        if (!vuc_case_set_ok(ctx, VUC_STATE_STOP_COPY,
+                             "saving the destination again") ||
+            vuc_case_read_stream(ctx, &again, err, sizeof(err)) < 0)
+            goto out;
+        if (again.len != s.len || memcmp(again.data, s.data, s.len) != 0)
+            vuc_verdict(ctx, VUC_IMPL_DEFINED,
+                        "saving the destination gives a different stream "
+                        "(%zu vs %zu bytes); without a digest in the profile "
+                        "vucert cannot tell whether the state differs",
+                        again.len, s.len);
+        vuc_case_set_ok(ctx, VUC_STATE_STOP, "STOP_COPY -> STOP");
+    }
+    vuc_case_set_ok(ctx, VUC_STATE_RUNNING, "destination STOP -> RUNNING");
+out:
+    if (dst != NULL) {
+        ctx->cl = src;
+        vuc_client_close(dst);
+    }
+    vuc_stream_free(&s);
+    vuc_stream_free(&again);
+}
+
+#define CASE(id_, title_, spec_, level_, fn_, a_)                              \
+    do {                                                                       \
+        if (n < max) {                                                         \
+            struct vuc_case *k = &out[n];                                      \
+            memset(k, 0, sizeof(*k));                                          \
+            snprintf(k->id, sizeof(k->id), "%s", id_);                         \
+            snprintf(k->title, sizeof(k->title), "%s", title_);                \
+            k->spec = spec_;                                                   \
+            k->level = level_;                                                 \
+            k->run = fn_;                                                      \
+            k->a = a_;                                                         \
+        }                                                                      \
+        n++;                                                                   \
+    } while (0)
+
+size_t vuc_cases_stream(struct vuc_case *out, size_t max)
+{
+    size_t n = 0;
+
+    CASE("stream.read.full-to-end", "STOP_COPY data reads to a short read",
+         SPEC_READ, VUC_MUST, full_to_end, 0);
+    CASE("stream.read.eof-sticky",
+         "after the end of STOP_COPY data every read returns 0 bytes",
+         SPEC_READ, VUC_MUST, eof_sticky, 0);
+    CASE("stream.read.reply-size",
+         "reply size never above the request; argsz = 8 + size", SPEC_READ,
+         VUC_MUST, reply_size, 0);
+    CASE("stream.read.max-xfer-exact",
+         "a read of exactly max_data_xfer_size is served",
+         "Read and Write Operations", VUC_MUST, max_exact, 0);
+    CASE("stream.read.over-max", "a read above max_data_xfer_size is rejected",
+         "Read and Write Operations", VUC_MUST, over_max, 0);
+    CASE("stream.read.outside-saving",
+         "MIG_DATA_READ outside PRE_COPY/STOP_COPY is rejected", SPEC_READ,
+         VUC_MUST, read_outside, 0);
+    CASE("stream.write.outside-resuming",
+         "MIG_DATA_WRITE outside RESUMING is rejected", SPEC_WRITE, VUC_MUST,
+         write_outside, 0);
+    CASE("stream.read.size-zero", "a read of 0 bytes is answered sensibly",
+         SPEC_READ, VUC_SHOULD, size_zero, 0);
+    CASE("stream.read.pipelined",
+         "pipelined reads are answered in order with their ids",
+         "Command Concurrency", VUC_MUST, pipelined, 0);
+    CASE("stream.precopy.then-stopcopy",
+         "PRE_COPY data then STOP_COPY data resume as one stream", SPEC_READ,
+         VUC_MUST, precopy_then_stopcopy, 0);
+    CASE("stream.resume.odd-segments",
+         "a stream written in odd segment sizes resumes", SPEC_WRITE, VUC_MUST,
+         odd_segments, 0);
+    CASE("stream.resume.truncated",
+         "RESUMING -> STOP fails when the last byte is missing", SPEC_RESUME,
+         VUC_MUST, resume_bad, 0);
+    CASE("stream.resume.empty",
+         "RESUMING -> STOP fails when nothing was written", SPEC_RESUME,
+         VUC_MUST, resume_empty, 0);
+    CASE("stream.resume.corrupt",
+         "RESUMING -> STOP fails when a bit is flipped", SPEC_RESUME, VUC_MUST,
+         resume_bad, 1);
+    CASE("stream.stopcopy.leave-early",
+         "leaving STOP_COPY early leaves the device able to migrate",
+         "Direct State Transitions", VUC_MUST, leave_early, 0);
+    CASE("stream.error-reply.form",
+         "MIG_DATA error replies are header only with an errno", "Header",
+         VUC_MUST, error_form, 0);
+    CASE("stream.roundtrip",
+         "the device state arrives whole at the destination",
+         "VFIO_USER_MIG_DATA_READ/WRITE", VUC_MUST, roundtrip, 0);
+    return n;
+}
