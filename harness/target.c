@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -117,7 +118,7 @@ int vuc_target_start(struct vuc_target *t, char *err, size_t errcap)
 {
     struct stat st;
     int rc, fd, waited = 0;
-    pid_t pid;
+    pid_t pid, parent;
 
     if (t->server_cmd == NULL)
         return 0;
@@ -131,6 +132,7 @@ int vuc_target_start(struct vuc_target *t, char *err, size_t errcap)
         return -errno;
     }
     dprintf(fd, "--- vucert: starting: %s\n", t->cmd);
+    parent = getpid();
     pid = fork();
     if (pid < 0) {
         snprintf(err, errcap, "fork: %s", strerror(errno));
@@ -139,6 +141,10 @@ int vuc_target_start(struct vuc_target *t, char *err, size_t errcap)
     }
     if (pid == 0) {
         int devnull = open("/dev/null", O_RDONLY);
+        /* If vucert itself dies, its server must not outlive it. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(127);
         setpgid(0, 0);
         if (devnull >= 0)
             dup2(devnull, 0);
