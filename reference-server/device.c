@@ -1,8 +1,15 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * The device model: a PCI type-0 config space and a 4 KiB BAR0 register
- * file (map in README.md), the region and IRQ queries, region I/O and
+ * The device model: a PCI type-0 config space, a 4 KiB BAR0 register
+ * file (map in README.md) and the big migratable state behind the
+ * STATE_* registers; the region and IRQ queries, region I/O and
  * DEVICE_RESET.
+ *
+ * The device changes only while it runs: stopped (STOP, STOP_COPY,
+ * RESUMING, ERROR), writes to device state are ignored, COUNTER does not
+ * advance and reading DIGEST changes nothing. Every change of the big
+ * state goes through state_changed(), which marks its blocks pending in
+ * an open save session (dirty tracking for PRE_COPY).
  */
 #include <errno.h>
 #include <string.h>
@@ -13,7 +20,13 @@
 _Static_assert(DEV_BAR0_SIZE >= DEV_CFG_SIZE, "bulk buffer sized by BAR0");
 _Static_assert(BAR0_TRACE_STATES + BAR0_TRACE_MAX == BAR0_COUNTER,
                "trace states end where COUNTER starts");
-_Static_assert(BAR0_COUNTER + 8 == BAR0_FREE_BASE, "register block layout");
+_Static_assert(BAR0_COUNTER + 8 == BAR0_STATE_SIZE, "register block layout");
+_Static_assert(BAR0_DIGEST + 8 == BAR0_FREE_BASE, "register block layout");
+_Static_assert(DEV_REGS_SIZE == 4040u, "registers image (STREAM.md)");
+
+/* DIRTY_PERMILLE adds this to the word it changes: odd, so the word
+ * always changes (the golden ratio, 2^64 / phi). */
+#define DIRTY_DELTA 0x9e3779b97f4a7c15ull
 
 /* ---- PCI config space (PCI Local Bus 3.0, type-0 header) ---- */
 
@@ -52,25 +65,24 @@ static uint8_t cfg_wmask(uint64_t off)
     }
 }
 
-/* Writable bytes of BAR0 (README.md: register map). */
-static uint8_t bar0_wmask(uint64_t off)
+/* BAR0 bytes that are device state and plain storage (README.md). */
+static bool bar0_state_byte(uint64_t off)
 {
-    if (off >= BAR0_SCRATCH0 && off < BAR0_FAULT)
-        return 0xff;
-    if (off == BAR0_FAULT)
-        return 0x01; /* bit 0 arms; other FAULT bits read as zero */
-    if (off >= BAR0_FREE_BASE && off < DEV_BAR0_SIZE)
-        return 0xff;
-    return 0;
+    return (off >= BAR0_SCRATCH0 && off < BAR0_FAULT) ||
+           (off >= BAR0_STATE_ADDR && off < BAR0_STATE_DATA) ||
+           (off >= BAR0_FREE_BASE && off < DEV_BAR0_SIZE);
 }
 
-void dev_init(struct dev *d)
+void dev_init(struct dev *d, uint8_t *state, uint64_t state_size)
 {
     uint8_t *c = d->cfg;
 
     memset(d, 0, sizeof(*d));
+    d->state = state;
+    d->state_size = state_size;
     vuc_put_u32(d->bar0 + BAR0_MAGIC, BAR0_MAGIC_VALUE);
     vuc_put_u32(d->bar0 + BAR0_REV, BAR0_REV_VALUE);
+    vuc_put_u64(d->bar0 + BAR0_STATE_SIZE, state_size);
 
     vuc_put_u16(c + CFG_VENDOR_ID, DEV_PCI_VENDOR);
     vuc_put_u16(c + CFG_DEVICE_ID, DEV_PCI_DEVICE);
@@ -101,29 +113,179 @@ int dev_region(uint32_t index, uint64_t *size, uint32_t *flags)
     return 0;
 }
 
+/* ---- the big state ---- */
+
+static void state_changed(struct dev *d, uint64_t off, uint64_t len)
+{
+    if (d->tracker)
+        vuc_save_mark(d->tracker, off, len);
+}
+
+static uint64_t state_addr(const struct dev *d)
+{
+    return vuc_get_u64(d->bar0 + BAR0_STATE_ADDR);
+}
+
+/* STATE_DATA read: the 8 bytes at STATE_ADDR, 0 when out of range. */
+static uint64_t state_data(const struct dev *d)
+{
+    uint64_t a = state_addr(d);
+
+    if (a > d->state_size - 8)
+        return 0;
+    return vuc_get_u64(d->state + a);
+}
+
+/* STATE_DATA write: store at STATE_ADDR and advance it by 8; ignored
+ * when out of range. */
+static void state_data_write(struct dev *d, uint64_t v)
+{
+    uint64_t a = state_addr(d);
+
+    if (a > d->state_size - 8)
+        return;
+    vuc_put_u64(d->state + a, v);
+    state_changed(d, a, 8);
+    vuc_put_u64(d->bar0 + BAR0_STATE_ADDR, a + 8);
+}
+
+/*
+ * DIRTY_PERMILLE = n (1..1000): change k = ceil(P * n / 1000) of the P
+ * pages, spread evenly from a start that moves with COUNTER: pages
+ * (COUNTER + floor(i * P / k)) mod P for i < k. In each, the u64 at byte
+ * (COUNTER * 8) mod 4096 gets DIRTY_DELTA added, so it always changes.
+ */
+static void dirty_permille(struct dev *d, uint32_t n)
+{
+    uint64_t pages = d->state_size / DEV_PAGE_SIZE, k, base, word;
+
+    if (n < 1 || n > 1000 || pages == 0)
+        return;
+    k = (pages * n + 999) / 1000;
+    base = d->counter % pages;
+    word = (d->counter * 8) % DEV_PAGE_SIZE;
+    for (uint64_t i = 0; i < k; i++) {
+        uint64_t pg = (base + i * pages / k) % pages;
+        uint64_t at = pg * DEV_PAGE_SIZE + word;
+
+        vuc_put_u64(d->state + at, vuc_get_u64(d->state + at) + DIRTY_DELTA);
+        state_changed(d, at, 8);
+    }
+}
+
+void dev_regs_save(const struct dev *d, uint8_t *out)
+{
+    memcpy(out + DEV_REGS_SCRATCH, d->bar0 + BAR0_SCRATCH0,
+           BAR0_FAULT - BAR0_SCRATCH0);
+    memcpy(out + DEV_REGS_ADDR, d->bar0 + BAR0_STATE_ADDR, 8);
+    memcpy(out + DEV_REGS_FREE, d->bar0 + BAR0_FREE_BASE,
+           DEV_BAR0_SIZE - BAR0_FREE_BASE);
+    vuc_put_u64(out + DEV_REGS_COUNTER, d->counter);
+}
+
+void dev_regs_load(struct dev *d, const uint8_t *in)
+{
+    memcpy(d->bar0 + BAR0_SCRATCH0, in + DEV_REGS_SCRATCH,
+           BAR0_FAULT - BAR0_SCRATCH0);
+    memcpy(d->bar0 + BAR0_STATE_ADDR, in + DEV_REGS_ADDR, 8);
+    memcpy(d->bar0 + BAR0_FREE_BASE, in + DEV_REGS_FREE,
+           DEV_BAR0_SIZE - BAR0_FREE_BASE);
+    d->counter = vuc_get_u64(in + DEV_REGS_COUNTER);
+    vuc_put_u64(d->bar0 + BAR0_COUNTER, d->counter);
+}
+
+void dev_stream_dev(const struct dev *d, struct vuc_stream_dev *out)
+{
+    out->vendor = DEV_PCI_VENDOR;
+    out->device = DEV_PCI_DEVICE;
+    out->state_size = d->state_size;
+    out->block_size = DEV_BLOCK_SIZE;
+    out->chunk_size = DEV_CHUNK_SIZE;
+    out->regs_size = DEV_REGS_SIZE;
+}
+
+uint64_t dev_digest(const struct dev *d)
+{
+    uint8_t regs[DEV_REGS_SIZE];
+    struct vuc_xxh64 h;
+
+    dev_regs_save(d, regs);
+    vuc_xxh64_init(&h, 0);
+    vuc_xxh64_update(&h, d->state, (size_t)d->state_size);
+    vuc_xxh64_update(&h, regs, sizeof(regs));
+    return vuc_xxh64_digest(&h);
+}
+
+/* ---- region I/O ---- */
+
+/* Put the bytes of the 8-byte register at reg that [off, off + n) holds. */
+static void patch(uint8_t *out, uint64_t off, size_t n, uint64_t reg,
+                  uint64_t v)
+{
+    uint8_t b[8];
+
+    if (off >= reg + 8 || off + n <= reg)
+        return;
+    vuc_put_u64(b, v);
+    for (uint64_t o = off > reg ? off : reg; o < reg + 8 && o < off + n; o++)
+        out[o - off] = b[o - reg];
+}
+
+static bool overlaps(uint64_t off, size_t n, uint64_t reg, size_t w)
+{
+    return off < reg + w && off + n > reg;
+}
+
 void dev_read(const struct dev *d, uint32_t region, uint64_t off, uint8_t *out,
               size_t n)
 {
-    const uint8_t *src =
-        region == VUC_PCI_CONFIG_REGION_INDEX ? d->cfg : d->bar0;
+    if (region == VUC_PCI_CONFIG_REGION_INDEX) {
+        memcpy(out, d->cfg + off, n);
+        return;
+    }
+    /* STATE_DATA, DIRTY_PERMILLE and DIGEST are zero in the image. */
+    memcpy(out, d->bar0 + off, n);
+    if (overlaps(off, n, BAR0_STATE_DATA, 8))
+        patch(out, off, n, BAR0_STATE_DATA, state_data(d));
+    if (overlaps(off, n, BAR0_DIGEST, 8))
+        patch(out, off, n, BAR0_DIGEST, dev_digest(d));
+}
 
-    memcpy(out, src + off, n);
+/* A write acts on a register only if it covers all of it. */
+static bool covers(uint64_t off, size_t n, uint64_t reg, size_t w)
+{
+    return off <= reg && off + n >= reg + w;
 }
 
 void dev_write(struct dev *d, uint32_t region, uint64_t off,
-               const uint8_t *data, size_t n)
+               const uint8_t *data, size_t n, bool running)
 {
-    bool cfg = region == VUC_PCI_CONFIG_REGION_INDEX;
-    uint8_t *dst = cfg ? d->cfg : d->bar0;
+    if (region == VUC_PCI_CONFIG_REGION_INDEX) {
+        for (size_t i = 0; i < n; i++) {
+            uint64_t o = off + i;
+            uint8_t wm = cfg_wmask(o);
 
+            d->cfg[o] = (uint8_t)((d->cfg[o] & ~wm) | (data[i] & wm));
+        }
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         uint64_t o = off + i;
-        uint8_t wm = cfg ? cfg_wmask(o) : bar0_wmask(o);
 
-        dst[o] = (uint8_t)((dst[o] & ~wm) | (data[i] & wm));
+        if (o == BAR0_FAULT)
+            d->bar0[o] = data[i] & 1u; /* other FAULT bits read as zero */
+        else if (running && bar0_state_byte(o))
+            d->bar0[o] = data[i];
     }
-    if (!cfg)
-        d->fault_armed = (d->bar0[BAR0_FAULT] & 1u) != 0;
+    d->fault_armed = (d->bar0[BAR0_FAULT] & 1u) != 0;
+    if (!running)
+        return; /* a stopped device does not change */
+    /* After the plain bytes: a write of STATE_ADDR and STATE_DATA
+     * together stores at the new address. */
+    if (covers(off, n, BAR0_STATE_DATA, 8))
+        state_data_write(d, vuc_get_u64(data + (BAR0_STATE_DATA - off)));
+    if (covers(off, n, BAR0_DIRTY, 4))
+        dirty_permille(d, vuc_get_u32(data + (BAR0_DIRTY - off)));
 }
 
 void dev_tick(struct dev *d)
@@ -154,37 +316,6 @@ void dev_fault_disarm(struct dev *d)
 {
     d->fault_armed = false;
     memset(d->bar0 + BAR0_FAULT, 0, 4);
-}
-
-void dev_state_save(const struct dev *d, uint8_t *out)
-{
-    uint8_t *bar0 = out + DEV_STATE_BAR0_OFF;
-
-    vuc_put_u64(out + DEV_STATE_COUNTER_OFF, d->counter);
-    memcpy(bar0, d->bar0, DEV_BAR0_SIZE);
-    /* FAULT and TRACE are test hooks, not device state: the same state
-     * always gives the same image. */
-    memset(bar0 + BAR0_FAULT, 0, BAR0_COUNTER - BAR0_FAULT);
-    memcpy(out + DEV_STATE_CFG_OFF, d->cfg, DEV_CFG_SIZE);
-}
-
-void dev_state_load(struct dev *d, const uint8_t *in)
-{
-    const uint8_t *bar0 = in + DEV_STATE_BAR0_OFF;
-    const uint8_t *cfg = in + DEV_STATE_CFG_OFF;
-
-    d->counter = vuc_get_u64(in + DEV_STATE_COUNTER_OFF);
-    vuc_put_u64(d->bar0 + BAR0_COUNTER, d->counter);
-    /* BAR0 state: the RW bytes except FAULT, a test hook, not state */
-    memcpy(d->bar0 + BAR0_SCRATCH0, bar0 + BAR0_SCRATCH0,
-           BAR0_FAULT - BAR0_SCRATCH0);
-    memcpy(d->bar0 + BAR0_FREE_BASE, bar0 + BAR0_FREE_BASE,
-           DEV_BAR0_SIZE - BAR0_FREE_BASE);
-    for (size_t i = 0; i < DEV_CFG_SIZE; i++) {
-        uint8_t wm = cfg_wmask(i);
-
-        d->cfg[i] = (uint8_t)((d->cfg[i] & ~wm) | (cfg[i] & wm));
-    }
 }
 
 /* ---- handlers ---- */
@@ -321,7 +452,8 @@ int srv_h_REGION_WRITE(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     rc = check_access(s, &a, VUC_REGION_FLAG_WRITE);
     if (rc)
         return rc;
-    dev_write(&s->dev, a.region, a.offset, a.data, a.count);
+    dev_write(&s->dev, a.region, a.offset, a.data, a.count,
+              mig_running(s->mig.state));
     a.data = NULL;
     a.data_len = 0;
     p = reply_fixed(r, 16);

@@ -34,6 +34,13 @@ static void usage(FILE *f)
             "  --max-data-xfer-size N   largest data transfer, bytes "
             "(default 1048576,\n"
             "                           at most %u)\n"
+            "  --state-size N           bytes of migratable device state, "
+            "with an\n"
+            "                           optional K, M or G suffix; a "
+            "multiple of 4096\n"
+            "                           up to 16G (default 1M)\n"
+            "  --resume-fail-to-error   a failed RESUMING -> STOP goes to "
+            "ERROR\n"
             "  --verbose                one line per message on stderr\n"
             "  --help                   this text\n"
             "\n"
@@ -74,7 +81,14 @@ static int parse_size(const char *s, size_t *out)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_SOCKET = 256, OPT_FLAGS, OPT_QUIRK, OPT_XFER };
+    enum {
+        OPT_SOCKET = 256,
+        OPT_FLAGS,
+        OPT_QUIRK,
+        OPT_XFER,
+        OPT_STATE_SIZE,
+        OPT_RESUME_FAIL,
+    };
     static const struct option lopts[] = {
         {"socket", required_argument, NULL, OPT_SOCKET},
         /* spec: Backend Program Conventions */
@@ -82,6 +96,8 @@ int main(int argc, char **argv)
         {"migration-flags", required_argument, NULL, OPT_FLAGS},
         {"quirk", required_argument, NULL, OPT_QUIRK},
         {"max-data-xfer-size", required_argument, NULL, OPT_XFER},
+        {"state-size", required_argument, NULL, OPT_STATE_SIZE},
+        {"resume-fail-to-error", no_argument, NULL, OPT_RESUME_FAIL},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -119,6 +135,15 @@ int main(int argc, char **argv)
         case OPT_XFER:
             if (parse_size(optarg, &o.max_data_xfer_size) < 0)
                 return usage_error("bad --max-data-xfer-size '%s'", optarg);
+            break;
+        case OPT_STATE_SIZE:
+            if (vuc_srv_size_parse(optarg, &o.state_size) < 0)
+                return usage_error("bad --state-size '%s' (want a multiple "
+                                   "of 4096 from 4K to 16G)",
+                                   optarg);
+            break;
+        case OPT_RESUME_FAIL:
+            o.resume_fail_to_error = true;
             break;
         case 'v':
             o.verbose = true;

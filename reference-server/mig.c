@@ -3,7 +3,15 @@
  * Migration: DEVICE_FEATURE (features 1 and 2, kernel vfio_check_feature
  * semantics), the v2 state machine walked one arc at a time with fsm/,
  * the data sessions behind MIG_DATA_READ / MIG_DATA_WRITE, fault
- * injection, and the state-machine quirks.
+ * injection, and the state-machine and data quirks.
+ *
+ * A save session (the saving group) is a vuc_save writer over the live
+ * state: entering PRE_COPY starts it with the device running (every
+ * state change marks its blocks pending again); entering STOP_COPY
+ * stops it, takes the registers and lets it finish with REGS and END.
+ * Replies point into the state where they can (STOP_COPY). A resume
+ * session (RESUMING) is a vuc_resume parser writing into a staging
+ * state, which replaces the device's on a successful RESUMING -> STOP.
  */
 #include <errno.h>
 #include <string.h>
@@ -29,22 +37,144 @@ void mig_init(struct mig *g)
     g->stale_state = VUC_STATE_RUNNING;
 }
 
+/* ---- data sessions ---- */
+
+/* Buffers of a session, allocated before an arc commits to anything. */
+struct session_bufs {
+    uint64_t *map; /* save: pending; resume: covered */
+    uint32_t *crc; /* save: sent_crc; resume: block_crc */
+    uint8_t *copy; /* save: copybuf; resume: the staging state */
+};
+
+static void bufs_release(struct vuc_srv *s, struct session_bufs *b, bool resume)
+{
+    srv_release(s, b->map);
+    srv_release(s, b->crc);
+    if (resume)
+        srv_big_release(s, b->copy, (size_t)s->state_size);
+    else
+        srv_release(s, b->copy);
+    memset(b, 0, sizeof(*b));
+}
+
+static int bufs_alloc(struct vuc_srv *s, struct session_bufs *b, bool resume)
+{
+    struct vuc_stream_dev d;
+
+    dev_stream_dev(&s->dev, &d);
+    memset(b, 0, sizeof(*b));
+    b->map = srv_alloc(s, (size_t)vuc_stream_words(&d) * sizeof(uint64_t));
+    b->crc = srv_alloc(s, (size_t)vuc_stream_blocks(&d) * sizeof(uint32_t));
+    if (resume)
+        b->copy = srv_big_alloc(s, (size_t)s->state_size);
+    else
+        b->copy =
+            srv_alloc(s, d.chunk_size < d.state_size ? d.chunk_size
+                                                     : (size_t)d.state_size);
+    if (!b->map || !b->crc || !b->copy) {
+        bufs_release(s, b, resume);
+        return ENOMEM;
+    }
+    return 0;
+}
+
 static void save_end(struct vuc_srv *s)
 {
-    srv_release(s, s->mig.save.buf);
-    memset(&s->mig.save, 0, sizeof(s->mig.save));
+    struct save_session *sv = &s->mig.save;
+    struct session_bufs b = {sv->pending, sv->sent_crc, sv->copybuf};
+
+    bufs_release(s, &b, false);
+    memset(sv, 0, sizeof(*sv));
+    s->dev.tracker = NULL;
+    srv_release(s, s->mig.bounce);
+    s->mig.bounce = NULL;
+    s->mig.bounce_cap = 0;
 }
 
 static void resume_end(struct vuc_srv *s)
 {
-    srv_release(s, s->mig.resume.buf);
-    memset(&s->mig.resume, 0, sizeof(s->mig.resume));
+    struct resume_session *rs = &s->mig.resume;
+    struct session_bufs b = {rs->covered, rs->block_crc, rs->stage};
+
+    bufs_release(s, &b, true);
+    memset(rs, 0, sizeof(*rs));
 }
 
 void mig_free(struct vuc_srv *s)
 {
     save_end(s);
     resume_end(s);
+}
+
+static void save_open(struct vuc_srv *s, struct session_bufs *b, bool live)
+{
+    struct save_session *sv = &s->mig.save;
+    struct vuc_save_cfg cfg = {
+        .state = s->dev.state,
+        .pending = b->map,
+        .sent_crc = b->crc,
+        .copybuf = b->copy,
+        .live = live,
+        .lose_resent = srv_quirk(s, VUC_SRV_QUIRK_PRECOPY_LOSES_DIRTY),
+    };
+
+    dev_stream_dev(&s->dev, &cfg.dev);
+    memset(sv, 0, sizeof(*sv));
+    sv->pending = b->map;
+    sv->sent_crc = b->crc;
+    sv->copybuf = b->copy;
+    memset(b, 0, sizeof(*b));
+    /* Cannot fail: the buffers are there and the geometry is ours. */
+    (void)vuc_save_init(&sv->w, &cfg);
+    sv->open = true;
+    s->dev.tracker = &sv->w;
+}
+
+/* The device has stopped: the stream ends with its registers. */
+static void save_stop(struct vuc_srv *s)
+{
+    struct save_session *sv = &s->mig.save;
+
+    dev_regs_save(&s->dev, sv->regs);
+    vuc_save_live(&sv->w, false);
+    vuc_save_end(&sv->w, sv->regs);
+}
+
+static void resume_open(struct vuc_srv *s, struct session_bufs *b)
+{
+    struct resume_session *rs = &s->mig.resume;
+    struct vuc_resume_cfg cfg = {
+        .stage = b->copy,
+        .block_crc = b->crc,
+        .covered = b->map,
+        .regs = rs->regs,
+    };
+
+    dev_stream_dev(&s->dev, &cfg.dev);
+    if (srv_quirk(s, VUC_SRV_QUIRK_RESUME_CORRUPT))
+        cfg.flags |= VUC_RESUME_NO_VERIFY;
+    if (srv_quirk(s, VUC_SRV_QUIRK_RESUME_TRUNCATED))
+        cfg.flags |= VUC_RESUME_TRUNCATED;
+    rs->stage = b->copy;
+    rs->block_crc = b->crc;
+    rs->covered = b->map;
+    memset(b, 0, sizeof(*b));
+    (void)vuc_resume_init(&rs->r, &cfg);
+    rs->open = true;
+}
+
+/* RESUMING -> STOP, after vuc_resume_finish agreed: the staged state
+ * becomes the device's (no copy) and the registers are loaded. */
+static void resume_load(struct vuc_srv *s)
+{
+    struct resume_session *rs = &s->mig.resume;
+
+    srv_big_release(s, s->dev.state, (size_t)s->state_size);
+    s->dev.state = rs->stage;
+    rs->stage = NULL;
+    /* Only resume-accepts-truncated gets here without REGS. */
+    if (rs->r.seen_regs)
+        dev_regs_load(&s->dev, rs->regs);
 }
 
 void mig_reset(struct vuc_srv *s)
@@ -130,82 +260,57 @@ static int plan(const struct vuc_srv *s, uint32_t cur, uint32_t target,
     return -EINVAL;
 }
 
-/* Take the STOP_COPY snapshot: the stream of the (now stopped) device. */
-static int snapshot(struct vuc_srv *s, uint8_t **out)
-{
-    uint8_t *buf = srv_alloc(s, STREAM_SIZE);
-
-    if (!buf)
-        return ENOMEM;
-    dev_state_save(&s->dev, buf + STREAM_HDR_SIZE);
-    stream_seal(buf);
-    *out = buf;
-    return 0;
-}
-
-/* RESUMING -> STOP: the data must be exactly one valid stream. */
-static int resume_load(struct vuc_srv *s)
-{
-    const uint8_t *state;
-
-    if (stream_decode(s->mig.resume.buf, s->mig.resume.len, &state))
-        return EINVAL;
-    dev_state_load(&s->dev, state);
-    return 0;
-}
-
 /*
  * Perform one arc from -> to, applying its session effect. On failure
- * nothing has changed and the device stays in `from`.
+ * nothing has changed and the device stays in `from` (errno ENOMEM, or
+ * EINVAL when RESUMING -> STOP finds the stream incomplete or corrupt).
  */
 static int arc(struct vuc_srv *s, uint32_t from, uint32_t to)
 {
     enum vuc_fsm_effect eff = vuc_fsm_arc_effect(from, to);
-    uint8_t *snap = NULL;
+    struct session_bufs sb = {0}, rb = {0};
+    /* Quirks walk arcs the table does not have: whatever the arc, a save
+     * session exists exactly in the saving group, and a resume session
+     * exactly in RESUMING. */
+    bool new_save = vuc_fsm_is_saving(to) &&
+                    (eff == VUC_FSM_EFFECT_OPEN_SAVE || !s->mig.save.open);
+    bool new_resume =
+        to == VUC_STATE_RESUMING &&
+        (eff == VUC_FSM_EFFECT_OPEN_RESUME || !s->mig.resume.open);
+    bool load = false;
     int err;
 
     /* Fallible work first, so a failure leaves everything as it was. */
     if (eff == VUC_FSM_EFFECT_END_RESUME) {
-        err = resume_load(s);
-        if (err)
-            return err;
+        if (!s->mig.resume.open || vuc_resume_finish(&s->mig.resume.r) < 0)
+            return EINVAL;
+        load = true;
     }
-    if (to == VUC_STATE_STOP_COPY &&
-        (eff == VUC_FSM_EFFECT_OPEN_SAVE || !s->mig.save.buf)) {
-        err = snapshot(s, &snap);
-        if (err)
-            return err;
+    if (new_save && (err = bufs_alloc(s, &sb, false)) != 0)
+        return err;
+    if (new_resume && (err = bufs_alloc(s, &rb, true)) != 0) {
+        bufs_release(s, &sb, false);
+        return err;
     }
 
-    switch (eff) {
-    case VUC_FSM_EFFECT_OPEN_SAVE:
-    case VUC_FSM_EFFECT_END_SAVE:
+    if (load)
+        resume_load(s);
+    if (!vuc_fsm_is_saving(to) || new_save)
         save_end(s);
-        break;
-    case VUC_FSM_EFFECT_OPEN_RESUME:
-    case VUC_FSM_EFFECT_END_RESUME:
-        resume_end(s); /* STOP -> RESUMING discards earlier data */
-        break;
-    default:
-        break;
+    if (to != VUC_STATE_RESUMING || new_resume)
+        resume_end(s); /* STOP -> RESUMING starts a fresh parse */
+    if (new_save) {
+        save_open(s, &sb, mig_running(to));
+        if (to == VUC_STATE_STOP_COPY)
+            save_stop(s);
+    } else if (vuc_fsm_is_saving(to) && to != from) {
+        if (to == VUC_STATE_STOP_COPY)
+            save_stop(s);
+        else if (from == VUC_STATE_STOP_COPY)
+            vuc_save_live(&s->mig.save.w, true); /* a quirk's arc */
     }
-    /*
-     * Keep the sessions consistent with the new state whatever the arc
-     * (quirks walk arcs the table does not have): a save session exists
-     * exactly in the saving group, resume data only in RESUMING.
-     */
-    if (vuc_fsm_is_saving(to)) {
-        s->mig.save.open = true;
-        if (snap) {
-            s->mig.save.buf = snap;
-            s->mig.save.len = STREAM_SIZE;
-            s->mig.save.pos = 0;
-        }
-    } else {
-        save_end(s);
-    }
-    if (to != VUC_STATE_RESUMING)
-        resume_end(s);
+    if (new_resume)
+        resume_open(s, &rb);
     s->mig.state = to;
     return 0;
 }
@@ -235,6 +340,13 @@ static int mig_set(struct vuc_srv *s, uint32_t target)
             break;
         }
         err = arc(s, s->mig.state, path[i]);
+        if (err == EINVAL && s->opts.resume_fail_to_error) {
+            /* --resume-fail-to-error: bad resume data is fatal. */
+            save_end(s);
+            resume_end(s);
+            s->mig.state = VUC_STATE_ERROR;
+            entered[ne++] = VUC_STATE_ERROR;
+        }
         if (err)
             break; /* the state is the last one reached on the path */
         entered[ne++] = path[i];
@@ -341,12 +453,96 @@ int srv_h_DEVICE_FEATURE(struct vuc_srv *s, struct vuc_conn *c,
 
 /* ---- data transfer (spec: VFIO_USER_MIG_DATA_READ / WRITE) ---- */
 
+/* Room to copy n bytes of a reply. */
+static int bounce_reserve(struct vuc_srv *s, size_t n)
+{
+    if (s->mig.bounce_cap >= n)
+        return 0;
+    srv_release(s, s->mig.bounce);
+    s->mig.bounce_cap = 0;
+    s->mig.bounce = srv_alloc(s, n ? n : 1);
+    if (!s->mig.bounce)
+        return ENOMEM;
+    s->mig.bounce_cap = n;
+    return 0;
+}
+
+/* Append n copied bytes (already at bounce + at) to the reply. */
+static void add_copied(struct vuc_srv *s, struct srv_reply *r, size_t at,
+                       size_t n)
+{
+    uint8_t *p = s->mig.bounce + at;
+    struct iovec *last = r->iovcnt ? &r->iov[r->iovcnt - 1] : NULL;
+
+    if (last && (uint8_t *)last->iov_base + last->iov_len == p) {
+        last->iov_len += n;
+        return;
+    }
+    /* fill_data keeps a slot free for this */
+    r->iov[r->iovcnt].iov_base = p;
+    r->iov[r->iovcnt].iov_len = n;
+    r->iovcnt++;
+}
+
+/*
+ * Up to max bytes of stream into the reply: pieces of the stopped state
+ * by reference, everything else (record headers, payloads copied while
+ * the device ran) copied into the bounce buffer, *copied bytes of it.
+ * Returns the bytes.
+ */
+static size_t fill_data(struct vuc_srv *s, struct srv_reply *r, size_t max,
+                        size_t *copied_out)
+{
+    struct vuc_save *w = &s->mig.save.w;
+    size_t n = 0, copied = 0;
+
+    while (n < max) {
+        const uint8_t *p;
+        bool stable;
+        size_t k = vuc_save_next(w, max - n, &p, &stable);
+
+        if (k == 0)
+            break;
+        if (stable && r->iovcnt < REPLY_MAX_IOV - 1) {
+            r->iov[r->iovcnt].iov_base = (void *)(uintptr_t)p;
+            r->iov[r->iovcnt].iov_len = k;
+            r->iovcnt++;
+        } else {
+            memcpy(s->mig.bounce + copied, p, k);
+            add_copied(s, r, copied, k);
+            copied += k;
+        }
+        n += k;
+    }
+    *copied_out = copied;
+    return n;
+}
+
+/* The eof-not-sticky quirk: the stream starts over after its end. */
+static void save_restart(struct vuc_srv *s)
+{
+    struct save_session *sv = &s->mig.save;
+    struct vuc_save_cfg cfg = {
+        .state = s->dev.state,
+        .pending = sv->pending,
+        .sent_crc = sv->sent_crc,
+        .copybuf = sv->copybuf,
+        .live = false,
+    };
+
+    dev_stream_dev(&s->dev, &cfg.dev);
+    (void)vuc_save_init(&sv->w, &cfg);
+    vuc_save_end(&sv->w, sv->regs);
+    sv->eof = false;
+}
+
 int srv_h_MIG_DATA_READ(struct vuc_srv *s, struct vuc_conn *c,
                         struct vuc_msg *m, struct srv_reply *r)
 {
     struct save_session *sv = &s->mig.save;
     struct vuc_mig_data req, rep = {0};
-    size_t n, avail;
+    bool stop_copy = s->mig.state == VUC_STATE_STOP_COPY;
+    size_t max, n = 0, copied;
     uint8_t *p;
     int rc;
 
@@ -355,34 +551,57 @@ int srv_h_MIG_DATA_READ(struct vuc_srv *s, struct vuc_conn *c,
     if (rc < 0 || (size_t)rc != m->payload_len ||
         m->payload_len != VUC_MIG_DATA_HDR_SIZE)
         return EINVAL;
-    if (!vuc_fsm_is_saving(s->mig.state))
+    if (req.argsz < VUC_MIG_DATA_HDR_SIZE)
         return EINVAL;
-    if (req.size > s->xfer || req.argsz < VUC_MIG_DATA_HDR_SIZE)
-        return EINVAL;
+    if (!vuc_fsm_is_saving(s->mig.state) || !sv->open) {
+        if (!srv_quirk(s, VUC_SRV_QUIRK_READ_IN_RUNNING))
+            return EINVAL;
+        req.size = 0; /* quirk: an empty "success" */
+    }
 
     /*
-     * argsz bounds the reply payload. In PRE_COPY nothing is ready until
-     * STOP_COPY takes the snapshot, so reads return 0 bytes ("end of what
-     * is ready now"); in STOP_COPY a short read is the end of the stream
-     * and every later read returns 0 bytes.
+     * The reply carries min(size, argsz - 8) bytes unless the stream has
+     * fewer ready: a shorter reply is the end of the stream (STOP_COPY)
+     * or of what is ready now (PRE_COPY). Above max_data_xfer_size is
+     * an error; the quirk serves it, still bounded by the largest
+     * transfer the server ever allows.
      */
-    n = req.size;
-    if (n > req.argsz - VUC_MIG_DATA_HDR_SIZE)
-        n = req.argsz - VUC_MIG_DATA_HDR_SIZE;
-    avail = sv->buf ? sv->len - sv->pos : 0;
-    if (n > avail)
-        n = avail;
+    max = req.size;
+    if (req.size > s->xfer) {
+        if (!srv_quirk(s, VUC_SRV_QUIRK_READ_OVER_MAX))
+            return EINVAL;
+        if (max > VUC_SRV_MAX_XFER_LIMIT)
+            max = VUC_SRV_MAX_XFER_LIMIT;
+    }
+    if (max > req.argsz - VUC_MIG_DATA_HDR_SIZE)
+        max = req.argsz - VUC_MIG_DATA_HDR_SIZE;
+    if (bounce_reserve(s, max))
+        return ENOMEM;
 
+    p = reply_fixed(r, VUC_MIG_DATA_HDR_SIZE);
+    if (!p)
+        return EIO;
+    if (max && sv->open) {
+        if (stop_copy && sv->eof && srv_quirk(s, VUC_SRV_QUIRK_EOF_NOT_STICKY))
+            save_restart(s);
+        n = fill_data(s, r, max, &copied);
+        if (stop_copy && n < max) {
+            if (srv_quirk(s, VUC_SRV_QUIRK_READ_PADS)) {
+                /* quirk: zeros to the size asked, the end never shows
+                 * (copied <= n, so they fit) */
+                memset(s->mig.bounce + copied, 0, max - n);
+                add_copied(s, r, copied, max - n);
+                n = max;
+            } else {
+                sv->eof = true; /* every later read returns 0 bytes */
+            }
+        }
+    }
     rep.argsz = (uint32_t)(VUC_MIG_DATA_HDR_SIZE + n);
     rep.size = (uint32_t)n;
-    p = reply_fixed(r, VUC_MIG_DATA_HDR_SIZE);
-    if (!p || vuc_mig_data_encode(&rep, p, VUC_MIG_DATA_HDR_SIZE) !=
-                  (int)VUC_MIG_DATA_HDR_SIZE)
+    if (vuc_mig_data_encode(&rep, p, VUC_MIG_DATA_HDR_SIZE) !=
+        (int)VUC_MIG_DATA_HDR_SIZE)
         return EIO;
-    if (n) {
-        reply_add(r, sv->buf + sv->pos, n);
-        sv->pos += n;
-    }
     return 0;
 }
 
@@ -398,21 +617,16 @@ int srv_h_MIG_DATA_WRITE(struct vuc_srv *s, struct vuc_conn *c,
     rc = vuc_mig_data_decode(m->payload, m->payload_len, true, &w);
     if (rc < 0 || (size_t)rc != m->payload_len || w.data_len != w.size)
         return EINVAL;
-    if (s->mig.state != VUC_STATE_RESUMING)
-        return EINVAL;
+    if (s->mig.state != VUC_STATE_RESUMING || !rs->open)
+        return srv_quirk(s, VUC_SRV_QUIRK_WRITE_OUTSIDE_RESUMING) ? 0 : EINVAL;
     if (w.size > s->xfer)
         return EINVAL;
-    /* Bounded by the largest valid stream: more cannot be valid. */
-    if (w.size > STREAM_SIZE - rs->len)
-        return EINVAL;
-    if (w.size == 0)
-        return 0;
-    if (!rs->buf) {
-        rs->buf = srv_alloc(s, STREAM_SIZE);
-        if (!rs->buf)
-            return ENOMEM;
-    }
-    memcpy(rs->buf + rs->len, w.data, w.size);
-    rs->len += w.size;
+    /*
+     * Any segmentation: the parser takes what comes. What it finds wrong
+     * sticks and fails RESUMING -> STOP, where the spec's decision is
+     * (design.md: resume data incomplete or corrupt); the write itself
+     * succeeds.
+     */
+    (void)vuc_resume_feed(&rs->r, w.data, w.size);
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "vucert/codec.h"
 #include "vucert/fsm.h"
@@ -43,6 +44,28 @@ static const struct quirk_info quirk_table[VUC_SRV_QUIRK_COUNT] = {
     [VUC_SRV_QUIRK_BIT_STATE8_ACCEPTED] =
         {"state-8-accepted",
          "SET of device_state >= 8 succeeds and changes nothing"},
+    [VUC_SRV_QUIRK_BIT_READ_PADS] =
+        {"read-pads-to-requested",
+         "a short MIG_DATA_READ in STOP_COPY is padded with zeros"},
+    [VUC_SRV_QUIRK_BIT_READ_IN_RUNNING] =
+        {"read-allowed-in-running",
+         "MIG_DATA_READ outside the saving states returns 0 bytes"},
+    [VUC_SRV_QUIRK_BIT_WRITE_OUTSIDE_RESUMING] =
+        {"write-allowed-outside-resuming",
+         "MIG_DATA_WRITE outside RESUMING is accepted and discarded"},
+    [VUC_SRV_QUIRK_BIT_RESUME_TRUNCATED] =
+        {"resume-accepts-truncated",
+         "RESUMING -> STOP loads a stream that lacks its end"},
+    [VUC_SRV_QUIRK_BIT_RESUME_CORRUPT] = {"resume-accepts-corrupt",
+                                          "resume does not verify checksums"},
+    [VUC_SRV_QUIRK_BIT_EOF_NOT_STICKY] =
+        {"eof-not-sticky", "after the end in STOP_COPY the stream starts over"},
+    [VUC_SRV_QUIRK_BIT_READ_OVER_MAX] =
+        {"read-over-max-accepted",
+         "MIG_DATA_READ above max_data_xfer_size is served"},
+    [VUC_SRV_QUIRK_BIT_PRECOPY_LOSES_DIRTY] =
+        {"precopy-loses-dirty-state",
+         "changes during PRE_COPY to data already sent are never sent"},
 };
 
 const char *vuc_srv_quirk_name(unsigned i)
@@ -68,6 +91,35 @@ int vuc_srv_quirk_parse(const char *name, uint64_t *bit)
     return -EINVAL;
 }
 
+int vuc_srv_size_parse(const char *text, uint64_t *out)
+{
+    unsigned long long v;
+    unsigned shift = 0;
+    char *end;
+
+    if (!text || !out || !*text || *text == '-' || *text == '+')
+        return -EINVAL;
+    errno = 0;
+    v = strtoull(text, &end, 0);
+    if (errno || end == text)
+        return -EINVAL;
+    if (*end == 'K' || *end == 'k')
+        shift = 10;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30;
+    if (shift)
+        end++;
+    if (*end || v > (VUC_SRV_STATE_SIZE_MAX >> shift))
+        return -EINVAL;
+    v <<= shift;
+    if (v < VUC_SRV_STATE_SIZE_MIN || v % VUC_SRV_STATE_ALIGN)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
 /* ---- context ---- */
 
 void *srv_alloc(struct vuc_srv *s, size_t n)
@@ -87,18 +139,51 @@ void srv_release(struct vuc_srv *s, void *p)
         free(p);
 }
 
+uint8_t *srv_big_alloc(struct vuc_srv *s, size_t n)
+{
+    uint8_t *p;
+
+    if (s->opts.alloc.alloc) {
+        p = s->opts.alloc.alloc(s->opts.alloc.ctx, n);
+        if (p)
+            memset(p, 0, n);
+        return p;
+    }
+    /* Anonymous memory is zero and takes RSS only once written. */
+    p = mmap(NULL, n, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    /* Fewer faults and TLB misses when a large state streams. */
+    (void)madvise(p, n, MADV_HUGEPAGE);
+    return p;
+}
+
+void srv_big_release(struct vuc_srv *s, uint8_t *p, size_t n)
+{
+    if (!p)
+        return;
+    if (s->opts.alloc.alloc)
+        s->opts.alloc.release(s->opts.alloc.ctx, p);
+    else
+        munmap(p, n);
+}
+
 void vuc_srv_opts_init(struct vuc_srv_opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->mig_flags = VUC_MIGRATION_STOP_COPY | VUC_MIGRATION_PRE_COPY;
     o->max_data_xfer_size = VUC_DEFAULT_MAX_DATA_XFER_SIZE;
     o->send_timeout_ms = VUC_SRV_SEND_TIMEOUT_MS;
+    o->state_size = VUC_SRV_STATE_SIZE_DEFAULT;
 }
 
 int vuc_srv_new(const struct vuc_srv_opts *o, struct vuc_srv **out)
 {
     struct vuc_srv_opts def;
     struct vuc_srv *s;
+    uint64_t state_size;
+    uint8_t *state;
 
     if (!out)
         return -EINVAL;
@@ -116,6 +201,11 @@ int vuc_srv_new(const struct vuc_srv_opts *o, struct vuc_srv **out)
     /* Either both allocator hooks or neither. */
     if (!o->alloc.alloc != !o->alloc.release)
         return -EINVAL;
+    state_size = o->state_size ? o->state_size : VUC_SRV_STATE_SIZE_DEFAULT;
+    if (state_size < VUC_SRV_STATE_SIZE_MIN ||
+        state_size > VUC_SRV_STATE_SIZE_MAX ||
+        state_size % VUC_SRV_STATE_ALIGN || state_size > SIZE_MAX / 2)
+        return -EINVAL;
 
     s = o->alloc.alloc ? o->alloc.alloc(o->alloc.ctx, sizeof(*s))
                        : malloc(sizeof(*s));
@@ -128,7 +218,13 @@ int vuc_srv_new(const struct vuc_srv_opts *o, struct vuc_srv **out)
     s->send_timeout_ms =
         o->send_timeout_ms > 0 ? o->send_timeout_ms : VUC_SRV_SEND_TIMEOUT_MS;
     s->xfer = s->xfer_limit;
-    dev_init(&s->dev);
+    s->state_size = state_size;
+    state = srv_big_alloc(s, (size_t)state_size);
+    if (!state) {
+        srv_release(s, s);
+        return -ENOMEM;
+    }
+    dev_init(&s->dev, state, state_size);
     mig_init(&s->mig);
     *out = s;
     return 0;
@@ -139,6 +235,7 @@ void vuc_srv_free(struct vuc_srv *s)
     if (!s)
         return;
     mig_free(s);
+    srv_big_release(s, s->dev.state, (size_t)s->state_size);
     srv_release(s, s);
 }
 

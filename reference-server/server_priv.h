@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * vucert-server internals shared by server.c (connection, dispatch,
- * VERSION), device.c (PCI config space, BAR0, regions), mig.c (migration
- * features, state machine, data sessions), stream.c (the migration stream
- * format) and loop.c (the socket event loop).
+ * VERSION), device.c (PCI config space, BAR0, the migratable state,
+ * regions), mig.c (migration features, state machine, data sessions) and
+ * loop.c (the socket event loop). The stream format itself is vuc_stream
+ * (include/vucert/stream.h).
  */
 #ifndef VUCERT_SERVER_PRIV_H
 #define VUCERT_SERVER_PRIV_H
@@ -14,6 +15,7 @@
 #include <sys/uio.h>
 
 #include "vucert/server.h"
+#include "vucert/stream.h"
 #include "vucert/transport.h"
 #include "vucert/wire.h"
 
@@ -32,7 +34,13 @@
 #define BAR0_TRACE_COUNT  0x1cu /* u32 RO */
 #define BAR0_TRACE_STATES 0x20u /* 8 x u8 RO */
 #define BAR0_COUNTER      0x28u /* u64 RO */
-#define BAR0_FREE_BASE    0x30u /* 0x30..0xfff: RW device state bytes */
+#define BAR0_STATE_SIZE   0x30u /* u64 RO, bytes of the big state */
+#define BAR0_STATE_ADDR   0x38u /* u64 RW, offset into the big state */
+#define BAR0_STATE_DATA   0x40u /* u64 RW, window at STATE_ADDR */
+#define BAR0_DIRTY        0x48u /* u32 WO, DIRTY_PERMILLE */
+#define BAR0_RESERVED     0x4cu /* u32 RO 0 */
+#define BAR0_DIGEST       0x50u /* u64 RO, XXH64 of the device state */
+#define BAR0_FREE_BASE    0x58u /* 0x58..0xfff: RW device state bytes */
 
 #define BAR0_MAGIC_VALUE 0x54435556u /* "VUCT" in little endian */
 #define BAR0_REV_VALUE   1u
@@ -44,32 +52,46 @@
 #define DEV_PCI_CLASS  0xff0000u /* "device does not fit any class" */
 
 /*
- * The device state image saved in a migration stream: u64 counter, the
- * BAR0 image (FAULT and TRACE written as zero), the whole config space.
- * Loading takes only the parts that are device state (BAR0 RW bytes other
- * than FAULT, config writable bits, the counter).
+ * The device state is the big state (state_size bytes), the BAR0 bytes
+ * that are state and COUNTER. The registers image (the stream's REGS
+ * record, STREAM.md) holds the latter two: SCRATCH0, SCRATCH1,
+ * STATE_ADDR, BAR0 0x58..0xfff, then COUNTER. DIGEST is XXH64 of the big
+ * state followed by this image.
  */
-#define DEV_STATE_COUNTER_OFF 0u
-#define DEV_STATE_BAR0_OFF    8u
-#define DEV_STATE_CFG_OFF     (DEV_STATE_BAR0_OFF + DEV_BAR0_SIZE)
-#define DEV_STATE_SIZE        (DEV_STATE_CFG_OFF + DEV_CFG_SIZE)
+#define DEV_REGS_SCRATCH 0u
+#define DEV_REGS_ADDR    16u
+#define DEV_REGS_FREE    24u
+#define DEV_REGS_COUNTER (DEV_REGS_FREE + DEV_BAR0_SIZE - BAR0_FREE_BASE)
+#define DEV_REGS_SIZE    (DEV_REGS_COUNTER + 8u)
+
+/* Stream geometry: dirty tracking per 4 KiB block, chunks up to 1 MiB. */
+#define DEV_BLOCK_SIZE 4096u
+#define DEV_CHUNK_SIZE (1u << 20)
+#define DEV_PAGE_SIZE  4096u /* DIRTY_PERMILLE's unit */
 
 struct dev {
     uint8_t bar0[DEV_BAR0_SIZE]; /* registers are kept current in here */
     uint8_t cfg[DEV_CFG_SIZE];
     uint64_t counter;
     bool fault_armed;
+    uint8_t *state; /* the big state, state_size bytes */
+    uint64_t state_size;
+    /* The open save session: every change of the state marks its blocks
+     * pending there (NULL when none is open). */
+    struct vuc_save *tracker;
 };
 
-void dev_init(struct dev *d);
+void dev_init(struct dev *d, uint8_t *state, uint64_t state_size);
 /* Region size and VUC_REGION_FLAG_* flags; size 0 for unused indexes.
  * Errors: EINVAL (index >= 9). Returns a positive errno or 0. */
 int dev_region(uint32_t index, uint64_t *size, uint32_t *flags);
 /* Bounds are checked by the caller (srv_h_REGION_*). */
 void dev_read(const struct dev *d, uint32_t region, uint64_t off, uint8_t *out,
               size_t n);
+/* running: the device runs (mig_running); stopped, writes to device
+ * state are ignored, so the device does not change. */
 void dev_write(struct dev *d, uint32_t region, uint64_t off,
-               const uint8_t *data, size_t n);
+               const uint8_t *data, size_t n, bool running);
 /* One message handled while the device runs. */
 void dev_tick(struct dev *d);
 /* Record the states entered by the last SET (at most BAR0_TRACE_MAX). */
@@ -77,37 +99,33 @@ void dev_set_trace(struct dev *d, const uint32_t *states, size_t n);
 /* If fault injection is armed, disarm it and return true. */
 bool dev_fault_fire(struct dev *d);
 void dev_fault_disarm(struct dev *d);
-void dev_state_save(const struct dev *d, uint8_t *out);
-void dev_state_load(struct dev *d, const uint8_t *in);
-
-/* ---- migration stream format (stream.c) ---- */
-
-#define STREAM_MAGIC    0x53435556u /* "VUCS" in little endian */
-#define STREAM_VERSION  1u
-#define STREAM_HDR_SIZE 24u
-#define STREAM_SIZE     (STREAM_HDR_SIZE + DEV_STATE_SIZE)
-
-/* CRC-32/ISO-HDLC (the IEEE 802.3 / zlib CRC). */
-uint32_t stream_crc32(const uint8_t *p, size_t n);
-/* buf holds STREAM_SIZE bytes with the state at buf + STREAM_HDR_SIZE:
- * write the header in front of it. */
-void stream_seal(uint8_t *buf);
-/* Check buf is exactly one valid stream; returns 0 and points *state at
- * the state bytes, or EINVAL. */
-int stream_decode(const uint8_t *buf, size_t len, const uint8_t **state);
+/* The registers image (DEV_REGS_SIZE bytes). */
+void dev_regs_save(const struct dev *d, uint8_t *out);
+void dev_regs_load(struct dev *d, const uint8_t *in);
+/* This device as the stream describes it. */
+void dev_stream_dev(const struct dev *d, struct vuc_stream_dev *out);
+/* BAR0 DIGEST. */
+uint64_t dev_digest(const struct dev *d);
 
 /* ---- migration (mig.c) ---- */
 
 struct save_session {
-    bool open;    /* in the saving group */
-    uint8_t *buf; /* the stream, taken on entering STOP_COPY */
-    size_t len;
-    size_t pos; /* bytes already read */
+    bool open; /* in the saving group */
+    struct vuc_save w;
+    uint64_t *pending;
+    uint32_t *sent_crc;
+    uint8_t *copybuf;
+    uint8_t regs[DEV_REGS_SIZE]; /* taken when the device stops */
+    bool eof;                    /* a short read in STOP_COPY showed the end */
 };
 
 struct resume_session {
-    uint8_t *buf; /* STREAM_SIZE bytes, allocated on first write */
-    size_t len;
+    bool open; /* in RESUMING */
+    struct vuc_resume r;
+    uint8_t *stage; /* becomes the state on success */
+    uint32_t *block_crc;
+    uint64_t *covered;
+    uint8_t regs[DEV_REGS_SIZE];
 };
 
 struct mig {
@@ -115,6 +133,8 @@ struct mig {
     uint32_t stale_state; /* state before the last successful SET */
     struct save_session save;
     struct resume_session resume;
+    uint8_t *bounce; /* MIG_DATA_READ bytes that must be copied */
+    size_t bounce_cap;
 };
 
 /* ---- the server ---- */
@@ -122,6 +142,7 @@ struct mig {
 struct vuc_srv {
     struct vuc_srv_opts opts;
     size_t xfer_limit; /* server's own max_data_xfer_size */
+    uint64_t state_size;
     int send_timeout_ms;
     /* per connection */
     bool negotiated;
@@ -138,13 +159,17 @@ static inline bool srv_quirk(const struct vuc_srv *s, uint64_t q)
 
 void *srv_alloc(struct vuc_srv *s, size_t n);
 void srv_release(struct vuc_srv *s, void *p);
+/* Zeroed memory for a state image: mmap, so untouched pages cost no RSS
+ * (through the allocator hooks when the caller set them). */
+uint8_t *srv_big_alloc(struct vuc_srv *s, size_t n);
+void srv_big_release(struct vuc_srv *s, uint8_t *p, size_t n);
 
 /*
  * A successful reply under construction: the payload is the iov list;
  * small fixed parts live in `fixed`. Handlers return 0 after filling it,
  * or a positive errno for an error reply (then r is ignored).
  */
-#define REPLY_MAX_IOV 4
+#define REPLY_MAX_IOV 64
 struct srv_reply {
     struct iovec iov[REPLY_MAX_IOV];
     int iovcnt;

@@ -32,6 +32,7 @@ int vuc_save_init(struct vuc_save *w, const struct vuc_save_cfg *cfg)
     w->sent_crc = cfg->sent_crc;
     w->copybuf = cfg->copybuf;
     w->live = cfg->live;
+    w->lose_resent = cfg->lose_resent;
     w->nblocks = vuc_stream_blocks(&w->dev);
     w->block_op = vuc_crc32c_op(w->dev.block_size);
     w->next_type = VUC_STREAM_REC_HEADER;
@@ -54,27 +55,30 @@ void vuc_save_live(struct vuc_save *w, bool live)
 
 void vuc_save_mark(struct vuc_save *w, uint64_t off, uint64_t len)
 {
-    uint64_t end;
+    uint64_t end, from, to;
 
     if (len == 0 || off >= w->dev.state_size)
         return;
     if (__builtin_add_overflow(off, len, &end) || end > w->dev.state_size)
         end = w->dev.state_size;
-    bits_fill(w->pending, off / w->dev.block_size,
-              (end - 1) / w->dev.block_size + 1, true);
+    from = off / w->dev.block_size;
+    to = (end - 1) / w->dev.block_size + 1;
+    if (w->lose_resent) {
+        /* Blocks below the cursor went out in the first pass, all of
+         * them once it wrapped: their changes are lost (quirk). */
+        if (w->wrapped)
+            return;
+        if (from < w->cursor)
+            from = w->cursor;
+    }
+    if (from < to)
+        bits_fill(w->pending, from, to, true);
 }
 
 void vuc_save_end(struct vuc_save *w, const uint8_t *regs)
 {
     w->regs = regs;
     w->ending = true;
-}
-
-void vuc_save_forget_resent(struct vuc_save *w)
-{
-    /* Blocks below the cursor went out in the first pass (all of them
-     * once it wrapped); pending ones among them changed since. */
-    bits_fill(w->pending, 0, w->wrapped ? w->nblocks : w->cursor, false);
 }
 
 bool vuc_save_done(const struct vuc_save *w)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * vucert-server: the reference vfio-user device (design.md: "The reference
- * server"). A PCI device with a 4 KiB BAR0 register file, the full
- * migration v2 state machine over vfio-user (DEVICE_FEATURE 1 and 2,
- * MIG_DATA_READ/WRITE), fault injection and deliberate quirks.
+ * server"). A PCI device with a 4 KiB BAR0 register file and a migratable
+ * state of configurable size, the full migration v2 state machine over
+ * vfio-user (DEVICE_FEATURE 1 and 2, MIG_DATA_READ/WRITE with the stream
+ * of reference-server/STREAM.md), fault injection and deliberate quirks.
  *
  * The library is single threaded and keeps no globals; every call takes
  * the server context. It never trusts the client: nothing a client sends
@@ -36,6 +37,14 @@ enum vuc_srv_quirk_bit {
     VUC_SRV_QUIRK_BIT_ERRNO_ZERO,              /* error-errno-zero */
     VUC_SRV_QUIRK_BIT_STALE_GET,               /* get-returns-stale-state */
     VUC_SRV_QUIRK_BIT_STATE8_ACCEPTED,         /* state-8-accepted */
+    VUC_SRV_QUIRK_BIT_READ_PADS,               /* read-pads-to-requested */
+    VUC_SRV_QUIRK_BIT_READ_IN_RUNNING,         /* read-allowed-in-running */
+    VUC_SRV_QUIRK_BIT_WRITE_OUTSIDE_RESUMING,  /* write-allowed-outside-... */
+    VUC_SRV_QUIRK_BIT_RESUME_TRUNCATED,        /* resume-accepts-truncated */
+    VUC_SRV_QUIRK_BIT_RESUME_CORRUPT,          /* resume-accepts-corrupt */
+    VUC_SRV_QUIRK_BIT_EOF_NOT_STICKY,          /* eof-not-sticky */
+    VUC_SRV_QUIRK_BIT_READ_OVER_MAX,           /* read-over-max-accepted */
+    VUC_SRV_QUIRK_BIT_PRECOPY_LOSES_DIRTY,     /* precopy-loses-dirty-state */
     VUC_SRV_QUIRK_COUNT
 };
 
@@ -48,17 +57,38 @@ enum vuc_srv_quirk_bit {
 #define VUC_SRV_QUIRK_ERRNO_ZERO          VUC_SRV_QUIRK(ERRNO_ZERO)
 #define VUC_SRV_QUIRK_STALE_GET           VUC_SRV_QUIRK(STALE_GET)
 #define VUC_SRV_QUIRK_STATE8_ACCEPTED     VUC_SRV_QUIRK(STATE8_ACCEPTED)
+#define VUC_SRV_QUIRK_READ_PADS           VUC_SRV_QUIRK(READ_PADS)
+#define VUC_SRV_QUIRK_READ_IN_RUNNING     VUC_SRV_QUIRK(READ_IN_RUNNING)
+#define VUC_SRV_QUIRK_WRITE_OUTSIDE_RESUMING                                   \
+    VUC_SRV_QUIRK(WRITE_OUTSIDE_RESUMING)
+#define VUC_SRV_QUIRK_RESUME_TRUNCATED    VUC_SRV_QUIRK(RESUME_TRUNCATED)
+#define VUC_SRV_QUIRK_RESUME_CORRUPT      VUC_SRV_QUIRK(RESUME_CORRUPT)
+#define VUC_SRV_QUIRK_EOF_NOT_STICKY      VUC_SRV_QUIRK(EOF_NOT_STICKY)
+#define VUC_SRV_QUIRK_READ_OVER_MAX       VUC_SRV_QUIRK(READ_OVER_MAX)
+#define VUC_SRV_QUIRK_PRECOPY_LOSES_DIRTY VUC_SRV_QUIRK(PRECOPY_LOSES_DIRTY)
 #define VUC_SRV_QUIRKS_KNOWN              ((1ull << VUC_SRV_QUIRK_COUNT) - 1)
 
 /* Largest --max-data-xfer-size accepted (it also bounds one message). */
 #define VUC_SRV_MAX_XFER_LIMIT (64u * 1024u * 1024u)
+
+/*
+ * The migratable state (--state-size): a multiple of 4096 bytes between
+ * VUC_SRV_STATE_SIZE_MIN and VUC_SRV_STATE_SIZE_MAX; mmap'ed, so pages
+ * never written cost no memory.
+ */
+#define VUC_SRV_STATE_SIZE_DEFAULT (1ull << 20)
+#define VUC_SRV_STATE_SIZE_MIN     4096ull
+#define VUC_SRV_STATE_SIZE_MAX     (16ull << 30)
+#define VUC_SRV_STATE_ALIGN        4096ull
 
 /* Default wait for a reply to be accepted by the socket, in ms. */
 #define VUC_SRV_SEND_TIMEOUT_MS 5000
 
 /*
  * Optional allocator, so tests can fail the Nth allocation. All zero
- * means malloc/free. alloc returns NULL on failure.
+ * means malloc/free, and mmap for state images; with hooks, state images
+ * come from alloc too (and are zeroed, so they cost their full size).
+ * alloc returns NULL on failure.
  */
 struct vuc_srv_alloc {
     void *(*alloc)(void *ctx, size_t size);
@@ -72,17 +102,23 @@ struct vuc_srv_opts {
     size_t max_data_xfer_size; /* server's limit; 0 means 1 MiB */
     bool verbose;              /* one line per message on stderr */
     int send_timeout_ms;       /* reply send timeout; 0 means default */
+    uint64_t state_size;       /* bytes of migratable state; 0: 1 MiB */
+    /* A failed RESUMING -> STOP leaves the device in ERROR rather than
+     * RESUMING (--resume-fail-to-error). */
+    bool resume_fail_to_error;
     struct vuc_srv_alloc alloc;
 };
 
-/* Fill o with the defaults: stop-copy,pre-copy, no quirks, 1 MiB. */
+/* Fill o with the defaults: stop-copy,pre-copy, no quirks, 1 MiB data
+ * transfers, 1 MiB of state. */
 void vuc_srv_opts_init(struct vuc_srv_opts *o);
 
 /*
  * Create a server with a device in its power-on state (migration state
  * RUNNING). o may be NULL for the defaults. Errors: -EINVAL (flag set not
  * one of the four valid sets, unknown quirk bits, max_data_xfer_size above
- * VUC_SRV_MAX_XFER_LIMIT), -ENOMEM.
+ * VUC_SRV_MAX_XFER_LIMIT, state_size out of range or not a multiple of
+ * VUC_SRV_STATE_ALIGN), -ENOMEM.
  */
 int vuc_srv_new(const struct vuc_srv_opts *o, struct vuc_srv **out);
 /* Free everything (NULL is fine). Does not close any connection. */
@@ -140,6 +176,13 @@ uint32_t vuc_srv_mig_state(const struct vuc_srv *s);
 
 /* true once VERSION has been negotiated on the current connection. */
 bool vuc_srv_negotiated(const struct vuc_srv *s);
+
+/*
+ * Parse a --state-size value: decimal or 0x hex bytes, optionally with a
+ * K, M or G suffix (powers of 1024). Checks the range and alignment of
+ * vuc_srv_new. Errors: -EINVAL.
+ */
+int vuc_srv_size_parse(const char *text, uint64_t *out);
 
 /* Quirk i's --quirk name (i < VUC_SRV_QUIRK_COUNT), else NULL. */
 const char *vuc_srv_quirk_name(unsigned i);

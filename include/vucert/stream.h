@@ -165,6 +165,7 @@ struct vuc_save {
     uint32_t block_op; /* vuc_crc32c_op(block_size) */
     uint64_t cursor;   /* next block to look at */
     bool wrapped;      /* every block has been sent at least once */
+    bool lose_resent;
     bool live;
     bool ending;
     bool done;     /* END has been handed out entirely */
@@ -190,6 +191,9 @@ struct vuc_save_cfg {
     uint32_t *sent_crc;
     uint8_t *copybuf;
     bool live; /* the device runs: it may change the state */
+    /* Changes to blocks already sent are not tracked, so they never go
+     * out again: the precopy-loses-dirty-state quirk, nothing else. */
+    bool lose_resent;
 };
 
 /* Start a stream: every block pending. Errors: -EINVAL (NULL pointer,
@@ -198,14 +202,12 @@ int vuc_save_init(struct vuc_save *w, const struct vuc_save_cfg *cfg);
 /* Whether the device may change the state between calls. */
 void vuc_save_live(struct vuc_save *w, bool live);
 /* The device changed bytes [off, off + len) of the state: their blocks
- * are pending again (out of range bytes are ignored). */
+ * are pending again (out of range bytes are ignored; with lose_resent,
+ * so are blocks already sent). */
 void vuc_save_mark(struct vuc_save *w, uint64_t off, uint64_t len);
 /* The device has stopped: after what is pending, send REGS (regs_size
  * bytes at regs, which must stay unchanged until handed out) and END. */
 void vuc_save_end(struct vuc_save *w, const uint8_t *regs);
-/* Forget the blocks that were sent once and changed since (so they are
- * not sent again): the precopy-loses-dirty-state quirk, nothing else. */
-void vuc_save_forget_resent(struct vuc_save *w);
 
 /*
  * The next piece of the stream: at most max bytes, at *p. Returns its

@@ -16,6 +16,12 @@
  * resulting state, GET and the BAR0 TRACE registers with vuc_fsm_check /
  * vuc_fsm_path plus a model of the quirk: so each quirk is shown to change
  * exactly its own rule and nothing else in the state machine.
+ *
+ * Migration data goes from one server to another over the wire and the
+ * two devices' BAR0 DIGEST must agree; the DIGEST itself is checked
+ * against XXH64 of the state as read back through STATE_DATA. The stream
+ * format has its own tests (test_stream.c); here only its outline is
+ * checked (record magic, sizes).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,6 +44,7 @@
 #include "vucert/codec.h"
 #include "vucert/fsm.h"
 #include "vucert/server.h"
+#include "vucert/stream.h"
 #include "vucert/transport.h"
 #include "vucert/wire.h"
 
@@ -50,17 +57,28 @@
 #define R_TRACE_COUNT  0x1cu
 #define R_TRACE_STATES 0x20u
 #define R_COUNTER      0x28u
-#define R_FREE         0x30u
+#define R_STATE_SIZE   0x30u
+#define R_STATE_ADDR   0x38u
+#define R_STATE_DATA   0x40u
+#define R_DIRTY        0x48u
+#define R_DIGEST       0x50u
+#define R_FREE         0x58u
 #define BAR0_SIZE      4096u
 #define CFG_SIZE       256u
 #define CFG_REGION     7u
 
-/* The save stream (README.md: Migration stream). */
-#define S_MAGIC     0x53435556u
-#define S_HDR       24u
-#define S_STATE_LEN (8u + BAR0_SIZE + CFG_SIZE)
-#define S_SIZE      (S_HDR + S_STATE_LEN)
-#define STREAM_BUF  (S_SIZE + 4096) /* room for one over-long read */
+/*
+ * The save stream (STREAM.md): records of a 32-byte header ("VUCR",
+ * type, flags, seq, len, offset, CRCs) and a payload. Fixtures use a
+ * 16 KiB state so streams stay small: HEADER, one CHUNK, REGS, END.
+ */
+#define FX_STATE  (16u * 1024u)
+#define REC_MAGIC 0x52435556u
+#define REGS_SIZE 4040u
+#define STREAM_LEN(state, chunks)                                              \
+    (64u + (chunks)*32u + (state) + 32u + REGS_SIZE + 48u)
+#define S_SIZE     STREAM_LEN(FX_STATE, 1u)
+#define STREAM_BUF (S_SIZE + 4096) /* room for one over-long read */
 
 #define ST_ERROR        VUC_STATE_ERROR
 #define ST_STOP         VUC_STATE_STOP
@@ -111,6 +129,7 @@ static void fx_open(struct fx *f, uint64_t flags, uint64_t quirks)
     vuc_srv_opts_init(&o);
     o.mig_flags = flags;
     o.quirks = quirks;
+    o.state_size = FX_STATE;
     fx_open_opts(f, &o);
 }
 
@@ -418,24 +437,52 @@ static void write_stream(struct fx *f, const uint8_t *p, size_t len)
     }
 }
 
-/* The test's own CRC-32 (IEEE, table driven; the server's is bitwise). */
-static uint32_t crc32_ieee(const uint8_t *p, size_t n)
+/* Read a whole stream with reads of `step` bytes, until a short read. */
+static size_t read_all(struct fx *f, uint8_t *out, size_t cap, uint32_t step)
 {
-    uint32_t table[256], crc = 0xffffffffu;
+    size_t total = 0, n;
 
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-
-        for (int k = 0; k < 8; k++)
-            c = (c & 1u) ? 0xedb88320u ^ (c >> 1) : c >> 1;
-        table[i] = c;
+    for (;;) {
+        assert_true(total + step <= cap);
+        assert_int_equal(mig_read(f, 8 + step, step, out + total, &n), 0);
+        total += n;
+        if (n < step)
+            return total;
     }
-    for (size_t i = 0; i < n; i++)
-        crc = table[(crc ^ p[i]) & 0xffu] ^ (crc >> 8);
-    return crc ^ 0xffffffffu;
 }
 
-/* A valid save stream of a fresh device (for RESUMING cells). */
+/* Write a stream in segments of `step` bytes. */
+static void write_all(struct fx *f, const uint8_t *p, size_t len, uint32_t step)
+{
+    for (size_t off = 0; off < len; off += step) {
+        size_t n = len - off < step ? len - off : step;
+
+        assert_int_equal(mig_write(f, p + off, (uint32_t)n), 0);
+    }
+}
+
+static uint64_t digest(struct fx *f)
+{
+    return bar_rd(f, R_DIGEST, 8);
+}
+
+/* Walk a stream's records: their count, and that they are well formed. */
+static size_t count_records(const uint8_t *p, size_t len)
+{
+    size_t off = 0, n = 0;
+
+    while (off < len) {
+        assert_true(len - off >= 32);
+        assert_int_equal(vuc_get_u32(p + off), REC_MAGIC);
+        assert_int_equal(vuc_get_u32(p + off + 8), n);
+        off += 32 + (size_t)vuc_get_u32(p + off + 12);
+        n++;
+    }
+    assert_int_equal(off, len);
+    return n;
+}
+
+/* A valid save stream of a fresh FX_STATE device (for RESUMING cells). */
 static size_t fresh_stream(uint8_t *out, size_t cap)
 {
     struct fx f;
@@ -447,6 +494,7 @@ static size_t fresh_stream(uint8_t *out, size_t cap)
     assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
     n = read_stream(&f, out, cap);
     assert_int_equal(n, S_SIZE);
+    assert_int_equal(count_records(out, n), 4);
     fx_close(&f);
     return n;
 }
@@ -1260,93 +1308,123 @@ static void test_reset_from_every_state(void **state)
 
 /* ---- migration data ---- */
 
+/* Device state as the tests set it: registers, big-state words, a free
+ * BAR0 byte. */
+static void scribble(struct fx *f, uint64_t seed)
+{
+    bar_wr(f, R_SCRATCH0, 0x1122334455667788ull ^ seed, 8);
+    bar_wr(f, R_SCRATCH1, 0x99aabbccddeeff00ull ^ seed, 8);
+    bar_wr(f, 0x100, 0xab ^ (seed & 0xff), 1);
+    bar_wr(f, R_STATE_ADDR, 8, 8);
+    bar_wr(f, R_STATE_DATA, 0xa1a2a3a4a5a6a7a8ull ^ seed, 8);
+    bar_wr(f, R_STATE_DATA, 0xb1b2b3b4b5b6b7b8ull ^ seed, 8);
+    bar_wr(f, R_DIRTY, 1000, 4); /* every page */
+}
+
+/*
+ * Source (PRE_COPY, a change, STOP_COPY) to destination (RESUMING) over
+ * the wire: the destination's DIGEST, registers and state words equal
+ * the source's. Runs under quirks that must not disturb a round trip.
+ */
 static void test_stream_round_trip(void **state)
 {
     uint64_t q = *(uint64_t *)*state;
-    uint8_t s1[STREAM_BUF], s2[STREAM_BUF], cfgb[1] = {0x40};
-    uint64_t counter;
-    size_t n, n2;
-    struct fx f;
+    uint8_t *s1 = malloc(4 * STREAM_BUF), s2[64];
+    uint64_t counter, dig;
+    size_t n = 0, n2, pre;
+    struct fx f, g;
 
-    /* the test's CRC is the standard one */
-    assert_int_equal(crc32_ieee((const uint8_t *)"123456789", 9), 0xcbf43926u);
-
+    assert_non_null(s1);
     fx_open(&f, DEF_FLAGS, q);
     negotiate(&f);
-    bar_wr(&f, R_SCRATCH0, 0x1122334455667788ull, 8);
-    bar_wr(&f, R_SCRATCH1, 0x99aabbccddeeff00ull, 8);
-    bar_wr(&f, 0x100, 0xab, 1);
-    assert_int_equal(region_write(&f, CFG_REGION, 0x0c, cfgb, 1), 0);
+    scribble(&f, 0);
+    dig = digest(&f);
+    assert_int_not_equal(digest(&f), dig); /* COUNTER advanced */
 
-    /* PRE_COPY: nothing is ready yet, 0 bytes, not an error */
+    /* PRE_COPY: the initial data is ready at once; the rest of what is
+     * ready ends with a short read; reading on gives 0 bytes */
     assert_int_equal(set_state(&f, ST_PRE_COPY), 0);
-    assert_int_equal(mig_read(&f, 8 + 100, 100, s1, &n), 0);
-    assert_int_equal(n, 0);
-    /* STOP_COPY: the snapshot is the whole stream */
+    pre = read_stream(&f, s1, 4 * STREAM_BUF);
+    assert_int_equal(pre, 64 + 32 + FX_STATE);
+    assert_int_equal(mig_read(&f, 8 + 100, 100, s2, &n2), 0);
+    assert_int_equal(n2, 0);
+    /* the device keeps running: a changed word is ready again */
+    bar_wr(&f, R_STATE_ADDR, 4096 + 16, 8);
+    bar_wr(&f, R_STATE_DATA, 0x0123456789abcdefull, 8);
+    n = pre + read_stream(&f, s1 + pre, 4 * STREAM_BUF - pre);
+    assert_int_equal(n, pre + 32 + 4096);
+    /* STOP_COPY: the rest, then the end sticks; size 0 is 0 bytes */
     assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
     counter = bar_rd(&f, R_COUNTER, 8);
-    n = read_stream(&f, s1, sizeof(s1));
-    assert_int_equal(n, S_SIZE);
-    assert_int_equal(vuc_get_u32(s1), S_MAGIC);
-    assert_memory_equal(s1, "VUCS", 4);
-    assert_int_equal(vuc_get_u16(s1 + 4), 1);
-    assert_int_equal(vuc_get_u16(s1 + 6), 0);
-    assert_int_equal(vuc_get_u32(s1 + 8), S_STATE_LEN);
-    assert_int_equal(vuc_get_u32(s1 + 12), crc32_ieee(s1 + S_HDR, S_STATE_LEN));
-    assert_int_equal(vuc_get_u64(s1 + 16), 0);
-    /* the end is sticky; size 0 is a 0-byte reply */
+    dig = digest(&f);
+    assert_int_equal(digest(&f), dig); /* stopped: reading changes nothing */
+    n += read_stream(&f, s1 + n, 4 * STREAM_BUF - n);
+    assert_int_equal(n, pre + 32 + 4096 + 32 + REGS_SIZE + 48);
+    assert_int_equal(count_records(s1, n), 5);
     assert_int_equal(mig_read(&f, 8 + 100, 100, s2, &n2), 0);
     assert_int_equal(n2, 0);
     assert_int_equal(mig_read(&f, 8, 0, s2, &n2), 0);
     assert_int_equal(n2, 0);
+    assert_int_equal(mig_read(&f, 8 + 100, 100, s2, &n2), 0);
+    assert_int_equal(n2, 0);
+    assert_int_equal(digest(&f), dig);
 
-    /* destination: a different device state, then restore */
-    assert_int_equal(reset(&f), 0);
-    bar_wr(&f, R_SCRATCH0, 1, 8);
-    bar_wr(&f, R_SCRATCH1, 2, 8);
-    bar_wr(&f, 0x100, 0, 1);
-    assert_int_equal(set_state(&f, ST_STOP), 0);
-    assert_int_equal(set_state(&f, ST_RESUMING), 0);
-    write_stream(&f, s1, n);
-    assert_int_equal(set_state(&f, ST_STOP), 0);
-    assert_int_equal(bar_rd(&f, R_SCRATCH0, 8), 0x1122334455667788ull);
-    assert_int_equal(bar_rd(&f, R_SCRATCH1, 8), 0x99aabbccddeeff00ull);
-    assert_int_equal(bar_rd(&f, 0x100, 1), 0xab);
-    assert_int_equal(bar_rd(&f, R_COUNTER, 8), counter);
-    assert_int_equal(region_read(&f, CFG_REGION, 0x0c, 1, cfgb), 0);
-    assert_int_equal(cfgb[0], 0x40);
-    /* and a second save reproduces the same state bytes */
-    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
-    n2 = read_stream(&f, s2, sizeof(s2));
-    assert_int_equal(n2, S_SIZE);
-    assert_memory_equal(s1 + S_HDR, s2 + S_HDR, S_STATE_LEN);
+    /* destination: a different device, then the stream */
+    fx_open(&g, DEF_FLAGS, q);
+    negotiate(&g);
+    scribble(&g, 0x5555);
+    assert_int_not_equal(digest(&g), dig);
+    assert_int_equal(set_state(&g, ST_STOP), 0);
+    assert_int_equal(set_state(&g, ST_RESUMING), 0);
+    write_stream(&g, s1, n);
+    assert_int_equal(set_state(&g, ST_STOP), 0);
+    assert_int_equal(digest(&g), dig);
+    assert_int_equal(bar_rd(&g, R_SCRATCH0, 8), 0x1122334455667788ull);
+    assert_int_equal(bar_rd(&g, R_SCRATCH1, 8), 0x99aabbccddeeff00ull);
+    assert_int_equal(bar_rd(&g, 0x100, 1), 0xab);
+    assert_int_equal(bar_rd(&g, R_COUNTER, 8), counter);
+    assert_int_equal(bar_rd(&g, R_STATE_ADDR, 8), 4096 + 24);
+    bar_wr(&g, R_STATE_ADDR, 8, 8); /* ignored: stopped */
+    assert_int_equal(bar_rd(&g, R_STATE_ADDR, 8), 4096 + 24);
+    assert_int_equal(set_state(&g, ST_RUNNING), 0);
+    bar_wr(&g, R_STATE_ADDR, 4096 + 16, 8);
+    assert_int_equal(bar_rd(&g, R_STATE_DATA, 8), 0x0123456789abcdefull);
+    bar_wr(&g, R_STATE_ADDR, 16, 8);
+    assert_int_equal(bar_rd(&g, R_STATE_DATA, 8), 0xb1b2b3b4b5b6b7b8ull);
+    fx_close(&g);
     fx_close(&f);
+    free(s1);
 }
 
 static void test_stream_read_rules(void **state)
 {
+    uint64_t q = *(uint64_t *)*state;
     uint8_t b[STREAM_BUF], rq[12] = {0};
     size_t n, total = 0;
     struct fx f;
 
-    (void)state;
-    fx_open(&f, DEF_FLAGS, 0);
+    fx_open(&f, DEF_FLAGS, q);
     negotiate(&f);
     /* outside the saving group */
     assert_int_equal(mig_read(&f, 16, 8, b, &n), EINVAL);
     assert_int_equal(set_state(&f, ST_STOP), 0);
     assert_int_equal(mig_read(&f, 16, 8, b, &n), EINVAL);
+    assert_int_equal(mig_read(&f, 8, 0, b, &n), EINVAL);
     assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
-    /* argsz < 8, payload not exactly 8 bytes */
+    /* argsz < 8, payload not exactly 8 bytes, size above the maximum */
     assert_int_equal(mig_read(&f, 7, 8, b, &n), EINVAL);
     vuc_put_u32(rq, 16);
     vuc_put_u32(rq + 4, 8);
     assert_int_equal(req(&f, VUC_CMD_MIG_DATA_READ, rq, 12), EINVAL);
+    assert_int_equal(req(&f, VUC_CMD_MIG_DATA_READ, rq, 4), EINVAL);
+    assert_int_equal(mig_read(&f, 0xffffffffu, 1048577, b, &n), EINVAL);
     /* argsz bounds the data: 10 bytes of the 100 asked for */
     assert_int_equal(mig_read(&f, 8 + 10, 100, b, &n), 0);
     assert_int_equal(n, 10);
     total += n;
     assert_int_equal(mig_read(&f, 8, 100, b, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(mig_read(&f, 8 + 100, 0, b, &n), 0);
     assert_int_equal(n, 0);
     /* the stream continues where it was */
     for (;;) {
@@ -1356,29 +1434,54 @@ static void test_stream_read_rules(void **state)
             break;
     }
     assert_int_equal(total, S_SIZE);
-    /* leaving the saving group discards the session; a new one starts
-     * from the beginning */
+    assert_int_equal(count_records(b, total), 4);
+    /* a read of exactly what is left is not short; the next one is */
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    assert_int_equal(mig_read(&f, 8 + S_SIZE, S_SIZE, b, &n), 0);
+    assert_int_equal(n, S_SIZE);
+    assert_int_equal(mig_read(&f, 8 + 1, 1, b, &n), 0);
+    assert_int_equal(n, 0);
+    /* leaving the saving group early discards the session; a new one
+     * starts from the beginning */
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    assert_int_equal(mig_read(&f, 8 + 100, 100, b, &n), 0);
     assert_int_equal(set_state(&f, ST_STOP), 0);
     assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
     assert_int_equal(mig_read(&f, 8 + 4, 4, b, &n), 0);
     assert_int_equal(n, 4);
-    assert_int_equal(vuc_get_u32(b), S_MAGIC);
+    assert_int_equal(vuc_get_u32(b), REC_MAGIC);
+    assert_memory_equal(b, "VUCR", 4);
     /* a MIG_DATA_WRITE outside RESUMING */
     assert_int_equal(mig_write(&f, b, 4), EINVAL);
+    /* PRE_COPY left early, and again */
+    assert_int_equal(reset(&f), 0);
+    assert_int_equal(set_state(&f, ST_PRE_COPY), 0);
+    assert_int_equal(mig_read(&f, 8 + 50, 50, b, &n), 0);
+    assert_int_equal(n, 50);
+    assert_int_equal(set_state(&f, ST_RUNNING), 0);
+    assert_int_equal(set_state(&f, ST_PRE_COPY), 0);
+    assert_int_equal(read_stream(&f, b, sizeof(b)), 64 + 32 + FX_STATE);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    assert_int_equal(read_stream(&f, b, sizeof(b)), 32 + REGS_SIZE + 48);
     fx_close(&f);
 }
 
 static void test_stream_resume_failures(void **state)
 {
+    uint64_t q = *(uint64_t *)*state;
     uint8_t s[STREAM_BUF], bad[STREAM_BUF], w[16];
+    uint64_t dig;
     size_t n;
     struct fx f;
 
-    (void)state;
     n = fresh_stream(s, sizeof(s));
-    fx_open(&f, DEF_FLAGS, 0);
+    fx_open(&f, DEF_FLAGS, q);
     negotiate(&f);
+    scribble(&f, 9);
     assert_int_equal(set_state(&f, ST_RESUMING), 0);
+    dig = digest(&f);
     /* no data at all */
     assert_int_equal(set_state(&f, ST_STOP), EINVAL);
     assert_int_equal(state_now(&f), ST_RESUMING);
@@ -1390,23 +1493,34 @@ static void test_stream_resume_failures(void **state)
     assert_int_equal(set_state(&f, ST_RUNNING), EINVAL);
     assert_int_equal(state_now(&f), ST_RESUMING);
     assert_int_equal(bar_rd(&f, R_TRACE_COUNT, 4), 0);
+    /* the device is untouched by all of that */
+    assert_int_equal(digest(&f), dig);
     /* completing it makes it valid */
     assert_int_equal(mig_write(&f, s + n - 1, 1), 0);
-    /* more than one stream can hold: refused, buffer unchanged */
-    assert_int_equal(mig_write(&f, s, 1), EINVAL);
-    assert_int_equal(state_now(&f), ST_RESUMING);
     assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_not_equal(digest(&f), dig);
+    assert_int_equal(bar_rd(&f, R_SCRATCH0, 8), 0x5a5a5a5a5a5a5a5aull);
+
+    /* bytes after the end: the write is taken, the stream is not */
+    assert_int_equal(set_state(&f, ST_RESUMING), 0);
+    write_stream(&f, s, n);
+    assert_int_equal(mig_write(&f, s, 1), 0);
+    assert_int_equal(set_state(&f, ST_STOP), EINVAL);
+    assert_int_equal(state_now(&f), ST_RESUMING);
 
     /* wrong size field in the write */
-    assert_int_equal(set_state(&f, ST_RESUMING), 0);
     vuc_put_u32(w, 8);
     vuc_put_u32(w + 4, 10);
     assert_int_equal(req(&f, VUC_CMD_MIG_DATA_WRITE, w, 16), EINVAL);
     vuc_put_u32(w + 4, 4);
     assert_int_equal(req(&f, VUC_CMD_MIG_DATA_WRITE, w, 16), EINVAL);
+    assert_int_equal(req(&f, VUC_CMD_MIG_DATA_WRITE, w, 4), EINVAL);
 
     /* corrupt: each kind of damage fails, and stays RESUMING */
-    static const size_t flips[] = {0, 4, 6, 8, 12, 16, 23, 24, 100, S_SIZE - 1};
+    static const size_t flips[] = {
+        0,           4,         8,       12,      16,  28,   32,
+        40,          64 + 8,    64 + 24, 64 + 32, 100, 8000, S_SIZE - 4100,
+        S_SIZE - 60, S_SIZE - 1};
     for (size_t i = 0; i < sizeof(flips) / sizeof(flips[0]); i++) {
         memcpy(bad, s, n);
         bad[flips[i]] ^= 0x01;
@@ -1425,6 +1539,57 @@ static void test_stream_resume_failures(void **state)
     assert_int_equal(set_state(&f, ST_RESUMING), 0);
     write_stream(&f, s + 100, n - 100);
     assert_int_equal(set_state(&f, ST_STOP), EINVAL);
+    fx_close(&f);
+
+    /* a stream of a device with another state size */
+    {
+        struct vuc_srv_opts o;
+
+        vuc_srv_opts_init(&o);
+        o.state_size = 2 * FX_STATE;
+        o.quirks = q;
+        fx_open_opts(&f, &o);
+        negotiate(&f);
+        assert_int_equal(set_state(&f, ST_RESUMING), 0);
+        write_stream(&f, s, n);
+        assert_int_equal(set_state(&f, ST_STOP), EINVAL);
+        fx_close(&f);
+    }
+}
+
+/* --resume-fail-to-error: a bad stream takes the device to ERROR. */
+static void test_resume_fail_to_error(void **state)
+{
+    uint8_t s[STREAM_BUF];
+    struct vuc_srv_opts o;
+    uint32_t tr[8];
+    size_t n;
+    struct fx f;
+
+    (void)state;
+    n = fresh_stream(s, sizeof(s));
+    vuc_srv_opts_init(&o);
+    o.state_size = FX_STATE;
+    o.resume_fail_to_error = true;
+    fx_open_opts(&f, &o);
+    negotiate(&f);
+    assert_int_equal(set_state(&f, ST_RESUMING), 0);
+    write_stream(&f, s, n - 1);
+    assert_int_equal(set_state(&f, ST_RUNNING), EINVAL);
+    assert_int_equal(state_now(&f), ST_ERROR);
+    assert_int_equal(trace(&f, tr), 1);
+    assert_int_equal(tr[0], ST_ERROR);
+    assert_int_equal(set_state(&f, ST_STOP), EINVAL); /* reset needed */
+    assert_int_equal(mig_write(&f, s, 1), EINVAL);
+    assert_int_equal(reset(&f), 0);
+    assert_int_equal(state_now(&f), ST_RUNNING);
+    /* nothing was loaded */
+    assert_int_equal(bar_rd(&f, R_SCRATCH0, 8), 0);
+    /* a good stream still loads */
+    assert_int_equal(set_state(&f, ST_RESUMING), 0);
+    write_stream(&f, s, n);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_equal(bar_rd(&f, R_SCRATCH0, 8), 0x5a5a5a5a5a5a5a5aull);
     fx_close(&f);
 }
 
@@ -1453,44 +1618,62 @@ static void test_alloc_failures(void **state)
 {
     struct vuc_srv_opts o;
     struct vuc_srv *s;
-    uint8_t stream[STREAM_BUF];
+    uint8_t stream[STREAM_BUF], b[STREAM_BUF];
     uint32_t tr[8];
-    size_t slen = fresh_stream(stream, sizeof(stream));
+    size_t slen = fresh_stream(stream, sizeof(stream)), n;
     struct alloc_ctx a = {.count = 0, .fail_after = 0};
     struct fx f;
 
     (void)state;
     vuc_srv_opts_init(&o);
+    o.state_size = FX_STATE;
     o.alloc.alloc = counting_alloc;
     o.alloc.release = counting_release;
     o.alloc.ctx = &a;
 
-    /* the context itself */
+    /* the context itself, then the state */
+    assert_int_equal(vuc_srv_new(&o, &s), -ENOMEM);
+    a.count = 0;
+    a.fail_after = 1;
     assert_int_equal(vuc_srv_new(&o, &s), -ENOMEM);
     /* only one of the two hooks */
     o.alloc.release = NULL;
     assert_int_equal(vuc_srv_new(&o, &s), -EINVAL);
     o.alloc.release = counting_release;
 
-    /* the STOP_COPY snapshot: RUNNING -> STOP -> STOP_COPY fails on its
-     * second arc and stays at STOP, the last state reached (a failed SET
-     * leaves the state on the path) */
-    a.count = 0;
-    a.fail_after = 1;
-    fx_open_opts(&f, &o);
-    negotiate(&f);
-    assert_int_equal(set_state(&f, ST_STOP_COPY), ENOMEM);
-    assert_int_equal(state_now(&f), ST_STOP);
-    assert_int_equal(trace(&f, tr), 1);
-    assert_int_equal(tr[0], ST_STOP);
-    /* the resume buffer */
-    assert_int_equal(set_state(&f, ST_RESUMING), 0);
-    assert_int_equal(mig_write(&f, stream, 10), ENOMEM);
-    assert_int_equal(state_now(&f), ST_RESUMING);
-    a.fail_after = -1;
-    write_stream(&f, stream, slen);
-    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
-    fx_close(&f);
+    /* each of the three buffers of a session */
+    for (int k = 0; k < 3; k++) {
+        a.count = 0;
+        a.fail_after = -1;
+        fx_open_opts(&f, &o);
+        negotiate(&f);
+        /* RUNNING -> STOP -> STOP_COPY fails on its second arc and stays
+         * at STOP, the last state reached (a failed SET leaves the state
+         * on the path) */
+        a.count = 0;
+        a.fail_after = k;
+        assert_int_equal(set_state(&f, ST_STOP_COPY), ENOMEM);
+        assert_int_equal(state_now(&f), ST_STOP);
+        assert_int_equal(trace(&f, tr), 1);
+        assert_int_equal(tr[0], ST_STOP);
+        /* STOP -> RESUMING */
+        a.count = 0;
+        assert_int_equal(set_state(&f, ST_RESUMING), ENOMEM);
+        assert_int_equal(state_now(&f), ST_STOP);
+        /* with memory both work */
+        a.fail_after = -1;
+        assert_int_equal(set_state(&f, ST_RESUMING), 0);
+        write_stream(&f, stream, slen);
+        assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+        /* a reply's copy buffer: the read fails and consumes nothing */
+        a.count = 0;
+        a.fail_after = 0;
+        assert_int_equal(mig_read(&f, 8 + 64, 64, b, &n), ENOMEM);
+        a.fail_after = -1;
+        assert_int_equal(read_stream(&f, b, sizeof(b)), slen);
+        assert_int_equal(bar_rd(&f, R_SCRATCH0, 8), 0x5a5a5a5a5a5a5a5aull);
+        fx_close(&f);
+    }
 
     /* invalid options */
     vuc_srv_opts_init(&o);
@@ -1502,6 +1685,17 @@ static void test_alloc_failures(void **state)
     vuc_srv_opts_init(&o);
     o.max_data_xfer_size = VUC_SRV_MAX_XFER_LIMIT + 1u;
     assert_int_equal(vuc_srv_new(&o, &s), -EINVAL);
+    static const uint64_t bad_sizes[] = {1, 4095, 4097, 6000,
+                                         VUC_SRV_STATE_SIZE_MAX + 4096};
+    for (size_t i = 0; i < sizeof(bad_sizes) / sizeof(bad_sizes[0]); i++) {
+        vuc_srv_opts_init(&o);
+        o.state_size = bad_sizes[i];
+        assert_int_equal(vuc_srv_new(&o, &s), -EINVAL);
+    }
+    vuc_srv_opts_init(&o);
+    o.state_size = 0; /* the default */
+    assert_int_equal(vuc_srv_new(&o, &s), 0);
+    vuc_srv_free(s);
     assert_int_equal(vuc_srv_new(NULL, &s), 0);
     assert_int_equal(vuc_srv_mig_state(s), ST_RUNNING);
     vuc_srv_free(s);
@@ -1642,6 +1836,554 @@ static void test_quirk_each(void **state)
     fx_close(&f);
 }
 
+/* ---- the migratable state and its registers ---- */
+
+/* The 8 bytes at addr, through STATE_ADDR and STATE_DATA (running). */
+static uint64_t word_at(struct fx *f, uint64_t addr)
+{
+    bar_wr(f, R_STATE_ADDR, addr, 8);
+    return bar_rd(f, R_STATE_DATA, 8);
+}
+
+static void dump_state(struct fx *f, uint8_t *out, size_t size)
+{
+    for (size_t a = 0; a < size; a += 8)
+        vuc_put_u64(out + a, word_at(f, a));
+}
+
+/* The registers image (STREAM.md: REGS) as BAR0 shows it. */
+static void regs_image(struct fx *f, uint8_t *out)
+{
+    assert_int_equal(region_read(f, 0, R_SCRATCH0, 16, out), 0);
+    assert_int_equal(region_read(f, 0, R_STATE_ADDR, 8, out + 16), 0);
+    assert_int_equal(region_read(f, 0, R_FREE, BAR0_SIZE - R_FREE, out + 24),
+                     0);
+    vuc_put_u64(out + REGS_SIZE - 8, bar_rd(f, R_COUNTER, 8));
+}
+
+/* Words that differ; each must have changed by DIRTY_PERMILLE's delta,
+ * one per page. Returns the pages changed. */
+static size_t changed_pages(const uint8_t *a, const uint8_t *b, size_t size)
+{
+    size_t n = 0, last_page = (size_t)-1;
+
+    for (size_t i = 0; i < size; i += 8) {
+        if (vuc_get_u64(a + i) == vuc_get_u64(b + i))
+            continue;
+        assert_int_equal(vuc_get_u64(b + i),
+                         vuc_get_u64(a + i) + 0x9e3779b97f4a7c15ull);
+        assert_int_not_equal(i / 4096, last_page);
+        last_page = i / 4096;
+        n++;
+    }
+    return n;
+}
+
+static void test_state_registers(void **state)
+{
+    uint8_t *s0 = malloc(FX_STATE), *s1 = malloc(FX_STATE);
+    uint8_t regs[REGS_SIZE], b[16];
+    struct vuc_xxh64 h;
+    uint64_t dig;
+    struct fx f;
+
+    (void)state;
+    assert_true(s0 && s1);
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    assert_int_equal(bar_rd(&f, R_STATE_SIZE, 8), FX_STATE);
+    bar_wr(&f, R_STATE_SIZE, 0, 8);
+    assert_int_equal(bar_rd(&f, R_STATE_SIZE, 8), FX_STATE);
+    assert_int_equal(bar_rd(&f, R_STATE_ADDR, 8), 0);
+    assert_int_equal(bar_rd(&f, R_STATE_DATA, 8), 0); /* a fresh state */
+
+    /* a write stores and advances by 8; a read does not advance */
+    bar_wr(&f, R_STATE_ADDR, 100, 8);
+    bar_wr(&f, R_STATE_DATA, 0x1111222233334444ull, 8);
+    assert_int_equal(bar_rd(&f, R_STATE_ADDR, 8), 108);
+    bar_wr(&f, R_STATE_DATA, 0x5555666677778888ull, 8);
+    assert_int_equal(bar_rd(&f, R_STATE_DATA, 8), 0);
+    assert_int_equal(bar_rd(&f, R_STATE_ADDR, 8), 116);
+    assert_int_equal(word_at(&f, 100), 0x1111222233334444ull);
+    assert_int_equal(word_at(&f, 108), 0x5555666677778888ull);
+    assert_int_equal(word_at(&f, 104), 0x7777888811112222ull); /* unaligned */
+    assert_int_equal(bar_rd(&f, R_STATE_DATA + 4, 4), 0x77778888u);
+    /* a partial STATE_DATA write is ignored */
+    bar_wr(&f, R_STATE_DATA, 0xffffffffu, 4);
+    assert_int_equal(bar_rd(&f, R_STATE_ADDR, 8), 104);
+    assert_int_equal(bar_rd(&f, R_STATE_DATA, 8), 0x7777888811112222ull);
+    /* STATE_ADDR and STATE_DATA in one write: stored at the new address */
+    vuc_put_u64(b, 200);
+    vuc_put_u64(b + 8, 0xabcdef0123456789ull);
+    assert_int_equal(region_write(&f, 0, R_STATE_ADDR, b, 16), 0);
+    assert_int_equal(bar_rd(&f, R_STATE_ADDR, 8), 208);
+    assert_int_equal(word_at(&f, 200), 0xabcdef0123456789ull);
+    /* the last word, and past it: ignored, reads 0 */
+    bar_wr(&f, R_STATE_ADDR, FX_STATE - 8, 8);
+    bar_wr(&f, R_STATE_DATA, 42, 8);
+    assert_int_equal(bar_rd(&f, R_STATE_ADDR, 8), FX_STATE);
+    assert_int_equal(word_at(&f, FX_STATE - 8), 42);
+    static const uint64_t outside[] = {FX_STATE - 7, FX_STATE, FX_STATE + 8,
+                                       UINT64_MAX - 3, UINT64_MAX};
+    for (size_t i = 0; i < sizeof(outside) / sizeof(outside[0]); i++) {
+        bar_wr(&f, R_STATE_ADDR, outside[i], 8);
+        assert_int_equal(bar_rd(&f, R_STATE_DATA, 8), 0);
+        bar_wr(&f, R_STATE_DATA, 7, 8);
+        assert_int_equal(bar_rd(&f, R_STATE_ADDR, 8), outside[i]);
+    }
+
+    /* DIRTY_PERMILLE: ceil(4 pages * n / 1000) pages, one word each */
+    static const struct {
+        uint32_t n;
+        size_t pages;
+    } dp[] = {{500, 2}, {1, 1}, {1000, 4}, {250, 1},
+              {251, 2}, {0, 0}, {1001, 0}, {0xffffffffu, 0}};
+    for (size_t i = 0; i < sizeof(dp) / sizeof(dp[0]); i++) {
+        dump_state(&f, s0, FX_STATE);
+        bar_wr(&f, R_DIRTY, dp[i].n, 4);
+        dump_state(&f, s1, FX_STATE);
+        assert_int_equal(changed_pages(s0, s1, FX_STATE), dp[i].pages);
+    }
+    /* only a whole u32 write acts; it reads as 0 */
+    dump_state(&f, s0, FX_STATE);
+    bar_wr(&f, R_DIRTY, 1000, 2);
+    assert_int_equal(bar_rd(&f, R_DIRTY, 4), 0);
+    dump_state(&f, s1, FX_STATE);
+    assert_int_equal(changed_pages(s0, s1, FX_STATE), 0);
+
+    /* DIGEST is XXH64 of the state, then the registers image */
+    bar_wr(&f, R_SCRATCH1, 0x0102030405060708ull, 8);
+    bar_wr(&f, 0x777, 0x5a, 1);
+    dump_state(&f, s0, FX_STATE);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    regs_image(&f, regs);
+    vuc_xxh64_init(&h, 0);
+    vuc_xxh64_update(&h, s0, FX_STATE);
+    vuc_xxh64_update(&h, regs, REGS_SIZE);
+    dig = digest(&f);
+    assert_int_equal(dig, vuc_xxh64_digest(&h));
+    /* a BAR0 read that spans DIGEST and STATE_DATA sees both */
+    assert_int_equal(region_read(&f, 0, R_STATE_DATA + 4, 16 + 4 + 4, s1), 0);
+    assert_int_equal(vuc_get_u64(s1 + 12), dig);
+
+    /* stopped, nothing changes: not the registers, not the state, not
+     * COUNTER; FAULT still arms */
+    for (int i = 0; i < 4; i++) {
+        static const uint32_t st[] = {ST_STOP, ST_STOP_COPY, ST_RESUMING,
+                                      ST_ERROR};
+
+        assert_int_equal(reset(&f), 0);
+        if (st[i] == ST_ERROR) {
+            bar_wr(&f, R_FAULT, 1, 4);
+            assert_int_equal(set_state(&f, ST_STOP), EIO);
+        } else {
+            assert_int_equal(set_state(&f, st[i]), 0);
+        }
+        assert_int_equal(state_now(&f), st[i]);
+        dig = digest(&f);
+        bar_wr(&f, R_SCRATCH0, 0xdead, 8);
+        bar_wr(&f, R_SCRATCH1 + 1, 0xbe, 1);
+        bar_wr(&f, R_STATE_ADDR, 0, 8);
+        bar_wr(&f, R_STATE_DATA, 0xdead, 8);
+        bar_wr(&f, R_DIRTY, 1000, 4);
+        bar_wr(&f, R_FREE, 0xff, 1);
+        bar_wr(&f, 0xfff, 0xff, 1);
+        bar_wr(&f, R_COUNTER, 0, 8);
+        assert_int_equal(digest(&f), dig);
+        bar_wr(&f, R_FAULT, 1, 4);
+        assert_int_equal(bar_rd(&f, R_FAULT, 4), 1);
+        bar_wr(&f, R_FAULT, 0, 4);
+    }
+    /* DEVICE_RESET does not wipe the state */
+    assert_int_equal(reset(&f), 0);
+    assert_int_equal(word_at(&f, 200), 0xabcdef0123456789ull);
+    assert_int_equal(bar_rd(&f, R_SCRATCH1, 8), 0x0102030405060708ull);
+    fx_close(&f);
+    free(s0);
+    free(s1);
+}
+
+static void test_state_size_option(void **state)
+{
+    static const struct {
+        const char *text;
+        uint64_t v;
+    } ok[] = {
+        {"4096", 4096},        {"4K", 4096},       {"4k", 4096},
+        {"0x1000", 4096},      {"1M", 1u << 20},   {"1m", 1u << 20},
+        {"64M", 64u << 20},    {"1G", 1ull << 30}, {"16G", 16ull << 30},
+        {"1048576", 1u << 20},
+    };
+    static const char *bad[] = {
+        "",    "0",   "4095",   "4097",
+        "1K5", "17G", "-4096",  "+4K",
+        "1T",  "K",   "4 K",    "4KB",
+        "3K",  "0x",  "16385M", "18446744073709551615G"};
+    uint64_t v;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        assert_int_equal(vuc_srv_size_parse(ok[i].text, &v), 0);
+        assert_int_equal(v, ok[i].v);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(vuc_srv_size_parse(bad[i], &v), -EINVAL);
+    assert_int_equal(vuc_srv_size_parse(NULL, &v), -EINVAL);
+    assert_int_equal(vuc_srv_size_parse("4K", NULL), -EINVAL);
+}
+
+/* ---- pre-copy: what it saves, and the quirk that loses it ---- */
+
+#define MIB (1u << 20)
+
+static void open_sized(struct fx *f, uint64_t size, uint64_t q)
+{
+    struct vuc_srv_opts o;
+
+    vuc_srv_opts_init(&o);
+    o.state_size = size;
+    o.quirks = q;
+    fx_open_opts(f, &o);
+    negotiate(f);
+}
+
+static void precopy_case(uint64_t q)
+{
+    size_t cap = 3 * MIB, full, pre, stop;
+    uint8_t *buf = malloc(cap);
+    uint64_t dig;
+    struct fx f, g;
+
+    assert_non_null(buf);
+    open_sized(&f, MIB, q);
+    bar_wr(&f, R_DIRTY, 1000, 4);
+    /* without pre-copy: everything goes in STOP_COPY */
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    full = read_all(&f, buf, cap, MIB);
+    assert_int_equal(full, STREAM_LEN(MIB, 1u));
+    assert_int_equal(reset(&f), 0);
+
+    /* with it: 10% of the pages change during PRE_COPY (26 of 256, one
+     * block each), and only those follow in STOP_COPY */
+    assert_int_equal(set_state(&f, ST_PRE_COPY), 0);
+    pre = read_all(&f, buf, cap, MIB);
+    assert_int_equal(pre, 64 + 32 + MIB);
+    bar_wr(&f, R_DIRTY, 100, 4);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    dig = digest(&f);
+    stop = read_all(&f, buf + pre, cap - pre, MIB);
+    if (q & VUC_SRV_QUIRK_PRECOPY_LOSES_DIRTY)
+        assert_int_equal(stop, 32 + REGS_SIZE + 48);
+    else
+        assert_int_equal(stop, 26 * (32 + 4096) + 32 + REGS_SIZE + 48);
+    assert_true(stop < full / 5);
+
+    open_sized(&g, MIB, q);
+    assert_int_equal(set_state(&g, ST_RESUMING), 0);
+    write_all(&g, buf, pre + stop, 65536 + 3);
+    assert_int_equal(set_state(&g, ST_STOP), 0);
+    if (q & VUC_SRV_QUIRK_PRECOPY_LOSES_DIRTY)
+        assert_int_not_equal(digest(&g), dig); /* stale, and accepted */
+    else
+        assert_int_equal(digest(&g), dig);
+    if (q & VUC_SRV_QUIRK_PRECOPY_LOSES_DIRTY) {
+        /* reading on in PRE_COPY after the change: nothing comes either */
+        assert_int_equal(reset(&f), 0);
+        assert_int_equal(set_state(&f, ST_PRE_COPY), 0);
+        assert_int_equal(read_all(&f, buf, cap, MIB), 64 + 32 + MIB);
+        bar_wr(&f, R_DIRTY, 100, 4);
+        assert_int_equal(read_all(&f, buf, cap, MIB), 0);
+    }
+    fx_close(&g);
+    fx_close(&f);
+    free(buf);
+}
+
+static void test_precopy_saves(void **state)
+{
+    (void)state;
+    precopy_case(0);
+}
+
+static void test_precopy_loses_dirty(void **state)
+{
+    (void)state;
+    precopy_case(VUC_SRV_QUIRK_PRECOPY_LOSES_DIRTY);
+}
+
+/* 64 MiB, in 1 MiB reads and writes. */
+static void test_big_state(void **state)
+{
+    uint64_t size = 64ull * MIB, dig;
+    size_t cap = (size_t)size + 2 * MIB, n;
+    uint8_t *buf = malloc(cap);
+    struct fx f, g;
+
+    (void)state;
+    assert_non_null(buf);
+    open_sized(&f, size, 0);
+    bar_wr(&f, R_DIRTY, 1000, 4);
+    bar_wr(&f, R_DIRTY, 1000, 4);
+    bar_wr(&f, R_STATE_ADDR, size - 8, 8);
+    bar_wr(&f, R_STATE_DATA, 0xfeedfacecafef00dull, 8);
+    bar_wr(&f, R_STATE_ADDR, 0, 8);
+    bar_wr(&f, R_STATE_DATA, 0x0123456789abcdefull, 8);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    dig = digest(&f);
+    n = read_all(&f, buf, cap, MIB);
+    assert_int_equal(n, STREAM_LEN(size, 64u));
+    assert_int_equal(count_records(buf, n), 67);
+
+    open_sized(&g, size, 0);
+    assert_int_equal(set_state(&g, ST_RESUMING), 0);
+    write_all(&g, buf, n, MIB);
+    assert_int_equal(set_state(&g, ST_STOP), 0);
+    assert_int_equal(digest(&g), dig);
+    assert_int_equal(set_state(&g, ST_RUNNING), 0);
+    assert_int_equal(word_at(&g, size - 8), 0xfeedfacecafef00dull);
+    assert_int_equal(word_at(&g, 0), 0x0123456789abcdefull);
+    fx_close(&g);
+    fx_close(&f);
+    free(buf);
+}
+
+/* ---- pipelining: several requests before any reply ---- */
+
+static uint16_t send_only(struct fx *f, uint16_t cmd, const void *p, size_t len)
+{
+    struct vuc_hdr h = {.id = ++f->id, .cmd = cmd};
+
+    assert_int_equal(vuc_conn_send(f->cli, &h, p, len, NULL, 0, 0), 0);
+    return h.id;
+}
+
+static void recv_for(struct fx *f, uint16_t id, uint16_t cmd)
+{
+    vuc_msg_release(&f->rep);
+    assert_int_equal(vuc_conn_recv(f->cli, &f->rep, 0), 0);
+    assert_int_equal(f->rep.hdr.id, id);
+    assert_int_equal(f->rep.hdr.cmd, cmd);
+    assert_int_equal(f->rep.hdr.flags, VUC_TYPE_REPLY);
+}
+
+static void test_pipelined(void **state)
+{
+    static const uint32_t sizes[] = {1000, 7, 0, 5000, 100000, 100};
+    uint8_t ref[STREAM_BUF], got[STREAM_BUF], b[8], st[16];
+    uint16_t ids[8];
+    size_t n = 0, len;
+    struct fx f, g;
+
+    (void)state;
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    scribble(&f, 3);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    len = read_stream(&f, ref, sizeof(ref));
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    /* six reads and a REGION_READ in flight, then one pass of the
+     * server: replies in order, each with its own id */
+    for (size_t i = 0; i < 6; i++) {
+        vuc_put_u32(b, 8 + sizes[i]);
+        vuc_put_u32(b + 4, sizes[i]);
+        ids[i] = send_only(&f, VUC_CMD_MIG_DATA_READ, b, 8);
+    }
+    vuc_put_u64(st, R_MAGIC);
+    vuc_put_u32(st + 8, 0);
+    vuc_put_u32(st + 12, 4);
+    ids[6] = send_only(&f, VUC_CMD_REGION_READ, st, 16);
+    assert_int_equal(vuc_srv_serve(f.s, f.srv, 0), -EAGAIN);
+    for (size_t i = 0; i < 6; i++) {
+        uint32_t k;
+
+        recv_for(&f, ids[i], VUC_CMD_MIG_DATA_READ);
+        k = vuc_get_u32(pl(&f) + 4);
+        assert_int_equal(k, i < 4 ? sizes[i] : len - n);
+        assert_int_equal(vuc_get_u32(pl(&f)), 8 + k);
+        memcpy(got + n, pl(&f) + 8, k);
+        n += k;
+    }
+    recv_for(&f, ids[6], VUC_CMD_REGION_READ);
+    assert_int_equal(vuc_get_u32(pl(&f) + 16), 0x54435556u);
+    assert_int_equal(n, len);
+    assert_memory_equal(got, ref, len);
+
+    /* the destination: writes and the SET, all in flight */
+    fx_open(&g, DEF_FLAGS, 0);
+    negotiate(&g);
+    assert_int_equal(set_state(&g, ST_RESUMING), 0);
+    {
+        uint8_t *w = malloc(8 + 7000);
+        size_t off = 0, k = 0;
+
+        assert_non_null(w);
+        while (off < len) {
+            size_t seg = len - off < 7000 ? len - off : 7000;
+
+            vuc_put_u32(w, 8);
+            vuc_put_u32(w + 4, (uint32_t)seg);
+            memcpy(w + 8, ref + off, seg);
+            ids[k++] = send_only(&g, VUC_CMD_MIG_DATA_WRITE, w, 8 + seg);
+            off += seg;
+        }
+        vuc_put_u32(st, 16);
+        vuc_put_u32(st + 4, F_SET | FEAT_STATE);
+        vuc_put_u32(st + 8, ST_STOP);
+        vuc_put_u32(st + 12, 0xffffffffu);
+        ids[k] = send_only(&g, VUC_CMD_DEVICE_FEATURE, st, 16);
+        assert_int_equal(vuc_srv_serve(g.s, g.srv, 0), -EAGAIN);
+        for (size_t i = 0; i < k; i++) {
+            recv_for(&g, ids[i], VUC_CMD_MIG_DATA_WRITE);
+            assert_int_equal(g.rep.payload_len, 0);
+        }
+        recv_for(&g, ids[k], VUC_CMD_DEVICE_FEATURE);
+        free(w);
+    }
+    assert_int_equal(vuc_srv_mig_state(g.s), ST_STOP);
+    assert_int_equal(digest(&g), digest(&f));
+    fx_close(&g);
+    fx_close(&f);
+}
+
+/* A client that goes away mid-stream: the session is kept for the next. */
+static void test_reconnect_mid_stream(void **state)
+{
+    uint8_t b[STREAM_BUF];
+    size_t n, total;
+    struct fx f;
+
+    (void)state;
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    assert_int_equal(mig_read(&f, 8 + 1000, 1000, b, &n), 0);
+    total = n;
+    vuc_conn_close(f.cli);
+    assert_int_equal(vuc_srv_serve(f.s, f.srv, 0), 0);
+    vuc_conn_close(f.srv);
+    assert_int_equal(vuc_mem_pair(&f.cli, &f.srv), 0);
+    negotiate(&f);
+    assert_int_equal(state_now(&f), ST_STOP_COPY);
+    total += read_stream(&f, b + total, sizeof(b) - total);
+    assert_int_equal(total, S_SIZE);
+    assert_int_equal(count_records(b, total), 4);
+    fx_close(&f);
+}
+
+/* ---- the data quirks, each wrong in its one way ---- */
+
+static void test_quirk_data(void **state)
+{
+    uint8_t s[STREAM_BUF], b[STREAM_BUF], z[2000] = {0};
+    size_t slen = fresh_stream(s, sizeof(s)), n, total;
+    struct fx f;
+
+    (void)state;
+    /* read-pads-to-requested: never a short read in STOP_COPY */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_READ_PADS);
+    negotiate(&f);
+    assert_int_equal(set_state(&f, ST_PRE_COPY), 0);
+    assert_int_equal(read_stream(&f, b, sizeof(b)), 64 + 32 + FX_STATE);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    total = 0;
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(mig_read(&f, 8 + 1000, 1000, b + total, &n), 0);
+        assert_int_equal(n, 1000);
+        total += n;
+    }
+    assert_memory_equal(b + 32 + REGS_SIZE + 48, z,
+                        total - (32 + REGS_SIZE + 48));
+    fx_close(&f);
+
+    /* read-allowed-in-running: 0 bytes outside the saving group */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_READ_IN_RUNNING);
+    negotiate(&f);
+    assert_int_equal(mig_read(&f, 8 + 100, 100, b, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_equal(mig_read(&f, 8 + 100, 100, b, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    assert_int_equal(read_stream(&f, b, sizeof(b)), S_SIZE);
+    assert_int_equal(mig_read(&f, 7, 0, b, &n), EINVAL);
+    fx_close(&f);
+
+    /* write-allowed-outside-resuming: accepted and discarded */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_WRITE_OUTSIDE_RESUMING);
+    negotiate(&f);
+    assert_int_equal(mig_write(&f, s, 100), 0);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    assert_int_equal(mig_write(&f, s, 100), 0);
+    assert_int_equal(read_stream(&f, b, sizeof(b)), S_SIZE);
+    assert_int_equal(set_state(&f, ST_RESUMING), 0);
+    write_stream(&f, s, slen);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    fx_close(&f);
+
+    /* resume-accepts-truncated: the end missing, or everything */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_RESUME_TRUNCATED);
+    negotiate(&f);
+    assert_int_equal(set_state(&f, ST_RESUMING), 0);
+    write_stream(&f, s, slen - 1);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_equal(bar_rd(&f, R_SCRATCH0, 8), 0x5a5a5a5a5a5a5a5aull);
+    assert_int_equal(set_state(&f, ST_RESUMING), 0);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    /* corrupt is still refused */
+    memcpy(b, s, slen);
+    b[200] ^= 1;
+    assert_int_equal(set_state(&f, ST_RESUMING), 0);
+    write_stream(&f, b, slen);
+    assert_int_equal(set_state(&f, ST_STOP), EINVAL);
+    fx_close(&f);
+
+    /* resume-accepts-corrupt: a flipped byte is loaded */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_RESUME_CORRUPT);
+    negotiate(&f);
+    memcpy(b, s, slen);
+    b[64 + 32 + 40] ^= 0x80; /* state byte 40 */
+    assert_int_equal(set_state(&f, ST_RESUMING), 0);
+    write_stream(&f, b, slen);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_equal(set_state(&f, ST_RUNNING), 0);
+    assert_int_equal(word_at(&f, 40), 0x80);
+    /* truncated is still refused */
+    assert_int_equal(set_state(&f, ST_RESUMING), 0);
+    write_stream(&f, s, slen - 1);
+    assert_int_equal(set_state(&f, ST_STOP), EINVAL);
+    fx_close(&f);
+
+    /* eof-not-sticky: after the end, the stream starts over */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_EOF_NOT_STICKY);
+    negotiate(&f);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    assert_int_equal(read_stream(&f, b, sizeof(b)), S_SIZE);
+    assert_int_equal(mig_read(&f, 8 + 100, 100, b, &n), 0);
+    assert_int_equal(n, 100);
+    assert_int_equal(vuc_get_u32(b), REC_MAGIC);
+    assert_int_equal(vuc_get_u32(b + 8), 0); /* seq 0: a new HEADER */
+    /* the end still shows once, as a short read, before it starts over */
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    assert_int_equal(mig_read(&f, 8 + S_SIZE, S_SIZE, b, &n), 0);
+    assert_int_equal(n, S_SIZE);
+    assert_int_equal(mig_read(&f, 8 + 100, 100, b, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(mig_read(&f, 8 + 100, 100, b, &n), 0);
+    assert_int_equal(n, 100);
+    assert_int_equal(vuc_get_u32(b + 8), 0);
+    fx_close(&f);
+
+    /* read-over-max-accepted: above max_data_xfer_size is served */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_READ_OVER_MAX);
+    negotiate(&f);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    assert_int_equal(mig_read(&f, 0xffffffffu, MIB + 1, b, &n), 0);
+    assert_int_equal(n, S_SIZE);
+    fx_close(&f);
+}
+
 /* ---- verbose logging does not disturb anything ---- */
 
 static void test_verbose(void **state)
@@ -1774,11 +2516,20 @@ int main(void)
         cmocka_unit_test_prestate(test_fsm_matrix, &q_none),
         cmocka_unit_test_prestate(test_reset_from_every_state, &q_none),
         cmocka_unit_test_prestate(test_stream_round_trip, &q_none),
-        cmocka_unit_test(test_stream_read_rules),
-        cmocka_unit_test(test_stream_resume_failures),
+        cmocka_unit_test_prestate(test_stream_read_rules, &q_none),
+        cmocka_unit_test_prestate(test_stream_resume_failures, &q_none),
+        cmocka_unit_test(test_resume_fail_to_error),
         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_state_registers),
+        cmocka_unit_test(test_state_size_option),
+        cmocka_unit_test(test_precopy_saves),
+        cmocka_unit_test(test_precopy_loses_dirty),
+        cmocka_unit_test(test_big_state),
+        cmocka_unit_test(test_pipelined),
+        cmocka_unit_test(test_reconnect_mid_stream),
         cmocka_unit_test(test_quirk_table),
         cmocka_unit_test(test_quirk_each),
+        cmocka_unit_test(test_quirk_data),
         /* each quirk changes exactly its rule: the matrix, reset, the
          * feature errors and a round trip under each one alone */
         QUIRKED(test_fsm_matrix, 0),
@@ -1789,18 +2540,55 @@ int main(void)
         QUIRKED(test_fsm_matrix, 5),
         QUIRKED(test_fsm_matrix, 6),
         QUIRKED(test_fsm_matrix, 7),
+        QUIRKED(test_fsm_matrix, 8),
+        QUIRKED(test_fsm_matrix, 9),
+        QUIRKED(test_fsm_matrix, 10),
+        QUIRKED(test_fsm_matrix, 11),
+        QUIRKED(test_fsm_matrix, 12),
+        QUIRKED(test_fsm_matrix, 13),
+        QUIRKED(test_fsm_matrix, 14),
+        QUIRKED(test_fsm_matrix, 15),
         QUIRKED(test_reset_from_every_state, 3),
         QUIRKED(test_reset_from_every_state, 4),
         QUIRKED(test_reset_from_every_state, 5),
+        QUIRKED(test_reset_from_every_state, 8),
+        QUIRKED(test_reset_from_every_state, 11),
+        QUIRKED(test_reset_from_every_state, 12),
+        QUIRKED(test_reset_from_every_state, 13),
+        QUIRKED(test_reset_from_every_state, 14),
+        QUIRKED(test_reset_from_every_state, 15),
         QUIRKED(test_feature_errors, 4),
         QUIRKED(test_feature_errors, 5),
         QUIRKED(test_feature_errors, 6),
+        /* a round trip is undisturbed by every quirk but the three that
+         * break it on purpose (8, 13, 15: test_quirk_data, precopy) */
+        QUIRKED(test_stream_round_trip, 0),
         QUIRKED(test_stream_round_trip, 1),
+        QUIRKED(test_stream_round_trip, 2),
+        QUIRKED(test_stream_round_trip, 3),
         QUIRKED(test_stream_round_trip, 4),
+        QUIRKED(test_stream_round_trip, 5),
         QUIRKED(test_stream_round_trip, 6),
+        QUIRKED(test_stream_round_trip, 7),
+        QUIRKED(test_stream_round_trip, 9),
+        QUIRKED(test_stream_round_trip, 10),
+        QUIRKED(test_stream_round_trip, 11),
+        QUIRKED(test_stream_round_trip, 12),
+        QUIRKED(test_stream_round_trip, 14),
+        /* the read rules hold under the resume-side quirks, the resume
+         * rules under the read-side ones */
+        QUIRKED(test_stream_read_rules, 11),
+        QUIRKED(test_stream_read_rules, 12),
+        QUIRKED(test_stream_read_rules, 15),
+        QUIRKED(test_stream_resume_failures, 8),
+        QUIRKED(test_stream_resume_failures, 9),
+        QUIRKED(test_stream_resume_failures, 10),
+        QUIRKED(test_stream_resume_failures, 13),
+        QUIRKED(test_stream_resume_failures, 14),
+        QUIRKED(test_stream_resume_failures, 15),
         cmocka_unit_test(test_verbose),
         cmocka_unit_test(test_run_socket),
     };
-    _Static_assert(VUC_SRV_QUIRK_COUNT == 8, "one QUIRKED line per quirk");
+    _Static_assert(VUC_SRV_QUIRK_COUNT == 16, "one QUIRKED line per quirk");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
