@@ -11,8 +11,18 @@
 
 #include "vucert/client.h"
 
-#define TRACE_LINES    48
+#define TRACE_LINES    64
 #define TRACE_LINE_MAX 200
+#define TRACE_PAYLOAD  32
+
+struct trace_entry {
+    bool is_msg;
+    bool out;
+    struct vuc_hdr h;
+    size_t payload_len;
+    uint8_t payload[TRACE_PAYLOAD]; /* the first bytes of it */
+    char note[TRACE_LINE_MAX];
+};
 
 struct vuc_client {
     struct vuc_conn *conn;
@@ -21,10 +31,13 @@ struct vuc_client {
     struct vuc_negotiated neg;
     char last_error[256];
     bool lost; /* the server closed the connection */
-    /* ring of trace lines */
-    char trace[TRACE_LINES][TRACE_LINE_MAX];
-    unsigned trace_first; /* total lines dropped before the ring */
-    unsigned trace_n;     /* lines in the ring */
+    /* Ring of trace entries. Messages are recorded raw (header and the
+     * first bytes of the payload) and formatted only when a verdict asks
+     * for the trace: the common case, a PASS, never pays for it. */
+    struct trace_entry trace[TRACE_LINES];
+    unsigned trace_head;    /* index of the oldest entry */
+    unsigned trace_n;       /* entries in the ring */
+    unsigned trace_dropped; /* entries overwritten since the reset */
     char *trace_text;
     /* scratch for requests */
     uint8_t *scratch;
@@ -72,39 +85,39 @@ const char *vuc_client_last_error(const struct vuc_client *cl)
     return cl->last_error;
 }
 
-static void trace_add(struct vuc_client *cl, const char *line)
+static struct trace_entry *trace_slot(struct vuc_client *cl)
 {
     unsigned slot;
 
     if (cl->trace_n == TRACE_LINES) {
-        /* keep the first 8 lines (they set the scene), drop the oldest
-         * of the rest */
-        memmove(cl->trace[8], cl->trace[9],
-                (TRACE_LINES - 9) * sizeof(cl->trace[0]));
-        cl->trace_first++;
-        slot = TRACE_LINES - 1;
+        slot = cl->trace_head;
+        cl->trace_head = (cl->trace_head + 1) % TRACE_LINES;
+        cl->trace_dropped++;
     } else {
-        slot = cl->trace_n++;
+        slot = (cl->trace_head + cl->trace_n++) % TRACE_LINES;
     }
-    snprintf(cl->trace[slot], TRACE_LINE_MAX, "%s", line);
+    return &cl->trace[slot];
 }
 
 void vuc_client_trace_note(struct vuc_client *cl, const char *fmt, ...)
 {
-    char line[TRACE_LINE_MAX];
+    struct trace_entry *e = trace_slot(cl);
     va_list ap;
 
+    e->is_msg = false;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    vsnprintf(e->note, sizeof(e->note), fmt, ap);
     va_end(ap);
-    trace_add(cl, line);
 }
 
 void vuc_client_trace_reset(struct vuc_client *cl)
 {
+    cl->trace_head = 0;
     cl->trace_n = 0;
-    cl->trace_first = 0;
+    cl->trace_dropped = 0;
 }
+
+static void format_msg(const struct trace_entry *e, char *line, size_t cap);
 
 const char *vuc_client_trace(struct vuc_client *cl)
 {
@@ -117,12 +130,17 @@ const char *vuc_client_trace(struct vuc_client *cl)
         return "";
     cl->trace_text = s;
     s[0] = '\0';
-    for (unsigned i = 0; i < cl->trace_n; i++) {
-        if (i == 8 && cl->trace_first > 0)
-            off +=
-                (size_t)snprintf(s + off, cap - off,
-                                 "... %u lines elided ...\n", cl->trace_first);
-        off += (size_t)snprintf(s + off, cap - off, "%s\n", cl->trace[i]);
+    if (cl->trace_dropped > 0)
+        off += (size_t)snprintf(s, cap, "... %u earlier lines elided ...\n",
+                                cl->trace_dropped);
+    for (unsigned i = 0; i < cl->trace_n && off < cap; i++) {
+        const struct trace_entry *e =
+            &cl->trace[(cl->trace_head + i) % TRACE_LINES];
+        char line[TRACE_LINE_MAX];
+        if (e->is_msg)
+            format_msg(e, line, sizeof(line));
+        off += (size_t)snprintf(s + off, cap - off, "%s\n",
+                                e->is_msg ? line : e->note);
     }
     return s;
 }
@@ -180,21 +198,35 @@ static void describe(char *buf, size_t cap, uint16_t cmd, bool reply,
     }
 }
 
-static void trace_msg(struct vuc_client *cl, bool out, const struct vuc_hdr *h,
-                      const uint8_t *p, size_t len)
+static void format_msg(const struct trace_entry *e, char *line, size_t cap)
 {
+    const struct vuc_hdr *h = &e->h;
+    bool reply = vuc_hdr_type(h) == VUC_TYPE_REPLY;
+    size_t plen =
+        e->payload_len < TRACE_PAYLOAD ? e->payload_len : TRACE_PAYLOAD;
     char detail[128];
     char ebuf[16];
-    bool reply = vuc_hdr_type(h) == VUC_TYPE_REPLY;
 
     if (h->flags & VUC_FLAG_ERROR)
         snprintf(detail, sizeof(detail), " ERROR errno=%s",
                  vuc_errno_name(h->error, ebuf, sizeof(ebuf)));
     else
-        describe(detail, sizeof(detail), h->cmd, reply, p, len);
-    vuc_client_trace_note(cl, "%s #%u %s%s size=%u%s", out ? "->" : "<-", h->id,
-                          vuc_cmd_name(h->cmd), reply ? " reply" : "", h->size,
-                          detail);
+        describe(detail, sizeof(detail), h->cmd, reply, e->payload, plen);
+    snprintf(line, cap, "%s #%u %s%s size=%u%s", e->out ? "->" : "<-", h->id,
+             vuc_cmd_name(h->cmd), reply ? " reply" : "", h->size, detail);
+}
+
+static void trace_msg(struct vuc_client *cl, bool out, const struct vuc_hdr *h,
+                      const uint8_t *p, size_t len)
+{
+    struct trace_entry *e = trace_slot(cl);
+
+    e->is_msg = true;
+    e->out = out;
+    e->h = *h;
+    e->payload_len = len;
+    if (len > 0 && p != NULL)
+        memcpy(e->payload, p, len < TRACE_PAYLOAD ? len : TRACE_PAYLOAD);
 }
 
 int vuc_client_from_conn(struct vuc_conn *conn, int timeout_ms,

@@ -79,8 +79,15 @@ static void accept_client(struct loop *l)
 static bool drain_client(struct loop *l)
 {
     for (int i = 0; i < DRAIN_BUDGET; i++) {
-        int rc = srv_pump(l->s, l->client, 0);
+        int rc;
 
+        /* After the first message, read again only when a whole message
+         * is already buffered: bytes still in the socket wake epoll_wait
+         * at once (level-triggered), and a recvmsg that would only say
+         * EAGAIN costs every request a system call. */
+        if (i > 0 && !vuc_conn_pending(l->client))
+            return false;
+        rc = srv_pump(l->s, l->client, 0);
         if (rc == 0)
             continue;
         if (rc == -EAGAIN || rc == -ETIMEDOUT)
