@@ -17,10 +17,9 @@
 
 #include "server_priv.h"
 
-enum { TAG_SIGNAL = 1, TAG_LISTEN, TAG_CLIENT };
+enum { TAG_SIGNAL = 1, TAG_LISTEN };
 
 /* Messages handled per wake-up before looking at signals again. */
-#define DRAIN_BUDGET 64
 
 struct loop {
     struct vuc_srv *s;
@@ -44,7 +43,6 @@ static void drop_client(struct loop *l, const char *why)
 {
     if (l->s->opts.verbose)
         fprintf(stderr, "vucert-server: client gone (%s)\n", why);
-    ep_del(l->ep, vuc_conn_fd(l->client));
     vuc_conn_close(l->client);
     l->client = NULL;
     vuc_srv_disconnect(l->s);
@@ -65,38 +63,53 @@ static void accept_client(struct loop *l)
             fprintf(stderr, "vucert-server: accept: %s\n", strerror(-rc));
         return;
     }
-    if (ep_add(l->ep, vuc_conn_fd(c), TAG_CLIENT) < 0) {
-        vuc_conn_close(c);
-        return;
-    }
     ep_del(l->ep, l->lfd); /* others wait in the backlog */
     l->client = c;
     if (l->s->opts.verbose)
         fprintf(stderr, "vucert-server: client connected\n");
 }
 
-/* Handle what the client sent; true if whole messages remain buffered. */
-static bool drain_client(struct loop *l)
-{
-    for (int i = 0; i < DRAIN_BUDGET; i++) {
-        int rc;
+/*
+ * Serve the connected client until it leaves or a signal arrives (returns
+ * true for a signal). One client at a time means there is nothing else to
+ * wait for: others wait in the listen backlog, and pending SIGINT/SIGTERM
+ * are picked up from the signalfd whenever a read times out and every
+ * SIGNAL_CHECK_EVERY messages. Reading straight from the client's socket
+ * makes a request cost two system calls (recvmsg, send), like a plain
+ * echo, where epoll_wait before every read made it three. A client that
+ * sends half a message and goes silent only makes the read time out.
+ */
+#define CLIENT_WAIT_MS     100
+#define SIGNAL_CHECK_EVERY 256
 
-        /* After the first message, read again only when a whole message
-         * is already buffered: bytes still in the socket wake epoll_wait
-         * at once (level-triggered), and a recvmsg that would only say
-         * EAGAIN costs every request a system call. */
-        if (i > 0 && !vuc_conn_pending(l->client))
-            return false;
-        rc = srv_pump(l->s, l->client, 0);
-        if (rc == 0)
+static bool signal_pending(int sfd)
+{
+    struct signalfd_siginfo si;
+
+    return read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si);
+}
+
+static bool serve_client(struct loop *l)
+{
+    unsigned handled = 0;
+
+    while (l->client) {
+        int rc = srv_pump(l->s, l->client, CLIENT_WAIT_MS);
+
+        if (rc == 0) {
+            if (++handled % SIGNAL_CHECK_EVERY == 0 && signal_pending(l->sfd))
+                return true;
             continue;
-        if (rc == -EAGAIN || rc == -ETIMEDOUT)
-            return false;
+        }
+        if (rc == -ETIMEDOUT || rc == -EAGAIN) {
+            if (signal_pending(l->sfd))
+                return true;
+            continue;
+        }
         drop_client(l,
                     rc == -ECONNRESET || rc == -EPIPE ? "closed" : "dropped");
-        return false;
     }
-    return vuc_conn_pending(l->client);
+    return false;
 }
 
 /* Read every queued signal so none is delivered when the mask returns. */
@@ -113,7 +126,7 @@ int vuc_srv_run(struct vuc_srv *s, const char *socket_path)
     struct loop l = {.s = s, .ep = -1, .lfd = -1, .sfd = -1};
     struct sigaction ign = {.sa_handler = SIG_IGN};
     sigset_t mask, old;
-    bool listening = false, done = false, backlog = false;
+    bool listening = false, done = false;
     int rc;
 
     if (!s || !socket_path)
@@ -151,8 +164,7 @@ int vuc_srv_run(struct vuc_srv *s, const char *socket_path)
 
     while (!done) {
         struct epoll_event ev[4];
-        bool client_ready = backlog;
-        int n = epoll_wait(l.ep, ev, 4, backlog ? 0 : -1);
+        int n = epoll_wait(l.ep, ev, 4, -1);
 
         if (n < 0) {
             if (errno == EINTR)
@@ -168,16 +180,12 @@ int vuc_srv_run(struct vuc_srv *s, const char *socket_path)
             case TAG_LISTEN:
                 accept_client(&l);
                 break;
-            case TAG_CLIENT:
-                client_ready = true;
-                break;
             default:
                 break;
             }
         }
-        backlog = false;
-        if (!done && client_ready && l.client)
-            backlog = drain_client(&l);
+        if (!done && l.client)
+            done = serve_client(&l);
     }
     rc = 0;
     if (s->opts.verbose)
