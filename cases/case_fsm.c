@@ -25,15 +25,6 @@ static const char *flags_str(uint64_t flags, char *buf, size_t cap)
     return buf;
 }
 
-static void report_rc(struct vuc_ctx *ctx, int rc, const char *what)
-{
-    if (rc == -ETIMEDOUT || rc == -ECONNRESET || rc == -EPIPE || rc == -EPROTO)
-        vuc_verdict(ctx, VUC_FAIL, "%s: %s", what,
-                    vuc_client_last_error(ctx->cl));
-    else
-        vuc_verdict(ctx, VUC_ERROR, "%s: %s", what, strerror(-rc));
-}
-
 /* Read the profile's transition trace and judge the path walked. */
 static void check_trace(struct vuc_ctx *ctx, uint64_t flags, uint32_t from,
                         uint32_t to)
@@ -114,7 +105,7 @@ static void matrix_cell(struct vuc_ctx *ctx, const struct vuc_case *c)
     vuc_client_trace_note(ctx->cl, "# the request under test");
     rc = vuc_client_set_state(ctx->cl, to, &r);
     if (rc < 0) {
-        report_rc(ctx, rc, "SET MIG_DEVICE_STATE");
+        vuc_case_report_rc(ctx, rc, "SET MIG_DEVICE_STATE");
         return;
     }
     if (e == VUC_EXP_ACCEPT) {
@@ -187,7 +178,7 @@ static void flags_valid(struct vuc_ctx *ctx, const struct vuc_case *c)
         return;
     }
     if (rc < 0) {
-        report_rc(ctx, rc, "MIGRATION GET");
+        vuc_case_report_rc(ctx, rc, "MIGRATION GET");
         return;
     }
     if (!(flags & VUC_MIGRATION_STOP_COPY))
@@ -218,7 +209,7 @@ static void probe_ok(struct vuc_ctx *ctx, const struct vuc_case *c)
     vuc_feature_encode(&f, req, sizeof(req));
     rc = vuc_client_feature(ctx->cl, flags, VUC_FEATURE_HDR_SIZE, NULL, 0, &r);
     if (rc < 0) {
-        report_rc(ctx, rc, "PROBE");
+        vuc_case_report_rc(ctx, rc, "PROBE");
         return;
     }
     if (r.is_error) {
@@ -281,7 +272,7 @@ static void must_reject(struct vuc_ctx *ctx, const struct vuc_case *c)
                             b->state == UINT32_MAX ? NULL : d,
                             b->state == UINT32_MAX ? 0 : sizeof(d), &r);
     if (rc < 0) {
-        report_rc(ctx, rc, "DEVICE_FEATURE");
+        vuc_case_report_rc(ctx, rc, "DEVICE_FEATURE");
         return;
     }
     if (!r.is_error)
@@ -310,7 +301,7 @@ static void argsz_small_get(struct vuc_ctx *ctx, const struct vuc_case *c)
                             VUC_FEATURE_GET | VUC_FEATURE_MIG_DEVICE_STATE,
                             VUC_FEATURE_HDR_SIZE, NULL, 0, &r);
     if (rc < 0) {
-        report_rc(ctx, rc, "GET MIG_DEVICE_STATE");
+        vuc_case_report_rc(ctx, rc, "GET MIG_DEVICE_STATE");
         return;
     }
     if (r.is_error) {
@@ -356,7 +347,7 @@ static void reset_from(struct vuc_ctx *ctx, const struct vuc_case *c)
     vuc_client_trace_note(ctx->cl, "# the request under test");
     rc = vuc_client_reset(ctx->cl, &r);
     if (rc < 0) {
-        report_rc(ctx, rc, "DEVICE_RESET");
+        vuc_case_report_rc(ctx, rc, "DEVICE_RESET");
         return;
     }
     if (r.is_error) {
@@ -401,7 +392,7 @@ static void reject_keeps_state(struct vuc_ctx *ctx, const struct vuc_case *c)
         struct vuc_reply r;
         int rc = vuc_client_set_state(ctx->cl, bad[i], &r);
         if (rc < 0) {
-            report_rc(ctx, rc, "SET MIG_DEVICE_STATE");
+            vuc_case_report_rc(ctx, rc, "SET MIG_DEVICE_STATE");
             return;
         }
         if (!r.is_error)
@@ -443,7 +434,7 @@ static void error_reply_form(struct vuc_ctx *ctx, const struct vuc_case *c)
                                 b->state == UINT32_MAX ? NULL : d,
                                 b->state == UINT32_MAX ? 0 : sizeof(d), &r);
         if (rc < 0) {
-            report_rc(ctx, rc, "DEVICE_FEATURE");
+            vuc_case_report_rc(ctx, rc, "DEVICE_FEATURE");
             return;
         }
         if (!r.is_error) {
@@ -465,54 +456,39 @@ static void error_reply_form(struct vuc_ctx *ctx, const struct vuc_case *c)
     }
 }
 
-#define CASE(id_, title_, spec_, level_, fn_, a_, b_, arg_)                    \
-    do {                                                                       \
-        if (n < max) {                                                         \
-            struct vuc_case *k = &out[n];                                      \
-            memset(k, 0, sizeof(*k));                                          \
-            snprintf(k->id, sizeof(k->id), "%s", id_);                         \
-            snprintf(k->title, sizeof(k->title), "%s", title_);                \
-            k->spec = spec_;                                                   \
-            k->level = level_;                                                 \
-            k->run = fn_;                                                      \
-            k->a = a_;                                                         \
-            k->b = b_;                                                         \
-            k->arg = arg_;                                                     \
-        }                                                                      \
-        n++;                                                                   \
-    } while (0)
-
 size_t vuc_cases_fsm(struct vuc_case *out, size_t max)
 {
     size_t n = 0;
     char id[64], title[128];
 
-    CASE("fsm.flags.valid", "migration flags have STOP_COPY and no unknown bit",
-         "VFIO_DEVICE_FEATURE_MIGRATION", VUC_MUST, flags_valid, 0, 0, NULL);
-    CASE("fsm.probe.migration-get", "PROBE|GET of MIGRATION succeeds",
-         SPEC_FEATURE, VUC_MUST, probe_ok, VUC_FEATURE_MIGRATION,
-         VUC_FEATURE_GET, NULL);
-    CASE("fsm.probe.mig-state-get-set",
-         "PROBE|GET|SET of MIG_DEVICE_STATE succeeds", SPEC_FEATURE, VUC_MUST,
-         probe_ok, VUC_FEATURE_MIG_DEVICE_STATE,
-         VUC_FEATURE_GET | VUC_FEATURE_SET, NULL);
-    CASE("fsm.feature.get-and-set", "GET|SET without PROBE is rejected",
-         SPEC_FEATURE, VUC_MUST, must_reject, 0, 0, &bad_get_set);
-    CASE("fsm.feature.unknown-index", "an unknown feature index is rejected",
-         "Device Features", VUC_MUST, must_reject, 0, 0, &bad_index);
-    CASE("fsm.feature.argsz-small-get",
-         "GET with argsz below the minimum is rejected", "Message sizes",
-         VUC_MUST, argsz_small_get, 0, 0, NULL);
-    CASE("fsm.feature.argsz-small-set",
-         "SET with argsz below the minimum is rejected", "Message sizes",
-         VUC_MUST, must_reject, 0, 0, &bad_argsz_set);
-    CASE("fsm.set.state-8", "device_state 8 is rejected", SPEC_STATE, VUC_MUST,
-         must_reject, 0, 0, &bad_state8);
-    CASE("fsm.set.state-0xffffffff", "device_state 0xffffffff is rejected",
-         SPEC_STATE, VUC_MUST, must_reject, 0, 0, &bad_state_max);
-    CASE("fsm.reject.keeps-state",
-         "rejected requests leave STOP_COPY unchanged", SPEC_STATE, VUC_MUST,
-         reject_keeps_state, 0, 0, NULL);
+    VUC_CASE(
+        "fsm.flags.valid", "migration flags have STOP_COPY and no unknown bit",
+        "VFIO_DEVICE_FEATURE_MIGRATION", VUC_MUST, flags_valid, 0, 0, NULL);
+    VUC_CASE("fsm.probe.migration-get", "PROBE|GET of MIGRATION succeeds",
+             SPEC_FEATURE, VUC_MUST, probe_ok, VUC_FEATURE_MIGRATION,
+             VUC_FEATURE_GET, NULL);
+    VUC_CASE("fsm.probe.mig-state-get-set",
+             "PROBE|GET|SET of MIG_DEVICE_STATE succeeds", SPEC_FEATURE,
+             VUC_MUST, probe_ok, VUC_FEATURE_MIG_DEVICE_STATE,
+             VUC_FEATURE_GET | VUC_FEATURE_SET, NULL);
+    VUC_CASE("fsm.feature.get-and-set", "GET|SET without PROBE is rejected",
+             SPEC_FEATURE, VUC_MUST, must_reject, 0, 0, &bad_get_set);
+    VUC_CASE("fsm.feature.unknown-index",
+             "an unknown feature index is rejected", "Device Features",
+             VUC_MUST, must_reject, 0, 0, &bad_index);
+    VUC_CASE("fsm.feature.argsz-small-get",
+             "GET with argsz below the minimum is rejected", "Message sizes",
+             VUC_MUST, argsz_small_get, 0, 0, NULL);
+    VUC_CASE("fsm.feature.argsz-small-set",
+             "SET with argsz below the minimum is rejected", "Message sizes",
+             VUC_MUST, must_reject, 0, 0, &bad_argsz_set);
+    VUC_CASE("fsm.set.state-8", "device_state 8 is rejected", SPEC_STATE,
+             VUC_MUST, must_reject, 0, 0, &bad_state8);
+    VUC_CASE("fsm.set.state-0xffffffff", "device_state 0xffffffff is rejected",
+             SPEC_STATE, VUC_MUST, must_reject, 0, 0, &bad_state_max);
+    VUC_CASE("fsm.reject.keeps-state",
+             "rejected requests leave STOP_COPY unchanged", SPEC_STATE,
+             VUC_MUST, reject_keeps_state, 0, 0, NULL);
 
     for (uint32_t from = 0; from < VUC_STATE_NR; from++) {
         for (uint32_t to = 0; to < VUC_STATE_NR; to++) {
@@ -520,8 +496,8 @@ size_t vuc_cases_fsm(struct vuc_case *out, size_t max)
                      vuc_state_name(to));
             snprintf(title, sizeof(title), "SET %s from %s", vuc_state_name(to),
                      vuc_state_name(from));
-            CASE(id, title, "Direct/Complex State Transitions", VUC_MUST,
-                 matrix_cell, from, to, NULL);
+            VUC_CASE(id, title, "Direct/Complex State Transitions", VUC_MUST,
+                     matrix_cell, from, to, NULL);
         }
     }
 
@@ -529,14 +505,14 @@ size_t vuc_cases_fsm(struct vuc_case *out, size_t max)
         snprintf(id, sizeof(id), "fsm.reset.from.%s", vuc_state_name(s));
         snprintf(title, sizeof(title), "DEVICE_RESET from %s gives RUNNING",
                  vuc_state_name(s));
-        CASE(id, title, "VFIO_USER_DEVICE_RESET",
-             s == VUC_STATE_ERROR ? VUC_MUST : VUC_SHOULD, reset_from, s, 0,
-             NULL);
+        VUC_CASE(id, title, "VFIO_USER_DEVICE_RESET",
+                 s == VUC_STATE_ERROR ? VUC_MUST : VUC_SHOULD, reset_from, s, 0,
+                 NULL);
     }
 
-    CASE("fsm.error-reply.no-payload", "error replies are header only",
-         "Header", VUC_MUST, error_reply_form, 1, 0, NULL);
-    CASE("fsm.error-reply.errno-nonzero", "error replies carry an errno",
-         "Header", VUC_SHOULD, error_reply_form, 0, 0, NULL);
+    VUC_CASE("fsm.error-reply.no-payload", "error replies are header only",
+             "Header", VUC_MUST, error_reply_form, 1, 0, NULL);
+    VUC_CASE("fsm.error-reply.errno-nonzero", "error replies carry an errno",
+             "Header", VUC_SHOULD, error_reply_form, 0, 0, NULL);
     return n;
 }

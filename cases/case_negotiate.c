@@ -13,15 +13,6 @@
 
 #define SPEC_VERSION "VFIO_USER_VERSION"
 
-static void report_rc(struct vuc_ctx *ctx, int rc, const char *what)
-{
-    if (rc == -ETIMEDOUT || rc == -ECONNRESET || rc == -EPIPE || rc == -EPROTO)
-        vuc_verdict(ctx, VUC_FAIL, "%s: %s", what,
-                    vuc_client_last_error(ctx->cl));
-    else
-        vuc_verdict(ctx, VUC_ERROR, "%s: %s", what, strerror(-rc));
-}
-
 /* Negotiate on a fresh connection; false (verdict recorded) unless a
  * success reply arrived. */
 static bool negotiate(struct vuc_ctx *ctx, uint16_t major, uint16_t minor,
@@ -35,7 +26,7 @@ static bool negotiate(struct vuc_ctx *ctx, uint16_t major, uint16_t minor,
         return false;
     rc = vuc_client_negotiate(ctx->cl, major, minor, json, &r);
     if (rc < 0) {
-        report_rc(ctx, rc, "VERSION");
+        vuc_case_report_rc(ctx, rc, "VERSION");
         return false;
     }
     if (r.is_error) {
@@ -153,7 +144,7 @@ static void json_malformed(struct vuc_ctx *ctx, const struct vuc_case *c)
         return;
     }
     if (rc < 0) {
-        report_rc(ctx, rc, "VERSION with malformed JSON");
+        vuc_case_report_rc(ctx, rc, "VERSION with malformed JSON");
         return;
     }
     if (!r.is_error)
@@ -213,7 +204,8 @@ static void limit_xfer(struct vuc_ctx *ctx, const struct vuc_case *c)
                         (unsigned long long)limit, idx,
                         vuc_errno_name(err, eb, sizeof(eb)));
         else if (rc < 0)
-            report_rc(ctx, rc, "REGION_READ/WRITE at max_data_xfer_size");
+            vuc_case_report_rc(ctx, rc,
+                               "REGION_READ/WRITE at max_data_xfer_size");
         return;
     }
     vuc_verdict(ctx, VUC_SKIP,
@@ -222,38 +214,25 @@ static void limit_xfer(struct vuc_ctx *ctx, const struct vuc_case *c)
                 (unsigned long long)limit);
 }
 
-#define CASE(id_, title_, level_, fn_)                                         \
-    do {                                                                       \
-        if (n < max) {                                                         \
-            struct vuc_case *k = &out[n];                                      \
-            memset(k, 0, sizeof(*k));                                          \
-            snprintf(k->id, sizeof(k->id), "%s", id_);                         \
-            snprintf(k->title, sizeof(k->title), "%s", title_);                \
-            k->spec = SPEC_VERSION;                                            \
-            k->level = level_;                                                 \
-            k->run = fn_;                                                      \
-        }                                                                      \
-        n++;                                                                   \
-    } while (0)
-
 size_t vuc_cases_negotiate(struct vuc_case *out, size_t max)
 {
     size_t n = 0;
 
-    CASE("negotiate.version.major", "the reply's major equals the proposal",
-         VUC_MUST, version_major);
-    CASE("negotiate.version.minor", "the reply's minor is not above it",
-         VUC_MUST, version_minor);
-    CASE("negotiate.caps.subset",
-         "the reply's capabilities are a subset of the proposal", VUC_MUST,
-         caps_subset);
-    CASE("negotiate.json.absent", "VERSION without version data is accepted",
-         VUC_MUST, json_absent);
-    CASE("negotiate.json.malformed",
-         "malformed version JSON is rejected or the connection closed",
-         VUC_SHOULD, json_malformed);
-    CASE("negotiate.limits.max-data-xfer-size",
-         "a transfer of exactly max_data_xfer_size is accepted", VUC_MUST,
-         limit_xfer);
+    VUC_CASE("negotiate.version.major", "the reply's major equals the proposal",
+             SPEC_VERSION, VUC_MUST, version_major, 0, 0, NULL);
+    VUC_CASE("negotiate.version.minor", "the reply's minor is not above it",
+             SPEC_VERSION, VUC_MUST, version_minor, 0, 0, NULL);
+    VUC_CASE("negotiate.caps.subset",
+             "the reply's capabilities are a subset of the proposal",
+             SPEC_VERSION, VUC_MUST, caps_subset, 0, 0, NULL);
+    VUC_CASE("negotiate.json.absent",
+             "VERSION without version data is accepted", SPEC_VERSION, VUC_MUST,
+             json_absent, 0, 0, NULL);
+    VUC_CASE("negotiate.json.malformed",
+             "malformed version JSON is rejected or the connection closed",
+             SPEC_VERSION, VUC_SHOULD, json_malformed, 0, 0, NULL);
+    VUC_CASE("negotiate.limits.max-data-xfer-size",
+             "a transfer of exactly max_data_xfer_size is accepted",
+             SPEC_VERSION, VUC_MUST, limit_xfer, 0, 0, NULL);
     return n;
 }

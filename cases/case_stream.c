@@ -17,15 +17,6 @@
 #define SPEC_WRITE  "VFIO_USER_MIG_DATA_WRITE"
 #define SPEC_RESUME "Direct State Transitions (RESUMING -> STOP)"
 
-static void report_rc(struct vuc_ctx *ctx, int rc, const char *what)
-{
-    if (rc == -ETIMEDOUT || rc == -ECONNRESET || rc == -EPIPE || rc == -EPROTO)
-        vuc_verdict(ctx, VUC_FAIL, "%s: %s", what,
-                    vuc_client_last_error(ctx->cl));
-    else
-        vuc_verdict(ctx, VUC_ERROR, "%s: %s", what, strerror(-rc));
-}
-
 /* The read size vucert uses: the negotiated limit, at most 1 MiB. */
 static uint32_t chunk_size(struct vuc_ctx *ctx)
 {
@@ -127,7 +118,7 @@ static int64_t read_once(struct vuc_ctx *ctx, uint32_t size)
     int rc = raw_read(ctx, VUC_MIG_DATA_HDR_SIZE + size, size, &r);
 
     if (rc < 0) {
-        report_rc(ctx, rc, "MIG_DATA_READ");
+        vuc_case_report_rc(ctx, rc, "MIG_DATA_READ");
         return -1;
     }
     if (r.is_error) {
@@ -261,7 +252,7 @@ static void over_max(struct vuc_ctx *ctx, const struct vuc_case *c)
     rc = raw_read(ctx, (uint32_t)(VUC_MIG_DATA_HDR_SIZE + m + 1),
                   (uint32_t)(m + 1), &r);
     if (rc < 0) {
-        report_rc(ctx, rc, "MIG_DATA_READ above max_data_xfer_size");
+        vuc_case_report_rc(ctx, rc, "MIG_DATA_READ above max_data_xfer_size");
         return;
     }
     if (!r.is_error)
@@ -287,7 +278,7 @@ static void read_outside(struct vuc_ctx *ctx, const struct vuc_case *c)
             return;
         rc = raw_read(ctx, VUC_MIG_DATA_HDR_SIZE + 64, 64, &r);
         if (rc < 0) {
-            report_rc(ctx, rc, "MIG_DATA_READ");
+            vuc_case_report_rc(ctx, rc, "MIG_DATA_READ");
             return;
         }
         if (!r.is_error)
@@ -315,7 +306,7 @@ static void write_outside(struct vuc_ctx *ctx, const struct vuc_case *c)
             return;
         rc = raw_write(ctx, junk, sizeof(junk), &r);
         if (rc < 0) {
-            report_rc(ctx, rc, "MIG_DATA_WRITE");
+            vuc_case_report_rc(ctx, rc, "MIG_DATA_WRITE");
             return;
         }
         if (!r.is_error)
@@ -339,7 +330,7 @@ static void size_zero(struct vuc_ctx *ctx, const struct vuc_case *c)
         return;
     rc = raw_read(ctx, VUC_MIG_DATA_HDR_SIZE, 0, &r);
     if (rc < 0) {
-        report_rc(ctx, rc, "MIG_DATA_READ of 0 bytes");
+        vuc_case_report_rc(ctx, rc, "MIG_DATA_READ of 0 bytes");
         return;
     }
     if (r.is_error) {
@@ -410,7 +401,7 @@ static bool resume_write(struct vuc_ctx *ctx, const uint8_t *data, size_t len,
             return false;
         }
         if (rc < 0) {
-            report_rc(ctx, rc, "MIG_DATA_WRITE");
+            vuc_case_report_rc(ctx, rc, "MIG_DATA_WRITE");
             return false;
         }
         off += n;
@@ -455,7 +446,7 @@ static void expect_resume_fails(struct vuc_ctx *ctx, const char *what)
     int rc = vuc_client_set_state(ctx->cl, VUC_STATE_STOP, &r);
 
     if (rc < 0) {
-        report_rc(ctx, rc, "RESUMING -> STOP");
+        vuc_case_report_rc(ctx, rc, "RESUMING -> STOP");
         return;
     }
     if (!r.is_error) {
@@ -569,14 +560,14 @@ static void pipelined(struct vuc_ctx *ctx, const struct vuc_case *c)
     }
     /* one write holding all four requests */
     if (vuc_client_send_raw(ctx->cl, msg, sizeof(msg)) < 0) {
-        report_rc(ctx, -EPIPE, "sending four pipelined reads");
+        vuc_case_report_rc(ctx, -EPIPE, "sending four pipelined reads");
         return;
     }
     for (int i = 0; i < N; i++) {
         struct vuc_reply r;
         int rc = vuc_client_recv_any(ctx->cl, &r);
         if (rc < 0) {
-            report_rc(ctx, rc, "waiting for pipelined replies");
+            vuc_case_report_rc(ctx, rc, "waiting for pipelined replies");
             return;
         }
         if (vuc_hdr_type(&r.msg.hdr) != VUC_TYPE_REPLY ||
@@ -626,7 +617,7 @@ static void error_form(struct vuc_ctx *ctx, const struct vuc_case *c)
         if (rc < 0) {
             if (rc == -ECONNRESET && i == 2)
                 break; /* closing on a malformed message is allowed */
-            report_rc(ctx, rc, "provoking an error reply");
+            vuc_case_report_rc(ctx, rc, "provoking an error reply");
             return;
         }
         if (r.is_error) {
@@ -777,72 +768,58 @@ out:
     vuc_stream_free(&again);
 }
 
-#define CASE(id_, title_, spec_, level_, fn_, a_)                              \
-    do {                                                                       \
-        if (n < max) {                                                         \
-            struct vuc_case *k = &out[n];                                      \
-            memset(k, 0, sizeof(*k));                                          \
-            snprintf(k->id, sizeof(k->id), "%s", id_);                         \
-            snprintf(k->title, sizeof(k->title), "%s", title_);                \
-            k->spec = spec_;                                                   \
-            k->level = level_;                                                 \
-            k->run = fn_;                                                      \
-            k->a = a_;                                                         \
-        }                                                                      \
-        n++;                                                                   \
-    } while (0)
-
 size_t vuc_cases_stream(struct vuc_case *out, size_t max)
 {
     size_t n = 0;
 
-    CASE("stream.read.full-to-end", "STOP_COPY data reads to a short read",
-         SPEC_READ, VUC_MUST, full_to_end, 0);
-    CASE("stream.read.eof-sticky",
-         "after the end of STOP_COPY data every read returns 0 bytes",
-         SPEC_READ, VUC_MUST, eof_sticky, 0);
-    CASE("stream.read.reply-size",
-         "reply size never above the request; argsz = 8 + size", SPEC_READ,
-         VUC_MUST, reply_size, 0);
-    CASE("stream.read.max-xfer-exact",
-         "a read of exactly max_data_xfer_size is served",
-         "Read and Write Operations", VUC_MUST, max_exact, 0);
-    CASE("stream.read.over-max", "a read above max_data_xfer_size is rejected",
-         "Read and Write Operations", VUC_MUST, over_max, 0);
-    CASE("stream.read.outside-saving",
-         "MIG_DATA_READ outside PRE_COPY/STOP_COPY is rejected", SPEC_READ,
-         VUC_MUST, read_outside, 0);
-    CASE("stream.write.outside-resuming",
-         "MIG_DATA_WRITE outside RESUMING is rejected", SPEC_WRITE, VUC_MUST,
-         write_outside, 0);
-    CASE("stream.read.size-zero", "a read of 0 bytes is answered sensibly",
-         SPEC_READ, VUC_SHOULD, size_zero, 0);
-    CASE("stream.read.pipelined",
-         "pipelined reads are answered in order with their ids",
-         "Command Concurrency", VUC_MUST, pipelined, 0);
-    CASE("stream.precopy.then-stopcopy",
-         "PRE_COPY data then STOP_COPY data resume as one stream", SPEC_READ,
-         VUC_MUST, precopy_then_stopcopy, 0);
-    CASE("stream.resume.odd-segments",
-         "a stream written in odd segment sizes resumes", SPEC_WRITE, VUC_MUST,
-         odd_segments, 0);
-    CASE("stream.resume.truncated",
-         "RESUMING -> STOP fails when the last byte is missing", SPEC_RESUME,
-         VUC_MUST, resume_bad, 0);
-    CASE("stream.resume.empty",
-         "RESUMING -> STOP fails when nothing was written", SPEC_RESUME,
-         VUC_MUST, resume_empty, 0);
-    CASE("stream.resume.corrupt",
-         "RESUMING -> STOP fails when a bit is flipped", SPEC_RESUME, VUC_MUST,
-         resume_bad, 1);
-    CASE("stream.stopcopy.leave-early",
-         "leaving STOP_COPY early leaves the device able to migrate",
-         "Direct State Transitions", VUC_MUST, leave_early, 0);
-    CASE("stream.error-reply.form",
-         "MIG_DATA error replies are header only with an errno", "Header",
-         VUC_MUST, error_form, 0);
-    CASE("stream.roundtrip",
-         "the device state arrives whole at the destination",
-         "VFIO_USER_MIG_DATA_READ/WRITE", VUC_MUST, roundtrip, 0);
+    VUC_CASE("stream.read.full-to-end", "STOP_COPY data reads to a short read",
+             SPEC_READ, VUC_MUST, full_to_end, 0, 0, NULL);
+    VUC_CASE("stream.read.eof-sticky",
+             "after the end of STOP_COPY data every read returns 0 bytes",
+             SPEC_READ, VUC_MUST, eof_sticky, 0, 0, NULL);
+    VUC_CASE("stream.read.reply-size",
+             "reply size never above the request; argsz = 8 + size", SPEC_READ,
+             VUC_MUST, reply_size, 0, 0, NULL);
+    VUC_CASE("stream.read.max-xfer-exact",
+             "a read of exactly max_data_xfer_size is served",
+             "Read and Write Operations", VUC_MUST, max_exact, 0, 0, NULL);
+    VUC_CASE("stream.read.over-max",
+             "a read above max_data_xfer_size is rejected",
+             "Read and Write Operations", VUC_MUST, over_max, 0, 0, NULL);
+    VUC_CASE("stream.read.outside-saving",
+             "MIG_DATA_READ outside PRE_COPY/STOP_COPY is rejected", SPEC_READ,
+             VUC_MUST, read_outside, 0, 0, NULL);
+    VUC_CASE("stream.write.outside-resuming",
+             "MIG_DATA_WRITE outside RESUMING is rejected", SPEC_WRITE,
+             VUC_MUST, write_outside, 0, 0, NULL);
+    VUC_CASE("stream.read.size-zero", "a read of 0 bytes is answered sensibly",
+             SPEC_READ, VUC_SHOULD, size_zero, 0, 0, NULL);
+    VUC_CASE("stream.read.pipelined",
+             "pipelined reads are answered in order with their ids",
+             "Command Concurrency", VUC_MUST, pipelined, 0, 0, NULL);
+    VUC_CASE("stream.precopy.then-stopcopy",
+             "PRE_COPY data then STOP_COPY data resume as one stream",
+             SPEC_READ, VUC_MUST, precopy_then_stopcopy, 0, 0, NULL);
+    VUC_CASE("stream.resume.odd-segments",
+             "a stream written in odd segment sizes resumes", SPEC_WRITE,
+             VUC_MUST, odd_segments, 0, 0, NULL);
+    VUC_CASE("stream.resume.truncated",
+             "RESUMING -> STOP fails when the last byte is missing",
+             SPEC_RESUME, VUC_MUST, resume_bad, 0, 0, NULL);
+    VUC_CASE("stream.resume.empty",
+             "RESUMING -> STOP fails when nothing was written", SPEC_RESUME,
+             VUC_MUST, resume_empty, 0, 0, NULL);
+    VUC_CASE("stream.resume.corrupt",
+             "RESUMING -> STOP fails when a bit is flipped", SPEC_RESUME,
+             VUC_MUST, resume_bad, 1, 0, NULL);
+    VUC_CASE("stream.stopcopy.leave-early",
+             "leaving STOP_COPY early leaves the device able to migrate",
+             "Direct State Transitions", VUC_MUST, leave_early, 0, 0, NULL);
+    VUC_CASE("stream.error-reply.form",
+             "MIG_DATA error replies are header only with an errno", "Header",
+             VUC_MUST, error_form, 0, 0, NULL);
+    VUC_CASE("stream.roundtrip",
+             "the device state arrives whole at the destination",
+             "VFIO_USER_MIG_DATA_READ/WRITE", VUC_MUST, roundtrip, 0, 0, NULL);
     return n;
 }

@@ -109,6 +109,29 @@ void vuc_case_check_error_form(struct vuc_ctx *ctx, const struct vuc_reply *r,
 int vuc_case_reg_read(struct vuc_ctx *ctx, const struct vuc_reg_ref *reg,
                       void *buf, uint32_t size);
 
+/* A call that got no usable reply: FAIL for what the server did (timeout,
+ * closed connection, malformed reply), ERROR for vucert's own failures.
+ * `what` names the request. */
+void vuc_case_report_rc(struct vuc_ctx *ctx, int rc, const char *what);
+
+/* Append a case to a table being built (out, n, max in scope). */
+#define VUC_CASE(id_, title_, spec_, level_, fn_, a_, b_, arg_)                \
+    do {                                                                       \
+        if (n < max) {                                                         \
+            struct vuc_case *k = &out[n];                                      \
+            memset(k, 0, sizeof(*k));                                          \
+            snprintf(k->id, sizeof(k->id), "%s", id_);                         \
+            snprintf(k->title, sizeof(k->title), "%s", title_);                \
+            k->spec = spec_;                                                   \
+            k->level = level_;                                                 \
+            k->run = fn_;                                                      \
+            k->a = a_;                                                         \
+            k->b = b_;                                                         \
+            k->arg = arg_;                                                     \
+        }                                                                      \
+        n++;                                                                   \
+    } while (0)
+
 /* Case tables of each file, for the registry. */
 size_t vuc_cases_fsm(struct vuc_case *out, size_t max);
 size_t vuc_cases_negotiate(struct vuc_case *out, size_t max);

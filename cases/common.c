@@ -30,8 +30,7 @@ uint64_t vuc_case_flags(struct vuc_ctx *ctx)
     return ctx->info->mig_flags;
 }
 
-/* A failed call on the wire: a verdict that quotes what the client saw. */
-static void wire_failure(struct vuc_ctx *ctx, int rc, const char *what)
+void vuc_case_report_rc(struct vuc_ctx *ctx, int rc, const char *what)
 {
     if (rc == -ETIMEDOUT || rc == -ECONNRESET || rc == -EPIPE || rc == -EPROTO)
         vuc_verdict(ctx, VUC_FAIL, "%s: %s", what,
@@ -52,7 +51,7 @@ bool vuc_case_get(struct vuc_ctx *ctx, uint32_t *state)
         return false;
     }
     if (rc < 0) {
-        wire_failure(ctx, rc, "MIG_DEVICE_STATE GET");
+        vuc_case_report_rc(ctx, rc, "MIG_DEVICE_STATE GET");
         return false;
     }
     return true;
@@ -65,7 +64,7 @@ bool vuc_case_set_ok(struct vuc_ctx *ctx, uint32_t state, const char *why)
     int rc = vuc_client_set_state(ctx->cl, state, &r);
 
     if (rc < 0) {
-        wire_failure(ctx, rc, why);
+        vuc_case_report_rc(ctx, rc, why);
         return false;
     }
     if (r.is_error) {
@@ -88,7 +87,7 @@ bool vuc_case_fresh(struct vuc_ctx *ctx)
     vuc_client_trace_note(ctx->cl, "# fresh device: DEVICE_RESET");
     rc = vuc_client_reset(ctx->cl, &r);
     if (rc < 0) {
-        wire_failure(ctx, rc, "DEVICE_RESET");
+        vuc_case_report_rc(ctx, rc, "DEVICE_RESET");
         return false;
     }
     vuc_reply_release(&r);
@@ -106,7 +105,7 @@ bool vuc_case_fresh(struct vuc_ctx *ctx)
                               vuc_state_name(st));
         rc = vuc_client_set_state(ctx->cl, VUC_STATE_RUNNING, &r);
         if (rc < 0) {
-            wire_failure(ctx, rc, "bringing the device back to RUNNING");
+            vuc_case_report_rc(ctx, rc, "bringing the device back to RUNNING");
             return false;
         }
         vuc_reply_release(&r);
@@ -175,7 +174,7 @@ bool vuc_case_inject_error(struct vuc_ctx *ctx)
     }
     rc = vuc_client_set_state(ctx->cl, p->err_trigger_to, &r);
     if (rc < 0) {
-        wire_failure(ctx, rc, "the fault-injection trigger SET");
+        vuc_case_report_rc(ctx, rc, "the fault-injection trigger SET");
         return false;
     }
     vuc_reply_release(&r);

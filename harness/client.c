@@ -487,6 +487,26 @@ const struct vuc_negotiated *vuc_client_negotiated(const struct vuc_client *cl)
 
 /* ---- typed requests ---- */
 
+/* Call; an error reply becomes -EREMOTEIO with its errno in *err (the
+ * reply is then already released). */
+static int call_checked(struct vuc_client *cl, uint16_t cmd, const void *p,
+                        size_t n, struct vuc_reply *r, uint32_t *err)
+{
+    int rc = vuc_client_call(cl, cmd, p, n, NULL, 0, r);
+
+    if (rc < 0)
+        return rc;
+    if (r->is_error) {
+        if (err)
+            *err = r->error;
+        snprintf(cl->last_error, sizeof(cl->last_error),
+                 "%s failed with errno %u", vuc_cmd_name(cmd), r->error);
+        vuc_reply_release(r);
+        return -EREMOTEIO;
+    }
+    return 0;
+}
+
 static uint8_t *scratch(struct vuc_client *cl, size_t n)
 {
     if (n > cl->scratch_cap) {
@@ -631,15 +651,9 @@ int vuc_client_region_read(struct vuc_client *cl, uint32_t region,
     int rc;
 
     vuc_region_rw_encode(&rw, p, sizeof(p));
-    rc = vuc_client_call(cl, VUC_CMD_REGION_READ, p, sizeof(p), NULL, 0, &r);
+    rc = call_checked(cl, VUC_CMD_REGION_READ, p, sizeof(p), &r, err);
     if (rc < 0)
         return rc;
-    if (r.is_error) {
-        if (err)
-            *err = r.error;
-        vuc_reply_release(&r);
-        return -EREMOTEIO;
-    }
     rc = vuc_region_rw_decode(r.payload, r.payload_len, true, &rw);
     if (rc < 0 || rw.count != len) {
         set_error(cl, "REGION_READ reply: count %u for a read of %u bytes%s",
@@ -673,15 +687,9 @@ int vuc_client_region_write(struct vuc_client *cl, uint32_t region,
     n = vuc_region_rw_encode(&rw, p, cap);
     if (n < 0)
         return n;
-    rc = vuc_client_call(cl, VUC_CMD_REGION_WRITE, p, (size_t)n, NULL, 0, &r);
+    rc = call_checked(cl, VUC_CMD_REGION_WRITE, p, (size_t)n, &r, err);
     if (rc < 0)
         return rc;
-    if (r.is_error) {
-        if (err)
-            *err = r.error;
-        vuc_reply_release(&r);
-        return -EREMOTEIO;
-    }
     vuc_reply_release(&r);
     return 0;
 }
@@ -696,15 +704,9 @@ int vuc_client_mig_read(struct vuc_client *cl, uint32_t size, void *buf,
     int rc;
 
     vuc_mig_data_encode(&md, p, sizeof(p));
-    rc = vuc_client_call(cl, VUC_CMD_MIG_DATA_READ, p, sizeof(p), NULL, 0, &r);
+    rc = call_checked(cl, VUC_CMD_MIG_DATA_READ, p, sizeof(p), &r, err);
     if (rc < 0)
         return rc;
-    if (r.is_error) {
-        if (err)
-            *err = r.error;
-        vuc_reply_release(&r);
-        return -EREMOTEIO;
-    }
     rc = vuc_mig_data_decode(r.payload, r.payload_len, true, &md);
     if (rc < 0 || md.size > size) {
         set_error(cl, "MIG_DATA_READ reply: size %u for a request of %u%s",
@@ -737,15 +739,9 @@ int vuc_client_mig_write(struct vuc_client *cl, const void *buf, uint32_t size,
     n = vuc_mig_data_encode(&md, p, cap);
     if (n < 0)
         return n;
-    rc = vuc_client_call(cl, VUC_CMD_MIG_DATA_WRITE, p, (size_t)n, NULL, 0, &r);
+    rc = call_checked(cl, VUC_CMD_MIG_DATA_WRITE, p, (size_t)n, &r, err);
     if (rc < 0)
         return rc;
-    if (r.is_error) {
-        if (err)
-            *err = r.error;
-        vuc_reply_release(&r);
-        return -EREMOTEIO;
-    }
     vuc_reply_release(&r);
     return 0;
 }
