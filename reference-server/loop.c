@@ -13,11 +13,17 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "server_priv.h"
 
 enum { TAG_SIGNAL = 1, TAG_LISTEN };
+
+/* Socket send buffer asked for (the kernel caps it at wmem_max): a whole
+ * 1 MiB migration data reply fits, so the server prepares the next one
+ * (mig_after_reply) while the client is still reading this one. */
+#define CLIENT_SNDBUF (4 << 20)
 
 /* Messages handled per wake-up before looking at signals again. */
 
@@ -62,6 +68,12 @@ static void accept_client(struct loop *l)
         if (l->s->opts.verbose && rc != -ETIMEDOUT && rc != -EAGAIN)
             fprintf(stderr, "vucert-server: accept: %s\n", strerror(-rc));
         return;
+    }
+    {
+        int sz = CLIENT_SNDBUF;
+
+        (void)setsockopt(vuc_conn_fd(c), SOL_SOCKET, SO_SNDBUF, &sz,
+                         sizeof(sz));
     }
     ep_del(l->ep, l->lfd); /* others wait in the backlog */
     l->client = c;

@@ -518,6 +518,28 @@ static size_t fill_data(struct vuc_srv *s, struct srv_reply *r, size_t max,
     return n;
 }
 
+void mig_after_reply(struct vuc_srv *s)
+{
+    struct resume_session *rs = &s->mig.resume;
+
+    /* MIG_DATA_WRITE's data, parsed after the reply went: the reply does
+     * not depend on it (errors stick until RESUMING -> STOP), and the
+     * client sends on meanwhile. */
+    if (rs->defer) {
+        if (rs->open)
+            (void)vuc_resume_feed(&rs->r, rs->defer, rs->defer_len);
+        rs->defer = NULL;
+        rs->defer_len = 0;
+    }
+    /*
+     * In STOP_COPY the next chunk's CRCs can be computed now, while the
+     * client is still reading this reply out of the socket, rather than
+     * when its next read comes (the state cannot change: stopped).
+     */
+    if (s->mig.save.open && s->mig.state == VUC_STATE_STOP_COPY)
+        (void)vuc_save_work_ahead(&s->mig.save.w);
+}
+
 /* The eof-not-sticky quirk: the stream starts over after its end. */
 static void save_restart(struct vuc_srv *s)
 {
@@ -625,8 +647,10 @@ int srv_h_MIG_DATA_WRITE(struct vuc_srv *s, struct vuc_conn *c,
      * Any segmentation: the parser takes what comes. What it finds wrong
      * sticks and fails RESUMING -> STOP, where the spec's decision is
      * (design.md: resume data incomplete or corrupt); the write itself
-     * succeeds.
+     * succeeds. So the data is parsed after the reply has gone
+     * (mig_after_reply), before the next request is read.
      */
-    (void)vuc_resume_feed(&rs->r, w.data, w.size);
+    rs->defer = w.data;
+    rs->defer_len = w.size;
     return 0;
 }

@@ -410,7 +410,9 @@ int vuc_srv_handle(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m)
     r.fixed_used = 0;
     r.close = false;
     err = dispatch(s, c, m, &r);
-    return finish(s, c, &m->hdr, err, &r);
+    err = finish(s, c, &m->hdr, err, &r);
+    mig_after_reply(s);
+    return err;
 }
 
 /* A message too large to receive: answer it from its header alone. */

@@ -126,6 +126,10 @@ struct resume_session {
     uint32_t *block_crc;
     uint64_t *covered;
     uint8_t regs[DEV_REGS_SIZE];
+    /* MIG_DATA_WRITE data to parse once the reply has gone (it lives in
+     * the request, which outlives that) */
+    const uint8_t *defer;
+    size_t defer_len;
 };
 
 struct mig {
@@ -200,6 +204,10 @@ void mig_free(struct vuc_srv *s);
 void mig_reset(struct vuc_srv *s);
 /* States in which the device runs (the COUNTER advances). */
 bool mig_running(uint32_t state);
+/* The reply to a request has gone, or failed to (the request is still
+ * alive): finish its deferred work, and use the time the client spends
+ * reading the reply or sending the next request. */
+void mig_after_reply(struct vuc_srv *s);
 
 /* Receive one message (timeout_ms) and handle it. Returns 0 when one was
  * handled, -EAGAIN/-ETIMEDOUT when none came, -ECONNRESET/-EPIPE when the

@@ -41,8 +41,15 @@ int vuc_save_init(struct vuc_save *w, const struct vuc_save_cfg *cfg)
     return 0;
 }
 
+/* Work done ahead no longer holds (the state may change). */
+static void ahead_drop(struct vuc_save *w)
+{
+    w->ahead_b = w->ahead_e = 0;
+}
+
 void vuc_save_live(struct vuc_save *w, bool live)
 {
+    ahead_drop(w);
     /* A chunk handed out from the state must not see the device run:
      * take the rest of it from a copy (the state is still unchanged). */
     if (live && w->in_rec && w->stable) {
@@ -71,8 +78,10 @@ void vuc_save_mark(struct vuc_save *w, uint64_t off, uint64_t len)
         if (from < w->cursor)
             from = w->cursor;
     }
-    if (from < to)
+    if (from < to) {
         bits_fill(w->pending, from, to, true);
+        ahead_drop(w);
+    }
 }
 
 void vuc_save_end(struct vuc_save *w, const uint8_t *regs)
@@ -115,15 +124,45 @@ static void start_header(struct vuc_save *w)
           vuc_crc32c(0, s, VUC_STREAM_HDR_LEN), false);
 }
 
-/* A CHUNK of the pending run starting at block b. */
-static void start_chunk(struct vuc_save *w, uint64_t b)
+/* The end of the pending run that starts at block b. */
+static uint64_t run_end(const struct vuc_save *w, uint64_t b)
 {
-    uint64_t bs = w->dev.block_size, max = w->dev.chunk_size / bs, e = b + 1;
-    const uint8_t *src;
-    size_t len;
+    uint64_t max = w->dev.chunk_size / w->dev.block_size, e = b + 1;
 
     while (e < w->nblocks && e - b < max && bit_test(w->pending, e))
         e++;
+    return e;
+}
+
+/* The next pending block from the cursor on, wrapping around; nblocks
+ * if none. Sets wrapped when the first pass is complete. */
+static uint64_t next_pending(struct vuc_save *w)
+{
+    uint64_t b = bits_next(w->pending, w->cursor, w->nblocks);
+
+    if (b == w->nblocks) {
+        w->wrapped = true;
+        b = bits_next(w->pending, 0, w->nblocks);
+    }
+    return b;
+}
+
+/* CRCs of blocks [b, e) into sent_crc; returns the chunk's CRC. */
+static uint32_t chunk_crc(struct vuc_save *w, const uint8_t *src, uint64_t b,
+                          uint64_t e)
+{
+    vuc_crc32c_blocks(src, (size_t)(e - b), w->dev.block_size, w->sent_crc + b);
+    return crc_fold(w->sent_crc + b, e - b, w->block_op);
+}
+
+/* A CHUNK of the pending run starting at block b. */
+static void start_chunk(struct vuc_save *w, uint64_t b)
+{
+    uint64_t bs = w->dev.block_size, e = run_end(w, b);
+    const uint8_t *src;
+    uint32_t crc;
+    size_t len;
+
     bits_fill(w->pending, b, e, false);
     w->cursor = e;
     len = (size_t)((e - b) * bs);
@@ -131,11 +170,33 @@ static void start_chunk(struct vuc_save *w, uint64_t b)
     if (w->live) {
         memcpy(w->copybuf, src, len);
         src = w->copybuf;
+        crc = chunk_crc(w, src, b, e);
+    } else if (b == w->ahead_b && e == w->ahead_e) {
+        crc = w->ahead_crc; /* stopped since: still right */
+    } else {
+        crc = chunk_crc(w, src, b, e);
     }
-    vuc_crc32c_blocks(src, (size_t)(e - b), (size_t)bs, w->sent_crc + b);
+    ahead_drop(w);
     w->nchunks++;
-    start(w, VUC_STREAM_REC_CHUNK, b * bs, src, len,
-          crc_fold(w->sent_crc + b, e - b, w->block_op), !w->live);
+    start(w, VUC_STREAM_REC_CHUNK, b * bs, src, len, crc, !w->live);
+}
+
+bool vuc_save_work_ahead(struct vuc_save *w)
+{
+    uint64_t b, e;
+
+    if (w->live || w->done || w->next_type != 0 || w->ahead_e)
+        return false;
+    b = bits_next(w->pending, w->cursor, w->nblocks);
+    if (b == w->nblocks)
+        b = bits_next(w->pending, 0, w->nblocks);
+    if (b == w->nblocks)
+        return false;
+    e = run_end(w, b);
+    w->ahead_crc = chunk_crc(w, w->state + b * w->dev.block_size, b, e);
+    w->ahead_b = b;
+    w->ahead_e = e;
+    return true;
 }
 
 static void start_end(struct vuc_save *w)
@@ -162,11 +223,7 @@ static bool start_next(struct vuc_save *w)
         w->next_type = 0;
         return true;
     case 0:
-        b = bits_next(w->pending, w->cursor, w->nblocks);
-        if (b == w->nblocks) {
-            w->wrapped = true; /* the first pass is complete */
-            b = bits_next(w->pending, 0, w->nblocks);
-        }
+        b = next_pending(w);
         if (b < w->nblocks) {
             start_chunk(w, b);
             return true;

@@ -173,6 +173,9 @@ struct vuc_save {
     uint32_t seq;
     uint64_t nchunks;
     uint64_t sent_bytes;
+    /* CRCs of the chunk [ahead_b, ahead_e) computed ahead of time */
+    uint64_t ahead_b, ahead_e;
+    uint32_t ahead_crc;
     /* the record being handed out */
     bool in_rec;
     uint16_t type;
@@ -221,6 +224,13 @@ size_t vuc_save_next(struct vuc_save *w, size_t max, const uint8_t **p,
 /* vuc_save_next into dst until n bytes or nothing is ready; returns the
  * bytes copied. */
 size_t vuc_save_read(struct vuc_save *w, uint8_t *dst, size_t n);
+/*
+ * While the device is stopped, compute the CRCs of the chunk that comes
+ * after the current record, so that the next call that starts it has
+ * nothing left to compute: a server calls this after a reply has gone,
+ * while the client is still reading it. Returns true if it did work.
+ */
+bool vuc_save_work_ahead(struct vuc_save *w);
 /* true once END has been handed out entirely. */
 bool vuc_save_done(const struct vuc_save *w);
 

@@ -2242,6 +2242,30 @@ static void test_pipelined(void **state)
     }
     assert_int_equal(vuc_srv_mig_state(g.s), ST_STOP);
     assert_int_equal(digest(&g), digest(&f));
+
+    /* writes that ask for no reply are parsed all the same */
+    assert_int_equal(set_state(&g, ST_RESUMING), 0);
+    {
+        uint8_t *w = malloc(8 + 4000);
+        size_t off = 0;
+
+        assert_non_null(w);
+        while (off < len) {
+            size_t seg = len - off < 4000 ? len - off : 4000;
+
+            vuc_put_u32(w, 8);
+            vuc_put_u32(w + 4, (uint32_t)seg);
+            memcpy(w + 8, ref + off, seg);
+            assert_int_equal(xmit(&g, VUC_CMD_MIG_DATA_WRITE,
+                                  VUC_TYPE_COMMAND | VUC_FLAG_NO_REPLY, w,
+                                  8 + seg),
+                             -EAGAIN);
+            off += seg;
+        }
+        free(w);
+    }
+    assert_int_equal(set_state(&g, ST_STOP), 0);
+    assert_int_equal(digest(&g), digest(&f));
     fx_close(&g);
     fx_close(&f);
 }

@@ -997,6 +997,59 @@ static void test_lose_resent(void **state)
     src_close(&s);
 }
 
+/* Work done ahead changes no byte of the stream, and is dropped when the
+ * state may change. */
+static void test_work_ahead(void **state)
+{
+    struct vuc_stream_dev d = mkdev(64 * 1024, 4096, 16384, 32);
+    size_t cap = 256 * 1024, n1, n2 = 0, k;
+    uint8_t *a = malloc(cap), *b = malloc(cap);
+    struct src s;
+    struct dst t;
+
+    (void)state;
+    assert_true(a && b);
+    /* plain */
+    src_open(&s, d, false, 61);
+    vuc_save_end(&s.w, s.regs);
+    n1 = drain(&s, a, cap, 5000);
+    src_close(&s);
+    /* the same stream with work ahead after every read */
+    src_open(&s, d, false, 61);
+    assert_false(vuc_save_work_ahead(&s.w)); /* HEADER first */
+    vuc_save_end(&s.w, s.regs);
+    do {
+        k = vuc_save_read(&s.w, b + n2, 5000);
+        n2 += k;
+        if (vuc_save_work_ahead(&s.w))
+            assert_false(vuc_save_work_ahead(&s.w)); /* done already */
+    } while (k == 5000);
+    assert_int_equal(n2, n1);
+    assert_memory_equal(a, b, n1);
+    assert_false(vuc_save_work_ahead(&s.w)); /* done */
+    src_close(&s);
+
+    /* work ahead, then the device runs and changes that chunk: the
+     * stream carries the new bytes */
+    src_open(&s, d, false, 62);
+    n2 = vuc_save_read(&s.w, b, 64 + 32 + 100);
+    assert_true(vuc_save_work_ahead(&s.w)); /* blocks 4..7 */
+    vuc_save_live(&s.w, true);
+    assert_false(vuc_save_work_ahead(&s.w)); /* not while live */
+    s.state[5 * 4096] ^= 0xff;
+    vuc_save_mark(&s.w, 5 * 4096, 1);
+    vuc_save_live(&s.w, false);
+    vuc_save_end(&s.w, s.regs);
+    n2 += drain(&s, b + n2, cap - n2, 3000);
+    dst_open(&t, d, 0);
+    assert_int_equal(feed_all(&t, b, n2, 999), 0);
+    assert_memory_equal(t.stage, s.state, d.state_size);
+    dst_close(&t);
+    src_close(&s);
+    free(a);
+    free(b);
+}
+
 /* The server's geometry: 4 KiB blocks, 1 MiB chunks, 1 MiB reads. */
 static void test_server_geometry(void **state)
 {
@@ -1038,6 +1091,7 @@ int main(void)
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_live_dirty),
         cmocka_unit_test(test_lose_resent),
+        cmocka_unit_test(test_work_ahead),
         cmocka_unit_test(test_server_geometry),
     };
 
