@@ -2,8 +2,10 @@
 /*
  * The device model: a PCI type-0 config space, a 4 KiB BAR0 register
  * file (map in README.md) and the big migratable state behind the
- * STATE_* registers; the region and IRQ queries, region I/O and
- * DEVICE_RESET.
+ * STATE_* registers; the region and IRQ queries, region I/O (a write of
+ * the DMA doorbell runs the engine in dma.c before its reply) and
+ * DEVICE_RESET. The DMA engine's registers (0x60..0x7f) are not device
+ * state: writable in any state, and outside the registers image.
  *
  * The device changes only while it runs: stopped (STOP, STOP_COPY,
  * RESUMING, ERROR), writes to device state are ignored, COUNTER does not
@@ -23,6 +25,9 @@ _Static_assert(BAR0_TRACE_STATES + BAR0_TRACE_MAX == BAR0_COUNTER,
 _Static_assert(BAR0_COUNTER + 8 == BAR0_STATE_SIZE, "register block layout");
 _Static_assert(BAR0_DIGEST + 8 == BAR0_FREE_BASE, "register block layout");
 _Static_assert(DEV_REGS_SIZE == 4040u, "registers image (STREAM.md)");
+_Static_assert(BAR0_DMA_ADDR >= BAR0_FREE_BASE &&
+                   BAR0_DMA_STATUS + 4 == BAR0_DMA_END,
+               "the DMA engine sits in the free bytes");
 
 /* DIRTY_PERMILLE adds this to the word it changes: odd, so the word
  * always changes (the golden ratio, 2^64 / phi). */
@@ -65,12 +70,17 @@ static uint8_t cfg_wmask(uint64_t off)
     }
 }
 
+static bool in_dma(uint64_t off)
+{
+    return off >= BAR0_DMA_ADDR && off < BAR0_DMA_END;
+}
+
 /* BAR0 bytes that are device state and plain storage (README.md). */
 static bool bar0_state_byte(uint64_t off)
 {
     return (off >= BAR0_SCRATCH0 && off < BAR0_FAULT) ||
            (off >= BAR0_STATE_ADDR && off < BAR0_STATE_DATA) ||
-           (off >= BAR0_FREE_BASE && off < DEV_BAR0_SIZE);
+           (off >= BAR0_FREE_BASE && off < DEV_BAR0_SIZE && !in_dma(off));
 }
 
 void dev_init(struct dev *d, uint8_t *state, uint64_t state_size)
@@ -173,6 +183,11 @@ static void dirty_permille(struct dev *d, uint32_t n)
     }
 }
 
+/* The DMA engine's registers are not device state: zeros in the image
+ * (STREAM.md), and loading an image leaves them alone. */
+#define REGS_DMA (DEV_REGS_FREE + (BAR0_DMA_ADDR - BAR0_FREE_BASE))
+#define DMA_SIZE (BAR0_DMA_END - BAR0_DMA_ADDR)
+
 void dev_regs_save(const struct dev *d, uint8_t *out)
 {
     memcpy(out + DEV_REGS_SCRATCH, d->bar0 + BAR0_SCRATCH0,
@@ -180,16 +195,21 @@ void dev_regs_save(const struct dev *d, uint8_t *out)
     memcpy(out + DEV_REGS_ADDR, d->bar0 + BAR0_STATE_ADDR, 8);
     memcpy(out + DEV_REGS_FREE, d->bar0 + BAR0_FREE_BASE,
            DEV_BAR0_SIZE - BAR0_FREE_BASE);
+    memset(out + REGS_DMA, 0, DMA_SIZE);
     vuc_put_u64(out + DEV_REGS_COUNTER, d->counter);
 }
 
 void dev_regs_load(struct dev *d, const uint8_t *in)
 {
+    uint8_t dma[DMA_SIZE];
+
+    memcpy(dma, d->bar0 + BAR0_DMA_ADDR, DMA_SIZE);
     memcpy(d->bar0 + BAR0_SCRATCH0, in + DEV_REGS_SCRATCH,
            BAR0_FAULT - BAR0_SCRATCH0);
     memcpy(d->bar0 + BAR0_STATE_ADDR, in + DEV_REGS_ADDR, 8);
     memcpy(d->bar0 + BAR0_FREE_BASE, in + DEV_REGS_FREE,
            DEV_BAR0_SIZE - BAR0_FREE_BASE);
+    memcpy(d->bar0 + BAR0_DMA_ADDR, dma, DMA_SIZE);
     d->counter = vuc_get_u64(in + DEV_REGS_COUNTER);
     vuc_put_u64(d->bar0 + BAR0_COUNTER, d->counter);
 }
@@ -274,6 +294,8 @@ void dev_write(struct dev *d, uint32_t region, uint64_t off,
 
         if (o == BAR0_FAULT)
             d->bar0[o] = data[i] & 1u; /* other FAULT bits read as zero */
+        else if (o >= BAR0_DMA_ADDR && o < BAR0_DMA_DOORBELL)
+            d->bar0[o] = data[i]; /* engine setup: writable in any state */
         else if (running && bar0_state_byte(o))
             d->bar0[o] = data[i];
     }
@@ -286,6 +308,12 @@ void dev_write(struct dev *d, uint32_t region, uint64_t off,
         state_data_write(d, vuc_get_u64(data + (BAR0_STATE_DATA - off)));
     if (covers(off, n, BAR0_DIRTY, 4))
         dirty_permille(d, vuc_get_u32(data + (BAR0_DIRTY - off)));
+}
+
+bool dev_doorbell(uint64_t off, const uint8_t *data, size_t n)
+{
+    return covers(off, n, BAR0_DMA_DOORBELL, 4) &&
+           vuc_get_u32(data + (BAR0_DMA_DOORBELL - off)) == 1;
 }
 
 void dev_tick(struct dev *d)
@@ -444,7 +472,6 @@ int srv_h_REGION_WRITE(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     uint8_t *p;
     int rc;
 
-    (void)c;
     /* with_data: exactly count bytes of data must follow */
     rc = vuc_region_rw_decode(m->payload, m->payload_len, true, &a);
     if (rc < 0 || (size_t)rc != m->payload_len || a.data_len != a.count)
@@ -454,6 +481,11 @@ int srv_h_REGION_WRITE(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
         return rc;
     dev_write(&s->dev, a.region, a.offset, a.data, a.count,
               mig_running(s->mig.state));
+    /* The engine runs before the reply: DMA_STATUS is final when the
+     * client sees the write acknowledged. */
+    if (a.region == VUC_PCI_BAR0_REGION_INDEX &&
+        dev_doorbell(a.offset, a.data, a.count))
+        dma_engine_run(s, c);
     a.data = NULL;
     a.data_len = 0;
     p = reply_fixed(r, 16);

@@ -139,7 +139,7 @@ void srv_release(struct vuc_srv *s, void *p)
         free(p);
 }
 
-uint8_t *srv_big_alloc(struct vuc_srv *s, size_t n)
+static uint8_t *zeroed(struct vuc_srv *s, size_t n, bool huge)
 {
     uint8_t *p;
 
@@ -155,8 +155,19 @@ uint8_t *srv_big_alloc(struct vuc_srv *s, size_t n)
     if (p == MAP_FAILED)
         return NULL;
     /* Fewer faults and TLB misses when a large state streams. */
-    (void)madvise(p, n, MADV_HUGEPAGE);
+    if (huge)
+        (void)madvise(p, n, MADV_HUGEPAGE);
     return p;
+}
+
+uint8_t *srv_big_alloc(struct vuc_srv *s, size_t n)
+{
+    return zeroed(s, n, true);
+}
+
+uint8_t *srv_lazy_alloc(struct vuc_srv *s, size_t n)
+{
+    return zeroed(s, n, false);
 }
 
 void srv_big_release(struct vuc_srv *s, uint8_t *p, size_t n)
@@ -226,14 +237,26 @@ int vuc_srv_new(const struct vuc_srv_opts *o, struct vuc_srv **out)
     }
     dev_init(&s->dev, state, state_size);
     mig_init(&s->mig);
+    dma_init(&s->dma);
     *out = s;
     return 0;
+}
+
+/* Drop the commands deferred while waiting for a DMA reply. */
+static void drop_deferred(struct vuc_srv *s)
+{
+    for (size_t i = 0; i < s->ndefer; i++)
+        vuc_msg_release(&s->defer[i].m);
+    s->ndefer = 0;
 }
 
 void vuc_srv_free(struct vuc_srv *s)
 {
     if (!s)
         return;
+    drop_deferred(s);
+    dirty_release(s);
+    dma_release(s);
     mig_free(s);
     srv_big_release(s, s->dev.state, (size_t)s->state_size);
     srv_release(s, s);
@@ -243,11 +266,17 @@ void vuc_srv_disconnect(struct vuc_srv *s)
 {
     /*
      * spec: Client Disconnection: forget what belonged to the client (the
-     * negotiation; DMA maps and IRQ fds once they exist) and keep the
+     * negotiation, its DMA maps with their mmaps, DMA logging of its
+     * memory, commands it sent that were not handled yet) and keep the
      * device state, including the migration state and its data session.
      */
     s->negotiated = false;
     s->xfer = s->xfer_limit;
+    drop_deferred(s);
+    dirty_release(s);
+    s->log.started = false;
+    dma_release(s);
+    s->conn_err = 0;
 }
 
 uint32_t vuc_srv_mig_state(const struct vuc_srv *s)
@@ -400,8 +429,9 @@ int vuc_srv_handle(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m)
     msg_begin(s);
     if (vuc_hdr_type(&m->hdr) == VUC_TYPE_REPLY) {
         /*
-         * The server sends no requests yet, so any reply is unsolicited.
-         * Answering it could make two peers loop; drop it.
+         * The replies the server waits for (to its DMA_WRITE) are taken
+         * while it waits (dma.c); any other is unsolicited. Answering it
+         * could make two peers loop; drop it.
          */
         log_msg(s, &m->hdr, "unsolicited reply dropped", 0);
         return 0;
@@ -430,10 +460,21 @@ static int handle_oversize(struct vuc_srv *s, struct vuc_conn *c,
 int srv_pump(struct vuc_srv *s, struct vuc_conn *c, int timeout_ms)
 {
     struct vuc_msg m;
+    bool oversize = false;
     int rc;
 
     memset(&m, 0, sizeof(m));
-    rc = vuc_conn_recv(c, &m, timeout_ms);
+    if (s->ndefer) {
+        /* Commands that came while a DMA reply was awaited, in order. */
+        m = s->defer[0].m;
+        oversize = s->defer[0].oversize;
+        memmove(&s->defer[0], &s->defer[1],
+                (s->ndefer - 1) * sizeof(s->defer[0]));
+        s->ndefer--;
+        rc = oversize ? -EMSGSIZE : 0;
+    } else {
+        rc = vuc_conn_recv(c, &m, timeout_ms);
+    }
     if (rc == -EMSGSIZE) {
         /* The transport discards the rest of it; the stream stays sane. */
         rc = handle_oversize(s, c, &m.hdr);
@@ -452,6 +493,8 @@ int srv_pump(struct vuc_srv *s, struct vuc_conn *c, int timeout_ms)
         return rc;
     }
     vuc_msg_release(&m);
+    if (rc == 0 && s->conn_err)
+        rc = s->conn_err; /* it broke while a DMA reply was awaited */
     if (rc == -EPIPE || rc == -ECONNRESET)
         return rc; /* peer went away while we replied */
     if (rc < 0)
@@ -560,32 +603,19 @@ int srv_h_VERSION(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
 
     s->negotiated = true;
     s->xfer = (size_t)xfer;
+    s->dma.max_maps = rep.max_dma_maps;
     /* A data message at exactly max_data_xfer_size must fit, with room
      * for any command's fixed part. */
     vuc_conn_set_max_msg(c, VUC_HDR_SIZE + s->xfer + 65536u);
     return 0;
 }
 
-/* ---- commands not implemented yet (DMA and IRQs come later) ---- */
+/* ---- commands not implemented yet (IRQs come later) ---- */
 
 static int not_supported(struct vuc_msg *m)
 {
     (void)m; /* passed fds are closed when the caller releases m */
     return ENOTSUP;
-}
-
-int srv_h_DMA_MAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
-                  struct srv_reply *r)
-{
-    (void)s, (void)c, (void)r;
-    return not_supported(m);
-}
-
-int srv_h_DMA_UNMAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
-                    struct srv_reply *r)
-{
-    (void)s, (void)c, (void)r;
-    return not_supported(m);
 }
 
 int srv_h_DEVICE_GET_REGION_IO_FDS(struct vuc_srv *s, struct vuc_conn *c,

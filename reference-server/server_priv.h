@@ -2,9 +2,11 @@
 /*
  * vucert-server internals shared by server.c (connection, dispatch,
  * VERSION), device.c (PCI config space, BAR0, the migratable state,
- * regions), mig.c (migration features, state machine, data sessions) and
- * loop.c (the socket event loop). The stream format itself is vuc_stream
- * (include/vucert/stream.h).
+ * regions), mig.c (migration features, state machine, data sessions),
+ * dma.c (DMA_MAP/UNMAP, the DMA engine, the server's own DMA_WRITE
+ * requests), dirty.c (DMA logging, features 6, 7, 8) and loop.c (the
+ * socket event loop). The stream format itself is vuc_stream
+ * (include/vucert/stream.h), the bitmaps vuc_bitmap (bitmap.h).
  */
 #ifndef VUCERT_SERVER_PRIV_H
 #define VUCERT_SERVER_PRIV_H
@@ -14,6 +16,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "vucert/bitmap.h"
 #include "vucert/server.h"
 #include "vucert/stream.h"
 #include "vucert/transport.h"
@@ -41,6 +44,13 @@
 #define BAR0_RESERVED     0x4cu /* u32 RO 0 */
 #define BAR0_DIGEST       0x50u /* u64 RO, XXH64 of the device state */
 #define BAR0_FREE_BASE    0x58u /* 0x58..0xfff: RW device state bytes */
+/* The DMA engine, carved out of the free bytes; not device state. */
+#define BAR0_DMA_ADDR     0x60u /* u64 RW, IOVA */
+#define BAR0_DMA_LEN      0x68u /* u64 RW, bytes */
+#define BAR0_DMA_PATTERN  0x70u /* u64 RW, repeated */
+#define BAR0_DMA_DOORBELL 0x78u /* u32 WO, 1 runs the engine */
+#define BAR0_DMA_STATUS   0x7cu /* u32 RO, 0 or an errno */
+#define BAR0_DMA_END      0x80u
 
 #define BAR0_MAGIC_VALUE 0x54435556u /* "VUCT" in little endian */
 #define BAR0_REV_VALUE   1u
@@ -94,6 +104,9 @@ void dev_write(struct dev *d, uint32_t region, uint64_t off,
                const uint8_t *data, size_t n, bool running);
 /* One message handled while the device runs. */
 void dev_tick(struct dev *d);
+/* true if the write [off, off + n) of BAR0 rang the DMA doorbell (all 4
+ * bytes, value 1); the caller runs the engine (dma_engine_run). */
+bool dev_doorbell(uint64_t off, const uint8_t *data, size_t n);
 /* Record the states entered by the last SET (at most BAR0_TRACE_MAX). */
 void dev_set_trace(struct dev *d, const uint32_t *states, size_t n);
 /* If fault injection is armed, disarm it and return true. */
@@ -141,6 +154,65 @@ struct mig {
     size_t bounce_cap;
 };
 
+/* ---- DMA (dma.c) ---- */
+
+/* A DMA_MAP'ed range of client memory. */
+struct dma_map {
+    uint64_t iova, size;
+    uint32_t flags; /* VUC_DMA_FLAG_* */
+    uint8_t *host;  /* the byte at iova, mmap'ed; NULL: no fd was given,
+                     * reach it with DMA_WRITE messages */
+    void *mmap_base;
+    size_t mmap_len;
+};
+
+struct dma {
+    struct dma_map *maps; /* sorted by iova, never overlapping */
+    size_t n, cap;
+    uint64_t max_maps; /* negotiated max_dma_maps */
+    uint16_t next_id;  /* message id of the server's last own request */
+};
+
+/* Longest DMA_LEN the engine accepts (longer: status EINVAL). */
+#define DMA_ENGINE_MAX (1ull << 30)
+
+/* Commands that arrived while the server waited for the reply to its own
+ * DMA_WRITE; handled in order once the current request is done. */
+#define SRV_DEFER_MAX 16
+
+struct srv_deferred {
+    struct vuc_msg m;
+    bool oversize; /* only its header: answer EINVAL (-EMSGSIZE) */
+};
+
+/* ---- DMA logging (dirty.c) ---- */
+
+/* Most ranges in one LOGGING_START (the kernel's PAGE_SIZE / 16). */
+#define LOG_MAX_RANGES 4096u
+/* Logging page sizes the device picks from (START's hint is clamped). */
+#define LOG_MIN_SHIFT 12u
+#define LOG_MAX_SHIFT 30u
+/* Most bitmap bytes all logged ranges may need together (mmap'ed lazily:
+ * only pages with dirty bits cost memory). */
+#define LOG_BITMAP_MAX (4ull << 30)
+
+struct log_range {
+    uint64_t iova, len; /* len a multiple of the logging page size */
+    struct vuc_bitmap bm;
+    size_t bytes;
+};
+
+struct dirty {
+    bool on;        /* between a successful START and STOP */
+    bool all;       /* num_ranges 0: every mapped range, maps to come too */
+    bool started;   /* a START succeeded on this connection */
+    unsigned shift; /* logging page size = 1 << shift */
+    struct log_range *r; /* sorted by iova, never overlapping */
+    size_t n, cap;
+    uint8_t *buf; /* REPORT bitmaps, up to max_data_xfer_size */
+    size_t buf_cap;
+};
+
 /* ---- the server ---- */
 
 struct vuc_srv {
@@ -151,6 +223,13 @@ struct vuc_srv {
     /* per connection */
     bool negotiated;
     size_t xfer; /* negotiated max_data_xfer_size */
+    struct dma dma;
+    struct dirty log;
+    struct srv_deferred defer[SRV_DEFER_MAX + 1];
+    size_t ndefer;
+    /* The connection broke while the server waited for a DMA reply: the
+     * receive pump returns this after the current request (0: intact). */
+    int conn_err;
     /* device (survives reconnects) */
     struct dev dev;
     struct mig mig;
@@ -167,6 +246,9 @@ void srv_release(struct vuc_srv *s, void *p);
  * (through the allocator hooks when the caller set them). */
 uint8_t *srv_big_alloc(struct vuc_srv *s, size_t n);
 void srv_big_release(struct vuc_srv *s, uint8_t *p, size_t n);
+/* The same without asking for huge pages: for sparse memory (dirty
+ * bitmaps), where a huge page would make one set bit cost 2 MiB. */
+uint8_t *srv_lazy_alloc(struct vuc_srv *s, size_t n);
 
 /*
  * A successful reply under construction: the payload is the iov list;
@@ -208,6 +290,29 @@ bool mig_running(uint32_t state);
  * alive): finish its deferred work, and use the time the client spends
  * reading the reply or sending the next request. */
 void mig_after_reply(struct vuc_srv *s);
+
+/* dma.c */
+void dma_init(struct dma *d);
+/* Unmap everything (disconnect, free). */
+void dma_release(struct vuc_srv *s);
+/* The doorbell rang: run the engine and set DMA_STATUS. Before the
+ * REGION_WRITE reply; may exchange DMA_WRITE messages on c. */
+void dma_engine_run(struct vuc_srv *s, struct vuc_conn *c);
+
+/* dirty.c */
+/* Features 6, 7, 8 after the generic DEVICE_FEATURE checks (mig.c); f is
+ * the decoded request. Returns 0 (r filled) or a positive errno. */
+int dirty_feature(struct vuc_srv *s, struct vuc_msg *m,
+                  const struct vuc_feature *f, struct srv_reply *r);
+/* The device wrote [start, end) of client memory. */
+void dirty_mark(struct vuc_srv *s, uint64_t start, uint64_t end);
+/* DMA_MAP of [iova, iova + size) is about to succeed: log it too if
+ * logging every mapped range. Returns 0 or ENOMEM (nothing changed). */
+int dirty_mapped(struct vuc_srv *s, uint64_t iova, uint64_t size);
+/* DMA_UNMAP of [iova, iova + size): its logged pages are dropped. */
+void dirty_unmapped(struct vuc_srv *s, uint64_t iova, uint64_t size);
+/* Stop logging and free everything (disconnect, free). */
+void dirty_release(struct vuc_srv *s);
 
 /* Receive one message (timeout_ms) and handle it. Returns 0 when one was
  * handled, -EAGAIN/-ETIMEDOUT when none came, -ECONNRESET/-EPIPE when the

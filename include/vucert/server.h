@@ -4,7 +4,8 @@
  * server"). A PCI device with a 4 KiB BAR0 register file and a migratable
  * state of configurable size, the full migration v2 state machine over
  * vfio-user (DEVICE_FEATURE 1 and 2, MIG_DATA_READ/WRITE with the stream
- * of reference-server/STREAM.md), fault injection and deliberate quirks.
+ * of reference-server/STREAM.md), DMA_MAP/UNMAP with a small DMA engine
+ * that writes client memory, fault injection and deliberate quirks.
  *
  * The library is single threaded and keeps no globals; every call takes
  * the server context. It never trusts the client: nothing a client sends
@@ -127,7 +128,11 @@ void vuc_srv_free(struct vuc_srv *s);
 /*
  * Handle one received message m (a whole message as vuc_conn_recv returns
  * it) and send its reply on c, unless the request set No_reply. m stays
- * owned by the caller, who releases it. Returns:
+ * owned by the caller, who releases it. A REGION_WRITE that rings the DMA
+ * doorbell for memory mapped without an fd sends VFIO_USER_DMA_WRITE
+ * requests on c first and waits for their replies (up to the send
+ * timeout each); commands that arrive meanwhile are kept and handled, in
+ * order, by the next vuc_srv_serve. Returns:
  *   -EINVAL       s, c or m is NULL
  *   0             handled (successfully or with an error reply)
  *   -ECONNABORTED the server wants the connection closed (VERSION with an
@@ -154,9 +159,10 @@ int vuc_srv_serve(struct vuc_srv *s, struct vuc_conn *c, int timeout_ms);
 
 /*
  * The client went away: forget the negotiation (the next client must send
- * VERSION again) and per-connection resources. The device state, the
- * migration state and any migration data session are kept (spec: Client
- * Disconnection).
+ * VERSION again) and per-connection resources: every DMA mapping is
+ * unmapped, DMA logging stops, commands kept while waiting for a DMA
+ * reply are dropped. The device state, the migration state and any
+ * migration data session are kept (spec: Client Disconnection).
  */
 void vuc_srv_disconnect(struct vuc_srv *s);
 

@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Client memory (spec: Client memory access, VFIO_USER_DMA_MAP /
+ * VFIO_USER_DMA_UNMAP, VFIO_USER_DMA_WRITE): the table of mapped ranges,
+ * the DMA engine behind BAR0 0x60..0x7f, and the server's own DMA_WRITE
+ * requests for ranges mapped without a file descriptor.
+ *
+ * A range mapped with an fd is mmap'ed (MAP_SHARED, with the protection
+ * its flags give) and the fd is closed with the request; the engine
+ * writes it with memcpy. A range mapped without one is reached with
+ * VFIO_USER_DMA_WRITE messages sent to the client on the same socket
+ * (twin-socket mode is never negotiated), each at most the negotiated
+ * max_data_xfer_size, each waited for before the next. While the server
+ * waits, the client may already have sent further commands (it pipelines,
+ * or it has not read the DMA_WRITE yet): they are kept, in order, and
+ * handled after the request that rang the doorbell has its reply.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vucert/codec.h"
+#include "server_priv.h"
+
+void dma_init(struct dma *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->max_maps = VUC_DEFAULT_MAX_DMA_MAPS;
+}
+
+static void map_release(struct dma_map *m)
+{
+    if (m->mmap_base)
+        munmap(m->mmap_base, m->mmap_len);
+    memset(m, 0, sizeof(*m));
+}
+
+void dma_release(struct vuc_srv *s)
+{
+    struct dma *d = &s->dma;
+
+    for (size_t i = 0; i < d->n; i++)
+        map_release(&d->maps[i]);
+    srv_release(s, d->maps);
+    dma_init(d);
+}
+
+/* Index of the first map that ends after addr (n if none). */
+static size_t find(const struct dma *d, uint64_t addr)
+{
+    size_t lo = 0, hi = d->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct dma_map *m = &d->maps[mid];
+
+        if (m->iova + m->size <= addr) /* ends are <= 2^64 - 1 */
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int grow(struct vuc_srv *s)
+{
+    struct dma *d = &s->dma;
+    struct dma_map *nm;
+    size_t cap;
+
+    if (d->n < d->cap)
+        return 0;
+    cap = d->cap ? d->cap * 2 : 16;
+    nm = srv_alloc(s, cap * sizeof(*nm));
+    if (!nm)
+        return ENOMEM;
+    if (d->n)
+        memcpy(nm, d->maps, d->n * sizeof(*nm));
+    srv_release(s, d->maps);
+    d->maps = nm;
+    d->cap = cap;
+    return 0;
+}
+
+/* mmap the fd for dm; returns 0 or a positive errno. */
+static int map_fd(int fd, const struct vuc_dma_map *dm, struct dma_map *out)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    uint64_t page = pg > 0 ? (uint64_t)pg : 4096, aligned, delta, len, end;
+    int prot = 0;
+    struct stat st;
+    void *p;
+
+    /* mmap wants a page-aligned offset: map from the page before. */
+    aligned = dm->offset & ~(page - 1);
+    delta = dm->offset - aligned;
+    if (__builtin_add_overflow(dm->size, delta, &len) || len > SIZE_MAX ||
+        __builtin_add_overflow(dm->offset, dm->size, &end) ||
+        aligned > (uint64_t)INT64_MAX)
+        return EINVAL;
+    if (fstat(fd, &st) < 0)
+        return errno ? errno : EBADF;
+    /* A regular file (memfd, tmpfs, hugetlbfs) must hold the whole range:
+     * touching a page past its end would be SIGBUS. */
+    if (S_ISREG(st.st_mode) && end > (uint64_t)st.st_size)
+        return EINVAL;
+    if (dm->flags & VUC_DMA_FLAG_READ)
+        prot |= PROT_READ;
+    if (dm->flags & VUC_DMA_FLAG_WRITE)
+        prot |= PROT_WRITE;
+    p = mmap(NULL, (size_t)len, prot, MAP_SHARED, fd, (off_t)aligned);
+    if (p == MAP_FAILED)
+        return errno ? errno : ENOMEM;
+    out->mmap_base = p;
+    out->mmap_len = (size_t)len;
+    out->host = (uint8_t *)p + delta;
+    return 0;
+}
+
+int srv_h_DMA_MAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
+                  struct srv_reply *r)
+{
+    struct dma *d = &s->dma;
+    struct vuc_dma_map dm;
+    struct dma_map nm = {0};
+    size_t at;
+    int rc;
+
+    (void)c, (void)r; /* no reply payload (spec) */
+    rc = vuc_dma_map_decode(m->payload, m->payload_len, &dm);
+    /* -EOVERFLOW: address + size wraps; the fields are decoded */
+    if ((rc < 0 && rc != -EOVERFLOW) || m->payload_len != 32)
+        return EINVAL;
+    if (rc == -EOVERFLOW || dm.argsz < 32 || dm.size == 0)
+        return EINVAL;
+    /* Unknown bits, or neither readable nor writeable (as the kernel's
+     * VFIO_IOMMU_MAP_DMA). */
+    if ((dm.flags & ~VUC_DMA_FLAGS_KNOWN) || !(dm.flags & VUC_DMA_FLAGS_KNOWN))
+        return EINVAL;
+    if (m->nfds > 1 || m->fds_truncated)
+        return EINVAL;
+    /* spec: "A command to map over an existing region must be failed by
+     * the server with EEXIST": any overlap. */
+    at = find(d, dm.addr);
+    if (at < d->n && d->maps[at].iova < dm.addr + dm.size)
+        return EEXIST;
+    if (d->n >= d->max_maps)
+        return ENOSPC;
+    if ((rc = grow(s)) != 0)
+        return rc;
+    nm.iova = dm.addr;
+    nm.size = dm.size;
+    nm.flags = dm.flags;
+    if (m->nfds == 1 && (rc = map_fd(m->fds[0], &dm, &nm)) != 0)
+        return rc;
+    /* The fd itself is closed with the request (vuc_msg_release). */
+    if ((rc = dirty_mapped(s, dm.addr, dm.size)) != 0) {
+        map_release(&nm);
+        return rc;
+    }
+    memmove(&d->maps[at + 1], &d->maps[at], (d->n - at) * sizeof(nm));
+    d->maps[at] = nm;
+    d->n++;
+    return 0;
+}
+
+int srv_h_DMA_UNMAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
+                    struct srv_reply *r)
+{
+    struct dma *d = &s->dma;
+    struct vuc_dma_unmap du;
+    size_t at;
+    int rc;
+
+    (void)c;
+    rc = vuc_dma_unmap_decode(m->payload, m->payload_len, &du);
+    if ((rc < 0 && rc != -EOVERFLOW) || m->payload_len != 24)
+        return EINVAL;
+    /* argsz: room for the reply, the 24-byte entry; flags are "unused in
+     * this version" (there is no unmap-all or dirty-bitmap flag). */
+    if (rc == -EOVERFLOW || du.argsz < 24 || du.flags != 0)
+        return EINVAL;
+    /* spec: "must match exactly a previous mapping" */
+    at = find(d, du.addr);
+    if (at >= d->n || d->maps[at].iova != du.addr ||
+        d->maps[at].size != du.size)
+        return ENOENT;
+    /* No DMA is in flight (the engine is synchronous): once unmapped,
+     * nothing refers to the range. */
+    map_release(&d->maps[at]);
+    memmove(&d->maps[at], &d->maps[at + 1],
+            (d->n - at - 1) * sizeof(d->maps[0]));
+    d->n--;
+    dirty_unmapped(s, du.addr, du.size);
+    /* spec: "The server responds with the original DMA entry" */
+    reply_add(r, m->payload, m->payload_len);
+    return 0;
+}
+
+/* ---- the server's own requests ---- */
+
+static void defer(struct vuc_srv *s, struct vuc_msg *m, bool oversize)
+{
+    struct srv_deferred *dq = &s->defer[s->ndefer++];
+
+    dq->m = *m;
+    dq->oversize = oversize;
+    memset(m, 0, sizeof(*m)); /* owned by the queue now */
+}
+
+/*
+ * Wait for the reply to our request (id, cmd). Commands that come first
+ * are deferred; replies to anything else are dropped. Returns 0 with the
+ * reply in *rep, or EIO (no reply in time, the connection broke, or more
+ * than SRV_DEFER_MAX commands came first; s->conn_err says whether the
+ * connection must go).
+ */
+static int await_reply(struct vuc_srv *s, struct vuc_conn *c, uint16_t id,
+                       uint16_t cmd, struct vuc_msg *rep)
+{
+    for (;;) {
+        struct vuc_msg m;
+        int rc;
+
+        memset(&m, 0, sizeof(m));
+        rc = vuc_conn_recv(c, &m, s->send_timeout_ms);
+        if (rc == -EMSGSIZE) {
+            if (vuc_hdr_type(&m.hdr) == VUC_TYPE_REPLY)
+                continue; /* too big to be ours: dropped */
+            defer(s, &m, true);
+        } else if (rc < 0) {
+            vuc_msg_release(&m);
+            if (rc == -EBADMSG)
+                s->conn_err = -ECONNABORTED; /* cannot resynchronise */
+            else if (rc == -ECONNRESET || rc == -EPIPE)
+                s->conn_err = rc;
+            return EIO;
+        } else if (vuc_hdr_type(&m.hdr) == VUC_TYPE_REPLY) {
+            if (m.hdr.id == id && m.hdr.cmd == cmd) {
+                *rep = m;
+                return 0;
+            }
+            vuc_msg_release(&m); /* unsolicited, as in vuc_srv_handle */
+            continue;
+        } else {
+            defer(s, &m, false);
+        }
+        /* The queue has one spare slot for the command that fills it. */
+        if (s->ndefer > SRV_DEFER_MAX)
+            return EIO;
+    }
+}
+
+/* VFIO_USER_DMA_WRITE of n bytes at addr; returns 0 or EIO. */
+static int client_write(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
+                        const uint8_t *data, size_t n)
+{
+    struct vuc_hdr h = {
+        .id = ++s->dma.next_id,
+        .cmd = VUC_CMD_DMA_WRITE,
+        .flags = VUC_TYPE_COMMAND,
+    };
+    struct vuc_dma_rw w = {.addr = addr, .count = n};
+    struct vuc_msg rep;
+    uint8_t head[16];
+    struct iovec iov[2] = {
+        {.iov_base = head, .iov_len = sizeof(head)},
+        {.iov_base = (void *)(uintptr_t)data, .iov_len = n},
+    };
+    int rc, err = 0;
+
+    if (s->conn_err)
+        return EIO;
+    if (vuc_dma_rw_encode(&w, head, sizeof(head)) != (int)sizeof(head))
+        return EIO;
+    rc = vuc_conn_sendv(c, &h, iov, 2, NULL, 0, s->send_timeout_ms);
+    if (rc < 0) {
+        /* A partial message has lost the framing; a gone peer is gone. */
+        s->conn_err = rc == -EPIPE || rc == -ECONNRESET ? rc : -ECONNABORTED;
+        return EIO;
+    }
+    memset(&rep, 0, sizeof(rep));
+    if (await_reply(s, c, h.id, h.cmd, &rep))
+        return EIO;
+    /* The reply is address(8) and count (8, or 4 in the spec's table):
+     * an error, or another address, is a failed write. */
+    if ((rep.hdr.flags & VUC_FLAG_ERROR) ||
+        (rep.payload_len >= 8 && vuc_get_u64(rep.payload) != addr))
+        err = EIO;
+    if (s->opts.verbose)
+        fprintf(stderr,
+                "vucert-server: -> DMA_WRITE #%u addr=0x%llx count=%zu: %s\n",
+                h.id, (unsigned long long)addr, n, err ? "failed" : "ok");
+    vuc_msg_release(&rep);
+    return err;
+}
+
+/* ---- the DMA engine ---- */
+
+/* n bytes of the pattern, starting at its byte `phase`: byte i of a
+ * transfer is byte i % 8 of the pattern (host byte order). */
+static void fill(uint8_t *p, size_t n, uint64_t pattern, uint64_t phase)
+{
+    uint8_t b[8], rot[8];
+    size_t i = 0;
+
+    vuc_put_u64(b, pattern);
+    for (unsigned k = 0; k < 8; k++)
+        rot[k] = b[(phase + k) & 7];
+    for (; n - i >= 8; i += 8)
+        memcpy(p + i, rot, 8);
+    memcpy(p + i, rot, n - i);
+}
+
+/* Check that [addr, end) is mapped and writeable: 0, EFAULT, EACCES. */
+static uint32_t check_span(const struct dma *d, uint64_t addr, uint64_t end)
+{
+    uint32_t err = 0;
+
+    for (size_t i = find(d, addr); addr < end; i++) {
+        const struct dma_map *m = &d->maps[i];
+
+        if (i >= d->n || m->iova > addr)
+            return EFAULT; /* a hole */
+        if (!(m->flags & VUC_DMA_FLAG_WRITE))
+            err = EACCES; /* unless there is a hole further on */
+        addr = m->iova + m->size;
+    }
+    return err;
+}
+
+/* Write [addr, addr + len) with the pattern; returns 0 or an errno. */
+static uint32_t engine(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
+                       uint64_t len, uint64_t pattern)
+{
+    struct dma *d = &s->dma;
+    uint64_t end;
+    uint8_t *buf = NULL;
+    uint32_t err;
+
+    /* The device must not change outside the running states. */
+    if (!mig_running(s->mig.state))
+        return EBUSY;
+    if (len == 0)
+        return 0;
+    if (len > DMA_ENGINE_MAX)
+        return EINVAL;
+    if (__builtin_add_overflow(addr, len, &end))
+        return EFAULT;
+    if ((err = check_span(d, addr, end)) != 0)
+        return err;
+
+    for (size_t i = find(d, addr); addr < end; i++) {
+        const struct dma_map *m = &d->maps[i];
+        uint64_t stop = m->iova + m->size < end ? m->iova + m->size : end;
+
+        if (m->host) {
+            fill(m->host + (addr - m->iova), (size_t)(stop - addr), pattern,
+                 addr - (end - len));
+            dirty_mark(s, addr, stop);
+            addr = stop;
+            continue;
+        }
+        while (addr < stop) {
+            size_t n = stop - addr < s->xfer ? (size_t)(stop - addr) : s->xfer;
+
+            if (!buf &&
+                !(buf = srv_alloc(s, len < s->xfer ? (size_t)len : s->xfer)))
+                return ENOMEM;
+            fill(buf, n, pattern, addr - (end - len));
+            err = (uint32_t)client_write(s, c, addr, buf, n);
+            /* Dirty even when the reply failed: the client may well have
+             * written it, and a page reported clean would be lost. */
+            dirty_mark(s, addr, addr + n);
+            if (err) {
+                srv_release(s, buf);
+                return EIO;
+            }
+            addr += n;
+        }
+    }
+    srv_release(s, buf);
+    return 0;
+}
+
+void dma_engine_run(struct vuc_srv *s, struct vuc_conn *c)
+{
+    uint8_t *b = s->dev.bar0;
+    uint32_t st = engine(s, c, vuc_get_u64(b + BAR0_DMA_ADDR),
+                         vuc_get_u64(b + BAR0_DMA_LEN),
+                         vuc_get_u64(b + BAR0_DMA_PATTERN));
+
+    vuc_put_u32(b + BAR0_DMA_STATUS, st);
+}
