@@ -39,6 +39,13 @@ struct vuc_client {
     unsigned trace_n;       /* entries in the ring */
     unsigned trace_dropped; /* entries overwritten since the reset */
     char *trace_text;
+    /* client memory the server reaches with DMA_READ/DMA_WRITE */
+    struct {
+        uint64_t iova, len;
+        uint8_t *ptr;
+    } mem[VUC_CLIENT_MAX_MEMORY];
+    size_t n_mem;
+    unsigned server_requests; /* served during the current call */
     /* scratch for requests */
     uint8_t *scratch;
     size_t scratch_cap;
@@ -382,6 +389,90 @@ int vuc_client_send_raw(struct vuc_client *cl, const void *buf, size_t len)
     return rc;
 }
 
+int vuc_client_add_memory(struct vuc_client *cl, uint64_t iova, void *ptr,
+                          uint64_t len)
+{
+    uint64_t end;
+
+    if (cl->n_mem == VUC_CLIENT_MAX_MEMORY)
+        return -ENOSPC;
+    if (len == 0 || __builtin_add_overflow(iova, len, &end))
+        return -EINVAL;
+    cl->mem[cl->n_mem].iova = iova;
+    cl->mem[cl->n_mem].len = len;
+    cl->mem[cl->n_mem].ptr = ptr;
+    cl->n_mem++;
+    return 0;
+}
+
+void vuc_client_del_memory(struct vuc_client *cl, uint64_t iova)
+{
+    for (size_t i = 0; i < cl->n_mem; i++) {
+        if (cl->mem[i].iova == iova) {
+            cl->mem[i] = cl->mem[--cl->n_mem];
+            return;
+        }
+    }
+}
+
+/* The registered client memory holding [addr, addr + count), or NULL. */
+static uint8_t *client_memory(struct vuc_client *cl, uint64_t addr,
+                              uint64_t count)
+{
+    uint64_t end;
+
+    if (__builtin_add_overflow(addr, count, &end))
+        return NULL;
+    for (size_t i = 0; i < cl->n_mem; i++) {
+        if (addr >= cl->mem[i].iova && end <= cl->mem[i].iova + cl->mem[i].len)
+            return cl->mem[i].ptr + (addr - cl->mem[i].iova);
+    }
+    return NULL;
+}
+
+/*
+ * Answer a command the server sent while vucert waited for a reply:
+ * DMA_READ / DMA_WRITE against memory registered with
+ * vuc_client_add_memory; anything else gets an error reply. A server
+ * that floods the client with commands gets -EPROTO.
+ */
+static int serve_server_request(struct vuc_client *cl, struct vuc_reply *req)
+{
+    const struct vuc_hdr *h = &req->msg.hdr;
+    struct vuc_hdr rh = {.id = h->id, .cmd = h->cmd, .flags = VUC_TYPE_REPLY};
+    struct vuc_dma_rw rw;
+    uint8_t fixed[16];
+    struct iovec iov[2];
+    int iovcnt = 0;
+    uint8_t *mem = NULL;
+    bool is_write = h->cmd == VUC_CMD_DMA_WRITE;
+
+    if (++cl->server_requests > 65536) {
+        set_error(cl, "the server sent more than 65536 commands while "
+                      "vucert waited for one reply");
+        return -EPROTO;
+    }
+    if ((h->cmd == VUC_CMD_DMA_READ || is_write) &&
+        vuc_dma_rw_decode(req->payload, req->payload_len, is_write, &rw) >= 0)
+        mem = client_memory(cl, rw.addr, rw.count);
+    if (mem == NULL || (!is_write && rw.count > SIZE_MAX / 2)) {
+        rh.flags |= VUC_FLAG_ERROR;
+        rh.error = (h->cmd == VUC_CMD_DMA_READ || is_write) ? EFAULT : ENOSYS;
+    } else {
+        struct vuc_dma_rw out = {.addr = rw.addr, .count = rw.count};
+        vuc_dma_rw_encode(&out, fixed, sizeof(fixed));
+        iov[iovcnt++] = (struct iovec){fixed, sizeof(fixed)};
+        if (is_write)
+            memcpy(mem, rw.data, rw.count);
+        else
+            iov[iovcnt++] = (struct iovec){mem, (size_t)rw.count};
+    }
+    if (h->flags & VUC_FLAG_NO_REPLY)
+        return 0;
+    trace_msg(cl, true, &rh, iovcnt ? fixed : NULL, iovcnt ? 16 : 0);
+    return vuc_conn_sendv(cl->conn, &rh, iov, iovcnt, NULL, 0, cl->timeout_ms);
+}
+
 int vuc_client_call(struct vuc_client *cl, uint16_t cmd, const void *payload,
                     size_t len, const int *fds, size_t nfds,
                     struct vuc_reply *r)
@@ -405,9 +496,20 @@ int vuc_client_call(struct vuc_client *cl, uint16_t cmd, const void *payload,
                                : strerror(-rc));
         return rc == -EPIPE ? -ECONNRESET : rc;
     }
-    rc = vuc_client_recv_any(cl, r);
-    if (rc < 0)
-        return rc;
+    cl->server_requests = 0;
+    for (;;) {
+        rc = vuc_client_recv_any(cl, r);
+        if (rc < 0)
+            return rc;
+        /* spec: Command Concurrency: unrelated server -> client messages
+         * may come between a request and its reply */
+        if (vuc_hdr_type(&r->msg.hdr) != VUC_TYPE_COMMAND)
+            break;
+        rc = serve_server_request(cl, r);
+        vuc_reply_release(r);
+        if (rc < 0)
+            return rc;
+    }
     rc = check_reply(cl, h.id, cmd, r);
     if (rc < 0)
         vuc_reply_release(r);

@@ -92,6 +92,30 @@ static int get_state(json_object *o, const char *key, const char *where,
     return 0;
 }
 
+/* "value": a number, or "{iova}" / "{length}" (filled in by vucert) */
+static int get_value(json_object *w, const char *where,
+                     struct vuc_reg_write *rw, char *err, size_t cap)
+{
+    json_object *v;
+    int rc;
+
+    rw->kind = VUC_VALUE_CONST;
+    if (json_object_object_get_ex(w, "value", &v) &&
+        json_object_is_type(v, json_type_string)) {
+        const char *str = json_object_get_string(v);
+        if (strcmp(str, "{iova}") == 0) {
+            rw->kind = VUC_VALUE_IOVA;
+            return 0;
+        }
+        if (strcmp(str, "{length}") == 0) {
+            rw->kind = VUC_VALUE_LENGTH;
+            return 0;
+        }
+    }
+    rc = get_u64(w, "value", where, true, &rw->value, err, cap);
+    return rc == 0 ? 0 : (rc < 0 ? rc : -EINVAL);
+}
+
 /* "writes": [{region, offset, size, value}, ...] of section `what` */
 static int parse_writes(json_object *o, const char *what,
                         struct vuc_reg_write *out, size_t *count, char *err,
@@ -116,8 +140,9 @@ static int parse_writes(json_object *o, const char *what,
         snprintf(where, sizeof(where), "%s.writes[%zu]", what, i);
         if ((rc = get_reg(w, where, true, &rw->reg, err, cap)) < 0)
             return rc;
-        if ((rc = get_u64(w, "value", where, true, &rw->value, err, cap)) != 0)
-            return rc < 0 ? rc : -EINVAL;
+        rc = get_value(w, where, rw, err, cap);
+        if (rc < 0)
+            return rc;
     }
     *count = n;
     return 0;
@@ -197,6 +222,20 @@ int vuc_profile_load(const char *path, struct vuc_profile *p, char *err,
         if (rc < 0)
             goto out;
         p->has_digest = true;
+    }
+    if (json_object_object_get_ex(root, "dma_write", &o)) {
+        json_object *st;
+        rc = parse_writes(o, "dma_write", p->dma_writes, &p->n_dma_writes, err,
+                          errcap);
+        if (rc < 0)
+            goto out;
+        if (json_object_object_get_ex(o, "status", &st)) {
+            rc = get_reg(st, "dma_write.status", true, &p->dma_status, err,
+                         errcap);
+            if (rc < 0)
+                goto out;
+            p->has_dma_status = true;
+        }
     }
     if (json_object_object_get_ex(root, "state_mutation", &o)) {
         rc = parse_writes(o, "state_mutation", p->mut_writes, &p->n_mut_writes,

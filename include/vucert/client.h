@@ -70,6 +70,20 @@ const char *vuc_client_trace(struct vuc_client *cl);
 void vuc_client_trace_note(struct vuc_client *cl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ---- client memory ---- */
+
+#define VUC_CLIENT_MAX_MEMORY 16
+
+/*
+ * Memory the server may read and write with VFIO_USER_DMA_READ/WRITE
+ * (for DMA_MAP without an fd). While vucert waits for a reply it answers
+ * such requests from these regions (EFAULT outside them; other server
+ * commands get ENOSYS). Errors: -ENOSPC, -EINVAL.
+ */
+int vuc_client_add_memory(struct vuc_client *cl, uint64_t iova, void *ptr,
+                          uint64_t len);
+void vuc_client_del_memory(struct vuc_client *cl, uint64_t iova);
+
 /* ---- generic ---- */
 
 /* Send a request with the next message id and wait for its reply. */

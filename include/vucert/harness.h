@@ -59,9 +59,16 @@ struct vuc_reg_ref {
     uint32_t size; /* 1, 2, 4 or 8 for values; any for byte arrays */
 };
 
+enum vuc_value_kind {
+    VUC_VALUE_CONST = 0, /* the value given */
+    VUC_VALUE_IOVA,      /* "{iova}": the address vucert chose */
+    VUC_VALUE_LENGTH,    /* "{length}": the length vucert chose */
+};
+
 struct vuc_reg_write {
     struct vuc_reg_ref reg;
     uint64_t value;
+    enum vuc_value_kind kind;
 };
 
 struct vuc_profile {
@@ -80,6 +87,11 @@ struct vuc_profile {
     /* writes that change the device state while it runs (dirty it) */
     struct vuc_reg_write mut_writes[VUC_PROFILE_MAX_WRITES];
     size_t n_mut_writes;
+    /* writes that make the device DMA-write {length} bytes at {iova} */
+    struct vuc_reg_write dma_writes[VUC_PROFILE_MAX_WRITES];
+    size_t n_dma_writes;
+    bool has_dma_status; /* a register reading 0 when the DMA worked */
+    struct vuc_reg_ref dma_status;
 };
 
 /* Load a profile. Errors: -ENOENT, -EINVAL (with a message in err). */
