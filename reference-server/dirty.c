@@ -1,36 +1,556 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * DMA logging (features 6, 7, 8): not offered yet; DEVICE_FEATURE answers
- * ENOTTY for them (mig.c). The DMA code already reports to it.
+ * DMA logging (spec: VFIO_DEVICE_FEATURE_DMA_LOGGING_START/STOP and
+ * _REPORT; spec/notes.md 1.10, 1.11, 2.8; design.md: num_ranges = 0,
+ * REPORT page size, clearing, bitmap layout), and the logging quirks.
+ *
+ * The log is one bitmap per logged range at the logging page size the
+ * device picked at START; the DMA engine marks what it writes (dma.c). A
+ * REPORT converts the bitmaps of the ranges it overlaps to the page size
+ * it asks for (vuc_bitmap_convert: OR when coarser, repeated when finer),
+ * then clears what it reported, as the kernel's "read back and clear".
+ * Bitmaps above 64 KiB are mmap'ed and never written where no page is
+ * dirty, so logging 1 TiB at 4 KiB pages reserves 32 MiB of address
+ * space and costs memory only where DMA wrote.
+ *
+ * Logging belongs to the client whose memory it tracks: it stops on
+ * disconnect, like the DMA mappings.
  */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "vucert/codec.h"
 #include "server_priv.h"
 
-int dirty_feature(struct vuc_srv *s, struct vuc_msg *m,
-                  const struct vuc_feature *f, struct srv_reply *r)
+/* Bitmaps up to this many bytes are plain allocations. */
+#define SMALL_BITMAP 65536u
+
+static bool pow2(uint64_t x)
 {
-    (void)s, (void)m, (void)f, (void)r;
-    return ENOTTY;
+    return x && !(x & (x - 1));
 }
 
-void dirty_mark(struct vuc_srv *s, uint64_t start, uint64_t end)
+static unsigned ilog2(uint64_t x)
 {
-    (void)s, (void)start, (void)end;
+    return 63u - (unsigned)__builtin_clzll(x);
 }
 
-int dirty_mapped(struct vuc_srv *s, uint64_t iova, uint64_t size)
+static uint64_t page_of(const struct dirty *d)
 {
-    (void)s, (void)iova, (void)size;
+    return 1ull << d->shift;
+}
+
+/* ---- logged ranges ---- */
+
+static uint64_t bitmap_bytes(uint64_t len, unsigned shift)
+{
+    return (((len >> shift) + 63) / 64) * 8;
+}
+
+static void range_free(struct vuc_srv *s, struct log_range *lr)
+{
+    if (lr->bytes > SMALL_BITMAP)
+        srv_big_release(s, (uint8_t *)lr->bm.words, lr->bytes);
+    else
+        srv_release(s, lr->bm.words);
+    memset(lr, 0, sizeof(*lr));
+}
+
+/* A range of len bytes (a multiple of the page) at iova; its bitmap. */
+static int range_init(struct vuc_srv *s, struct log_range *lr, uint64_t iova,
+                      uint64_t len, unsigned shift)
+{
+    uint64_t bytes = bitmap_bytes(len, shift);
+    void *w;
+
+    memset(lr, 0, sizeof(*lr));
+    if (bytes > SIZE_MAX)
+        return ENOMEM;
+    if (bytes > SMALL_BITMAP) {
+        w = srv_lazy_alloc(s, (size_t)bytes);
+    } else {
+        w = srv_alloc(s, bytes ? (size_t)bytes : 8);
+        if (w)
+            memset(w, 0, bytes ? (size_t)bytes : 8);
+    }
+    if (!w)
+        return ENOMEM;
+    lr->iova = iova;
+    lr->len = len;
+    lr->bytes = (size_t)bytes;
+    lr->bm.words = w;
+    lr->bm.nbits = len >> shift;
+    lr->bm.base = iova;
+    lr->bm.shift = shift;
     return 0;
 }
 
-void dirty_unmapped(struct vuc_srv *s, uint64_t iova, uint64_t size)
+static int ranges_reserve(struct vuc_srv *s, size_t n)
 {
-    (void)s, (void)iova, (void)size;
+    struct dirty *d = &s->log;
+    struct log_range *nr;
+    size_t cap = d->cap ? d->cap : 16;
+
+    if (n <= d->cap)
+        return 0;
+    while (cap < n)
+        cap *= 2;
+    nr = srv_alloc(s, cap * sizeof(*nr));
+    if (!nr)
+        return ENOMEM;
+    if (d->n)
+        memcpy(nr, d->r, d->n * sizeof(*nr));
+    srv_release(s, d->r);
+    d->r = nr;
+    d->cap = cap;
+    return 0;
+}
+
+/* Index of the first range that ends after addr (n if none). */
+static size_t find(const struct dirty *d, uint64_t addr)
+{
+    size_t lo = 0, hi = d->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (d->r[mid].iova + d->r[mid].len <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Insert lr (not overlapping any) in iova order; room is reserved. */
+static void insert(struct dirty *d, const struct log_range *lr)
+{
+    size_t at = find(d, lr->iova);
+
+    memmove(&d->r[at + 1], &d->r[at], (d->n - at) * sizeof(d->r[0]));
+    d->r[at] = *lr;
+    d->n++;
+    d->bytes += lr->bytes;
 }
 
 void dirty_release(struct vuc_srv *s)
 {
-    (void)s;
+    struct dirty *d = &s->log;
+    bool started = d->started;
+
+    for (size_t i = 0; i < d->n; i++)
+        range_free(s, &d->r[i]);
+    srv_release(s, d->r);
+    srv_release(s, d->buf);
+    memset(d, 0, sizeof(*d));
+    d->started = started; /* per connection: vuc_srv_disconnect resets */
+}
+
+/*
+ * The parts of [a, b) no range covers yet, in order: their number, and
+ * (if out) the ranges. Ranges that unmaps left behind may lie anywhere
+ * inside a new mapping, so there can be many.
+ */
+static size_t gaps(const struct dirty *d, uint64_t a, uint64_t b,
+                   struct vuc_log_range *out, uint64_t *bytes)
+{
+    uint64_t cur = a;
+    size_t n = 0;
+
+    *bytes = 0;
+    for (size_t i = find(d, a);; i++) {
+        uint64_t next = i < d->n && d->r[i].iova < b ? d->r[i].iova : b;
+
+        if (next > cur) {
+            if (out) {
+                out[n].iova = cur;
+                out[n].length = next - cur;
+            }
+            *bytes += bitmap_bytes(next - cur, d->shift);
+            n++;
+        }
+        if (next >= b)
+            break;
+        cur = d->r[i].iova + d->r[i].len;
+        if (cur >= b)
+            break;
+    }
+    return n;
+}
+
+/* Log [a, b) (page aligned) where no range does yet. All or nothing:
+ * 0, or ENOMEM. */
+static int cover(struct vuc_srv *s, uint64_t a, uint64_t b)
+{
+    struct dirty *d = &s->log;
+    struct vuc_log_range *g;
+    struct log_range *lr;
+    uint64_t bytes;
+    size_t n = gaps(d, a, b, NULL, &bytes), k = 0;
+    int err = 0;
+
+    if (n == 0)
+        return 0;
+    if (d->bytes + bytes > LOG_BITMAP_MAX)
+        return ENOMEM;
+    g = srv_alloc(s, n * sizeof(*g));
+    lr = srv_alloc(s, n * sizeof(*lr));
+    if (!g || !lr || ranges_reserve(s, d->n + n))
+        err = ENOMEM;
+    if (!err)
+        (void)gaps(d, a, b, g, &bytes);
+    for (; k < n && !err; k++)
+        err = range_init(s, &lr[k], g[k].iova, g[k].length, d->shift);
+    for (size_t i = 0; i < k; i++) {
+        if (err)
+            range_free(s, &lr[i]);
+        else
+            insert(d, &lr[i]);
+    }
+    srv_release(s, g);
+    srv_release(s, lr);
+    return err;
+}
+
+/* A mapping [iova, iova + size) rounded out to logging pages. The last
+ * page of the address space cannot end a range (2^64 does not fit). */
+static int cover_map(struct vuc_srv *s, uint64_t iova, uint64_t size)
+{
+    uint64_t mask = page_of(&s->log) - 1, a = iova & ~mask, b;
+
+    if (__builtin_add_overflow(iova + size, mask, &b))
+        b = ~mask; /* ~0 & ~mask: 2^64 - page */
+    else
+        b &= ~mask;
+    return a < b ? cover(s, a, b) : 0;
+}
+
+int dirty_mapped(struct vuc_srv *s, uint64_t iova, uint64_t size)
+{
+    if (!s->log.on || !s->log.all)
+        return 0;
+    return cover_map(s, iova, size);
+}
+
+void dirty_unmapped(struct vuc_srv *s, uint64_t iova, uint64_t size)
+{
+    struct dirty *d = &s->log;
+    uint64_t end = iova + size;
+
+    /* The memory is gone: its dirty pages mean nothing any more, and a
+     * new mapping there must not inherit them. The range stays logged
+     * (it is one the client asked for, or, logging every mapping, it is
+     * harmless: nothing can write there unmapped). Pages shared with a
+     * neighbouring mapping keep their bits (vuc_bitmap_clear clears
+     * whole pages only). */
+    if (!d->on || srv_quirk(s, VUC_SRV_QUIRK_UNMAP_KEEPS_LOGGING))
+        return;
+    for (size_t i = find(d, iova); i < d->n && d->r[i].iova < end; i++)
+        (void)vuc_bitmap_clear(&d->r[i].bm, iova, end);
+}
+
+void dirty_mark(struct vuc_srv *s, uint64_t start, uint64_t end)
+{
+    struct dirty *d = &s->log;
+
+    if (!d->on)
+        return;
+    for (size_t i = find(d, start); i < d->n && d->r[i].iova < end; i++)
+        (void)vuc_bitmap_mark(&d->r[i].bm, start, end);
+}
+
+/* ---- LOGGING_START ---- */
+
+static int cmp_range(const void *a, const void *b)
+{
+    const struct vuc_log_range *x = a, *y = b;
+
+    return x->iova < y->iova ? -1 : x->iova > y->iova;
+}
+
+/* Sorted and checked ranges of a START into *out (n of them). Returns 0
+ * or EINVAL / EOVERFLOW / ENOMEM, in the kernel's order per range. */
+static int start_ranges(struct vuc_srv *s, const struct vuc_log_control *lc,
+                        uint64_t page, struct vuc_log_range **out, size_t *n)
+{
+    struct vuc_log_range *v;
+    size_t k = 0;
+
+    *out = NULL;
+    *n = 0;
+    v = srv_alloc(s,
+                  (size_t)(lc->num_ranges ? lc->num_ranges : 1) * sizeof(*v));
+    if (!v)
+        return ENOMEM;
+    for (uint32_t i = 0; i < lc->num_ranges; i++) {
+        const uint8_t *p = lc->ranges + (size_t)i * VUC_LOG_RANGE_SIZE;
+        uint64_t iova = vuc_get_u64(p), len = vuc_get_u64(p + 8), end;
+
+        if (((iova | len) & (page - 1)) || len == 0) {
+            srv_release(s, v);
+            return EINVAL;
+        }
+        if (__builtin_add_overflow(iova, len, &end)) {
+            srv_release(s, v);
+            return EOVERFLOW;
+        }
+        v[i].iova = iova;
+        v[i].length = len;
+    }
+    qsort(v, lc->num_ranges, sizeof(*v), cmp_range);
+    for (uint32_t i = 0; i < lc->num_ranges; i++) {
+        struct vuc_log_range *last = k ? &v[k - 1] : NULL;
+
+        if (last && v[i].iova < last->iova + last->length) {
+            if (!srv_quirk(s, VUC_SRV_QUIRK_OVERLAP_ACCEPTED)) {
+                srv_release(s, v);
+                return EINVAL; /* uAPI: ranges must not overlap */
+            }
+            /* quirk: log the union */
+            if (v[i].iova + v[i].length > last->iova + last->length)
+                last->length = v[i].iova + v[i].length - last->iova;
+            continue;
+        }
+        v[k++] = v[i];
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+/*
+ * The logging page size for a hint: the hint itself from 4 KiB to 1 GiB,
+ * else the nearest of those. Non-powers of two are the caller's business
+ * (rejected, or, quirk, rounded down).
+ */
+static unsigned pick_shift(uint64_t hint)
+{
+    unsigned sh = hint ? ilog2(hint) : LOG_MIN_SHIFT;
+
+    if (sh < LOG_MIN_SHIFT)
+        sh = LOG_MIN_SHIFT;
+    if (sh > LOG_MAX_SHIFT)
+        sh = LOG_MAX_SHIFT;
+    return sh;
+}
+
+static int start(struct vuc_srv *s, struct vuc_msg *m,
+                 const struct vuc_feature *f, struct srv_reply *r)
+{
+    struct dirty *d = &s->log;
+    struct vuc_log_control lc;
+    struct vuc_log_range *v = NULL;
+    size_t nv = 0;
+    uint64_t page, hint, total = 0;
+    uint8_t *p;
+    int rc, err = 0;
+
+    if (f->data_len < VUC_LOG_CONTROL_SIZE)
+        return EINVAL;
+    /* uAPI: "Another start is not allowed in the meantime". */
+    if (d->on)
+        return EBUSY;
+    hint = vuc_get_u64(f->data);
+    if (!pow2(hint) && !srv_quirk(s, VUC_SRV_QUIRK_START_BAD_PAGE_SIZE))
+        return EINVAL;
+    page = 1ull << pick_shift(hint);
+    if (vuc_get_u32(f->data + 8) > LOG_MAX_RANGES)
+        return E2BIG; /* as vfio core, before reading the ranges */
+    rc = vuc_log_control_decode(f->data, f->data_len, &lc);
+    /* -EOVERFLOW: a range wraps; start_ranges says so in its turn. */
+    if (rc < 0 && rc != -EOVERFLOW)
+        return EINVAL; /* the ranges are not 16 * num_ranges bytes */
+    if ((err = start_ranges(s, &lc, page, &v, &nv)) != 0)
+        return err;
+
+    d->shift = pick_shift(hint);
+    d->all = lc.num_ranges == 0;
+    d->on = true; /* so that cover() sees the page size; undone on error */
+    d->bytes = 0;
+    for (size_t i = 0; i < nv; i++)
+        total += bitmap_bytes(v[i].length, d->shift);
+    if (total > LOG_BITMAP_MAX)
+        err = ENOMEM;
+    if (!err)
+        err = ranges_reserve(s, nv);
+    for (size_t i = 0; i < nv && !err; i++) {
+        struct log_range lr;
+
+        if ((err = range_init(s, &lr, v[i].iova, v[i].length, d->shift)))
+            break;
+        insert(d, &lr);
+    }
+    srv_release(s, v);
+    /* design.md: num_ranges 0 logs every mapped range (and, dma.c, every
+     * range mapped while logging) */
+    for (size_t i = 0; d->all && i < s->dma.n && !err; i++)
+        err = cover_map(s, s->dma.maps[i].iova, s->dma.maps[i].size);
+    if (err) {
+        dirty_release(s);
+        return err;
+    }
+    d->started = true;
+
+    /* The request with the page size the device chose; the quirk claims
+     * the bad hint it accepted. */
+    p = reply_fixed(r, VUC_FEATURE_HDR_SIZE + 8);
+    if (!p)
+        return EIO;
+    memcpy(p, m->payload, VUC_FEATURE_HDR_SIZE);
+    vuc_put_u64(p + VUC_FEATURE_HDR_SIZE, pow2(hint) ? page : hint);
+    reply_add(r, f->data + 8, f->data_len - 8);
+    return 0;
+}
+
+/* ---- LOGGING_STOP ---- */
+
+static int stop(struct vuc_srv *s, struct vuc_msg *m, struct srv_reply *r)
+{
+    /* The spec gives STOP no data: whatever came is echoed. */
+    if (!s->log.on)
+        return EINVAL; /* nothing to stop */
+    dirty_release(s);
+    reply_add(r, m->payload, m->payload_len);
+    return 0;
+}
+
+/* ---- LOGGING_REPORT ---- */
+
+static int buf_reserve(struct vuc_srv *s, size_t n)
+{
+    struct dirty *d = &s->log;
+
+    if (d->buf_cap >= n)
+        return 0;
+    srv_release(s, d->buf);
+    d->buf_cap = 0;
+    d->buf = srv_alloc(s, n);
+    if (!d->buf)
+        return ENOMEM;
+    d->buf_cap = n;
+    return 0;
+}
+
+/* Quirk report-bit-shifted: every bit one page up (the top one lost). */
+static void shift_up(uint64_t *w, size_t words, uint64_t nbits)
+{
+    uint64_t carry = 0;
+
+    for (size_t i = 0; i < words; i++) {
+        uint64_t next = w[i] >> 63;
+
+        w[i] = (w[i] << 1) | carry;
+        carry = next;
+    }
+    if (nbits % 64)
+        w[words - 1] &= ~0ull >> (64 - nbits % 64);
+}
+
+/* The bitmap of [iova, end) at dst's page size into dst (zeroed). */
+static void fill_report(struct vuc_srv *s, struct vuc_bitmap *dst,
+                        uint64_t iova, uint64_t end, size_t words)
+{
+    struct dirty *d = &s->log;
+    uint64_t stop = end;
+
+    if (srv_quirk(s, VUC_SRV_QUIRK_REPORT_IGNORES_RANGES)) {
+        /* quirk: whole words, the tail past the range included */
+        uint64_t span;
+
+        dst->nbits = (uint64_t)words * 64;
+        if (__builtin_mul_overflow(dst->nbits, 1ull << dst->shift, &span) ||
+            __builtin_add_overflow(iova, span, &stop))
+            stop = UINT64_MAX;
+    }
+    if (srv_quirk(s, VUC_SRV_QUIRK_REPORT_WRONG_SCALING))
+        dst->shift = d->shift; /* quirk: log bit n is report bit n */
+    for (size_t i = find(d, iova); i < d->n && d->r[i].iova < stop; i++) {
+        const struct log_range *lr = &d->r[i];
+        uint64_t a = lr->iova > iova ? lr->iova : iova;
+        uint64_t b = lr->iova + lr->len < stop ? lr->iova + lr->len : stop;
+
+        (void)vuc_bitmap_convert(&lr->bm, dst, a, b);
+    }
+}
+
+static int report(struct vuc_srv *s, const struct vuc_feature *f,
+                  struct srv_reply *r)
+{
+    struct dirty *d = &s->log;
+    struct vuc_log_report rq;
+    struct vuc_bitmap dst;
+    uint64_t end, need;
+    int64_t bytes;
+    uint8_t *p;
+    int rc;
+
+    rc = vuc_log_report_decode(f->data, f->data_len, &rq);
+    if ((rc < 0 && rc != -EOVERFLOW) || f->data_len != VUC_LOG_REPORT_SIZE)
+        return EINVAL;
+    /* spec: "only valid if logging of dirty pages has been previously
+     * started"; the quirk serves an empty log before any START */
+    if (!d->on &&
+        (d->started || !srv_quirk(s, VUC_SRV_QUIRK_REPORT_BEFORE_START)))
+        return EINVAL;
+    /* design.md: any power of two from 4096 up (the kernel's rule) */
+    if (!pow2(rq.page_size) || rq.page_size < 4096 || rq.length == 0)
+        return EINVAL;
+    if (rc == -EOVERFLOW)
+        return EOVERFLOW;
+    end = rq.iova + rq.length;
+    bytes = vuc_log_bitmap_bytes(rq.length, rq.page_size);
+    /* The bitmap is the reply's data: at most max_data_xfer_size, as a
+     * REGION_READ's; a client that wants more splits the range. */
+    if (bytes < 0 || (uint64_t)bytes > s->xfer)
+        return E2BIG;
+    need = VUC_FEATURE_HDR_SIZE + VUC_LOG_REPORT_SIZE + (uint64_t)bytes;
+
+    p = reply_fixed(r, VUC_FEATURE_HDR_SIZE + VUC_LOG_REPORT_SIZE);
+    if (!p)
+        return EIO;
+    vuc_put_u32(p, (uint32_t)need);
+    vuc_put_u32(p + 4, f->flags);
+    memcpy(p + VUC_FEATURE_HDR_SIZE, f->data, VUC_LOG_REPORT_SIZE);
+    /* spec: Message sizes: too small an argsz gets the size needed and
+     * no bitmap; nothing is reported, so nothing is cleared */
+    if (f->argsz < need)
+        return 0;
+    if (buf_reserve(s, (size_t)bytes))
+        return ENOMEM;
+    memset(d->buf, 0, (size_t)bytes);
+    dst.words = (uint64_t *)(void *)d->buf;
+    dst.nbits = (rq.length - 1) / rq.page_size + 1;
+    dst.base = rq.iova;
+    dst.shift = ilog2(rq.page_size);
+    if (d->on) {
+        fill_report(s, &dst, rq.iova, end, (size_t)bytes / 8);
+        if (srv_quirk(s, VUC_SRV_QUIRK_REPORT_BIT_SHIFTED))
+            shift_up(dst.words, (size_t)bytes / 8,
+                     (rq.length - 1) / rq.page_size + 1);
+        /* uAPI: "read back and clear" (design.md), for exactly the range
+         * reported: pages wholly inside it */
+        for (size_t i = find(d, rq.iova);
+             !srv_quirk(s, VUC_SRV_QUIRK_REPORT_NOT_CLEARED) && i < d->n &&
+             d->r[i].iova < end;
+             i++)
+            (void)vuc_bitmap_clear(&d->r[i].bm, rq.iova, end);
+    }
+    reply_add(r, d->buf, (size_t)bytes);
+    return 0;
+}
+
+int dirty_feature(struct vuc_srv *s, struct vuc_msg *m,
+                  const struct vuc_feature *f, struct srv_reply *r)
+{
+    switch (vuc_feature_index(f->flags)) {
+    case VUC_FEATURE_DMA_LOGGING_START:
+        return start(s, m, f, r);
+    case VUC_FEATURE_DMA_LOGGING_STOP:
+        return stop(s, m, r);
+    case VUC_FEATURE_DMA_LOGGING_REPORT:
+        return report(s, f, r);
+    default:
+        return ENOTTY;
+    }
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * Migration: DEVICE_FEATURE (features 1 and 2, kernel vfio_check_feature
- * semantics), the v2 state machine walked one arc at a time with fsm/,
+ * Migration: DEVICE_FEATURE (features 1 and 2 here, 6, 7, 8 in dirty.c;
+ * kernel vfio_check_feature semantics), the v2 state machine walked one
+ * arc at a time with fsm/,
  * the data sessions behind MIG_DATA_READ / MIG_DATA_WRITE, fault
  * injection, and the state-machine and data quirks.
  *
@@ -359,7 +360,26 @@ static int mig_set(struct vuc_srv *s, uint32_t target)
 
 /* ---- DEVICE_FEATURE (spec: VFIO_USER_DEVICE_FEATURE) ---- */
 
-#define FEAT_MIN_ARGSZ (VUC_FEATURE_HDR_SIZE + 8u) /* prefix + u64 / struct */
+/*
+ * The features and their methods. min_argsz is the kernel's minsz for the
+ * feature's fixed data (vfio_check_feature), plus the 8-byte prefix
+ * (design.md: feature argsz). DMA logging: dirty.c.
+ */
+static const struct {
+    uint32_t ops;
+    uint32_t min_argsz;
+} features[] = {
+    [VUC_FEATURE_MIGRATION] = {VUC_FEATURE_GET, VUC_FEATURE_HDR_SIZE + 8},
+    [VUC_FEATURE_MIG_DEVICE_STATE] = {VUC_FEATURE_GET | VUC_FEATURE_SET,
+                                      VUC_FEATURE_HDR_SIZE + 8},
+    [VUC_FEATURE_DMA_LOGGING_START] = {VUC_FEATURE_SET,
+                                       VUC_FEATURE_HDR_SIZE +
+                                           VUC_LOG_CONTROL_SIZE},
+    [VUC_FEATURE_DMA_LOGGING_STOP] = {VUC_FEATURE_SET, VUC_FEATURE_HDR_SIZE},
+    [VUC_FEATURE_DMA_LOGGING_REPORT] = {VUC_FEATURE_GET,
+                                        VUC_FEATURE_HDR_SIZE +
+                                            VUC_LOG_REPORT_SIZE},
+};
 
 static int feature_get_reply(struct srv_reply *r, uint32_t flags,
                              const uint8_t data[8])
@@ -404,17 +424,9 @@ int srv_h_DEVICE_FEATURE(struct vuc_srv *s, struct vuc_conn *c,
         return EINVAL;
 
     idx = vuc_feature_index(f.flags);
-    switch (idx) {
-    case VUC_FEATURE_MIGRATION:
-        ops = VUC_FEATURE_GET;
-        break;
-    case VUC_FEATURE_MIG_DEVICE_STATE:
-        ops = VUC_FEATURE_GET | VUC_FEATURE_SET;
-        break;
-    default:
-        /* DMA logging (6, 7, 8) comes with the DMA work. */
+    ops = idx < sizeof(features) / sizeof(features[0]) ? features[idx].ops : 0;
+    if (!ops)
         return ENOTTY;
-    }
     if ((get && !(ops & VUC_FEATURE_GET)) || (set && !(ops & VUC_FEATURE_SET)))
         return EINVAL;
     if (probe) {
@@ -424,8 +436,10 @@ int srv_h_DEVICE_FEATURE(struct vuc_srv *s, struct vuc_conn *c,
     }
     if (!get && !set)
         return EINVAL;
-    if (f.argsz < FEAT_MIN_ARGSZ)
+    if (f.argsz < features[idx].min_argsz)
         return EINVAL;
+    if (idx != VUC_FEATURE_MIGRATION && idx != VUC_FEATURE_MIG_DEVICE_STATE)
+        return dirty_feature(s, m, &f, r);
 
     if (idx == VUC_FEATURE_MIGRATION) {
         if (vuc_feat_migration_encode(s->opts.mig_flags, data, 8) != 8)

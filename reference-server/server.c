@@ -66,6 +66,32 @@ static const struct quirk_info quirk_table[VUC_SRV_QUIRK_COUNT] = {
     [VUC_SRV_QUIRK_BIT_PRECOPY_LOSES_DIRTY] =
         {"precopy-loses-dirty-state",
          "changes during PRE_COPY to data already sent are never sent"},
+    [VUC_SRV_QUIRK_BIT_REPORT_NOT_CLEARED] =
+        {"report-not-cleared", "LOGGING_REPORT does not clear what it reports"},
+    [VUC_SRV_QUIRK_BIT_REPORT_BIT_SHIFTED] =
+        {"report-bit-shifted",
+         "LOGGING_REPORT sets bit n + 1 for the dirty page n"},
+    [VUC_SRV_QUIRK_BIT_REPORT_IGNORES_RANGES] =
+        {"report-ignores-ranges",
+         "LOGGING_REPORT sets the tail bits of its last word for dirty pages "
+         "past the range"},
+    [VUC_SRV_QUIRK_BIT_REPORT_WRONG_SCALING] =
+        {"report-wrong-scaling",
+         "LOGGING_REPORT copies the log bit for bit whatever its page size"},
+    [VUC_SRV_QUIRK_BIT_START_BAD_PAGE_SIZE] =
+        {"start-accepts-bad-page-size",
+         "LOGGING_START accepts page size 0 or a non-power of two and "
+         "echoes it"},
+    [VUC_SRV_QUIRK_BIT_REPORT_BEFORE_START] =
+        {"report-before-start-accepted",
+         "LOGGING_REPORT before any START on the connection returns an "
+         "empty bitmap"},
+    [VUC_SRV_QUIRK_BIT_UNMAP_KEEPS_LOGGING] =
+        {"unmap-keeps-logging",
+         "DMA_UNMAP of a logged range keeps its dirty pages"},
+    [VUC_SRV_QUIRK_BIT_OVERLAP_ACCEPTED] =
+        {"overlap-accepted",
+         "LOGGING_START accepts overlapping ranges (and logs their union)"},
 };
 
 const char *vuc_srv_quirk_name(unsigned i)

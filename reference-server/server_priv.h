@@ -209,7 +209,8 @@ struct dirty {
     unsigned shift; /* logging page size = 1 << shift */
     struct log_range *r; /* sorted by iova, never overlapping */
     size_t n, cap;
-    uint8_t *buf; /* REPORT bitmaps, up to max_data_xfer_size */
+    uint64_t bytes; /* bitmap bytes of all ranges */
+    uint8_t *buf;   /* REPORT bitmaps, up to max_data_xfer_size */
     size_t buf_cap;
 };
 

@@ -5,7 +5,8 @@
  * state of configurable size, the full migration v2 state machine over
  * vfio-user (DEVICE_FEATURE 1 and 2, MIG_DATA_READ/WRITE with the stream
  * of reference-server/STREAM.md), DMA_MAP/UNMAP with a small DMA engine
- * that writes client memory, fault injection and deliberate quirks.
+ * that writes client memory, DMA dirty-page logging (DEVICE_FEATURE 6, 7,
+ * 8), fault injection and deliberate quirks.
  *
  * The library is single threaded and keeps no globals; every call takes
  * the server context. It never trusts the client: nothing a client sends
@@ -46,6 +47,14 @@ enum vuc_srv_quirk_bit {
     VUC_SRV_QUIRK_BIT_EOF_NOT_STICKY,          /* eof-not-sticky */
     VUC_SRV_QUIRK_BIT_READ_OVER_MAX,           /* read-over-max-accepted */
     VUC_SRV_QUIRK_BIT_PRECOPY_LOSES_DIRTY,     /* precopy-loses-dirty-state */
+    VUC_SRV_QUIRK_BIT_REPORT_NOT_CLEARED,      /* report-not-cleared */
+    VUC_SRV_QUIRK_BIT_REPORT_BIT_SHIFTED,      /* report-bit-shifted */
+    VUC_SRV_QUIRK_BIT_REPORT_IGNORES_RANGES,   /* report-ignores-ranges */
+    VUC_SRV_QUIRK_BIT_REPORT_WRONG_SCALING,    /* report-wrong-scaling */
+    VUC_SRV_QUIRK_BIT_START_BAD_PAGE_SIZE,     /* start-accepts-bad-page-size */
+    VUC_SRV_QUIRK_BIT_REPORT_BEFORE_START,     /* report-before-start-... */
+    VUC_SRV_QUIRK_BIT_UNMAP_KEEPS_LOGGING,     /* unmap-keeps-logging */
+    VUC_SRV_QUIRK_BIT_OVERLAP_ACCEPTED,        /* overlap-accepted */
     VUC_SRV_QUIRK_COUNT
 };
 
@@ -62,12 +71,20 @@ enum vuc_srv_quirk_bit {
 #define VUC_SRV_QUIRK_READ_IN_RUNNING     VUC_SRV_QUIRK(READ_IN_RUNNING)
 #define VUC_SRV_QUIRK_WRITE_OUTSIDE_RESUMING                                   \
     VUC_SRV_QUIRK(WRITE_OUTSIDE_RESUMING)
-#define VUC_SRV_QUIRK_RESUME_TRUNCATED    VUC_SRV_QUIRK(RESUME_TRUNCATED)
-#define VUC_SRV_QUIRK_RESUME_CORRUPT      VUC_SRV_QUIRK(RESUME_CORRUPT)
-#define VUC_SRV_QUIRK_EOF_NOT_STICKY      VUC_SRV_QUIRK(EOF_NOT_STICKY)
-#define VUC_SRV_QUIRK_READ_OVER_MAX       VUC_SRV_QUIRK(READ_OVER_MAX)
-#define VUC_SRV_QUIRK_PRECOPY_LOSES_DIRTY VUC_SRV_QUIRK(PRECOPY_LOSES_DIRTY)
-#define VUC_SRV_QUIRKS_KNOWN              ((1ull << VUC_SRV_QUIRK_COUNT) - 1)
+#define VUC_SRV_QUIRK_RESUME_TRUNCATED      VUC_SRV_QUIRK(RESUME_TRUNCATED)
+#define VUC_SRV_QUIRK_RESUME_CORRUPT        VUC_SRV_QUIRK(RESUME_CORRUPT)
+#define VUC_SRV_QUIRK_EOF_NOT_STICKY        VUC_SRV_QUIRK(EOF_NOT_STICKY)
+#define VUC_SRV_QUIRK_READ_OVER_MAX         VUC_SRV_QUIRK(READ_OVER_MAX)
+#define VUC_SRV_QUIRK_PRECOPY_LOSES_DIRTY   VUC_SRV_QUIRK(PRECOPY_LOSES_DIRTY)
+#define VUC_SRV_QUIRK_REPORT_NOT_CLEARED    VUC_SRV_QUIRK(REPORT_NOT_CLEARED)
+#define VUC_SRV_QUIRK_REPORT_BIT_SHIFTED    VUC_SRV_QUIRK(REPORT_BIT_SHIFTED)
+#define VUC_SRV_QUIRK_REPORT_IGNORES_RANGES VUC_SRV_QUIRK(REPORT_IGNORES_RANGES)
+#define VUC_SRV_QUIRK_REPORT_WRONG_SCALING  VUC_SRV_QUIRK(REPORT_WRONG_SCALING)
+#define VUC_SRV_QUIRK_START_BAD_PAGE_SIZE   VUC_SRV_QUIRK(START_BAD_PAGE_SIZE)
+#define VUC_SRV_QUIRK_REPORT_BEFORE_START   VUC_SRV_QUIRK(REPORT_BEFORE_START)
+#define VUC_SRV_QUIRK_UNMAP_KEEPS_LOGGING   VUC_SRV_QUIRK(UNMAP_KEEPS_LOGGING)
+#define VUC_SRV_QUIRK_OVERLAP_ACCEPTED      VUC_SRV_QUIRK(OVERLAP_ACCEPTED)
+#define VUC_SRV_QUIRKS_KNOWN                ((1ull << VUC_SRV_QUIRK_COUNT) - 1)
 
 /* Largest --max-data-xfer-size accepted (it also bounds one message). */
 #define VUC_SRV_MAX_XFER_LIMIT (64u * 1024u * 1024u)

@@ -1053,7 +1053,7 @@ static void test_feature_errors(void **state)
 {
     uint64_t q = *(uint64_t *)*state;
     uint8_t d[8] = {0}, raw[4] = {16, 0, 0, 0};
-    static const uint32_t notty[] = {0, 3, 4, 5, 6, 7, 8, 9, 10, 0xffff};
+    static const uint32_t notty[] = {0, 3, 4, 5, 9, 10, 0xffff};
     struct fx f;
 
     fx_open(&f, DEF_FLAGS, q);
@@ -1072,7 +1072,7 @@ static void test_feature_errors(void **state)
     /* GET and SET together without PROBE */
     assert_int_equal(feature(&f, 16, F_GET | F_SET | FEAT_STATE, d, 8),
                      E(&f, EINVAL));
-    /* features other than 1 and 2, with any method */
+    /* features other than 1, 2, 6, 7, 8, with any method */
     for (size_t i = 0; i < sizeof(notty) / sizeof(notty[0]); i++) {
         assert_int_equal(feature(&f, 16, F_GET | notty[i], NULL, 0),
                          E(&f, ENOTTY));
@@ -1083,10 +1083,24 @@ static void test_feature_errors(void **state)
     /* none of GET, SET, PROBE */
     assert_int_equal(feature(&f, 16, FEAT_MIG, NULL, 0), E(&f, EINVAL));
     assert_int_equal(feature(&f, 16, FEAT_STATE, NULL, 0), E(&f, EINVAL));
-    /* a method the feature lacks: SET of MIGRATION */
+    /* a method the feature lacks: SET of MIGRATION; GET of START and
+     * STOP, SET of REPORT */
     assert_int_equal(feature(&f, 16, F_SET | FEAT_MIG, d, 8), E(&f, EINVAL));
     assert_int_equal(feature(&f, 16, F_PROBE | F_SET | FEAT_MIG, NULL, 0),
                      E(&f, EINVAL));
+    for (uint32_t i = 6; i <= 8; i++) {
+        uint32_t lacks = i == 8 ? F_SET : F_GET;
+
+        assert_int_equal(feature(&f, 64, lacks | i, NULL, 0), E(&f, EINVAL));
+        assert_int_equal(feature(&f, 64, F_PROBE | lacks | i, NULL, 0),
+                         E(&f, EINVAL));
+        assert_int_equal(feature(&f, 64, i, NULL, 0), E(&f, EINVAL));
+    }
+    /* argsz below the fixed data: START 8 + 16, REPORT 8 + 24 */
+    memset(d, 0, sizeof(d));
+    assert_int_equal(feature(&f, 23, F_SET | 6u, d, 8), E(&f, EINVAL));
+    assert_int_equal(feature(&f, 31, F_GET | 8u, d, 8), E(&f, EINVAL));
+    assert_int_equal(feature(&f, 7, F_SET | 7u, NULL, 0), E(&f, EINVAL));
     /* argsz below prefix + data */
     assert_int_equal(feature(&f, 15, F_GET | FEAT_MIG, NULL, 0), E(&f, EINVAL));
     assert_int_equal(feature(&f, 15, F_GET | FEAT_STATE, NULL, 0),
@@ -1126,9 +1140,18 @@ static void test_feature_get_probe(void **state)
     negotiate(&f);
     /* PROBE: success iff every indicated method exists; payload echoed */
     static const uint32_t ok[] = {
-        F_PROBE | FEAT_MIG,           F_PROBE | F_GET | FEAT_MIG,
-        F_PROBE | FEAT_STATE,         F_PROBE | F_GET | FEAT_STATE,
-        F_PROBE | F_SET | FEAT_STATE, F_PROBE | F_GET | F_SET | FEAT_STATE,
+        F_PROBE | FEAT_MIG,
+        F_PROBE | F_GET | FEAT_MIG,
+        F_PROBE | FEAT_STATE,
+        F_PROBE | F_GET | FEAT_STATE,
+        F_PROBE | F_SET | FEAT_STATE,
+        F_PROBE | F_GET | F_SET | FEAT_STATE,
+        F_PROBE | 6u,
+        F_PROBE | F_SET | 6u,
+        F_PROBE | 7u,
+        F_PROBE | F_SET | 7u,
+        F_PROBE | 8u,
+        F_PROBE | F_GET | 8u,
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         vuc_put_u32(req_pl, 8); /* PROBE needs no room for data */
@@ -3080,6 +3103,769 @@ static void test_dma_disconnect(void **state)
     assert_int_equal(count_memfd_maps(), maps0);
 }
 
+/* ---- DMA logging: features 6, 7, 8 ---- */
+
+#define F_LOG_START  6u
+#define F_LOG_STOP   7u
+#define F_LOG_REPORT 8u
+#define LOG_IOVA     0x40000000ull
+#define LOG_PAGES    1000u
+#define LOG_PAGE     8192u
+
+/* START with n (iova, length) pairs; the chosen page size in *chosen.
+ * On success the reply must be the request with only page_size changed. */
+static uint32_t log_start_raw(struct fx *f, uint32_t argsz, uint64_t page,
+                              const uint64_t *ranges, uint32_t n, size_t extra,
+                              uint64_t *chosen)
+{
+    size_t len = 8 + 16 + 16 * (size_t)n + extra;
+    uint8_t *b = calloc(1, len);
+    uint32_t e;
+
+    assert_non_null(b);
+    vuc_put_u32(b, argsz ? argsz : (uint32_t)len);
+    vuc_put_u32(b + 4, F_SET | F_LOG_START);
+    vuc_put_u64(b + 8, page);
+    vuc_put_u32(b + 16, n);
+    for (uint32_t i = 0; i < n; i++) {
+        vuc_put_u64(b + 24 + 16 * (size_t)i, ranges[2 * i]);
+        vuc_put_u64(b + 32 + 16 * (size_t)i, ranges[2 * i + 1]);
+    }
+    e = req(f, VUC_CMD_DEVICE_FEATURE, b, len);
+    if (e == 0) {
+        assert_int_equal(f->rep.payload_len, len);
+        assert_memory_equal(pl(f), b, 8);
+        assert_memory_equal(pl(f) + 16, b + 16, len - 16);
+        if (chosen)
+            *chosen = vuc_get_u64(pl(f) + 8);
+    }
+    free(b);
+    return e;
+}
+
+static uint32_t log_start(struct fx *f, uint64_t page, const uint64_t *ranges,
+                          uint32_t n, uint64_t *chosen)
+{
+    return log_start_raw(f, 0, page, ranges, n, 0, chosen);
+}
+
+static uint32_t log_stop(struct fx *f)
+{
+    uint8_t b[8];
+    uint32_t e;
+
+    vuc_put_u32(b, 8);
+    vuc_put_u32(b + 4, F_SET | F_LOG_STOP);
+    e = req(f, VUC_CMD_DEVICE_FEATURE, b, 8);
+    if (e == 0) {
+        assert_int_equal(f->rep.payload_len, 8);
+        assert_memory_equal(pl(f), b, 8);
+    }
+    return e;
+}
+
+/* u64 words of a report's bitmap (page 0: 1, for requests that fail). */
+static size_t report_words(uint64_t len, uint64_t page)
+{
+    if (page == 0)
+        return 1;
+    return (size_t)((len / page + (len % page != 0) + 63) / 64);
+}
+
+/*
+ * REPORT; argsz 0 means exactly what the bitmap needs. On success checks
+ * the reply (argsz = the size needed, flags, the request's 24 bytes) and
+ * copies the bitmap to out (words of it), or sets *short_reply when argsz
+ * left no room for it.
+ */
+static uint32_t log_report_raw(struct fx *f, uint64_t iova, uint64_t len,
+                               uint64_t page, uint32_t argsz, uint64_t *out,
+                               size_t words, bool *short_reply)
+{
+    uint8_t b[32];
+    uint64_t need = 32 + 8 * (uint64_t)report_words(len, page);
+    uint32_t e;
+
+    vuc_put_u32(b, argsz ? argsz : (uint32_t)need);
+    vuc_put_u32(b + 4, F_GET | F_LOG_REPORT);
+    vuc_put_u64(b + 8, iova);
+    vuc_put_u64(b + 16, len);
+    vuc_put_u64(b + 24, page);
+    e = req(f, VUC_CMD_DEVICE_FEATURE, b, 32);
+    if (e)
+        return e;
+    assert_int_equal(vuc_get_u32(pl(f)), need);
+    assert_int_equal(vuc_get_u32(pl(f) + 4), F_GET | F_LOG_REPORT);
+    assert_memory_equal(pl(f) + 8, b + 8, 24);
+    if (vuc_get_u32(b) < need) {
+        /* spec: Message sizes: the size needed, no bitmap */
+        assert_int_equal(f->rep.payload_len, 32);
+        if (short_reply)
+            *short_reply = true;
+        return 0;
+    }
+    assert_int_equal(f->rep.payload_len, need);
+    assert_int_equal(need - 32, words * 8);
+    if (out)
+        memcpy(out, pl(f) + 32, words * 8);
+    if (short_reply)
+        *short_reply = false;
+    return 0;
+}
+
+static uint32_t log_report(struct fx *f, uint64_t iova, uint64_t len,
+                           uint64_t page, uint64_t *out)
+{
+    return log_report_raw(f, iova, len, page, 0, out, report_words(len, page),
+                          NULL);
+}
+
+/* Device writes at known places (the harness's, cases/case_dirty.c):
+ * logging pages of the 1000-page range, offset, bytes. */
+static const struct {
+    uint32_t page, off, len;
+} log_writes[] = {
+    {0, 0, 8},
+    {1, 4095, 2},
+    {5, 100, 50},
+    {63, 0, 2 * LOG_PAGE},
+    {127, LOG_PAGE - 8, 16},
+    {300, 0, 3 * LOG_PAGE},
+    {LOG_PAGES - 1, LOG_PAGE - 8, 8},
+};
+#define N_LOG_WRITES (sizeof(log_writes) / sizeof(log_writes[0]))
+
+static uint64_t write_addr(size_t i)
+{
+    return LOG_IOVA + (uint64_t)log_writes[i].page * LOG_PAGE +
+           log_writes[i].off;
+}
+
+/*
+ * The bitmap a REPORT of [iova, iova + len) at page must give after those
+ * writes: the device logs at LOG_PAGE, so a report page is dirty if it
+ * overlaps, within the range, a logging page a byte was written in (a
+ * finer report repeats the logging page's bit: design.md). Computed page
+ * by page here, independently of vuc_bitmap.
+ */
+static uint64_t *want_bits(uint64_t iova, uint64_t len, uint64_t page,
+                           bool shift_up)
+{
+    size_t words = report_words(len, page);
+    uint64_t *w = calloc(words + 1, 8), nbits = (len + page - 1) / page;
+
+    assert_non_null(w);
+    for (size_t i = 0; i < N_LOG_WRITES; i++) {
+        uint64_t first = (write_addr(i) - LOG_IOVA) / LOG_PAGE;
+        uint64_t last =
+            (write_addr(i) + log_writes[i].len - 1 - LOG_IOVA) / LOG_PAGE;
+
+        for (uint64_t lp = first; lp <= last; lp++) {
+            uint64_t a = LOG_IOVA + lp * LOG_PAGE, b = a + LOG_PAGE;
+
+            if (a < iova)
+                a = iova;
+            if (b > iova + len)
+                b = iova + len;
+            for (uint64_t x = a; x < b;
+                 x = iova + ((x - iova) / page + 1) * page) {
+                uint64_t n = (x - iova) / page + (shift_up ? 1 : 0);
+
+                if (n < nbits)
+                    w[n / 64] |= 1ull << (n % 64);
+            }
+        }
+    }
+    return w;
+}
+
+static void expect_report(struct fx *f, uint64_t iova, uint64_t len,
+                          uint64_t page, bool shift_up)
+{
+    size_t words = report_words(len, page);
+    uint64_t *got = calloc(words + 1, 8), *want;
+
+    assert_non_null(got);
+    want = want_bits(iova, len, page, shift_up);
+    assert_int_equal(log_report(f, iova, len, page, got), 0);
+    for (size_t i = 0; i < words; i++) {
+        if (got[i] != want[i])
+            print_error("report [0x%llx, +0x%llx) at %llu: word %zu is "
+                        "0x%016llx, want 0x%016llx\n",
+                        (unsigned long long)iova, (unsigned long long)len,
+                        (unsigned long long)page, i, (unsigned long long)got[i],
+                        (unsigned long long)want[i]);
+        assert_int_equal(got[i], want[i]);
+    }
+    free(got);
+    free(want);
+}
+
+static void expect_empty(struct fx *f, uint64_t iova, uint64_t len,
+                         uint64_t page)
+{
+    size_t words = report_words(len, page);
+    uint64_t *got = calloc(words + 1, 8);
+
+    assert_non_null(got);
+    assert_int_equal(log_report(f, iova, len, page, got), 0);
+    for (size_t i = 0; i < words; i++)
+        assert_int_equal(got[i], 0);
+    free(got);
+}
+
+/* Map the 1000 pages (memfd), optionally START over them, and make the
+ * device write them. */
+static void log_setup(struct fx *f, uint64_t quirks, bool start, int *fd,
+                      uint8_t **mem)
+{
+    const uint64_t range[2] = {LOG_IOVA, (uint64_t)LOG_PAGES * LOG_PAGE};
+    uint64_t chosen;
+
+    fx_open(f, DEF_FLAGS, quirks);
+    negotiate(f);
+    *fd = memfd(range[1], mem);
+    assert_int_equal(dma_map(f, range[0], range[1], DMA_RW, 0, *fd), 0);
+    if (start) {
+        assert_int_equal(log_start(f, LOG_PAGE, range, 1, &chosen), 0);
+        assert_int_equal(chosen, LOG_PAGE);
+    }
+}
+
+static void log_write_all(struct fx *f)
+{
+    for (size_t i = 0; i < N_LOG_WRITES; i++)
+        assert_int_equal(dma_run(f, write_addr(i), log_writes[i].len, PAT), 0);
+}
+
+static void log_teardown(struct fx *f, int fd, uint8_t *mem)
+{
+    fx_close(f);
+    munmap(mem, (size_t)LOG_PAGES * LOG_PAGE);
+    close(fd);
+}
+
+static void test_log_start_rules(void **state)
+{
+    uint64_t q = *(uint64_t *)*state;
+    const uint64_t r1[2] = {LOG_IOVA, 16 * LOG_PAGE};
+    uint64_t rs[8], chosen;
+    struct fx f;
+
+    fx_open(&f, DEF_FLAGS, q);
+    negotiate(&f);
+    /* STOP before START: nothing to stop */
+    assert_int_equal(log_stop(&f), E(&f, EINVAL));
+    /* page size 0 and non-powers of two */
+    if (!(q & VUC_SRV_QUIRK_START_BAD_PAGE_SIZE)) {
+        assert_int_equal(log_start(&f, 0, r1, 1, NULL), E(&f, EINVAL));
+        assert_int_equal(log_start(&f, 12288, r1, 1, NULL), E(&f, EINVAL));
+        assert_int_equal(log_start(&f, (1ull << 63) + 1, r1, 1, NULL),
+                         E(&f, EINVAL));
+    }
+    /* ranges aligned to the page size chosen; length 0; wrapping */
+    rs[0] = LOG_IOVA + 4096;
+    rs[1] = LOG_PAGE;
+    assert_int_equal(log_start(&f, LOG_PAGE, rs, 1, NULL), E(&f, EINVAL));
+    rs[0] = LOG_IOVA;
+    rs[1] = LOG_PAGE + 4096;
+    assert_int_equal(log_start(&f, LOG_PAGE, rs, 1, NULL), E(&f, EINVAL));
+    rs[1] = 0;
+    assert_int_equal(log_start(&f, LOG_PAGE, rs, 1, NULL), E(&f, EINVAL));
+    rs[0] = 0xffffffffffffe000ull;
+    rs[1] = 0x4000;
+    assert_int_equal(log_start(&f, LOG_PAGE, rs, 1, NULL), E(&f, EOVERFLOW));
+    /* the kernel's order: an unaligned range before a wrapping one */
+    rs[2] = LOG_IOVA + 1;
+    rs[3] = LOG_PAGE;
+    assert_int_equal(log_start(&f, LOG_PAGE, rs, 2, NULL), E(&f, EOVERFLOW));
+    rs[0] = LOG_IOVA + 1;
+    rs[1] = LOG_PAGE;
+    rs[2] = 0xffffffffffffe000ull;
+    rs[3] = 0x4000;
+    assert_int_equal(log_start(&f, LOG_PAGE, rs, 2, NULL), E(&f, EINVAL));
+    /* overlapping ranges, in either order; touching ones are fine */
+    if (!(q & VUC_SRV_QUIRK_OVERLAP_ACCEPTED)) {
+        const uint64_t ov[6] = {LOG_IOVA + 2 * LOG_PAGE,
+                                4 * LOG_PAGE,
+                                LOG_IOVA,
+                                4 * LOG_PAGE,
+                                0,
+                                LOG_PAGE};
+
+        assert_int_equal(log_start(&f, LOG_PAGE, ov, 3, NULL), E(&f, EINVAL));
+        assert_int_equal(log_start(&f, LOG_PAGE, ov + 2, 2, NULL), 0);
+        assert_int_equal(log_stop(&f), 0);
+    }
+    /* more than 4096 ranges: E2BIG, as vfio core */
+    assert_int_equal(log_start_raw(&f, 0, LOG_PAGE, NULL, 0, 0, NULL), 0);
+    assert_int_equal(log_stop(&f), 0);
+    {
+        uint64_t *many = calloc(2 * 4097, 8);
+
+        assert_non_null(many);
+        for (uint32_t i = 0; i < 4097; i++) {
+            many[2 * i] = LOG_IOVA + 2ull * i * LOG_PAGE;
+            many[2 * i + 1] = LOG_PAGE;
+        }
+        assert_int_equal(log_start(&f, LOG_PAGE, many, 4097, NULL),
+                         E(&f, E2BIG));
+        assert_int_equal(log_start(&f, LOG_PAGE, many, 4096, NULL), 0);
+        assert_int_equal(log_stop(&f), 0);
+        free(many);
+    }
+    /* data must be 16 + 16 * num_ranges bytes; at least the 16 */
+    assert_int_equal(log_start_raw(&f, 0, LOG_PAGE, r1, 1, 8, NULL),
+                     E(&f, EINVAL));
+    {
+        uint8_t b[16];
+
+        vuc_put_u32(b, 64);
+        vuc_put_u32(b + 4, F_SET | F_LOG_START);
+        vuc_put_u64(b + 8, LOG_PAGE);
+        assert_int_equal(req(&f, VUC_CMD_DEVICE_FEATURE, b, 16), E(&f, EINVAL));
+    }
+    /* more bitmap than the device will hold: ENOMEM */
+    rs[0] = 0;
+    rs[1] = 1ull << 62;
+    assert_int_equal(log_start(&f, 4096, rs, 1, NULL), E(&f, ENOMEM));
+
+    /* the hint: 4 KiB .. 1 GiB taken as is, others clamped */
+    {
+        static const struct {
+            uint64_t hint, got;
+        } h[] = {{4096, 4096},
+                 {8192, 8192},
+                 {1 << 21, 1 << 21},
+                 {1ull << 30, 1ull << 30},
+                 {2048, 4096},
+                 {1, 4096},
+                 {1ull << 31, 1ull << 30},
+                 {1ull << 63, 1ull << 30}};
+
+        for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
+            rs[0] = 1ull << 32;
+            rs[1] = 1ull << 32;
+            assert_int_equal(log_start(&f, h[i].hint, rs, 1, &chosen), 0);
+            assert_int_equal(chosen, h[i].got);
+            assert_int_equal(log_stop(&f), 0);
+        }
+        /* ranges are checked against the size chosen, not the hint */
+        rs[0] = 4096;
+        rs[1] = 4096;
+        assert_int_equal(log_start(&f, 2048, rs, 1, &chosen), 0);
+        assert_int_equal(log_stop(&f), 0);
+        rs[0] = 1ull << 30;
+        rs[1] = 1ull << 30;
+        assert_int_equal(log_start(&f, 1ull << 31, rs, 1, &chosen), 0);
+        assert_int_equal(log_stop(&f), 0);
+        rs[0] = 1ull << 29;
+        assert_int_equal(log_start(&f, 1ull << 31, rs, 1, &chosen),
+                         E(&f, EINVAL));
+    }
+
+    /* ranges need not be mapped; a second START is EBUSY (and leaves
+     * the first running); STOP; then START works again */
+    assert_int_equal(log_start(&f, LOG_PAGE, r1, 1, &chosen), 0);
+    assert_int_equal(log_start(&f, LOG_PAGE, r1, 1, NULL), E(&f, EBUSY));
+    assert_int_equal(log_start(&f, 0, r1, 1, NULL), E(&f, EBUSY));
+    assert_int_equal(log_report(&f, LOG_IOVA, 16 * LOG_PAGE, 4096, NULL), 0);
+    assert_int_equal(log_stop(&f), 0);
+    assert_int_equal(log_stop(&f), E(&f, EINVAL));
+    assert_int_equal(log_start(&f, LOG_PAGE, r1, 1, &chosen), 0);
+    assert_int_equal(log_stop(&f), 0);
+    /* argsz only needs to cover the fixed part; it is echoed */
+    assert_int_equal(log_start_raw(&f, 24, LOG_PAGE, r1, 1, 0, &chosen), 0);
+    assert_int_equal(vuc_get_u32(pl(&f)), 24);
+    assert_int_equal(log_stop(&f), 0);
+    fx_close(&f);
+}
+
+static void test_log_report_rules(void **state)
+{
+    uint64_t q = *(uint64_t *)*state;
+    const uint64_t r1[2] = {LOG_IOVA, 4096ull * LOG_PAGE};
+    uint64_t bm[8];
+    bool shrt = false;
+    int fd;
+    uint8_t *mem;
+    struct fx f;
+
+    fx_open(&f, DEF_FLAGS, q);
+    negotiate_caps(&f, "{\"capabilities\":{\"max_data_xfer_size\":4096}}");
+    /* before START */
+    if (!(q & VUC_SRV_QUIRK_REPORT_BEFORE_START))
+        assert_int_equal(log_report(&f, LOG_IOVA, 64 * 4096, 4096, bm),
+                         E(&f, EINVAL));
+    assert_int_equal(log_start(&f, LOG_PAGE, r1, 1, NULL), 0);
+    /* page sizes: powers of two from 4096 up */
+    assert_int_equal(log_report(&f, LOG_IOVA, 64 * 4096, 0, bm), E(&f, EINVAL));
+    assert_int_equal(log_report(&f, LOG_IOVA, 64 * 4096, 2048, bm),
+                     E(&f, EINVAL));
+    assert_int_equal(log_report(&f, LOG_IOVA, 64 * 4096, 12288, bm),
+                     E(&f, EINVAL));
+    assert_int_equal(
+        log_report(&f, LOG_IOVA, 64 * 4096, (1ull << 63) + 4096, bm),
+        E(&f, EINVAL));
+    assert_int_equal(log_report(&f, LOG_IOVA, 1ull << 40, 1ull << 63, bm), 0);
+    assert_int_equal(bm[0], 0);
+    /* length 0; iova + length wrapping */
+    assert_int_equal(log_report(&f, LOG_IOVA, 0, 4096, bm), E(&f, EINVAL));
+    assert_int_equal(log_report(&f, UINT64_MAX - 4095, 8192, 4096, bm),
+                     E(&f, EOVERFLOW));
+    /* the request is exactly 24 bytes of data */
+    {
+        uint8_t b[33] = {0};
+
+        vuc_put_u32(b, 4096);
+        vuc_put_u32(b + 4, F_GET | F_LOG_REPORT);
+        vuc_put_u64(b + 8, LOG_IOVA);
+        vuc_put_u64(b + 16, 4096);
+        vuc_put_u64(b + 24, 4096);
+        assert_int_equal(req(&f, VUC_CMD_DEVICE_FEATURE, b, 33), E(&f, EINVAL));
+        assert_int_equal(req(&f, VUC_CMD_DEVICE_FEATURE, b, 31), E(&f, EINVAL));
+        assert_int_equal(req(&f, VUC_CMD_DEVICE_FEATURE, b, 32), 0);
+    }
+    /* the bitmap is at most max_data_xfer_size (4096 here): 32768 pages
+     * fit, one more is E2BIG */
+    assert_int_equal(
+        log_report_raw(&f, LOG_IOVA, 32768ull * 4096, 4096, 0, NULL, 512, NULL),
+        0);
+    assert_int_equal(
+        log_report_raw(&f, LOG_IOVA, 32769ull * 4096, 4096, 0, NULL, 513, NULL),
+        E(&f, E2BIG));
+    /* far outside any logged range: zeros */
+    expect_empty(&f, 0, 1ull << 20, 4096);
+    assert_int_equal(log_stop(&f), 0);
+    /* after STOP */
+    assert_int_equal(log_report(&f, LOG_IOVA, 64 * 4096, 4096, bm),
+                     E(&f, EINVAL));
+    fx_close(&f);
+
+    /* argsz too small for the bitmap: success, the argsz needed, no
+     * bitmap, and the log is not cleared */
+    log_setup(&f, q, true, &fd, &mem);
+    log_write_all(&f);
+    assert_int_equal(log_report_raw(&f, LOG_IOVA, 1024ull * LOG_PAGE, LOG_PAGE,
+                                    32, NULL, 16, &shrt),
+                     0);
+    assert_true(shrt);
+    assert_int_equal(log_report_raw(&f, LOG_IOVA, 1024ull * LOG_PAGE, LOG_PAGE,
+                                    32 + 127, NULL, 16, &shrt),
+                     0);
+    assert_true(shrt);
+    if (!(q & (VUC_SRV_QUIRK_REPORT_BIT_SHIFTED |
+               VUC_SRV_QUIRK_REPORT_IGNORES_RANGES)))
+        expect_report(&f, LOG_IOVA, 1024ull * LOG_PAGE, LOG_PAGE, false);
+    log_teardown(&f, fd, mem);
+}
+
+/* Exact bitmaps at 1/2, 1, 2, 16 and 64 times the logging page, over the
+ * whole range, a sub-range and a range larger than what is logged. */
+static void test_log_bitmaps(void **state)
+{
+    static const uint64_t pages[] = {4096, 8192, 16384, 131072, 1ull << 19};
+    const uint64_t whole = (uint64_t)LOG_PAGES * LOG_PAGE;
+    int fd;
+    uint8_t *mem;
+    struct fx f;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+        log_setup(&f, 0, true, &fd, &mem);
+        log_write_all(&f);
+        /* the bytes went where they should */
+        expect_pattern(mem + write_addr(2) - LOG_IOVA, 50, PAT, 0);
+        expect_report(&f, LOG_IOVA, whole, pages[i], false);
+        /* cleared: a second report with no new writes is empty */
+        expect_empty(&f, LOG_IOVA, whole, pages[i]);
+        log_teardown(&f, fd, mem);
+    }
+
+    log_setup(&f, 0, true, &fd, &mem);
+    log_write_all(&f);
+    /* pages 5..300: the first and last page of the report are dirty, 296
+     * pages is not a multiple of 64 */
+    expect_report(&f, LOG_IOVA + 5 * LOG_PAGE, 296 * LOG_PAGE, LOG_PAGE, false);
+    /* that cleared exactly pages 5..300: 0, 1, 301, 302 and 999 stay */
+    {
+        uint64_t bm[16] = {0};
+
+        assert_int_equal(log_report(&f, LOG_IOVA, whole, LOG_PAGE, bm), 0);
+        assert_int_equal(bm[0], 3);
+        for (int i = 1; i < 15; i++)
+            assert_int_equal(bm[i], i == 4 ? 3ull << (301 - 256) : 0);
+        assert_int_equal(bm[15], 1ull << (999 - 960));
+    }
+    /* pages 2..62: between dirty 1 and 63, only 5 (and the tail bits 0) */
+    log_write_all(&f);
+    expect_report(&f, LOG_IOVA + 2 * LOG_PAGE, 61 * LOG_PAGE, LOG_PAGE, false);
+    /* a report larger than the logged range: zeros outside it */
+    log_write_all(&f);
+    expect_report(&f, LOG_IOVA - (1ull << 20), whole + (2ull << 20), 4096,
+                  false);
+    expect_empty(&f, LOG_IOVA, whole, LOG_PAGE);
+    /* an unaligned report base: each report page takes what it overlaps */
+    log_write_all(&f);
+    expect_report(&f, LOG_IOVA + 100, whole - 200, 16384, false);
+    log_write_all(&f);
+    expect_report(&f, LOG_IOVA + 4096 * 3, 4096 * 700, 4096, false);
+    log_teardown(&f, fd, mem);
+}
+
+/* num_ranges 0 logs every mapped range, ranges mapped later too. */
+static void test_log_all_mapped(void **state)
+{
+    const uint64_t whole = (uint64_t)LOG_PAGES * LOG_PAGE;
+    uint64_t chosen;
+    int fd, fd2;
+    uint8_t *mem, *mem2;
+    struct fx f;
+
+    (void)state;
+    log_setup(&f, 0, false, &fd, &mem);
+    assert_int_equal(log_start(&f, LOG_PAGE, NULL, 0, &chosen), 0);
+    assert_int_equal(chosen, LOG_PAGE);
+    log_write_all(&f);
+    expect_report(&f, LOG_IOVA, whole, LOG_PAGE, false);
+    /* a mapping added while logging, unaligned to the page */
+    fd2 = memfd(4096, &mem2);
+    assert_int_equal(dma_map(&f, 0x10000100, 0x200, DMA_RW, 0, fd2), 0);
+    assert_int_equal(dma_run(&f, 0x10000180, 8, PAT), 0);
+    {
+        uint64_t bm[1];
+
+        /* logged at 8 KiB: both 4 KiB halves of its page */
+        assert_int_equal(log_report(&f, 0x10000000, 8 * 4096, 4096, bm), 0);
+        assert_int_equal(bm[0], 3);
+        assert_int_equal(log_report(&f, 0x10000000, 8 * 4096, 4096, bm), 0);
+        assert_int_equal(bm[0], 0);
+    }
+    /* unmapping a range that covers no logging page whole keeps the
+     * page's bit (a neighbour may share the page) */
+    assert_int_equal(dma_run(&f, 0x10000180, 8, PAT), 0);
+    assert_int_equal(dma_unmap(&f, 0x10000100, 0x200), 0);
+    {
+        uint64_t bm[1];
+
+        assert_int_equal(log_report(&f, 0x10000000, 8 * 4096, 8192, bm), 0);
+        assert_int_equal(bm[0], 1);
+    }
+    /* a mapping over ranges that unmaps left behind is covered where
+     * they are not: many small maps, START, unmap them all, one big map */
+    assert_int_equal(log_stop(&f), 0);
+    for (uint64_t i = 0; i < 20; i++)
+        assert_int_equal(
+            dma_map(&f, 0x20000000 + i * 0x10000, 0x2000, DMA_RW, 0, -1), 0);
+    assert_int_equal(log_start(&f, LOG_PAGE, NULL, 0, &chosen), 0);
+    for (uint64_t i = 0; i < 20; i++)
+        assert_int_equal(dma_unmap(&f, 0x20000000 + i * 0x10000, 0x2000), 0);
+    assert_int_equal(dma_map(&f, 0x20000000, 0x200000, DMA_RW, 0, fd2), EINVAL);
+    assert_int_equal(dma_map(&f, 0x20000000, 0x200000, DMA_RW, 0, -1), 0);
+    assert_int_equal(dma_map(&f, 0x1fff0000, 0x10000, DMA_RW, 0, fd2), EINVAL);
+    {
+        uint8_t b[16];
+
+        /* DMA_WRITE into it: mark pages 0x20000000 + 17 * 8 KiB .. */
+        queue_run(&f, 0x20000000 + 17 * LOG_PAGE, 3 * LOG_PAGE, PAT);
+        (void)b;
+    }
+    {
+        uint16_t bell = f.id;
+        uint64_t bm[1];
+
+        send_dma_reply(&f, 1, 0x20000000 + 17 * LOG_PAGE, 3 * LOG_PAGE, 0);
+        f.serve_rc = vuc_srv_serve(f.s, f.srv, 0);
+        setup_replies(&f, (uint16_t)(bell - 3));
+        expect_dma_write(&f, 1, 0x20000000 + 17 * LOG_PAGE, 3 * LOG_PAGE, PAT,
+                         0);
+        expect_write_reply(&f, bell);
+        assert_int_equal(
+            log_report(&f, 0x20000000, 64 * LOG_PAGE, LOG_PAGE, bm), 0);
+        assert_int_equal(bm[0], 7ull << 17);
+    }
+    assert_int_equal(log_stop(&f), 0);
+    munmap(mem2, 4096);
+    close(fd2);
+    log_teardown(&f, fd, mem);
+}
+
+/* DMA_UNMAP while logging drops the range's dirty pages; a write done
+ * with DMA_WRITE messages (no fd) is logged too. */
+static void test_log_unmap_and_nofd(void **state)
+{
+    const uint64_t whole = (uint64_t)LOG_PAGES * LOG_PAGE;
+    uint16_t bell;
+    int fd;
+    uint8_t *mem;
+    struct fx f;
+
+    (void)state;
+    log_setup(&f, 0, true, &fd, &mem);
+    log_write_all(&f);
+    assert_int_equal(dma_unmap(&f, LOG_IOVA, whole), 0);
+    expect_empty(&f, LOG_IOVA, whole, LOG_PAGE);
+    /* mapped again without an fd: written with DMA_WRITE, logged */
+    assert_int_equal(dma_map(&f, LOG_IOVA, whole, DMA_RW, 0, -1), 0);
+    queue_run(&f, LOG_IOVA + 5 * LOG_PAGE + 100, 50, PAT);
+    bell = f.id;
+    send_dma_reply(&f, 1, LOG_IOVA + 5 * LOG_PAGE + 100, 50, 0);
+    f.serve_rc = vuc_srv_serve(f.s, f.srv, 0);
+    setup_replies(&f, (uint16_t)(bell - 3));
+    expect_dma_write(&f, 1, LOG_IOVA + 5 * LOG_PAGE + 100, 50, PAT, 0);
+    expect_write_reply(&f, bell);
+    {
+        uint64_t bm[1];
+
+        assert_int_equal(log_report(&f, LOG_IOVA, 64 * LOG_PAGE, LOG_PAGE, bm),
+                         0);
+        assert_int_equal(bm[0], 1ull << 5);
+    }
+    /* a write whose reply failed still counts as dirty */
+    queue_run(&f, LOG_IOVA, 8, PAT);
+    bell = f.id;
+    f.serve_rc = vuc_srv_serve(f.s, f.srv, 0);
+    setup_replies(&f, (uint16_t)(bell - 3));
+    expect_dma_write(&f, 2, LOG_IOVA, 8, PAT, 0);
+    expect_write_reply(&f, bell);
+    assert_int_equal(bar_rd(&f, R_DMA_STATUS, 4), EIO);
+    {
+        uint64_t bm[1];
+
+        assert_int_equal(log_report(&f, LOG_IOVA, 64 * LOG_PAGE, LOG_PAGE, bm),
+                         0);
+        assert_int_equal(bm[0], 1);
+    }
+    log_teardown(&f, fd, mem);
+}
+
+/* Logging stops when the client goes; the next one starts afresh. */
+static void test_log_disconnect(void **state)
+{
+    const uint64_t r1[2] = {LOG_IOVA, 1ull << 40}; /* 1 TiB: lazily */
+    int fds0 = count_fds();
+    struct fx f;
+    uint64_t bm[1];
+
+    (void)state;
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    assert_int_equal(log_start(&f, 4096, r1, 1, NULL), 0);
+    vuc_conn_close(f.cli);
+    f.cli = NULL;
+    assert_int_equal(vuc_srv_serve(f.s, f.srv, 0), 0);
+    vuc_conn_close(f.srv);
+    assert_int_equal(vuc_mem_pair(&f.cli, &f.srv), 0);
+    negotiate(&f);
+    assert_int_equal(log_report(&f, LOG_IOVA, 64 * 4096, 4096, bm), EINVAL);
+    assert_int_equal(log_stop(&f), EINVAL);
+    assert_int_equal(log_start(&f, 4096, r1, 1, NULL), 0);
+    fx_close(&f); /* freed while logging: LSan */
+    assert_int_equal(count_fds(), fds0);
+}
+
+/* Each logging quirk, wrong in its one way. */
+static void test_log_quirks(void **state)
+{
+    const uint64_t whole = (uint64_t)LOG_PAGES * LOG_PAGE;
+    const uint64_t r1[2] = {LOG_IOVA, whole};
+    uint64_t chosen, bm[16];
+    int fd;
+    uint8_t *mem;
+    struct fx f;
+
+    (void)state;
+    /* report-not-cleared: the second report is the first again */
+    log_setup(&f, VUC_SRV_QUIRK_REPORT_NOT_CLEARED, true, &fd, &mem);
+    log_write_all(&f);
+    expect_report(&f, LOG_IOVA, whole, LOG_PAGE, false);
+    expect_report(&f, LOG_IOVA, whole, 4096, false);
+    log_teardown(&f, fd, mem);
+
+    /* report-bit-shifted: bit n + 1 for page n (and it still clears) */
+    log_setup(&f, VUC_SRV_QUIRK_REPORT_BIT_SHIFTED, true, &fd, &mem);
+    log_write_all(&f);
+    expect_report(&f, LOG_IOVA, whole, LOG_PAGE, true);
+    expect_empty(&f, LOG_IOVA, whole, LOG_PAGE);
+    log_write_all(&f);
+    expect_report(&f, LOG_IOVA, whole, 16384, true);
+    log_teardown(&f, fd, mem);
+
+    /* report-ignores-ranges: dirty pages 63 and 64 just past a 61-page
+     * report from page 2 show in its last word's tail */
+    log_setup(&f, VUC_SRV_QUIRK_REPORT_IGNORES_RANGES, true, &fd, &mem);
+    log_write_all(&f);
+    assert_int_equal(
+        log_report(&f, LOG_IOVA + 2 * LOG_PAGE, 61 * LOG_PAGE, LOG_PAGE, bm),
+        0);
+    assert_int_equal(bm[0], 1ull << 3 | 1ull << 61 | 1ull << 62);
+    /* a range of whole words is right */
+    expect_report(&f, LOG_IOVA + 64 * LOG_PAGE, 128 * LOG_PAGE, LOG_PAGE,
+                  false);
+    log_teardown(&f, fd, mem);
+
+    /* report-wrong-scaling: log bit n is report bit n at any page size;
+     * at the logging page size it is right */
+    log_setup(&f, VUC_SRV_QUIRK_REPORT_WRONG_SCALING, true, &fd, &mem);
+    log_write_all(&f);
+    assert_int_equal(log_report(&f, LOG_IOVA, 128 * LOG_PAGE, 4096, bm), 0);
+    assert_int_equal(bm[0], 1ull | 2ull | 1ull << 5 | 1ull << 63);
+    assert_int_equal(bm[1], 1ull | 1ull << 63);
+    assert_int_equal(bm[2] | bm[3], 0);
+    log_write_all(&f);
+    expect_report(&f, LOG_IOVA, whole, LOG_PAGE, false);
+    log_teardown(&f, fd, mem);
+
+    /* start-accepts-bad-page-size: 0 and 12288 accepted and echoed */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_START_BAD_PAGE_SIZE);
+    negotiate(&f);
+    assert_int_equal(log_start(&f, 0, r1, 1, &chosen), 0);
+    assert_int_equal(chosen, 0);
+    assert_int_equal(log_stop(&f), 0);
+    assert_int_equal(log_start(&f, 12288, r1, 1, &chosen), 0);
+    assert_int_equal(chosen, 12288);
+    assert_int_equal(log_stop(&f), 0);
+    assert_int_equal(log_start(&f, 2048, r1, 1, &chosen), 0);
+    assert_int_equal(chosen, 4096); /* a power of two is still clamped */
+    assert_int_equal(log_stop(&f), 0);
+    fx_close(&f);
+
+    /* report-before-start-accepted: an empty bitmap before any START on
+     * the connection, still EINVAL after a STOP */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_REPORT_BEFORE_START);
+    negotiate(&f);
+    expect_empty(&f, LOG_IOVA, 100 * 4096, 4096);
+    assert_int_equal(log_report(&f, LOG_IOVA, 4096, 2048, bm), EINVAL);
+    assert_int_equal(log_start(&f, LOG_PAGE, r1, 1, NULL), 0);
+    assert_int_equal(log_stop(&f), 0);
+    assert_int_equal(log_report(&f, LOG_IOVA, 100 * 4096, 4096, bm), EINVAL);
+    fx_close(&f);
+
+    /* unmap-keeps-logging: after unmap and a new map there, the old
+     * mapping's pages are still reported */
+    log_setup(&f, VUC_SRV_QUIRK_UNMAP_KEEPS_LOGGING, true, &fd, &mem);
+    log_write_all(&f);
+    assert_int_equal(dma_unmap(&f, LOG_IOVA, whole), 0);
+    assert_int_equal(dma_map(&f, LOG_IOVA, whole, DMA_RW, 0, fd), 0);
+    expect_report(&f, LOG_IOVA, whole, LOG_PAGE, false);
+    log_teardown(&f, fd, mem);
+
+    /* overlap-accepted: overlapping ranges start, their union is logged */
+    {
+        const uint64_t ov[4] = {LOG_IOVA, 4 * LOG_PAGE, LOG_IOVA + 2 * LOG_PAGE,
+                                whole - 2 * LOG_PAGE};
+
+        fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_OVERLAP_ACCEPTED);
+        negotiate(&f);
+        fd = memfd(whole, &mem);
+        assert_int_equal(dma_map(&f, LOG_IOVA, whole, DMA_RW, 0, fd), 0);
+        assert_int_equal(log_start(&f, LOG_PAGE, ov, 2, NULL), 0);
+        log_write_all(&f);
+        expect_report(&f, LOG_IOVA, whole, LOG_PAGE, false);
+        log_teardown(&f, fd, mem);
+    }
+}
+
 /* ---- the socket event loop, in a child process ---- */
 
 static int wait_exit(pid_t pid, int ms)
@@ -3218,6 +4004,14 @@ int main(void)
         QUIRKED(test_fsm_matrix, 13),
         QUIRKED(test_fsm_matrix, 14),
         QUIRKED(test_fsm_matrix, 15),
+        QUIRKED(test_fsm_matrix, 16),
+        QUIRKED(test_fsm_matrix, 17),
+        QUIRKED(test_fsm_matrix, 18),
+        QUIRKED(test_fsm_matrix, 19),
+        QUIRKED(test_fsm_matrix, 20),
+        QUIRKED(test_fsm_matrix, 21),
+        QUIRKED(test_fsm_matrix, 22),
+        QUIRKED(test_fsm_matrix, 23),
         QUIRKED(test_reset_from_every_state, 3),
         QUIRKED(test_reset_from_every_state, 4),
         QUIRKED(test_reset_from_every_state, 5),
@@ -3261,9 +4055,32 @@ int main(void)
         cmocka_unit_test(test_dma_regs_not_state),
         cmocka_unit_test(test_dma_engine_nofd),
         cmocka_unit_test(test_dma_disconnect),
+        cmocka_unit_test_prestate(test_log_start_rules, &q_none),
+        cmocka_unit_test_prestate(test_log_report_rules, &q_none),
+        cmocka_unit_test(test_log_bitmaps),
+        cmocka_unit_test(test_log_all_mapped),
+        cmocka_unit_test(test_log_unmap_and_nofd),
+        cmocka_unit_test(test_log_disconnect),
+        cmocka_unit_test(test_log_quirks),
+        /* the logging rules under the logging quirks that leave them be */
+        QUIRKED(test_log_start_rules, 16),
+        QUIRKED(test_log_start_rules, 17),
+        QUIRKED(test_log_start_rules, 18),
+        QUIRKED(test_log_start_rules, 19),
+        QUIRKED(test_log_start_rules, 20),
+        QUIRKED(test_log_start_rules, 21),
+        QUIRKED(test_log_start_rules, 22),
+        QUIRKED(test_log_start_rules, 23),
+        QUIRKED(test_log_report_rules, 16),
+        QUIRKED(test_log_report_rules, 17),
+        QUIRKED(test_log_report_rules, 18),
+        QUIRKED(test_log_report_rules, 20),
+        QUIRKED(test_log_report_rules, 21),
+        QUIRKED(test_log_report_rules, 22),
+        QUIRKED(test_log_report_rules, 23),
         cmocka_unit_test(test_verbose),
         cmocka_unit_test(test_run_socket),
     };
-    _Static_assert(VUC_SRV_QUIRK_COUNT == 16, "one QUIRKED line per quirk");
+    _Static_assert(VUC_SRV_QUIRK_COUNT == 24, "one QUIRKED line per quirk");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
