@@ -241,9 +241,10 @@ static uint64_t chunk_fine(const struct conv *cv, uint64_t m)
 
     if (k <= 6) {
         uint64_t x = get64(src, m >> k), per = 64u >> k;
-        uint64_t lo = spread(&cv->net, x);
-        uint64_t hi = spread(&cv->net, per < 64 ? x >> per : 0);
+        uint64_t lo = spread(&cv->net, x), hi = 0;
 
+        if (t || cv->straddle)
+            hi = spread(&cv->net, per < 64 ? x >> per : 0);
         g = t ? (lo >> t) | (hi << (64 - t)) : lo;
         next = (hi >> t) & 1; /* grid page m + 64 */
     } else {
@@ -340,6 +341,28 @@ int vuc_bitmap_convert(const struct vuc_bitmap *src, struct vuc_bitmap *dst,
                 dst->words[dw + i] |= src->words[sw + i];
             if (words) {
                 j += words * 64;
+                continue;
+            }
+        }
+        if (!cv.coarse && cv.k <= 6 && !cv.straddle && !(j & 63)) {
+            /* Finer, aligned: each whole src word makes 2^k dst words. */
+            uint64_t m = cv.first + (j - ja), span = 64ull << cv.k;
+            uint64_t sw = m >> (6 + cv.k), dw = j >> 6, words, have;
+            unsigned per = 64u >> cv.k;
+
+            words = !(m & (span - 1)) ? (jb - j) / span : 0;
+            have = src->nbits > sw * 64 ? (src->nbits - sw * 64) >> 6 : 0;
+            if (words > have)
+                words = have;
+            for (uint64_t i = 0; i < words; i++) {
+                uint64_t x = src->words[sw + i];
+
+                for (unsigned r = 0; x && r < (1u << cv.k); r++)
+                    dst->words[dw + (i << cv.k) + r] |=
+                        spread(&cv.net, x >> (r * per));
+            }
+            if (words) {
+                j += words * span;
                 continue;
             }
         }
