@@ -136,5 +136,6 @@ void vuc_case_report_rc(struct vuc_ctx *ctx, int rc, const char *what);
 size_t vuc_cases_fsm(struct vuc_case *out, size_t max);
 size_t vuc_cases_negotiate(struct vuc_case *out, size_t max);
 size_t vuc_cases_stream(struct vuc_case *out, size_t max);
+size_t vuc_cases_dirty(struct vuc_case *out, size_t max);
 
 #endif /* VUCERT_CASES_PRIV_H */
