@@ -1,0 +1,758 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vuc_gen_seeds OUTDIR: writes seed inputs for every fuzz target into
+ * OUTDIR/<target>/<name>, from real encodings: messages built with the
+ * codec, sessions in fuzz_server's record format that walk what
+ * `vucert certify` walks, replies recorded from vucert-server for the
+ * client calls fuzz_client makes, VERSION JSON as vucert and the server
+ * write it, and streams from vuc_save for fuzz_resume. fuzz/gen_seeds.py
+ * runs it and files the seeds under corpus/<target>/ by their sha256.
+ *
+ * Exit status: 0, or 1 at the first file that cannot be written or
+ * recording that fails.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vucert/client.h"
+#include "vucert/codec.h"
+#include "vucert/fsm.h"
+#include "vucert/server.h"
+#include "vucert/stream.h"
+#include "vucert/transport.h"
+#include "vucert/wire.h"
+#include "fuzz_priv.h"
+
+/* A growing byte buffer. */
+struct buf {
+    uint8_t *p;
+    size_t n, cap;
+};
+
+static void die(const char *what)
+{
+    fprintf(stderr, "gen_seeds: %s\n", what);
+    exit(1);
+}
+
+static void put(struct buf *b, const void *p, size_t n)
+{
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        uint8_t *np;
+
+        while (cap < b->n + n)
+            cap *= 2;
+        np = realloc(b->p, cap);
+        if (!np)
+            die("out of memory");
+        b->p = np;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->p + b->n, p, n);
+    b->n += n;
+}
+
+static void put8(struct buf *b, uint8_t v)
+{
+    put(b, &v, 1);
+}
+
+static void put16(struct buf *b, uint16_t v)
+{
+    uint8_t x[2];
+
+    vuc_put_u16(x, v);
+    put(b, x, 2);
+}
+
+static void put32(struct buf *b, uint32_t v)
+{
+    uint8_t x[4];
+
+    vuc_put_u32(x, v);
+    put(b, x, 4);
+}
+
+static void put64(struct buf *b, uint64_t v)
+{
+    uint8_t x[8];
+
+    vuc_put_u64(x, v);
+    put(b, x, 8);
+}
+
+static void reset(struct buf *b)
+{
+    b->n = 0;
+}
+
+/* OUTDIR is the working directory (main). */
+static void save_file(const char *target, const char *name, const void *p,
+                      size_t n)
+{
+    char path[512];
+    FILE *f;
+
+    if (mkdir(target, 0755) < 0 && errno != EEXIST)
+        die(strerror(errno));
+    snprintf(path, sizeof(path), "%s/%s", target, name);
+    f = fopen(path, "wb");
+    if (!f || fwrite(p, 1, n, f) != n || fclose(f) != 0)
+        die(path);
+}
+
+static void save_buf(const char *target, const char *name, const struct buf *b)
+{
+    save_file(target, name, b->p, b->n);
+}
+
+/* ---- fuzz_codec: a selector byte and a message body ---- */
+
+static void codec_seed(const char *name, uint8_t kind, const uint8_t *p, int n)
+{
+    struct buf b = {0};
+
+    if (n < 0)
+        die(name);
+    put8(&b, kind);
+    put(&b, p, (size_t)n);
+    save_buf("fuzz_codec", name, &b);
+    free(b.p);
+}
+
+static void gen_codec(void)
+{
+    const char *json = vuc_client_default_caps_json();
+    uint8_t m[512], d[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    struct vuc_hdr h = {.id = 1, .cmd = VUC_CMD_VERSION, .flags = 0};
+    struct vuc_version v = {
+        .major = 0, .minor = 1, .json = json, .json_len = strlen(json)};
+    struct vuc_device_info di = {
+        .argsz = 16, .flags = 3, .num_regions = 9, .num_irqs = 5};
+    struct vuc_region_info ri = {
+        .argsz = 32, .flags = 3, .index = 7, .size = 256};
+    struct vuc_region_rw rw = {.offset = 0x18, .region = 0, .count = 4};
+    struct vuc_dma_map dm = {.argsz = 32,
+                             .flags = 3,
+                             .offset = 0,
+                             .addr = 0x100000,
+                             .size = 0x10000};
+    struct vuc_dma_unmap du = {.argsz = 24, .addr = 0x100000, .size = 0x10000};
+    struct vuc_dma_rw dr = {.addr = 0x100000, .count = 8};
+    struct vuc_feature f = {.argsz = 16,
+                            .flags =
+                                VUC_FEATURE_SET | VUC_FEATURE_MIG_DEVICE_STATE,
+                            .data = d,
+                            .data_len = 8};
+    struct vuc_mig_state ms = {.device_state = VUC_STATE_STOP_COPY,
+                               .data_fd = UINT32_MAX};
+    struct vuc_log_range rg[2] = {{0x100000, 0x10000}, {0x200000, 0x2000}};
+    struct vuc_log_control lc = {.page_size = 4096, .num_ranges = 2};
+    uint8_t bitmap[8] = {0x81};
+    struct vuc_log_report lr = {.iova = 0x100000,
+                                .length = 0x10000,
+                                .page_size = 4096,
+                                .bitmap = bitmap,
+                                .bitmap_len = 8};
+    struct vuc_mig_data md = {.argsz = 8 + 8, .size = 8};
+    int n, hn;
+
+    n = vuc_version_encode(&v, m + 16, sizeof(m) - 16);
+    h.size = (uint32_t)(16 + n);
+    hn = vuc_hdr_encode(&h, m, 16);
+    codec_seed("hdr-version", FZK_HDR, m, hn < 0 ? hn : 16 + n);
+    codec_seed("version", FZK_VERSION, m + 16, n);
+    codec_seed("all-version", FZK_ALL, m + 16, n);
+    v.json = NULL;
+    v.json_len = 0;
+    codec_seed("version-nodata", FZK_VERSION, m,
+               vuc_version_encode(&v, m, sizeof(m)));
+    codec_seed("device-info", FZK_DEVICE_INFO, m,
+               vuc_device_info_encode(&di, m, sizeof(m)));
+    codec_seed("region-info", FZK_REGION_INFO, m,
+               vuc_region_info_encode(&ri, m, sizeof(m)));
+    codec_seed("region-read", FZK_REGION_RW, m,
+               vuc_region_rw_encode(&rw, m, sizeof(m)));
+    rw.data = d;
+    rw.data_len = 4;
+    codec_seed("region-write", FZK_REGION_RW_DATA, m,
+               vuc_region_rw_encode(&rw, m, sizeof(m)));
+    codec_seed("dma-map", FZK_DMA_MAP, m,
+               vuc_dma_map_encode(&dm, m, sizeof(m)));
+    codec_seed("dma-unmap", FZK_DMA_UNMAP, m,
+               vuc_dma_unmap_encode(&du, m, sizeof(m)));
+    codec_seed("dma-read", FZK_DMA_RW, m, vuc_dma_rw_encode(&dr, m, sizeof(m)));
+    dr.data = d;
+    dr.data_len = 8;
+    codec_seed("dma-write", FZK_DMA_RW_DATA, m,
+               vuc_dma_rw_encode(&dr, m, sizeof(m)));
+    codec_seed("feature-set-state", FZK_FEATURE, m,
+               vuc_feature_encode(&f, m, sizeof(m)));
+    codec_seed("feature-migration", FZK_FEAT_MIGRATION, m,
+               vuc_feat_migration_encode(VUC_MIGRATION_STOP_COPY |
+                                             VUC_MIGRATION_PRE_COPY,
+                                         m, sizeof(m)));
+    codec_seed("mig-state", FZK_MIG_STATE, m,
+               vuc_mig_state_encode(&ms, m, sizeof(m)));
+    codec_seed("log-start", FZK_LOG_CONTROL, m,
+               vuc_log_control_encode(&lc, rg, m, sizeof(m)));
+    codec_seed("log-report", FZK_LOG_REPORT, m,
+               vuc_log_report_encode(&lr, m, sizeof(m)));
+    codec_seed("mig-read", FZK_MIG_DATA, m,
+               vuc_mig_data_encode(&md, m, sizeof(m)));
+    md.data = d;
+    md.data_len = 8;
+    codec_seed("mig-write", FZK_MIG_DATA_DATA, m,
+               vuc_mig_data_encode(&md, m, sizeof(m)));
+    codec_seed("names", FZK_NAMES, (const uint8_t *)"STOP_COPY", 9);
+}
+
+/* ---- fuzz_caps: VERSION JSON ---- */
+
+static void caps_seed(const char *name, const char *json)
+{
+    save_file("fuzz_caps", name, json, strlen(json));
+}
+
+static void gen_caps(void)
+{
+    struct vuc_caps c;
+    char buf[1024];
+
+    caps_seed("vucert-default", vuc_client_default_caps_json());
+    caps_seed("empty-object", "{}");
+    caps_seed("empty-caps", "{\"capabilities\":{}}");
+    caps_seed("twin", "{\"capabilities\":{\"twin_socket\":{\"supported\":true,"
+                      "\"fd_index\":0}}}");
+    caps_seed("spaces", " { \"capabilities\" : { \"max_msg_fds\" : 1 , "
+                        "\"write_multiple\" : true } }\n");
+    caps_seed("unknown-keys", "{\"capabilities\":{\"migration\":{\"pgsize\":"
+                              "4096},\"x\":[1,2]},\"other\":null}");
+    caps_seed("big-numbers",
+              "{\"capabilities\":{\"max_data_xfer_size\":18446744073709551615,"
+              "\"max_dma_maps\":9223372036854775807,\"pgsizes\":0}}");
+    /* every key, as vuc_caps_write puts them (what servers reply) */
+    vuc_caps_defaults(&c);
+    c.present = 0x3f;
+    c.twin_has_fd_index = true;
+    c.twin_fd_index = 1;
+    c.write_multiple = true;
+    if (vuc_caps_write(&c, buf, sizeof(buf)) > 0)
+        caps_seed("all-keys", buf);
+}
+
+/* ---- fuzz_server: sessions in the record format ---- */
+
+static void rec(struct buf *b, uint8_t op, uint8_t ctl, const void *p, size_t n)
+{
+    put8(b, op);
+    put8(b, ctl);
+    put16(b, (uint16_t)n);
+    put(b, p, n);
+}
+
+static void rec_set(struct buf *b, uint32_t state)
+{
+    uint8_t s = (uint8_t)state;
+
+    rec(b, FZS_OP_SET, 0, &s, 1);
+}
+
+static void rec_u16(struct buf *b, uint8_t op, uint16_t v)
+{
+    uint8_t x[2];
+
+    vuc_put_u16(x, v);
+    rec(b, op, 0, x, 2);
+}
+
+static void rec_region(struct buf *b, uint8_t op, uint64_t off, uint32_t region,
+                       uint32_t count, const void *data)
+{
+    struct buf p = {0};
+
+    put64(&p, off);
+    put32(&p, region);
+    put32(&p, count);
+    if (data)
+        put(&p, data, count);
+    rec(b, op, 0, p.p, p.n);
+    free(p.p);
+}
+
+static void rec_feature(struct buf *b, uint32_t argsz, uint32_t flags)
+{
+    struct buf p = {0};
+
+    put32(&p, argsz);
+    put32(&p, flags);
+    rec(b, VUC_CMD_DEVICE_FEATURE, 0, p.p, p.n);
+    free(p.p);
+}
+
+/* The discovery vucert certify starts with. */
+static void rec_discovery(struct buf *b)
+{
+    struct buf p = {0};
+    uint8_t scratch[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+
+    put32(&p, 16);
+    put32(&p, 0);
+    put32(&p, 0);
+    put32(&p, 0);
+    rec(b, VUC_CMD_DEVICE_GET_INFO, 0, p.p, p.n);
+    for (uint32_t i = 0; i < VUC_PCI_NUM_REGIONS; i++) {
+        reset(&p);
+        put32(&p, 32);
+        put32(&p, 0);
+        put32(&p, i);
+        put32(&p, 0);
+        put64(&p, 0);
+        put64(&p, 0);
+        rec(b, VUC_CMD_DEVICE_GET_REGION_INFO, 0, p.p, p.n);
+    }
+    reset(&p);
+    put32(&p, 16);
+    put32(&p, 0);
+    put32(&p, 0);
+    put32(&p, 0);
+    rec(b, VUC_CMD_DEVICE_GET_IRQ_INFO, 0, p.p, p.n);
+    rec_region(b, VUC_CMD_REGION_READ, 0, 0, 8, NULL);
+    rec_region(b, VUC_CMD_REGION_WRITE, 8, 0, 8, scratch);
+    rec_region(b, VUC_CMD_REGION_READ, 0, 7, 64, NULL);
+    rec_feature(b, 16, VUC_FEATURE_PROBE | VUC_FEATURE_GET | 1);
+    rec_feature(b, 16, VUC_FEATURE_GET | 1);
+    rec_feature(b, 16, VUC_FEATURE_GET | 2);
+    rec_feature(b, 16, VUC_FEATURE_GET | 6);
+    free(p.p);
+}
+
+static void server_seed(const char *name, const struct buf *b)
+{
+    save_buf("fuzz_server", name, b);
+}
+
+static void gen_server(void)
+{
+    struct buf b = {0}, p = {0};
+    uint8_t poke[10] = {3, 0, 0xaa, 0xbb, 0xcc, 0xdd, 1, 2, 3, 4};
+    uint8_t junk[64];
+
+    for (size_t i = 0; i < sizeof(junk); i++)
+        junk[i] = (uint8_t)(i * 37u);
+
+    /* a certify-like session: discovery, then a migration round trip */
+    put8(&b, 3); /* stop-copy,p2p,pre-copy */
+    rec_discovery(&b);
+    rec_set(&b, VUC_STATE_PRE_COPY);
+    rec_u16(&b, FZS_OP_READ, 4096);
+    rec(&b, FZS_OP_POKE, 0, poke, sizeof(poke));
+    rec_u16(&b, FZS_OP_DIRTY, 100);
+    rec_u16(&b, FZS_OP_DRAIN, 4096);
+    rec_set(&b, VUC_STATE_PRE_COPY_P2P);
+    rec_set(&b, VUC_STATE_STOP_COPY);
+    rec_u16(&b, FZS_OP_DRAIN, 4096);
+    rec_set(&b, VUC_STATE_STOP);
+    rec_set(&b, VUC_STATE_RESUMING);
+    rec_u16(&b, FZS_OP_REPLAY, 4096);
+    rec_set(&b, VUC_STATE_STOP);
+    rec_set(&b, VUC_STATE_RUNNING);
+    rec(&b, FZS_OP_GET, 0, NULL, 0);
+    server_seed("certify-roundtrip", &b);
+
+    /* every cell of the 8x8 matrix, for each flag set */
+    for (uint8_t fs = 0; fs < 4; fs++) {
+        char name[32];
+
+        reset(&b);
+        put8(&b, fs);
+        for (uint32_t from = 0; from < VUC_STATE_NR; from++) {
+            for (uint32_t to = 0; to < VUC_STATE_NR; to++) {
+                uint8_t one = 1;
+
+                rec(&b, FZS_OP_RESET, 0, NULL, 0);
+                if (from == VUC_STATE_ERROR) {
+                    rec(&b, FZS_OP_FAULT, 0, &one, 1);
+                    rec_set(&b, VUC_STATE_STOP);
+                } else {
+                    rec_set(&b, from);
+                }
+                rec_set(&b, to);
+                rec(&b, FZS_OP_GET, 0, NULL, 0);
+            }
+        }
+        snprintf(name, sizeof(name), "matrix-flagset%u", fs);
+        server_seed(name, &b);
+    }
+
+    /* fault injection, resume failure into ERROR, bad data */
+    reset(&b);
+    put8(&b, 2 | FZS_CFG_FAIL_ERROR);
+    {
+        uint8_t one = 1, zero = 0;
+
+        rec(&b, FZS_OP_FAULT, 0, &one, 1);
+        rec_set(&b, VUC_STATE_RUNNING);
+        rec_set(&b, VUC_STATE_STOP);
+        rec_set(&b, VUC_STATE_RUNNING);
+        rec(&b, FZS_OP_RESET, 0, NULL, 0);
+        rec(&b, FZS_OP_FAULT, 0, &one, 1);
+        rec(&b, FZS_OP_FAULT, 0, &zero, 1);
+        rec_set(&b, VUC_STATE_STOP);
+        rec_set(&b, VUC_STATE_RESUMING);
+        reset(&p);
+        put32(&p, 8 + sizeof(junk));
+        put32(&p, sizeof(junk));
+        put(&p, junk, sizeof(junk));
+        rec(&b, VUC_CMD_MIG_DATA_WRITE, 0, p.p, p.n);
+        rec_set(&b, VUC_STATE_STOP);
+        rec(&b, FZS_OP_RESET, 0, NULL, 0);
+    }
+    server_seed("fault-and-bad-resume", &b);
+
+    /* header oddities: No_reply, replies, other types, fds, reserved */
+    reset(&b);
+    put8(&b, 2);
+    rec(&b, VUC_CMD_DEVICE_RESET, FZS_CTL_NO_REPLY, NULL, 0);
+    rec(&b, VUC_CMD_DEVICE_RESET, FZS_CTL_REPLY, NULL, 0);
+    rec(&b, VUC_CMD_DEVICE_RESET, 0x40, NULL, 0);
+    rec(&b, VUC_CMD_DEVICE_RESET, FZS_CTL_RESERVED | FZS_CTL_ERROR, NULL, 0);
+    reset(&p);
+    put32(&p, 32);
+    put32(&p, VUC_DMA_FLAG_READ | VUC_DMA_FLAG_WRITE);
+    put64(&p, 0);
+    put64(&p, 0x100000);
+    put64(&p, 0x10000);
+    rec(&b, VUC_CMD_DMA_MAP, FZS_CTL_FD, p.p, p.n);
+    rec(&b, VUC_CMD_DMA_UNMAP, 0, p.p, 24);
+    rec(&b, VUC_CMD_DMA_READ, 0, p.p, 16);
+    rec(&b, 14, 0, NULL, 0);
+    rec(&b, 0, 0, NULL, 0);
+    rec(&b, 0x7f, 0, junk, 8);
+    rec(&b, VUC_CMD_DEVICE_SET_IRQS, FZS_CTL_FD, junk, 20);
+    rec(&b, VUC_CMD_VERSION, 0, junk, 8);
+    rec(&b, FZS_OP_RECONNECT, 0, NULL, 0);
+    rec_set(&b, VUC_STATE_STOP);
+    server_seed("header-oddities", &b);
+
+    /* negotiation by hand: bad JSON, bad major (the server hangs up),
+     * no data, a second VERSION */
+    reset(&b);
+    put8(&b, FZS_CFG_NO_PREFIX | 2);
+    rec_set(&b, VUC_STATE_STOP);
+    reset(&p);
+    put16(&p, 0);
+    put16(&p, 1);
+    put(&p, "{\"capabilities\":{\"max_data_xfer_size\":0}}", 41);
+    put8(&p, 0);
+    rec(&b, VUC_CMD_VERSION, 0, p.p, p.n);
+    reset(&p);
+    put16(&p, 1);
+    put16(&p, 0);
+    rec(&b, VUC_CMD_VERSION, 0, p.p, p.n);
+    reset(&p);
+    put16(&p, 0);
+    put16(&p, 0xffff);
+    rec(&b, VUC_CMD_VERSION, 0, p.p, p.n);
+    rec(&b, VUC_CMD_VERSION, 0, p.p, p.n);
+    rec_set(&b, VUC_STATE_STOP);
+    server_seed("negotiation", &b);
+
+    /* small transfers: limits on reads and region I/O */
+    reset(&b);
+    put8(&b, FZS_CFG_SMALL_XFER | 2);
+    rec_set(&b, VUC_STATE_STOP_COPY);
+    rec_u16(&b, FZS_OP_READ, 8192);
+    rec_u16(&b, FZS_OP_DRAIN, 4096);
+    rec_region(&b, VUC_CMD_REGION_READ, 0, 0, 4096, NULL);
+    rec_set(&b, VUC_STATE_STOP);
+    rec_set(&b, VUC_STATE_RESUMING);
+    rec_u16(&b, FZS_OP_REPLAY, 1000);
+    rec_set(&b, VUC_STATE_STOP);
+    server_seed("small-xfer", &b);
+
+    /* raw bytes: two messages in one write, then a cut one, then too big
+     * and too small declared sizes */
+    reset(&b);
+    put8(&b, FZS_CFG_RAW | 2);
+    reset(&p);
+    for (uint16_t id = 1; id <= 2; id++) {
+        put16(&p, id);
+        put16(&p, VUC_CMD_DEVICE_RESET);
+        put32(&p, 16);
+        put32(&p, 0);
+        put32(&p, 0);
+    }
+    put16(&p, 3);
+    put16(&p, VUC_CMD_REGION_READ);
+    put32(&p, 32);
+    put32(&p, 0);
+    rec(&b, 0, 0, p.p, p.n);
+    reset(&p);
+    put32(&p, 0);
+    put64(&p, 0);
+    put32(&p, 0);
+    put32(&p, 8);
+    rec(&b, 0, 0, p.p, p.n);
+    reset(&p);
+    put16(&p, 4);
+    put16(&p, VUC_CMD_MIG_DATA_WRITE);
+    put32(&p, 0x7fffffff);
+    put32(&p, 0);
+    put32(&p, 0);
+    rec(&b, 0, 0, p.p, p.n);
+    reset(&p);
+    put16(&p, 5);
+    put16(&p, VUC_CMD_DEVICE_RESET);
+    put32(&p, 8);
+    put32(&p, 0);
+    put32(&p, 0);
+    rec(&b, 0, 0, p.p, p.n);
+    server_seed("raw-framing", &b);
+
+    free(b.p);
+    free(p.p);
+}
+
+/* ---- fuzz_client: replies vucert-server gives to the client's calls ---- */
+
+struct rig {
+    struct vuc_srv *s;
+    struct vuc_conn *cli, *srv;
+    uint16_t id; /* the client's next message id */
+    struct buf out;
+};
+
+/* Send what the client would for call, record the server's reply. */
+static void rig_call(struct rig *g, unsigned call, unsigned arg, uint16_t cmd,
+                     const struct buf *payload)
+{
+    struct vuc_hdr h = {.id = g->id++, .cmd = cmd, .flags = VUC_TYPE_COMMAND};
+    struct vuc_msg m;
+
+    memset(&m, 0, sizeof(m));
+    if (vuc_conn_send(g->cli, &h, payload->p, payload->n, NULL, 0, 0) < 0 ||
+        vuc_srv_serve(g->s, g->srv, 0) != -EAGAIN ||
+        vuc_conn_recv(g->cli, &m, 0) < 0)
+        die("recording a reply failed");
+    put8(&g->out, (uint8_t)call);
+    put8(&g->out, (uint8_t)(arg << 4));
+    put16(&g->out, (uint16_t)m.len);
+    put(&g->out, m.buf, m.len);
+    vuc_msg_release(&m);
+}
+
+static void rig_feature(struct rig *g, unsigned call, unsigned arg,
+                        uint32_t flags, int64_t state)
+{
+    struct buf p = {0};
+
+    put32(&p, 16);
+    put32(&p, flags);
+    if (state >= 0) {
+        put32(&p, (uint32_t)state);
+        put32(&p, UINT32_MAX);
+    }
+    rig_call(g, call, arg, VUC_CMD_DEVICE_FEATURE, &p);
+    free(p.p);
+}
+
+static void rig_mig(struct rig *g, unsigned call, unsigned arg, bool write)
+{
+    struct buf p = {0};
+    uint32_t size = arg * 16;
+
+    put32(&p, write ? 8 : 8 + size);
+    put32(&p, size);
+    for (uint32_t i = 0; write && i < size; i++)
+        put8(&p, 0);
+    rig_call(g, call, arg,
+             write ? VUC_CMD_MIG_DATA_WRITE : VUC_CMD_MIG_DATA_READ, &p);
+    free(p.p);
+}
+
+static void rig_region(struct rig *g, unsigned call, unsigned arg, bool write)
+{
+    struct buf p = {0};
+    uint32_t count = arg * 8;
+
+    put64(&p, write ? 0x58 : 0);
+    put32(&p, 0);
+    put32(&p, count);
+    for (uint32_t i = 0; write && i < count; i++)
+        put8(&p, 0);
+    rig_call(g, call, arg, write ? VUC_CMD_REGION_WRITE : VUC_CMD_REGION_READ,
+             &p);
+    free(p.p);
+}
+
+static void gen_client(void)
+{
+    const char *json = vuc_client_default_caps_json();
+    struct vuc_srv_opts o;
+    struct rig g = {.id = 1};
+    struct buf p = {0};
+
+    vuc_srv_opts_init(&o);
+    o.state_size = 4096;
+    if (vuc_srv_new(&o, &g.s) < 0 || vuc_mem_pair(&g.cli, &g.srv) < 0)
+        die("no server");
+    put16(&p, 0);
+    put16(&p, 1);
+    put(&p, json, strlen(json) + 1);
+    rig_call(&g, FZC_CALL_NEGOTIATE, 0, VUC_CMD_VERSION, &p);
+    rig_feature(&g, FZC_CALL_MIG_FLAGS, 0, VUC_FEATURE_GET | 1, -1);
+    rig_feature(&g, FZC_CALL_GET_STATE, 0, VUC_FEATURE_GET | 2, -1);
+    rig_feature(&g, FZC_CALL_SET_STATE, VUC_STATE_PRE_COPY, VUC_FEATURE_SET | 2,
+                VUC_STATE_PRE_COPY);
+    rig_mig(&g, FZC_CALL_MIG_READ, 15, false);
+    rig_feature(&g, FZC_CALL_SET_STATE, VUC_STATE_STOP_COPY,
+                VUC_FEATURE_SET | 2, VUC_STATE_STOP_COPY);
+    rig_mig(&g, FZC_CALL_MIG_READ, 15, false);
+    rig_feature(&g, FZC_CALL_SET_STATE, VUC_STATE_PRE_COPY, VUC_FEATURE_SET | 2,
+                VUC_STATE_PRE_COPY); /* rejected */
+    reset(&p);
+    put32(&p, 32);
+    put32(&p, 0);
+    put32(&p, 0);
+    put32(&p, 0);
+    put64(&p, 0);
+    put64(&p, 0);
+    rig_call(&g, FZC_CALL_REGION_INFO, 0, VUC_CMD_DEVICE_GET_REGION_INFO, &p);
+    rig_region(&g, FZC_CALL_REGION_READ, 1, false);
+    rig_region(&g, FZC_CALL_REGION_WRITE, 1, true);
+    rig_feature(&g, FZC_CALL_FEATURE, 2, VUC_FEATURE_GET | 2, -1);
+    reset(&p);
+    rig_call(&g, FZC_CALL_RESET, 0, VUC_CMD_DEVICE_RESET, &p);
+    rig_feature(&g, FZC_CALL_SET_STATE, VUC_STATE_STOP, VUC_FEATURE_SET | 2,
+                VUC_STATE_STOP);
+    rig_feature(&g, FZC_CALL_SET_STATE, VUC_STATE_RESUMING, VUC_FEATURE_SET | 2,
+                VUC_STATE_RESUMING);
+    rig_mig(&g, FZC_CALL_MIG_WRITE, 1, true);
+    /* nothing arrives for a last wait */
+    put8(&g.out, FZC_CALL_RECV_ANY);
+    put8(&g.out, 0);
+    put16(&g.out, 0);
+    save_buf("fuzz_client", "recorded-session", &g.out);
+
+    /* the same replies, each with its header rewritten by the target */
+    for (size_t at = 0; at + 4 <= g.out.n;) {
+        size_t n = vuc_get_u16(g.out.p + at + 2);
+
+        g.out.p[at + 1] |= FZC_CTL_PATCH_HDR | FZC_CTL_PATCH_SIZE;
+        at += 4 + n;
+    }
+    save_buf("fuzz_client", "recorded-session-patched", &g.out);
+
+    /* a server that hangs up in the middle of a reply */
+    reset(&g.out);
+    put8(&g.out, FZC_CALL_GET_STATE);
+    put8(&g.out, FZC_CTL_PATCH_HDR | FZC_CTL_HANGUP);
+    put16(&g.out, 20);
+    put16(&g.out, 1);
+    put16(&g.out, VUC_CMD_DEVICE_FEATURE);
+    put32(&g.out, 32);
+    put32(&g.out, VUC_TYPE_REPLY);
+    put32(&g.out, 0);
+    put32(&g.out, 16);
+    put8(&g.out, FZC_CALL_GET_STATE);
+    put8(&g.out, 0);
+    put16(&g.out, 0);
+    save_buf("fuzz_client", "hangup-mid-reply", &g.out);
+
+    free(g.out.p);
+    free(p.p);
+    vuc_conn_close(g.cli);
+    vuc_conn_close(g.srv);
+    vuc_srv_free(g.s);
+}
+
+/* ---- fuzz_resume: streams from the writer ---- */
+
+static size_t make_stream(uint8_t *out, size_t cap)
+{
+    static const struct vuc_stream_dev dev = {
+        .vendor = FZR_VENDOR,
+        .device = FZR_DEVICE,
+        .state_size = FZR_STATE,
+        .block_size = FZR_BLOCK,
+        .chunk_size = FZR_CHUNK,
+        .regs_size = FZR_REGS,
+    };
+    static uint8_t state[FZR_STATE], regs[FZR_REGS], copybuf[FZR_CHUNK];
+    static uint64_t pending[(FZR_STATE / FZR_BLOCK + 63) / 64];
+    static uint32_t sent_crc[FZR_STATE / FZR_BLOCK];
+    struct vuc_save_cfg cfg = {
+        .dev = dev,
+        .state = state,
+        .pending = pending,
+        .sent_crc = sent_crc,
+        .copybuf = copybuf,
+    };
+    struct vuc_save w;
+    size_t n = 0, got;
+
+    for (size_t i = 0; i < FZR_STATE; i++)
+        state[i] = (uint8_t)(i * 7u + i / 256u);
+    for (size_t i = 0; i < FZR_REGS; i++)
+        regs[i] = (uint8_t)(0xf0u + i);
+    if (vuc_save_init(&w, &cfg) < 0)
+        die("vuc_save_init");
+    vuc_save_end(&w, regs);
+    while ((got = vuc_save_read(&w, out + n, cap - n)) > 0)
+        n += got;
+    return n;
+}
+
+static void resume_seed(const char *name, uint8_t mode, const uint8_t *p,
+                        size_t n)
+{
+    struct buf b = {0};
+
+    put8(&b, mode);
+    put8(&b, 0x35); /* segmentation seed */
+    put(&b, p, n);
+    save_buf("fuzz_resume", name, &b);
+    free(b.p);
+}
+
+static void gen_resume(void)
+{
+    static uint8_t s[8192];
+    size_t n = make_stream(s, sizeof(s));
+    uint8_t mut[] = {7, 0x10, 0x00, 0x01, 0x40, 0x02, 0x80};
+
+    resume_seed("stream", FZR_MODE_RAW, s, n);
+    resume_seed("stream-fix", FZR_MODE_FIX, s, n);
+    resume_seed("stream-cut", FZR_MODE_RAW | FZR_MODE_TRUNCATED, s, n / 2);
+    resume_seed("stream-noverify", FZR_MODE_RAW | FZR_MODE_NO_VERIFY, s, n);
+    resume_seed("mutate-none", FZR_MODE_MUTATE, mut, 1);
+    resume_seed("mutate-one", FZR_MODE_MUTATE, mut, 4);
+    resume_seed("mutate-two", FZR_MODE_MUTATE, mut, sizeof(mut));
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s OUTDIR\n", argv[0]);
+        return 2;
+    }
+    if (mkdir(argv[1], 0755) < 0 && errno != EEXIST)
+        die(strerror(errno));
+    if (chdir(argv[1]) < 0)
+        die(strerror(errno));
+    gen_codec();
+    gen_caps();
+    gen_server();
+    gen_client();
+    gen_resume();
+    return 0;
+}
