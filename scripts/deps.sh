@@ -3,8 +3,10 @@
 # Install the Debian packages vucert needs, only those that are missing.
 set -euo pipefail
 
+# libclang-rt-dev: libFuzzer and clang's sanitizer runtimes (only
+# recommended by clang); afl++: the AFL++ build of the fuzz targets.
 PKGS=(cmake make gcc clang clang-format pkg-config libjson-c-dev
-      libcmocka-dev python3 python3-pytest)
+      libcmocka-dev python3 python3-pytest libclang-rt-dev afl++)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # All the tests: install what is missing, check formatting, build with gcc
 # (ASan+UBSan, -Werror) and run unit, end-to-end and smoke-benchmark tests
-# under the sanitizers, then check that clang builds it warning-free too.
+# and the fuzz corpus replay under the sanitizers, fuzz every target for
+# 20 s with libFuzzer (ASan+UBSan), build the AFL++ targets, then check
+# that clang builds it warning-free too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +21,18 @@ cmake --build build-asan -j"$(nproc)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir build-asan --output-on-failure -j"$(nproc)"
+
+echo "== fuzz: libFuzzer (clang, ASan+UBSan, -Werror), 20 s per target"
+cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DVUC_FUZZ=ON \
+      -DVUC_FUZZ_ENGINE=libfuzzer -DVUC_TESTS=OFF -DVUC_WERROR=ON >/dev/null
+fuzz/run --engine libfuzzer --build-dir build-fuzz --time 20 \
+         --jobs "$(nproc)" --no-merge --report-dir build-fuzz/reports
+
+echo "== fuzz: AFL++ build (afl-clang-fast, persistent mode), -Werror"
+AFL_QUIET=1 cmake -S . -B build-afl -DCMAKE_C_COMPILER=afl-clang-fast \
+      -DVUC_FUZZ=ON -DVUC_FUZZ_ENGINE=afl -DVUC_TESTS=OFF \
+      -DVUC_WERROR=ON >/dev/null
+AFL_QUIET=1 cmake --build build-afl --target fuzz_all -j"$(nproc)" >/dev/null
 
 echo "== clang, -Werror"
 cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Release \
