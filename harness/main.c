@@ -7,7 +7,7 @@
  *                  [--exclude GLOB]... [--strict] [--timeout SECONDS]
  *                  [--list] [--verbose]
  *                  [--dest-socket PATH | --dest-server-cmd CMD]
- *                  [--stream-limit BYTES]
+ *                  [--stream-limit BYTES] [--server-pid PID]
  *
  * Exit codes: 0 no case failed; 1 a FAIL or ERROR (or, with --strict, a
  * NON-STRICT); 2 usage error, or the server could not be reached or
@@ -52,7 +52,7 @@ static void usage(FILE *f)
             "                      [--list] [--verbose]\n"
             "                      [--dest-socket PATH | --dest-server-cmd "
             "'CMD ... {socket} ...']\n"
-            "                      [--stream-limit BYTES]\n"
+            "                      [--stream-limit BYTES] [--server-pid PID]\n"
             "       vucert --version\n"
             "\n"
             "With neither --socket nor --server-cmd, vucert certifies the "
@@ -214,6 +214,29 @@ static int preflight(struct vuc_target *t, const struct vuc_options *o,
     rc = vuc_client_mig_flags(cl, &info->mig_flags, &err);
     info->mig_flags_known = rc == 0;
     vuc_client_close(cl);
+    if (t->cmd != NULL) {
+        /* Some servers end when their client leaves, by design: learn it
+         * now, so every case can wait for that and start it again. */
+        char msg[256];
+        for (int i = 0; i < 20 && !vuc_target_died(t); i++) {
+            struct timespec ts = {0, 5 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        if (t->pid <= 0) {
+            if (!t->last_exit_clean) {
+                fprintf(stderr,
+                        "vucert: the server %s after its first "
+                        "client left\n",
+                        t->last_death);
+                return -ECHILD;
+            }
+            t->exits_on_disconnect = true;
+            if (vuc_target_restart(t, msg, sizeof(msg)) < 0) {
+                fprintf(stderr, "vucert: restarting the server: %s\n", msg);
+                return -ECHILD;
+            }
+        }
+    }
     return 0;
 }
 
@@ -233,6 +256,7 @@ static int certify(int argc, char **argv)
         {"dest-socket", required_argument, NULL, 'D'},
         {"dest-server-cmd", required_argument, NULL, 'C'},
         {"stream-limit", required_argument, NULL, 'L'},
+        {"server-pid", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -305,6 +329,19 @@ static int certify(int argc, char **argv)
         case 'D':
             dest_socket = optarg;
             break;
+        case 'P': {
+            char *end;
+            long pid = strtol(optarg, &end, 10);
+            if (*end != '\0' || pid <= 0 || pid > INT32_MAX) {
+                fprintf(stderr,
+                        "vucert: --server-pid takes a process id, "
+                        "not '%s'\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            target.watch_pid = (pid_t)pid;
+            break;
+        }
         case 'C':
             dest_cmd = optarg;
             break;

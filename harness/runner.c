@@ -100,19 +100,32 @@ void vuc_verdict(struct vuc_ctx *ctx, enum vuc_verdict v, const char *fmt, ...)
 
 void vuc_ctx_disconnect(struct vuc_ctx *ctx)
 {
-    if (ctx->cl != NULL && vuc_client_lost(ctx->cl))
+    char err[256];
+
+    if (ctx->cl == NULL)
+        return;
+    if (vuc_client_lost(ctx->cl))
         ctx->conn_lost = true;
     vuc_client_close(ctx->cl);
     ctx->cl = NULL;
+    if (vuc_target_after_disconnect(ctx->target, err, sizeof(err)) < 0)
+        vuc_verdict(ctx, VUC_ERROR, "restarting the server: %s", err);
 }
 
-/* A dead server explains a failed connection better than the errno. */
+/*
+ * Has the server vucert runs exited? A death is a FAIL of the case, with
+ * its status and stderr, unless it exited with status 0: some servers end
+ * when their client leaves, by design, and are started again without a
+ * verdict. Returns true if it had exited.
+ */
 static bool server_died(struct vuc_ctx *ctx)
 {
     char *tail;
 
     if (!vuc_target_died(ctx->target))
         return false;
+    if (ctx->target->last_exit_clean)
+        return true;
     tail = vuc_target_stderr_tail(ctx->target, 1500);
     vuc_verdict(ctx, VUC_FAIL, "the server died: %s%s%s",
                 ctx->target->last_death, tail && *tail ? "; its stderr:\n" : "",
@@ -121,19 +134,116 @@ static bool server_died(struct vuc_ctx *ctx)
     return true;
 }
 
+/* What in a server's stderr is a report of its own failure. */
+static const char *const testimony[] = {
+    "ERROR: AddressSanitizer",
+    "ERROR: LeakSanitizer",
+    "runtime error:",
+    "UndefinedBehaviorSanitizer",
+    "Assertion `",
+    "Assertion failed",
+    "assertion failed",
+    "*** stack smashing detected",
+    "double free or corruption",
+    "free(): invalid",
+    "malloc(): ",
+    "Invalid read of size",  /* valgrind */
+    "Invalid write of size", /* valgrind */
+};
+
+/* valgrind's summary line with a non-zero count */
+static const char *valgrind_errors(const char *s)
+{
+    const char *p = s;
+
+    while ((p = strstr(p, "ERROR SUMMARY: ")) != NULL) {
+        const char *n = p + strlen("ERROR SUMMARY: ");
+        if (*n >= '1' && *n <= '9')
+            return p;
+        p = n;
+    }
+    return NULL;
+}
+
+/* Charge to this case what the server wrote to stderr during it. */
+static void check_testimony(struct vuc_ctx *ctx, long from)
+{
+    char *txt = vuc_target_stderr_since(ctx->target, from, 1 << 20);
+    const char *hit = NULL;
+
+    if (txt == NULL)
+        return;
+    for (size_t i = 0; i < sizeof(testimony) / sizeof(testimony[0]); i++) {
+        const char *p = strstr(txt, testimony[i]);
+        if (p != NULL && (hit == NULL || p < hit))
+            hit = p;
+    }
+    if (hit == NULL)
+        hit = valgrind_errors(txt);
+    if (hit != NULL) {
+        /* quote from the start of the line that says it */
+        while (hit > txt && hit[-1] != '\n')
+            hit--;
+        vuc_verdict(ctx, VUC_FAIL, "the server reported an error:\n%.1500s",
+                    hit);
+    }
+    free(txt);
+}
+
+/*
+ * Connect to a server vucert runs: retry in short steps, and between them
+ * notice that the server has exited, so a server that ends by design when
+ * its client leaves is started again at once instead of costing a timeout.
+ */
+static int connect_managed(struct vuc_ctx *ctx)
+{
+    int left = ctx->opts->timeout_ms, rc = -ETIMEDOUT;
+    char err[256];
+
+    while (left > 0) {
+        int step = left < 100 ? left : 100;
+        rc = vuc_client_connect(ctx->target->socket, step, &ctx->cl);
+        if (rc != -ETIMEDOUT)
+            return rc;
+        left -= step;
+        if (vuc_target_died(ctx->target)) {
+            if (!ctx->target->last_exit_clean)
+                return -ECHILD;
+            if (vuc_target_restart(ctx->target, err, sizeof(err)) < 0) {
+                vuc_verdict(ctx, VUC_ERROR, "restarting the server: %s", err);
+                return -ECHILD;
+            }
+        }
+    }
+    return rc;
+}
+
 struct vuc_client *vuc_ctx_connect_raw(struct vuc_ctx *ctx)
 {
     int rc;
 
     vuc_ctx_disconnect(ctx);
-    rc = vuc_client_connect(ctx->target->socket, ctx->opts->timeout_ms,
-                            &ctx->cl);
+    if (ctx->target->cmd != NULL)
+        rc = connect_managed(ctx);
+    else
+        rc = vuc_client_connect(ctx->target->socket, ctx->opts->timeout_ms,
+                                &ctx->cl);
     if (rc < 0) {
         ctx->cl = NULL;
-        if (!server_died(ctx))
+        if (rc == -ECHILD) {
+            /* vuc_target_died reaped it: report how it went */
+            char *tail = vuc_target_stderr_tail(ctx->target, 1500);
+            if (ctx->res->verdict < VUC_FAIL)
+                vuc_verdict(ctx, VUC_FAIL, "the server died: %s%s%s",
+                            ctx->target->last_death,
+                            tail && *tail ? "; its stderr:\n" : "",
+                            tail ? tail : "");
+            free(tail);
+        } else if (!server_died(ctx)) {
             vuc_verdict(ctx, VUC_ERROR, "cannot connect to %s: %s",
                         ctx->target->socket,
                         rc == -ETIMEDOUT ? "timed out" : strerror(-rc));
+        }
         return NULL;
     }
     return ctx->cl;
@@ -203,6 +313,7 @@ void vuc_run_case(struct vuc_target *t, struct vuc_target *dest,
                           .res = res};
     char err[256];
     double t0 = now_ms();
+    long err_from;
 
     memset(res, 0, sizeof(*res));
     res->c = c;
@@ -220,6 +331,7 @@ void vuc_run_case(struct vuc_target *t, struct vuc_target *dest,
         vuc_verdict(&ctx, VUC_ERROR, "restarting the destination: %s", err);
         goto out;
     }
+    err_from = vuc_target_stderr_size(t);
     c->run(&ctx, c);
     vuc_ctx_disconnect(&ctx);
     if (t->cmd != NULL) {
@@ -232,6 +344,7 @@ void vuc_run_case(struct vuc_target *t, struct vuc_target *dest,
             nanosleep(&ts, NULL);
             died = server_died(&ctx);
         }
+        check_testimony(&ctx, err_from);
         if (died && vuc_target_restart(t, err, sizeof(err)) < 0)
             vuc_verdict(&ctx, VUC_ERROR, "restarting the server: %s", err);
     }

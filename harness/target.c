@@ -4,6 +4,7 @@
  * embedded vucert-server): a private directory for its socket and stderr,
  * start, death detection, restart and stop.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -55,6 +56,7 @@ static void sleep_ms(int ms)
 
 static void describe_status(struct vuc_target *t, int status)
 {
+    t->last_exit_clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     if (WIFEXITED(status))
         snprintf(t->last_death, sizeof(t->last_death), "exited with status %d",
                  WEXITSTATUS(status));
@@ -236,4 +238,93 @@ char *vuc_target_stderr_tail(struct vuc_target *t, size_t max_bytes)
         n = 0;
     buf[n] = '\0';
     return buf;
+}
+
+pid_t vuc_target_pid(const struct vuc_target *t)
+{
+    return t->pid > 0 ? t->pid : t->watch_pid;
+}
+
+int vuc_target_usage(const struct vuc_target *t, long *fds, long *rss_kib)
+{
+    pid_t pid = vuc_target_pid(t);
+    char path[64], line[256];
+    struct dirent *de;
+    FILE *f;
+    DIR *d;
+
+    if (pid <= 0)
+        return -ESRCH;
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+    d = opendir(path);
+    if (d == NULL)
+        return -errno;
+    *fds = 0;
+    while ((de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.')
+            (*fds)++;
+    closedir(d);
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return -errno;
+    *rss_kib = -1;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, "VmRSS: %ld kB", rss_kib) == 1)
+            break;
+    fclose(f);
+    return *rss_kib < 0 ? -ENODATA : 0;
+}
+
+long vuc_target_stderr_size(const struct vuc_target *t)
+{
+    struct stat st;
+
+    if (t->stderr_path == NULL || stat(t->stderr_path, &st) != 0)
+        return 0;
+    return (long)st.st_size;
+}
+
+char *vuc_target_stderr_since(const struct vuc_target *t, long from,
+                              size_t max_bytes)
+{
+    long end = vuc_target_stderr_size(t);
+    size_t n;
+    char *buf;
+    ssize_t got;
+    int fd;
+
+    if (end <= from || t->stderr_path == NULL)
+        return NULL;
+    n = (size_t)(end - from);
+    if (n > max_bytes)
+        n = max_bytes;
+    fd = open(t->stderr_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    buf = malloc(n + 1);
+    got = buf ? pread(fd, buf, n, from) : -1;
+    close(fd);
+    if (got < 0) {
+        free(buf);
+        return NULL;
+    }
+    buf[got] = '\0';
+    return buf;
+}
+
+int vuc_target_after_disconnect(struct vuc_target *t, char *err, size_t errcap)
+{
+    if (!t->exits_on_disconnect || t->pid <= 0)
+        return 0;
+    for (int i = 0; i < 400 && !vuc_target_died(t); i++)
+        sleep_ms(5);
+    if (t->pid > 0) {
+        snprintf(err, errcap,
+                 "the server did not exit after its client "
+                 "left, as it did before");
+        t->exits_on_disconnect = false;
+        return 0;
+    }
+    return vuc_target_restart(t, err, errcap);
 }

@@ -108,9 +108,12 @@ struct vuc_target {
     char *tmpdir;           /* owned temp dir for socket and logs */
     char *stderr_path;      /* server stderr capture */
     pid_t pid;              /* > 0 while vucert runs the server */
+    pid_t watch_pid;        /* --server-pid: a server vucert only watches */
     unsigned restarts;
     int timeout_ms;
-    char last_death[256]; /* how the server last died, "" if it did not */
+    char last_death[256];     /* how the server last died, "" if it did not */
+    bool last_exit_clean;     /* ... and whether that was exit status 0 */
+    bool exits_on_disconnect; /* it ends (status 0) when its client leaves */
 };
 
 /* Start the server (server_cmd set) and wait for its socket. */
@@ -118,8 +121,23 @@ int vuc_target_start(struct vuc_target *t, char *err, size_t errcap);
 /* true if vucert runs the server and it has exited (reaps it and fills
  * last_death). */
 bool vuc_target_died(struct vuc_target *t);
+/* The pid whose resources vucert can read (/proc), or 0. */
+pid_t vuc_target_pid(const struct vuc_target *t);
+/* Open fds and resident memory (KiB) of the server; -errno. */
+int vuc_target_usage(const struct vuc_target *t, long *fds, long *rss_kib);
+/* Size of the stderr capture so far (0 without one). */
+long vuc_target_stderr_size(const struct vuc_target *t);
+/* The stderr the server wrote from offset `from` on, or NULL. Caller
+ * frees. */
+char *vuc_target_stderr_since(const struct vuc_target *t, long from,
+                              size_t max_bytes);
+
 /* Stop the server vucert started (SIGTERM, then SIGKILL). */
 void vuc_target_stop(struct vuc_target *t);
+/* After a client of a server that exits on disconnect has left: wait for
+ * the exit (up to 2 s) and start it again. No-op for other servers. */
+int vuc_target_after_disconnect(struct vuc_target *t, char *err, size_t errcap);
+
 /* Stop and start again. */
 int vuc_target_restart(struct vuc_target *t, char *err, size_t errcap);
 /* The last lines of the server's stderr capture, "" if none. Caller
@@ -147,6 +165,9 @@ struct vuc_run_info {
     bool mig_flags_known;
     const char *profile; /* path or NULL */
     double duration_ms;
+    /* robust.resources.*: the server's usage before the robustness run */
+    pid_t usage_pid;
+    long usage_fds, usage_rss_kib;
 };
 
 /* ---- the per-case context ---- */

@@ -29,7 +29,7 @@ def reply(conn, mid, cmd, payload=b"", error=None):
                  payload)
 
 
-def serve(conn, crash_on):
+def serve(conn, crash_on, testify_on):
     while True:
         hdr = recv_exact(conn, 16)
         if hdr is None:
@@ -38,6 +38,11 @@ def serve(conn, crash_on):
         payload = recv_exact(conn, size - 16) if size > 16 else b""
         if payload is None:
             return
+        if cmd == testify_on:
+            # what a sanitizer prints when it finds a bug but is told to
+            # go on (halt_on_error=0)
+            print("==4242==ERROR: AddressSanitizer: heap-buffer-overflow on "
+                  "address 0x602000000011", file=sys.stderr, flush=True)
         if cmd == crash_on:
             print(f"fake_server: crashing on command {cmd}", file=sys.stderr,
                   flush=True)
@@ -64,15 +69,21 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("socket")
     ap.add_argument("--crash-on", default="")
+    ap.add_argument("--testify-on", default="")
+    ap.add_argument("--exit-on-disconnect", action="store_true")
     a = ap.parse_args()
     crash_on = CMDS.get(a.crash_on, -1)
+    testify_on = CMDS.get(a.testify_on, -1)
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(a.socket)
     srv.listen(4)
     while True:
         conn, _ = srv.accept()
         with conn:
-            serve(conn, crash_on)
+            serve(conn, crash_on, testify_on)
+        if a.exit_on_disconnect:
+            os.unlink(a.socket)
+            sys.exit(0)
 
 
 if __name__ == "__main__":

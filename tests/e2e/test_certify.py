@@ -187,3 +187,33 @@ def test_server_death_is_charged_to_its_case_and_the_run_goes_on(certify):
         assert "crashing on command 13" in c["reason"], c
     assert r.case("negotiate.version.major")["verdict"] == "PASS"
     assert r.case("negotiate.version.minor")["verdict"] == "PASS"
+
+
+def fake_cmd(*extra):
+    import sys
+    here = __file__.rsplit("/", 1)[0]
+    return " ".join([sys.executable, f"{here}/fake_server.py", "{socket}"] +
+                    list(extra))
+
+
+def test_sanitizer_report_on_stderr_fails_the_case(certify):
+    """The server's own testimony: a sanitizer report written while a case
+    ran is that case's FAIL, quoted, even though the server lives on."""
+    r = certify("--server-cmd", fake_cmd("--testify-on", "DEVICE_RESET"),
+                "--case", "negotiate.version.major", "--case",
+                "fsm.RUNNING.RUNNING")
+    assert r.rc == 1, r.out
+    c = r.case("fsm.RUNNING.RUNNING")
+    assert c["verdict"] == "FAIL"
+    assert "AddressSanitizer: heap-buffer-overflow" in c["reason"], c
+    assert r.case("negotiate.version.major")["verdict"] == "PASS"
+
+
+def test_server_exiting_0_on_disconnect_is_restarted_without_verdict(
+        certify):
+    r = certify("--server-cmd", fake_cmd("--exit-on-disconnect"), "--case",
+                "negotiate.version.*", "--case", "fsm.flags.valid")
+    assert r.rc == 0, r.out + r.err
+    assert all(c["verdict"] == "PASS" for c in r.results["cases"]), r.out
+    # noticed at once, not after a connect timeout per case
+    assert all(c["duration_ms"] < 2000 for c in r.results["cases"]), r.out
