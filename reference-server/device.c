@@ -5,7 +5,8 @@
  * STATE_* registers; the region and IRQ queries, region I/O (a write of
  * the DMA doorbell runs the engine in dma.c before its reply) and
  * DEVICE_RESET. The DMA engine's registers (0x60..0x7f) are not device
- * state: writable in any state, and outside the registers image.
+ * state: writable in any state, and outside the registers image; nor is
+ * DIRTY_SIM_PERMILLE (0x80), which marks logged pages (dirty.c).
  *
  * The device changes only while it runs: stopped (STOP, STOP_COPY,
  * RESUMING, ERROR), writes to device state are ignored, COUNTER does not
@@ -28,6 +29,9 @@ _Static_assert(DEV_REGS_SIZE == 4040u, "registers image (STREAM.md)");
 _Static_assert(BAR0_DMA_ADDR >= BAR0_FREE_BASE &&
                    BAR0_DMA_STATUS + 4 == BAR0_DMA_END,
                "the DMA engine sits in the free bytes");
+_Static_assert(BAR0_DIRTY_SIM == BAR0_DMA_END &&
+                   BAR0_DIRTY_SIM + 4 == BAR0_DIRTY_SIM_END,
+               "DIRTY_SIM_PERMILLE follows the DMA engine");
 
 /* DIRTY_PERMILLE adds this to the word it changes: odd, so the word
  * always changes (the golden ratio, 2^64 / phi). */
@@ -70,9 +74,11 @@ static uint8_t cfg_wmask(uint64_t off)
     }
 }
 
+/* The DMA engine and DIRTY_SIM_PERMILLE: in the free bytes, but not
+ * device state. */
 static bool in_dma(uint64_t off)
 {
-    return off >= BAR0_DMA_ADDR && off < BAR0_DMA_END;
+    return off >= BAR0_DMA_ADDR && off < BAR0_DIRTY_SIM_END;
 }
 
 /* BAR0 bytes that are device state and plain storage (README.md). */
@@ -183,10 +189,11 @@ static void dirty_permille(struct dev *d, uint32_t n)
     }
 }
 
-/* The DMA engine's registers are not device state: zeros in the image
- * (STREAM.md), and loading an image leaves them alone. */
+/* The DMA engine's registers (and DIRTY_SIM_PERMILLE after them) are not
+ * device state: zeros in the image (STREAM.md), and loading an image
+ * leaves them alone. */
 #define REGS_DMA (DEV_REGS_FREE + (BAR0_DMA_ADDR - BAR0_FREE_BASE))
-#define DMA_SIZE (BAR0_DMA_END - BAR0_DMA_ADDR)
+#define DMA_SIZE (BAR0_DIRTY_SIM_END - BAR0_DMA_ADDR)
 
 void dev_regs_save(const struct dev *d, uint8_t *out)
 {
@@ -314,6 +321,15 @@ bool dev_doorbell(uint64_t off, const uint8_t *data, size_t n)
 {
     return covers(off, n, BAR0_DMA_DOORBELL, 4) &&
            vuc_get_u32(data + (BAR0_DMA_DOORBELL - off)) == 1;
+}
+
+bool dev_dirty_sim(uint64_t off, const uint8_t *data, size_t n,
+                   uint32_t *permille)
+{
+    if (!covers(off, n, BAR0_DIRTY_SIM, 4))
+        return false;
+    *permille = vuc_get_u32(data + (BAR0_DIRTY_SIM - off));
+    return true;
 }
 
 void dev_tick(struct dev *d)
@@ -469,6 +485,7 @@ int srv_h_REGION_WRITE(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
                        struct srv_reply *r)
 {
     struct vuc_region_rw a;
+    uint32_t permille;
     uint8_t *p;
     int rc;
 
@@ -486,6 +503,10 @@ int srv_h_REGION_WRITE(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     if (a.region == VUC_PCI_BAR0_REGION_INDEX &&
         dev_doorbell(a.offset, a.data, a.count))
         dma_engine_run(s, c);
+    /* A stopped device writes nothing, so it dirties nothing either. */
+    if (a.region == VUC_PCI_BAR0_REGION_INDEX && mig_running(s->mig.state) &&
+        dev_dirty_sim(a.offset, a.data, a.count, &permille))
+        dirty_simulate(s, permille);
     a.data = NULL;
     a.data_len = 0;
     p = reply_fixed(r, 16);

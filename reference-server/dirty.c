@@ -260,6 +260,68 @@ void dirty_mark(struct vuc_srv *s, uint64_t start, uint64_t end)
         (void)vuc_bitmap_mark(&d->r[i].bm, start, end);
 }
 
+/* ---- DIRTY_SIM_PERMILLE (a benchmark and test aid) ---- */
+
+/* Above this many bitmap bytes in all (16 TiB at 4 KiB pages) it does
+ * nothing: 1% at 4 KiB touches every page of the lazily allocated log, so
+ * one message could otherwise make the server commit up to
+ * LOG_BITMAP_MAX (4 GiB). */
+#define SIM_BITMAP_MAX (512ull << 20)
+
+/*
+ * Of the P pages of bm, pages floor(i * P / k) for i < k =
+ * ceil(P * n / 1000) become dirty: k distinct pages, evenly spread, the
+ * first one included. i * P / k is stepped exactly as quotient and
+ * remainder (no 128-bit product), and each word is written once, with
+ * all its new bits. P * n cannot wrap: P < 2^52 pages of >= 4 KiB.
+ */
+static void simulate_range(struct vuc_bitmap *bm, uint32_t n)
+{
+    uint64_t pages = bm->nbits, k, dq, dr, q = 0, r = 0, w = 0, acc = 0;
+
+    if (pages == 0)
+        return;
+    k = (pages * n + 999) / 1000;
+    if (k == pages) {
+        /* every page: whole words */
+        for (uint64_t i = 0; i < pages / 64; i++)
+            bm->words[i] = ~0ull;
+        if (pages % 64)
+            bm->words[pages / 64] |= (1ull << (pages % 64)) - 1;
+        return;
+    }
+    dq = pages / k;
+    dr = pages % k;
+    for (uint64_t i = 0; i < k; i++) {
+        if (q >> 6 != w) {
+            if (acc)
+                bm->words[w] |= acc;
+            w = q >> 6;
+            acc = 0;
+        }
+        acc |= 1ull << (q & 63);
+        q += dq;
+        r += dr;
+        if (r >= k) {
+            r -= k;
+            q++;
+        }
+    }
+    if (acc)
+        bm->words[w] |= acc;
+}
+
+void dirty_simulate(struct vuc_srv *s, uint32_t permille)
+{
+    struct dirty *d = &s->log;
+
+    /* As a DMA write: only logged ranges record it, mapped or not. */
+    if (!d->on || permille < 1 || permille > 1000 || d->bytes > SIM_BITMAP_MAX)
+        return;
+    for (size_t i = 0; i < d->n; i++)
+        simulate_range(&d->r[i].bm, permille);
+}
+
 /* ---- LOGGING_START ---- */
 
 static int cmp_range(const void *a, const void *b)

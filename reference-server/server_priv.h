@@ -51,6 +51,10 @@
 #define BAR0_DMA_DOORBELL 0x78u /* u32 WO, 1 runs the engine */
 #define BAR0_DMA_STATUS   0x7cu /* u32 RO, 0 or an errno */
 #define BAR0_DMA_END      0x80u
+/* A benchmark and test aid, not device state: marks logged pages dirty
+ * without DMA (dirty.c). */
+#define BAR0_DIRTY_SIM     0x80u /* u32 WO, DIRTY_SIM_PERMILLE */
+#define BAR0_DIRTY_SIM_END 0x84u
 
 #define BAR0_MAGIC_VALUE 0x54435556u /* "VUCT" in little endian */
 #define BAR0_REV_VALUE   1u
@@ -107,6 +111,11 @@ void dev_tick(struct dev *d);
 /* true if the write [off, off + n) of BAR0 rang the DMA doorbell (all 4
  * bytes, value 1); the caller runs the engine (dma_engine_run). */
 bool dev_doorbell(uint64_t off, const uint8_t *data, size_t n);
+/* true if the write [off, off + n) of BAR0 covers all 4 bytes of
+ * DIRTY_SIM_PERMILLE; *permille is the value written (the caller runs
+ * dirty_simulate while the device runs). */
+bool dev_dirty_sim(uint64_t off, const uint8_t *data, size_t n,
+                   uint32_t *permille);
 /* Record the states entered by the last SET (at most BAR0_TRACE_MAX). */
 void dev_set_trace(struct dev *d, const uint32_t *states, size_t n);
 /* If fault injection is armed, disarm it and return true. */
@@ -310,6 +319,10 @@ void dirty_mark(struct vuc_srv *s, uint64_t start, uint64_t end);
 /* DMA_MAP of [iova, iova + size) is about to succeed: log it too if
  * logging every mapped range. Returns 0 or ENOMEM (nothing changed). */
 int dirty_mapped(struct vuc_srv *s, uint64_t iova, uint64_t size);
+/* BAR0 DIRTY_SIM_PERMILLE = permille (1..1000, others ignored): that
+ * share of the logging pages of every logged range becomes dirty, as if
+ * the device had written them (README.md). Nothing when not logging. */
+void dirty_simulate(struct vuc_srv *s, uint32_t permille);
 /* DMA_UNMAP of [iova, iova + size): its logged pages are dropped. */
 void dirty_unmapped(struct vuc_srv *s, uint64_t iova, uint64_t size);
 /* Stop logging and free everything (disconnect, free). */

@@ -3764,6 +3764,165 @@ static void test_log_disconnect(void **state)
     assert_int_equal(count_fds(), fds0);
 }
 
+/* ---- BAR0 DIRTY_SIM_PERMILLE: logged pages dirty without DMA ---- */
+
+#define R_DIRTY_SIM 0x80u
+#define SIM_B_IOVA  (LOG_IOVA + 2000ull * LOG_PAGE)
+#define SIM_B_PAGES 130u
+
+/* The pages DIRTY_SIM_PERMILLE = n marks in a range of `pages` pages
+ * (README.md), from the formula with plain products: floor(i * P / k)
+ * for i < k = ceil(P * n / 1000). Bit `at` + page of w. */
+static void sim_want(uint64_t *w, uint64_t at, uint64_t pages, uint32_t n)
+{
+    uint64_t k = (pages * n + 999) / 1000;
+
+    for (uint64_t i = 0; i < k; i++) {
+        uint64_t b = at + i * pages / k;
+
+        w[b / 64] |= 1ull << (b % 64);
+    }
+}
+
+static uint64_t popcount_words(const uint64_t *w, size_t words)
+{
+    uint64_t n = 0;
+
+    for (size_t i = 0; i < words; i++)
+        n += (uint64_t)__builtin_popcountll(w[i]);
+    return n;
+}
+
+/* A REPORT must give exactly want (report_words(len, page) words). */
+static void expect_bits(struct fx *f, uint64_t iova, uint64_t len,
+                        uint64_t page, const uint64_t *want)
+{
+    size_t words = report_words(len, page);
+    uint64_t *got = calloc(words, 8);
+
+    assert_non_null(got);
+    assert_int_equal(log_report(f, iova, len, page, got), 0);
+    for (size_t i = 0; i < words; i++) {
+        if (got[i] != want[i])
+            print_error("report [0x%llx, +0x%llx) at %llu: word %zu is "
+                        "0x%016llx, want 0x%016llx\n",
+                        (unsigned long long)iova, (unsigned long long)len,
+                        (unsigned long long)page, i, (unsigned long long)got[i],
+                        (unsigned long long)want[i]);
+        assert_int_equal(got[i], want[i]);
+    }
+    free(got);
+}
+
+/* Two logged ranges A (1000 pages) and B (130 pages), 870 pages apart;
+ * nothing is mapped: the aid needs no memory. After DIRTY_SIM_PERMILLE =
+ * n, a REPORT from A to B shows exactly its pages in both, and clears
+ * them. */
+static void sim_expect(struct fx *f, uint32_t n)
+{
+    const uint64_t span = SIM_B_IOVA + SIM_B_PAGES * LOG_PAGE - LOG_IOVA;
+    uint64_t want[40] = {0};
+
+    _Static_assert(2000 + SIM_B_PAGES <= 40 * 64, "want holds A to B");
+    sim_want(want, 0, LOG_PAGES, n);
+    sim_want(want, 2000, SIM_B_PAGES, n);
+    expect_bits(f, LOG_IOVA, span, LOG_PAGE, want);
+    expect_empty(f, LOG_IOVA, span, LOG_PAGE); /* reported, so cleared */
+}
+
+static void sim_check(struct fx *f, uint32_t n)
+{
+    bar_wr(f, R_DIRTY_SIM, n, 4);
+    sim_expect(f, n);
+}
+
+static void test_log_dirty_sim(void **state)
+{
+    const uint64_t ab[4] = {LOG_IOVA, (uint64_t)LOG_PAGES * LOG_PAGE,
+                            SIM_B_IOVA, (uint64_t)SIM_B_PAGES * LOG_PAGE};
+    const uint64_t big[2] = {LOG_IOVA, 1ull << 30}; /* 2^18 pages of 4 KiB */
+    const size_t big_words = (size_t)((big[1] >> 12) / 64);
+    const uint64_t whole = (uint64_t)LOG_PAGES * LOG_PAGE;
+    uint64_t want[32] = {0}, huge[4], *bw;
+    struct fx f;
+
+    (void)state;
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    bar_wr(&f, R_DIRTY_SIM, 10, 4); /* not logging: nothing to mark */
+    assert_int_equal(log_start(&f, LOG_PAGE, ab, 2, NULL), 0);
+    expect_empty(&f, LOG_IOVA, whole, LOG_PAGE);
+
+    /* 1%: A pages 0, 100, .., 900; B (k = ceil(1.3) = 2) pages 0, 65 */
+    sim_check(&f, 10);
+    /* the boundaries: 1 (page 0 of each), 1000 (every page), and one
+     * where k does not divide P (B: k = 44, uneven steps of 2 and 3) */
+    sim_check(&f, 1);
+    sim_check(&f, 1000);
+    sim_check(&f, 333);
+
+    /* a finer report repeats each marked logging page's bit */
+    for (uint64_t p = 0; p < LOG_PAGES; p += 100)
+        want[(2 * p) / 64] |= 3ull << ((2 * p) % 64);
+    bar_wr(&f, R_DIRTY_SIM, 10, 4);
+    expect_bits(&f, LOG_IOVA, whole, 4096, want);
+    memset(want, 0, sizeof(want));
+    want[0] = 1; /* B: pages 0 and 65 */
+    want[1] = 2;
+    expect_bits(&f, SIM_B_IOVA, SIM_B_PAGES * LOG_PAGE, LOG_PAGE, want);
+
+    /* write-only, not stored, and ignored unless all 4 bytes carry 1..1000 */
+    bar_wr(&f, R_DIRTY_SIM, 0, 4);
+    bar_wr(&f, R_DIRTY_SIM, 1001, 4);
+    bar_wr(&f, R_DIRTY_SIM, 0xffffffffu, 4);
+    assert_int_equal(bar_rd(&f, R_DIRTY_SIM, 4), 0);
+    bar_wr(&f, R_DIRTY_SIM, 10, 2);
+    bar_wr(&f, R_DIRTY_SIM + 1, 10, 3);
+    bar_wr(&f, R_DIRTY_SIM - 2, 10u << 16, 4);
+    expect_empty(&f, LOG_IOVA, whole, LOG_PAGE);
+    expect_empty(&f, SIM_B_IOVA, SIM_B_PAGES * LOG_PAGE, LOG_PAGE);
+    /* a wider write that covers it counts (DMA_STATUS is read-only) */
+    bar_wr(&f, R_DMA_STATUS, 10ull << 32, 8);
+    sim_expect(&f, 10);
+
+    /* a stopped device does not write, so dirties nothing */
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    bar_wr(&f, R_DIRTY_SIM, 1000, 4);
+    assert_int_equal(set_state(&f, ST_RUNNING), 0);
+    expect_empty(&f, LOG_IOVA, whole, LOG_PAGE);
+    expect_empty(&f, SIM_B_IOVA, SIM_B_PAGES * LOG_PAGE, LOG_PAGE);
+
+    /* many words: 1 GiB at 4 KiB, an exact count of ceil(P * n / 1000) */
+    assert_int_equal(log_stop(&f), 0);
+    assert_int_equal(log_start(&f, 4096, big, 1, NULL), 0);
+    bw = calloc(big_words, 8);
+    assert_non_null(bw);
+    sim_want(bw, 0, big[1] >> 12, 10);
+    assert_int_equal(popcount_words(bw, big_words), 2622);
+    bar_wr(&f, R_DIRTY_SIM, 10, 4);
+    expect_bits(&f, big[0], big[1], 4096, bw);
+    memset(bw, 0, big_words * 8);
+    sim_want(bw, 0, big[1] >> 12, 999);
+    assert_int_equal(popcount_words(bw, big_words), 261882);
+    bar_wr(&f, R_DIRTY_SIM, 999, 4);
+    expect_bits(&f, big[0], big[1], 4096, bw);
+    expect_empty(&f, big[0], big[1], 4096);
+    free(bw);
+
+    /* logs over 512 MiB of bitmap in all (16 TiB at 4 KiB) are left
+     * alone: 16 TiB + 64 pages is 8 bytes over */
+    assert_int_equal(log_stop(&f), 0);
+    huge[0] = LOG_IOVA;
+    huge[1] = (1ull << 44) + 64 * 4096;
+    huge[2] = 0;
+    huge[3] = 8 * 4096; /* a second, small range: also left alone */
+    assert_int_equal(log_start(&f, 4096, huge, 2, NULL), 0);
+    bar_wr(&f, R_DIRTY_SIM, 1000, 4);
+    expect_empty(&f, 0, 8 * 4096, 4096);
+    expect_empty(&f, LOG_IOVA, 1ull << 33, 4096); /* 256 KiB of bitmap */
+    fx_close(&f);
+}
+
 /* Each logging quirk, wrong in its one way. */
 static void test_log_quirks(void **state)
 {
@@ -4061,6 +4220,7 @@ int main(void)
         cmocka_unit_test(test_log_all_mapped),
         cmocka_unit_test(test_log_unmap_and_nofd),
         cmocka_unit_test(test_log_disconnect),
+        cmocka_unit_test(test_log_dirty_sim),
         cmocka_unit_test(test_log_quirks),
         /* the logging rules under the logging quirks that leave them be */
         QUIRKED(test_log_start_rules, 16),
