@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "vucert/codec.h"
 #include "vucert/fsm.h"
 #include "vucert/server.h"
 
@@ -41,6 +43,15 @@ static void usage(FILE *f)
             "                           up to 16G (default 1M)\n"
             "  --resume-fail-to-error   a failed RESUMING -> STOP goes to "
             "ERROR\n"
+            "  --chaos NAME             be a hostile server: mangle replies "
+            "after\n"
+            "                           VERSION in one way (list below)\n"
+            "  --chaos-every N          mangle every Nth chosen reply of a "
+            "connection\n"
+            "                           (default 1: every one)\n"
+            "  --chaos-cmd CMD          mangle only replies to CMD (a name "
+            "such as\n"
+            "                           DEVICE_FEATURE, or a number)\n"
             "  --verbose                one line per message on stderr\n"
             "  --help                   this text\n"
             "\n"
@@ -49,6 +60,53 @@ static void usage(FILE *f)
     for (unsigned i = 0; vuc_srv_quirk_name(i); i++)
         fprintf(f, "  %-28s %s\n", vuc_srv_quirk_name(i),
                 vuc_srv_quirk_desc(i));
+    fprintf(f, "\nchaos modes:\n");
+    for (unsigned i = 1; vuc_srv_chaos_name(i); i++)
+        fprintf(f, "  %-28s %s\n", vuc_srv_chaos_name(i),
+                vuc_srv_chaos_desc(i));
+}
+
+static int unknown_chaos(const char *name)
+{
+    fprintf(stderr, "vucert-server: unknown chaos mode '%s'; valid modes:\n",
+            name);
+    for (unsigned i = 1; vuc_srv_chaos_name(i); i++)
+        fprintf(stderr, "  %s\n", vuc_srv_chaos_name(i));
+    return EXIT_USAGE;
+}
+
+/* A command by number or by name (DEVICE_FEATURE, device_feature or
+ * VFIO_USER_DEVICE_FEATURE); VERSION is refused: its reply is never
+ * mangled. */
+static int parse_cmd(const char *s, uint16_t *out)
+{
+    const struct vuc_msg_desc *t;
+    unsigned long v;
+    size_t n;
+    char *end;
+
+    if (!s || !*s)
+        return -EINVAL;
+    if (strncasecmp(s, "VFIO_USER_", 10) == 0)
+        s += 10;
+    errno = 0;
+    v = strtoul(s, &end, 0);
+    if (!errno && end != s && !*end) {
+        if (v == 0 || v > UINT16_MAX || !vuc_msg_desc((uint16_t)v) ||
+            v == VUC_CMD_VERSION)
+            return -EINVAL;
+        *out = (uint16_t)v;
+        return 0;
+    }
+    t = vuc_msg_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (strcasecmp(s, vuc_cmd_name(t[i].cmd)) == 0 &&
+            t[i].cmd != VUC_CMD_VERSION) {
+            *out = t[i].cmd;
+            return 0;
+        }
+    }
+    return -EINVAL;
 }
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt,
@@ -88,6 +146,9 @@ int main(int argc, char **argv)
         OPT_XFER,
         OPT_STATE_SIZE,
         OPT_RESUME_FAIL,
+        OPT_CHAOS,
+        OPT_CHAOS_EVERY,
+        OPT_CHAOS_CMD,
     };
     static const struct option lopts[] = {
         {"socket", required_argument, NULL, OPT_SOCKET},
@@ -98,6 +159,9 @@ int main(int argc, char **argv)
         {"max-data-xfer-size", required_argument, NULL, OPT_XFER},
         {"state-size", required_argument, NULL, OPT_STATE_SIZE},
         {"resume-fail-to-error", no_argument, NULL, OPT_RESUME_FAIL},
+        {"chaos", required_argument, NULL, OPT_CHAOS},
+        {"chaos-every", required_argument, NULL, OPT_CHAOS_EVERY},
+        {"chaos-cmd", required_argument, NULL, OPT_CHAOS_CMD},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -145,6 +209,29 @@ int main(int argc, char **argv)
         case OPT_RESUME_FAIL:
             o.resume_fail_to_error = true;
             break;
+        case OPT_CHAOS:
+            if (vuc_srv_chaos_parse(optarg, &o.chaos) < 0)
+                return unknown_chaos(optarg);
+            break;
+        case OPT_CHAOS_EVERY: {
+            unsigned long long v;
+            char *end;
+
+            errno = 0;
+            v = strtoull(optarg, &end, 0);
+            if (errno || end == optarg || *end || *optarg == '-' || v == 0 ||
+                v > UINT32_MAX)
+                return usage_error("bad --chaos-every '%s' (want 1 to %u)",
+                                   optarg, UINT32_MAX);
+            o.chaos_every = (uint32_t)v;
+            break;
+        }
+        case OPT_CHAOS_CMD:
+            if (parse_cmd(optarg, &o.chaos_cmd) < 0)
+                return usage_error("bad --chaos-cmd '%s' (want a command "
+                                   "name or number other than VERSION)",
+                                   optarg);
+            break;
         case 'v':
             o.verbose = true;
             break;
@@ -162,6 +249,8 @@ int main(int argc, char **argv)
         return usage_error("unexpected argument '%s'", argv[optind]);
     if (!socket_path || !*socket_path)
         return usage_error("%s", "--socket PATH is required");
+    if ((o.chaos_every || o.chaos_cmd) && !o.chaos)
+        return usage_error("%s", "--chaos-every and --chaos-cmd need --chaos");
 
     rc = vuc_srv_new(&o, &s);
     if (rc < 0) {

@@ -2,7 +2,8 @@
 /*
  * vucert-server core: context, the dispatch table generated from
  * msgs.def, reply construction (the one place error replies and the
- * reply-shaped quirks live), VERSION negotiation and the receive pump.
+ * reply-shaped quirks live; chaos modes mangle replies in chaos.c),
+ * VERSION negotiation and the receive pump.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -235,6 +236,8 @@ int vuc_srv_new(const struct vuc_srv_opts *o, struct vuc_srv **out)
         return -EINVAL;
     if (o->max_data_xfer_size > VUC_SRV_MAX_XFER_LIMIT)
         return -EINVAL;
+    if (o->chaos >= VUC_SRV_CHAOS_COUNT)
+        return -EINVAL;
     /* Either both allocator hooks or neither. */
     if (!o->alloc.alloc != !o->alloc.release)
         return -EINVAL;
@@ -264,6 +267,7 @@ int vuc_srv_new(const struct vuc_srv_opts *o, struct vuc_srv **out)
     dev_init(&s->dev, state, state_size);
     mig_init(&s->mig);
     dma_init(&s->dma);
+    chaos_reset(s);
     *out = s;
     return 0;
 }
@@ -303,6 +307,7 @@ void vuc_srv_disconnect(struct vuc_srv *s)
     s->log.started = false;
     dma_release(s);
     s->conn_err = 0;
+    chaos_reset(s);
 }
 
 uint32_t vuc_srv_mig_state(const struct vuc_srv *s)
@@ -393,7 +398,10 @@ static int finish(struct vuc_srv *s, struct vuc_conn *c,
         return r->close ? -ECONNABORTED : 0;
     }
     log_msg(s, h, err ? "" : "ok", (uint32_t)err);
-    rc = vuc_conn_sendv(c, &rh, iov, iovcnt, NULL, 0, s->send_timeout_ms);
+    if (s->opts.chaos)
+        rc = chaos_sendv(s, c, h, &rh, iov, iovcnt);
+    else
+        rc = vuc_conn_sendv(c, &rh, iov, iovcnt, NULL, 0, s->send_timeout_ms);
     if (rc < 0)
         return rc;
     return r->close ? -ECONNABORTED : 0;

@@ -4,9 +4,10 @@
  * VERSION), device.c (PCI config space, BAR0, the migratable state,
  * regions), mig.c (migration features, state machine, data sessions),
  * dma.c (DMA_MAP/UNMAP, the DMA engine, the server's own DMA_WRITE
- * requests), dirty.c (DMA logging, features 6, 7, 8) and loop.c (the
- * socket event loop). The stream format itself is vuc_stream
- * (include/vucert/stream.h), the bitmaps vuc_bitmap (bitmap.h).
+ * requests), dirty.c (DMA logging, features 6, 7, 8), chaos.c (the
+ * hostile reply modes) and loop.c (the socket event loop). The stream
+ * format itself is vuc_stream (include/vucert/stream.h), the bitmaps
+ * vuc_bitmap (bitmap.h).
  */
 #ifndef VUCERT_SERVER_PRIV_H
 #define VUCERT_SERVER_PRIV_H
@@ -240,6 +241,11 @@ struct vuc_srv {
     /* The connection broke while the server waited for a DMA reply: the
      * receive pump returns this after the current request (0: intact). */
     int conn_err;
+    /* chaos.c, per connection: eligible replies seen, the framing broken
+     * by a mangled reply (nothing more is sent), the garbage generator */
+    uint32_t chaos_seen;
+    bool chaos_mute;
+    uint64_t chaos_rng;
     /* device (survives reconnects) */
     struct dev dev;
     struct mig mig;
@@ -327,6 +333,17 @@ void dirty_simulate(struct vuc_srv *s, uint32_t permille);
 void dirty_unmapped(struct vuc_srv *s, uint64_t iova, uint64_t size);
 /* Stop logging and free everything (disconnect, free). */
 void dirty_release(struct vuc_srv *s);
+
+/* chaos.c */
+/* Send the reply rh + iov to request req, mangled the chaos mode's way
+ * when it is one of the replies chosen (vuc_srv_opts.chaos_*). Returns 0
+ * or a negative errno as vuc_conn_sendv; -ECONNABORTED: the chaos mode
+ * closes the connection. */
+int chaos_sendv(struct vuc_srv *s, struct vuc_conn *c,
+                const struct vuc_hdr *req, struct vuc_hdr *rh,
+                const struct iovec *iov, int iovcnt);
+/* A new connection: count from the start again, framing intact. */
+void chaos_reset(struct vuc_srv *s);
 
 /* Receive one message (timeout_ms) and handle it. Returns 0 when one was
  * handled, -EAGAIN/-ETIMEDOUT when none came, -ECONNRESET/-EPIPE when the

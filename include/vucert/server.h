@@ -86,6 +86,38 @@ enum vuc_srv_quirk_bit {
 #define VUC_SRV_QUIRK_OVERLAP_ACCEPTED      VUC_SRV_QUIRK(OVERLAP_ACCEPTED)
 #define VUC_SRV_QUIRKS_KNOWN                ((1ull << VUC_SRV_QUIRK_COUNT) - 1)
 
+/*
+ * Chaos modes (--chaos NAME): a deliberately hostile server, to prove that
+ * a client (vucert) survives one: it must end within its timeouts, never
+ * crash, and say what was wrong. Unlike a quirk, a chaos mode breaks the
+ * transport, not the protocol's semantics: requests are still handled as
+ * usual, only the reply that goes out is mangled. VERSION replies are
+ * never touched, so a client can always connect and negotiate. Which
+ * replies are mangled: vuc_srv_opts.chaos_every and .chaos_cmd; what
+ * each mode does: reference-server/README.md, "Chaos modes". One mode
+ * at a time; VUC_SRV_CHAOS_NONE is the default.
+ */
+enum vuc_srv_chaos {
+    VUC_SRV_CHAOS_NONE = 0,
+    VUC_SRV_CHAOS_TRUNCATED_REPLY,         /* truncated-reply */
+    VUC_SRV_CHAOS_WRONG_MESSAGE_ID,        /* wrong-message-id */
+    VUC_SRV_CHAOS_REPLY_NEVER_SENT,        /* reply-never-sent */
+    VUC_SRV_CHAOS_CLOSE_MID_REPLY,         /* close-mid-reply */
+    VUC_SRV_CHAOS_OVERSIZED_MSG_SIZE,      /* oversized-msg-size */
+    VUC_SRV_CHAOS_GARBAGE_BYTES,           /* garbage-bytes */
+    VUC_SRV_CHAOS_ERROR_FLAG_WITH_PAYLOAD, /* error-flag-with-payload */
+    VUC_SRV_CHAOS_SLOW_DRIP,               /* slow-drip */
+    VUC_SRV_CHAOS_COUNT
+};
+
+/* The size an oversized-msg-size reply header declares. */
+#define VUC_SRV_CHAOS_OVERSIZE 0x7fffffffu
+/* slow-drip: bytes sent one at a time, and the pause between them. */
+#define VUC_SRV_CHAOS_DRIP_BYTES 64u
+#define VUC_SRV_CHAOS_DRIP_US    2000u
+/* garbage-bytes: bytes sent instead of a reply. */
+#define VUC_SRV_CHAOS_GARBAGE_LEN 64u
+
 /* Largest --max-data-xfer-size accepted (it also bounds one message). */
 #define VUC_SRV_MAX_XFER_LIMIT (64u * 1024u * 1024u)
 
@@ -125,6 +157,13 @@ struct vuc_srv_opts {
      * RESUMING (--resume-fail-to-error). */
     bool resume_fail_to_error;
     struct vuc_srv_alloc alloc;
+    /* Chaos (enum vuc_srv_chaos; 0 none). It mangles the chaos_every-th
+     * eligible reply of each connection (0 or 1: every one); eligible are
+     * the replies after VERSION to requests of command chaos_cmd (0: any
+     * command but VERSION). */
+    uint32_t chaos;
+    uint32_t chaos_every;
+    uint16_t chaos_cmd;
 };
 
 /* Fill o with the defaults: stop-copy,pre-copy, no quirks, 1 MiB data
@@ -136,7 +175,7 @@ void vuc_srv_opts_init(struct vuc_srv_opts *o);
  * RUNNING). o may be NULL for the defaults. Errors: -EINVAL (flag set not
  * one of the four valid sets, unknown quirk bits, max_data_xfer_size above
  * VUC_SRV_MAX_XFER_LIMIT, state_size out of range or not a multiple of
- * VUC_SRV_STATE_ALIGN), -ENOMEM.
+ * VUC_SRV_STATE_ALIGN, chaos >= VUC_SRV_CHAOS_COUNT), -ENOMEM.
  */
 int vuc_srv_new(const struct vuc_srv_opts *o, struct vuc_srv **out);
 /* Free everything (NULL is fine). Does not close any connection. */
@@ -153,7 +192,8 @@ void vuc_srv_free(struct vuc_srv *s);
  *   -EINVAL       s, c or m is NULL
  *   0             handled (successfully or with an error reply)
  *   -ECONNABORTED the server wants the connection closed (VERSION with an
- *                 unsupported major); the error reply has been sent
+ *                 unsupported major: the error reply has been sent; chaos
+ *                 close-mid-reply: half the reply has been sent)
  *   the errno of vuc_conn_sendv when the reply could not be sent
  *                 (-EPIPE, -ETIMEDOUT, ...): drop the connection
  */
@@ -165,8 +205,9 @@ int vuc_srv_handle(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m);
  * forever; the in-memory transport never waits). Returns:
  *   0             the peer closed (vuc_srv_disconnect has been called)
  *   -ECONNABORTED the server dropped the connection: unsupported major,
- *                 an undecodable header, or a reply that could not be sent
- *                 (vuc_srv_disconnect has been called)
+ *                 an undecodable header, a reply that could not be sent,
+ *                 or chaos close-mid-reply (vuc_srv_disconnect has been
+ *                 called)
  *   -EAGAIN, -ETIMEDOUT  nothing more arrived; the connection is intact
  *   -ENOMEM
  *   -EINVAL       s or c is NULL
@@ -213,5 +254,12 @@ const char *vuc_srv_quirk_name(unsigned i);
 const char *vuc_srv_quirk_desc(unsigned i);
 /* Map a --quirk name to its bit (VUC_SRV_QUIRK_*). Errors: -EINVAL. */
 int vuc_srv_quirk_parse(const char *name, uint64_t *bit);
+
+/* Chaos mode i's --chaos name (0 < i < VUC_SRV_CHAOS_COUNT), else NULL. */
+const char *vuc_srv_chaos_name(unsigned i);
+/* Chaos mode i's one-line description, else NULL. */
+const char *vuc_srv_chaos_desc(unsigned i);
+/* Map a --chaos name to its enum vuc_srv_chaos value. Errors: -EINVAL. */
+int vuc_srv_chaos_parse(const char *name, uint32_t *mode);
 
 #endif /* VUCERT_SERVER_H */

@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -4099,6 +4100,265 @@ static void test_run_socket(void **state)
     vuc_conn_close(c2);
 }
 
+/* ---- chaos modes (README.md: Chaos modes) ---- */
+
+static void test_chaos_table(void **state)
+{
+    struct vuc_srv_opts o;
+    struct vuc_srv *s;
+    uint32_t m = 99;
+
+    (void)state;
+    assert_null(vuc_srv_chaos_name(0));
+    assert_null(vuc_srv_chaos_name(VUC_SRV_CHAOS_COUNT));
+    assert_null(vuc_srv_chaos_desc(VUC_SRV_CHAOS_COUNT));
+    for (unsigned i = 1; i < VUC_SRV_CHAOS_COUNT; i++) {
+        assert_non_null(vuc_srv_chaos_name(i));
+        assert_non_null(vuc_srv_chaos_desc(i));
+        assert_int_equal(vuc_srv_chaos_parse(vuc_srv_chaos_name(i), &m), 0);
+        assert_int_equal(m, i);
+    }
+    assert_string_equal(vuc_srv_chaos_name(VUC_SRV_CHAOS_SLOW_DRIP),
+                        "slow-drip");
+    assert_int_equal(vuc_srv_chaos_parse("none", &m), 0);
+    assert_int_equal(m, VUC_SRV_CHAOS_NONE);
+    assert_int_equal(vuc_srv_chaos_parse("Slow-drip", &m), -EINVAL);
+    assert_int_equal(vuc_srv_chaos_parse(NULL, &m), -EINVAL);
+    vuc_srv_opts_init(&o);
+    assert_int_equal(o.chaos, VUC_SRV_CHAOS_NONE);
+    o.chaos = VUC_SRV_CHAOS_COUNT;
+    assert_int_equal(vuc_srv_new(&o, &s), -EINVAL);
+    assert_null(s);
+    o.chaos = VUC_SRV_CHAOS_COUNT - 1;
+    assert_int_equal(vuc_srv_new(&o, &s), 0);
+    vuc_srv_free(s);
+}
+
+/* The raw bytes a chaos server sends, over a socketpair (the server
+ * side wrapped in a vuc_conn), so cut-short replies can be seen. */
+struct chaos_fx {
+    struct vuc_srv *s;
+    struct vuc_conn *srv;
+    int cli; /* raw client end, non-blocking reads */
+    uint16_t id;
+};
+
+static void chaos_open(struct chaos_fx *f, uint32_t mode, uint32_t every,
+                       uint16_t cmd)
+{
+    struct vuc_srv_opts o;
+    int sv[2];
+
+    vuc_srv_opts_init(&o);
+    o.state_size = FX_STATE;
+    o.chaos = mode;
+    o.chaos_every = every;
+    o.chaos_cmd = cmd;
+    memset(f, 0, sizeof(*f));
+    assert_int_equal(vuc_srv_new(&o, &f->s), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(vuc_conn_from_fd(sv[0], &f->srv), 0);
+    f->cli = sv[1];
+}
+
+static void chaos_close(struct chaos_fx *f)
+{
+    vuc_conn_close(f->srv);
+    close(f->cli);
+    vuc_srv_free(f->s);
+}
+
+/* Send a request; the server handles it; returns vuc_srv_serve's code. */
+static int chaos_req(struct chaos_fx *f, uint16_t cmd, const void *p,
+                     size_t len)
+{
+    uint8_t b[128];
+
+    assert_true(len + VUC_HDR_SIZE <= sizeof(b));
+    vuc_put_u16(b, ++f->id);
+    vuc_put_u16(b + 2, cmd);
+    vuc_put_u32(b + 4, (uint32_t)(VUC_HDR_SIZE + len));
+    vuc_put_u32(b + 8, VUC_TYPE_COMMAND);
+    vuc_put_u32(b + 12, 0);
+    if (len)
+        memcpy(b + VUC_HDR_SIZE, p, len);
+    assert_int_equal(write(f->cli, b, VUC_HDR_SIZE + len),
+                     (ssize_t)(VUC_HDR_SIZE + len));
+    return vuc_srv_serve(f->s, f->srv, 0);
+}
+
+/* Every byte the server has sent so far (-1: it closed, with none). */
+static ssize_t chaos_read(struct chaos_fx *f, uint8_t *out, size_t cap)
+{
+    ssize_t n = recv(f->cli, out, cap, MSG_DONTWAIT);
+
+    if (n < 0) {
+        assert_int_equal(errno, EAGAIN);
+        return 0;
+    }
+    return n == 0 ? -1 : n;
+}
+
+static void chaos_negotiate(struct chaos_fx *f)
+{
+    const uint8_t v[4] = {0, 0, 1, 0};
+    uint8_t b[64];
+
+    assert_int_equal(chaos_req(f, VUC_CMD_VERSION, v, 4), -EAGAIN);
+    assert_int_equal(chaos_read(f, b, sizeof(b)), 20); /* never mangled */
+    assert_int_equal(vuc_get_u16(b), f->id);
+    assert_int_equal(vuc_get_u32(b + 4), 20);
+    assert_int_equal(vuc_get_u32(b + 8), VUC_TYPE_REPLY);
+}
+
+static const uint8_t get_info[16] = {16};
+
+static void test_chaos_modes(void **state)
+{
+    struct chaos_fx f;
+    uint8_t b[256];
+    ssize_t n;
+
+    (void)state;
+    for (uint32_t mode = 1; mode < VUC_SRV_CHAOS_COUNT; mode++) {
+        chaos_open(&f, mode, 0, 0);
+        /* before VERSION: a normal error reply */
+        assert_int_equal(chaos_req(&f, VUC_CMD_DEVICE_GET_INFO, get_info, 16),
+                         -EAGAIN);
+        assert_int_equal(chaos_read(&f, b, sizeof(b)), 16);
+        assert_int_equal(vuc_get_u32(b + 8), VUC_TYPE_REPLY | VUC_FLAG_ERROR);
+        chaos_negotiate(&f);
+        n = 0;
+        switch (mode) {
+        case VUC_SRV_CHAOS_CLOSE_MID_REPLY:
+            /* the header and half the 16-byte payload, then closed */
+            assert_int_equal(
+                chaos_req(&f, VUC_CMD_DEVICE_GET_INFO, get_info, 16),
+                -ECONNABORTED);
+            assert_int_equal(chaos_read(&f, b, sizeof(b)), 24);
+            assert_int_equal(vuc_get_u32(b + 4), 32);
+            assert_false(vuc_srv_negotiated(f.s)); /* disconnected */
+            chaos_close(&f);
+            continue;
+        default:
+            assert_int_equal(
+                chaos_req(&f, VUC_CMD_DEVICE_GET_INFO, get_info, 16), -EAGAIN);
+            n = chaos_read(&f, b, sizeof(b));
+        }
+        switch (mode) {
+        case VUC_SRV_CHAOS_TRUNCATED_REPLY:
+            assert_int_equal(n, 24);
+            assert_int_equal(vuc_get_u32(b + 4), 32); /* declared in full */
+            break;
+        case VUC_SRV_CHAOS_WRONG_MESSAGE_ID:
+            assert_int_equal(n, 32);
+            assert_int_equal(vuc_get_u16(b), f.id + 1);
+            break;
+        case VUC_SRV_CHAOS_REPLY_NEVER_SENT:
+            assert_int_equal(n, 0);
+            break;
+        case VUC_SRV_CHAOS_OVERSIZED_MSG_SIZE:
+            assert_int_equal(n, 24);
+            assert_int_equal(vuc_get_u16(b), f.id);
+            assert_int_equal(vuc_get_u32(b + 4), VUC_SRV_CHAOS_OVERSIZE);
+            assert_int_equal(vuc_get_u32(b + 16), 16); /* payload's argsz */
+            break;
+        case VUC_SRV_CHAOS_GARBAGE_BYTES:
+            assert_int_equal(n, VUC_SRV_CHAOS_GARBAGE_LEN);
+            break;
+        case VUC_SRV_CHAOS_ERROR_FLAG_WITH_PAYLOAD:
+            assert_int_equal(n, 32);
+            assert_int_equal(vuc_get_u32(b + 4), 32);
+            assert_int_equal(vuc_get_u32(b + 8),
+                             VUC_TYPE_REPLY | VUC_FLAG_ERROR);
+            assert_int_equal(vuc_get_u32(b + 12), EINVAL);
+            assert_int_equal(vuc_get_u32(b + 24), 9); /* num_regions */
+            break;
+        case VUC_SRV_CHAOS_SLOW_DRIP:
+            assert_int_equal(n, 32); /* all of it, in the end */
+            assert_int_equal(vuc_get_u16(b), f.id);
+            assert_int_equal(vuc_get_u32(b + 8), VUC_TYPE_REPLY);
+            break;
+        default:
+            fail();
+        }
+        /* a reply without payload: DEVICE_RESET */
+        assert_int_equal(chaos_req(&f, VUC_CMD_DEVICE_RESET, NULL, 0), -EAGAIN);
+        n = chaos_read(&f, b, sizeof(b));
+        switch (mode) {
+        case VUC_SRV_CHAOS_TRUNCATED_REPLY:
+        case VUC_SRV_CHAOS_OVERSIZED_MSG_SIZE:
+        case VUC_SRV_CHAOS_GARBAGE_BYTES:
+        case VUC_SRV_CHAOS_REPLY_NEVER_SENT:
+            assert_int_equal(n, 0); /* silent, or (never-sent) unanswered */
+            break;
+        case VUC_SRV_CHAOS_ERROR_FLAG_WITH_PAYLOAD:
+            assert_int_equal(n, 24); /* 8 bytes of junk under the error */
+            break;
+        default:
+            assert_int_equal(n, 16);
+        }
+        /* the next client starts afresh */
+        vuc_srv_disconnect(f.s);
+        assert_int_equal(chaos_read(&f, b, sizeof(b)), 0);
+        chaos_close(&f);
+    }
+}
+
+static void test_chaos_choice(void **state)
+{
+    const uint8_t mig_get[8] = {16, 0, 0, 0, 1, 0, 1, 0}; /* feature 1 GET */
+    struct chaos_fx f;
+    uint8_t b[64];
+
+    (void)state;
+    /* every 3rd reply after VERSION, counted per connection */
+    chaos_open(&f, VUC_SRV_CHAOS_WRONG_MESSAGE_ID, 3, 0);
+    chaos_negotiate(&f);
+    for (int i = 1; i <= 5; i++) {
+        assert_int_equal(chaos_req(&f, VUC_CMD_DEVICE_GET_INFO, get_info, 16),
+                         -EAGAIN);
+        assert_int_equal(chaos_read(&f, b, sizeof(b)), 32);
+        assert_int_equal(vuc_get_u16(b), f.id + (i % 3 == 0));
+    }
+    /* a request with No_reply gets nothing and does not count */
+    vuc_put_u16(b, ++f.id);
+    vuc_put_u16(b + 2, VUC_CMD_DEVICE_GET_INFO);
+    vuc_put_u32(b + 4, 32);
+    vuc_put_u32(b + 8, VUC_FLAG_NO_REPLY);
+    vuc_put_u32(b + 12, 0);
+    memcpy(b + 16, get_info, 16);
+    assert_int_equal(write(f.cli, b, 32), 32);
+    assert_int_equal(vuc_srv_serve(f.s, f.srv, 0), -EAGAIN);
+    assert_int_equal(chaos_read(&f, b, sizeof(b)), 0);
+    assert_int_equal(chaos_req(&f, VUC_CMD_DEVICE_GET_INFO, get_info, 16),
+                     -EAGAIN);
+    assert_int_equal(chaos_read(&f, b, sizeof(b)), 32);
+    assert_int_equal(vuc_get_u16(b), f.id + 1); /* the 6th counted */
+    vuc_srv_disconnect(f.s);
+    chaos_negotiate(&f);
+    assert_int_equal(chaos_req(&f, VUC_CMD_DEVICE_GET_INFO, get_info, 16),
+                     -EAGAIN);
+    assert_int_equal(chaos_read(&f, b, sizeof(b)), 32);
+    assert_int_equal(vuc_get_u16(b), f.id); /* the count starts again */
+    chaos_close(&f);
+
+    /* only DEVICE_FEATURE replies */
+    chaos_open(&f, VUC_SRV_CHAOS_REPLY_NEVER_SENT, 0, VUC_CMD_DEVICE_FEATURE);
+    chaos_negotiate(&f);
+    assert_int_equal(chaos_req(&f, VUC_CMD_DEVICE_GET_INFO, get_info, 16),
+                     -EAGAIN);
+    assert_int_equal(chaos_read(&f, b, sizeof(b)), 32);
+    assert_int_equal(chaos_req(&f, VUC_CMD_DEVICE_FEATURE, mig_get, 8),
+                     -EAGAIN);
+    assert_int_equal(chaos_read(&f, b, sizeof(b)), 0);
+    assert_int_equal(chaos_req(&f, VUC_CMD_DEVICE_GET_INFO, get_info, 16),
+                     -EAGAIN);
+    assert_int_equal(chaos_read(&f, b, sizeof(b)), 32);
+    assert_int_equal(vuc_get_u16(b), f.id);
+    chaos_close(&f);
+}
+
 /* ---- main ---- */
 
 static uint64_t q_none = 0;
@@ -4240,6 +4500,9 @@ int main(void)
         QUIRKED(test_log_report_rules, 23),
         cmocka_unit_test(test_verbose),
         cmocka_unit_test(test_run_socket),
+        cmocka_unit_test(test_chaos_table),
+        cmocka_unit_test(test_chaos_modes),
+        cmocka_unit_test(test_chaos_choice),
     };
     _Static_assert(VUC_SRV_QUIRK_COUNT == 24, "one QUIRKED line per quirk");
     return cmocka_run_group_tests(tests, NULL, NULL);
