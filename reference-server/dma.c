@@ -16,6 +16,8 @@
  * handled after the request that rang the doorbell has its reply.
  */
 #include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -202,6 +204,7 @@ int srv_h_DMA_UNMAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
 
 /* ---- the server's own requests ---- */
 
+/* Keep m; await_reply checks there is room (ndefer <= SRV_DEFER_MAX). */
 static void defer(struct vuc_srv *s, struct vuc_msg *m, bool oversize)
 {
     struct srv_deferred *dq = &s->defer[s->ndefer++];
@@ -225,6 +228,11 @@ static int await_reply(struct vuc_srv *s, struct vuc_conn *c, uint16_t id,
         struct vuc_msg m;
         int rc;
 
+        /* The queue has one spare slot, for the command that fills it;
+         * it may be full on entry too (vuc_srv_handle called again
+         * before vuc_srv_serve drained it). */
+        if (s->ndefer > SRV_DEFER_MAX)
+            return EIO;
         memset(&m, 0, sizeof(m));
         rc = vuc_conn_recv(c, &m, s->send_timeout_ms);
         if (rc == -EMSGSIZE) {
@@ -248,9 +256,6 @@ static int await_reply(struct vuc_srv *s, struct vuc_conn *c, uint16_t id,
         } else {
             defer(s, &m, false);
         }
-        /* The queue has one spare slot for the command that fills it. */
-        if (s->ndefer > SRV_DEFER_MAX)
-            return EIO;
     }
 }
 
@@ -315,6 +320,73 @@ static void fill(uint8_t *p, size_t n, uint64_t pattern, uint64_t phase)
     memcpy(p + i, rot, n - i);
 }
 
+/*
+ * Client memory can vanish under the server: once a client shrinks
+ * (ftruncate) a file it mapped, touching a page past the file's new end
+ * raises SIGBUS, whatever was checked at DMA_MAP time. So every access
+ * to a client mapping runs guarded: a SIGBUS handler, installed only for
+ * the duration of the copy, jumps back out of it when the fault lies in
+ * the bytes being copied, and the copy reports EFAULT. A signal handler
+ * takes no context argument, so the guard in force is a thread-local:
+ * the one piece of mutable global state in the server, set only while a
+ * copy runs (the server is single threaded; another thread's copy would
+ * have its own). A SIGBUS elsewhere goes to the handler that was there
+ * before, as if the guard did not exist.
+ */
+struct bus_guard {
+    sigjmp_buf jb;
+    uintptr_t lo, hi;     /* pages of the bytes being copied */
+    struct sigaction old; /* the handler before; restored after */
+};
+
+static _Thread_local struct bus_guard *bus_guard;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+    struct bus_guard *g = bus_guard;
+    uintptr_t a = (uintptr_t)si->si_addr;
+
+    (void)uc;
+    if (g && a >= g->lo && a < g->hi)
+        siglongjmp(g->jb, 1);
+    /* Not a fault of the copy: put the old handler back; the access
+     * faults again on return and goes to it. */
+    if (g)
+        sigaction(sig, &g->old, NULL);
+    else
+        signal(sig, SIG_DFL);
+}
+
+/* fill() into client memory; returns 0, or EFAULT when the memory is
+ * gone (the bytes before the fault are written). */
+static uint32_t fill_client(uint8_t *p, size_t n, uint64_t pattern,
+                            uint64_t phase)
+{
+    struct sigaction sa;
+    struct bus_guard g;
+    uint32_t err = 0;
+    long pg = sysconf(_SC_PAGESIZE);
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    /* a fault may be reported at the start of its page */
+    g.lo = (uintptr_t)p & ~(uintptr_t)(pg > 0 ? pg - 1 : 4095);
+    g.hi = (uintptr_t)p + n;
+    if (sigaction(SIGBUS, &sa, &g.old) < 0)
+        return EFAULT; /* cannot guard: do not touch it */
+    bus_guard = &g;
+    /* savemask 1: the jump out of the handler unblocks SIGBUS again */
+    if (sigsetjmp(g.jb, 1) == 0)
+        fill(p, n, pattern, phase);
+    else
+        err = EFAULT;
+    bus_guard = NULL;
+    sigaction(SIGBUS, &g.old, NULL);
+    return err;
+}
+
 /* Check that [addr, end) is mapped and writeable: 0, EFAULT, EACCES. */
 static uint32_t check_span(const struct dma *d, uint64_t addr, uint64_t end)
 {
@@ -358,9 +430,16 @@ static uint32_t engine(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
         uint64_t stop = m->iova + m->size < end ? m->iova + m->size : end;
 
         if (m->host) {
-            fill(m->host + (addr - m->iova), (size_t)(stop - addr), pattern,
-                 addr - (end - len));
+            err = fill_client(m->host + (addr - m->iova), (size_t)(stop - addr),
+                              pattern, addr - (end - len));
+            /* Dirty even when the client's file shrank under the copy:
+             * how far a copy got is not known, and a page reported clean
+             * would be lost. */
             dirty_mark(s, addr, stop);
+            if (err) {
+                srv_release(s, buf);
+                return err;
+            }
             addr = stop;
             continue;
         }

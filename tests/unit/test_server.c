@@ -4359,6 +4359,122 @@ static void test_chaos_choice(void **state)
     chaos_close(&f);
 }
 
+/* ---- hardening: clients that pull memory away, callers that pile up ---- */
+
+/* The SIGBUS handler in force (cmocka's during a test). */
+static void *sigbus_handler(void)
+{
+    struct sigaction now;
+
+    assert_int_equal(sigaction(SIGBUS, NULL, &now), 0);
+    return (now.sa_flags & SA_SIGINFO) ? (void *)(uintptr_t)now.sa_sigaction
+                                       : (void *)(uintptr_t)now.sa_handler;
+}
+
+/*
+ * A client that shrinks (ftruncate) its memfd after DMA_MAP: the server's
+ * mapping past the new end would be SIGBUS. The engine reports EFAULT,
+ * the bytes before the end are written, the server goes on, and the
+ * handler it borrowed for the copy is given back.
+ */
+static void test_dma_client_shrinks(void **state)
+{
+    const size_t sz = 4 * 4096;
+    const uint64_t iova = 0x100000;
+    void *h0 = sigbus_handler();
+    uint8_t *mem;
+    int fd = memfd(sz, &mem);
+    struct fx f;
+
+    (void)state;
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    assert_int_equal(dma_map(&f, iova, sz, DMA_RW, 0, fd), 0);
+    assert_int_equal(dma_run(&f, iova, sz, PAT), 0);
+    expect_pattern(mem, sz, PAT, 0);
+
+    /* one page left: the write runs into the end of the file */
+    assert_int_equal(ftruncate(fd, 4096), 0);
+    assert_int_equal(dma_run(&f, iova, sz, ~PAT), EFAULT);
+    expect_pattern(mem, 4096, ~PAT, 0); /* before the fault: written */
+    assert_true(sigbus_handler() == h0);
+    /* within what is left it works; past it, from its first byte, not */
+    assert_int_equal(dma_run(&f, iova + 8, 100, PAT), 0);
+    expect_pattern(mem + 8, 100, PAT, 0);
+    assert_int_equal(dma_run(&f, iova + 8192, 1, PAT), EFAULT);
+    assert_int_equal(ftruncate(fd, 0), 0);
+    assert_int_equal(dma_run(&f, iova, 8, PAT), EFAULT);
+    /* grown back, the same mapping works again (fresh zero pages) */
+    assert_int_equal(ftruncate(fd, (off_t)sz), 0);
+    assert_int_equal(dma_run(&f, iova, sz, PAT), 0);
+    expect_pattern(mem, sz, PAT, 0);
+    assert_int_equal(dma_unmap(&f, iova, sz), 0);
+    assert_true(sigbus_handler() == h0);
+    assert_int_equal(state_now(&f), ST_RUNNING);
+    fx_close(&f);
+    munmap(mem, sz);
+    close(fd);
+}
+
+/*
+ * vuc_srv_handle called twice without vuc_srv_serve in between, each
+ * time with more commands waiting than the server keeps while it waits
+ * for its DMA_WRITE's reply: the queue is full when the second doorbell
+ * rings. That DMA fails at once (EIO), nothing is written past the
+ * queue, and the next vuc_srv_serve answers every command in order.
+ */
+static void test_handle_defer_full(void **state)
+{
+    uint16_t bell[2], resets[2];
+    struct vuc_msg m;
+    struct fx f;
+    uint8_t b[20];
+
+    (void)state;
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    assert_int_equal(dma_map(&f, 0x100000, 0x1000, DMA_RW, 0, -1), 0);
+    bar_wr(&f, R_DMA_ADDR, 0x100000, 8);
+    bar_wr(&f, R_DMA_LEN, 8, 8);
+    bar_wr(&f, R_DMA_PATTERN, PAT, 8);
+    vuc_put_u64(b, R_DMA_DOORBELL);
+    vuc_put_u32(b + 8, 0);
+    vuc_put_u32(b + 12, 4);
+    vuc_put_u32(b + 16, 1);
+    for (int k = 0; k < 2; k++) {
+        send_cmd(&f, VUC_CMD_REGION_WRITE, b, 20);
+        bell[k] = f.id;
+        resets[k] = (uint16_t)(f.id + 1);
+        for (int i = 0; i < 17; i++)
+            send_cmd(&f, VUC_CMD_DEVICE_RESET, NULL, 0);
+    }
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(vuc_conn_recv(f.srv, &m, 0), 0);
+        assert_int_equal(m.hdr.id, bell[k]);
+        assert_int_equal(vuc_srv_handle(f.s, f.srv, &m), 0);
+        vuc_msg_release(&m);
+    }
+    assert_int_equal(vuc_srv_serve(f.s, f.srv, 0), -EAGAIN);
+    for (int k = 0; k < 2; k++) {
+        expect_dma_write(&f, (uint16_t)(k + 1), 0x100000, 8, PAT, 0);
+        expect_write_reply(&f, bell[k]);
+    }
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < 17; i++) {
+            vuc_msg_release(&f.rep);
+            assert_int_equal(vuc_conn_recv(f.cli, &f.rep, 0), 0);
+            assert_int_equal(f.rep.hdr.id, resets[k] + i);
+            assert_int_equal(f.rep.hdr.cmd, VUC_CMD_DEVICE_RESET);
+            assert_int_equal(f.rep.hdr.flags, VUC_TYPE_REPLY);
+        }
+    }
+    vuc_msg_release(&f.rep);
+    assert_int_equal(vuc_conn_recv(f.cli, &f.rep, 0), -EAGAIN);
+    assert_int_equal(bar_rd(&f, R_DMA_STATUS, 4), EIO);
+    assert_int_equal(state_now(&f), ST_RUNNING);
+    fx_close(&f);
+}
+
 /* ---- main ---- */
 
 static uint64_t q_none = 0;
@@ -4503,6 +4619,8 @@ int main(void)
         cmocka_unit_test(test_chaos_table),
         cmocka_unit_test(test_chaos_modes),
         cmocka_unit_test(test_chaos_choice),
+        cmocka_unit_test(test_dma_client_shrinks),
+        cmocka_unit_test(test_handle_defer_full),
     };
     _Static_assert(VUC_SRV_QUIRK_COUNT == 24, "one QUIRKED line per quirk");
     return cmocka_run_group_tests(tests, NULL, NULL);
