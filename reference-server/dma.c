@@ -144,6 +144,10 @@ int srv_h_DMA_MAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
         return EINVAL;
     if (m->nfds > 1 || m->fds_truncated)
         return EINVAL;
+    /* spec: offset is "zero if the region is not mappable": a non-zero
+     * one without an fd means the client meant to send one. */
+    if (m->nfds == 0 && dm.offset != 0)
+        return EINVAL;
     /* spec: "A command to map over an existing region must be failed by
      * the server with EEXIST": any overlap. */
     at = find(d, dm.addr);

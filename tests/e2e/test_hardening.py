@@ -8,6 +8,7 @@ C codec: a header is id u16, command u16, size u32, flags u32, error u32
 
 - 10,000 cycles of connect, VERSION, DMA_MAP of a memfd, DMA_UNMAP,
   disconnect leave the server's fd count and VmRSS where they were.
+- A client that shrinks its memfd after DMA_MAP cannot SIGBUS the server.
 - A client that sends half a header and goes silent delays neither the
   next client (once it leaves) nor shutdown.
 - Every --chaos mode negotiates VERSION normally and then mangles replies
@@ -222,6 +223,61 @@ def test_10000_cycles_leave_fds_and_rss(srv, capsys):
     assert fds1 == fds0
     assert rss1 - rss0 <= 1024, (rss0, rss1)
     assert memfd_maps(p.pid) == 0  # every mapping went with its unmap
+    rc, err = stop_server(p)
+    assert rc == 0, err
+
+
+# ---- a client that shrinks its memfd after DMA_MAP ----
+
+CMD_REGION_READ, CMD_REGION_WRITE = 9, 10
+R_DMA_ADDR, R_DMA_LEN, R_DMA_PATTERN = 0x60, 0x68, 0x70
+R_DMA_DOORBELL, R_DMA_STATUS = 0x78, 0x7c
+
+
+def bar_write(c, off, value, width):
+    flags, err, p = c.call(CMD_REGION_WRITE, struct.pack(
+        "<QII", off, 0, width) + value.to_bytes(width, "little"))
+    assert flags == TYPE_REPLY, (flags, err)
+
+
+def dma_status(c):
+    flags, err, p = c.call(CMD_REGION_READ,
+                           struct.pack("<QII", R_DMA_STATUS, 0, 4))
+    assert flags == TYPE_REPLY and len(p) == 20
+    return struct.unpack_from("<I", p, 16)[0]
+
+
+def dma_run(c, iova, length):
+    bar_write(c, R_DMA_ADDR, iova, 8)
+    bar_write(c, R_DMA_LEN, length, 8)
+    bar_write(c, R_DMA_PATTERN, 0x0807060504030201, 8)
+    bar_write(c, R_DMA_DOORBELL, 1, 4)
+    return dma_status(c)
+
+
+def test_memfd_shrunk_after_map(srv):
+    """The server's mapping of a shrunk file would SIGBUS: the DMA engine
+    reports EFAULT and the server lives on."""
+    p, path = srv()
+    c = Client(path)
+    c.negotiate()
+    fd = os.memfd_create("vuct-shrink", os.MFD_CLOEXEC)
+    os.ftruncate(fd, 4 * 4096)
+    flags, err, _ = c.call(
+        CMD_DMA_MAP, struct.pack("<IIQQQ", 32, DMA_RW, 0, 0x100000, 4 * 4096),
+        fds=[fd])
+    assert flags == TYPE_REPLY, err
+    assert dma_run(c, 0x100000, 4 * 4096) == 0
+    assert os.pread(fd, 8, 3 * 4096) == bytes(range(1, 9))
+    os.ftruncate(fd, 4096)
+    assert dma_run(c, 0x100000, 4 * 4096) == errno.EFAULT
+    assert p.poll() is None
+    assert dma_run(c, 0x100000, 4096) == 0  # what is left still works
+    c.close()
+    os.close(fd)
+    c = Client(path)  # and so does the next client
+    c.negotiate()
+    c.close()
     rc, err = stop_server(p)
     assert rc == 0, err
 

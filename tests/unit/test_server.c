@@ -2647,6 +2647,9 @@ static void test_dma_map_rules(void **state)
     assert_int_equal(req(&f, VUC_CMD_DMA_MAP, b, 32), EINVAL);
     map_payload(b, 32, DMA_RW, 0, 0x200000, 0x1000);
     assert_int_equal(req(&f, VUC_CMD_DMA_MAP, b, 33), EINVAL);
+    /* no fd but an offset (spec: "zero if the region is not mappable") */
+    assert_int_equal(dma_map(&f, 0x200000, 0x1000, DMA_RW, 4096, -1), EINVAL);
+    assert_int_equal(dma_map(&f, 0x200000, 0x1000, DMA_RW, 1, -1), EINVAL);
     /* two fds */
     fds[0] = fd;
     fds[1] = fd;
