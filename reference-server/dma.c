@@ -370,6 +370,11 @@ static uint32_t fill_client(uint8_t *p, size_t n, uint64_t pattern,
     struct bus_guard g;
     uint32_t err = 0;
     long pg = sysconf(_SC_PAGESIZE);
+    /* What the copy uses after sigsetjmp lives in memory, where a
+     * longjmp cannot leave a stale register copy (-Wclobbered). */
+    uint8_t *volatile dst = p;
+    volatile size_t len = n;
+    volatile uint64_t pat = pattern, ph = phase;
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = on_sigbus;
@@ -383,7 +388,7 @@ static uint32_t fill_client(uint8_t *p, size_t n, uint64_t pattern,
     bus_guard = &g;
     /* savemask 1: the jump out of the handler unblocks SIGBUS again */
     if (sigsetjmp(g.jb, 1) == 0)
-        fill(p, n, pattern, phase);
+        fill(dst, len, pat, ph);
     else
         err = EFAULT;
     bus_guard = NULL;
