@@ -117,8 +117,15 @@ def start_server(bins, tmp_path, *extra, env=None, name="h.sock"):
                          env=env)
     deadline = time.time() + 10
     while time.time() < deadline:
-        if path.exists():
-            return p, path
+        if path.exists():  # bound; listening once a connect succeeds
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(str(path))
+                return p, path
+            except OSError:
+                pass
+            finally:
+                s.close()
         if p.poll() is not None:
             raise RuntimeError("server exited: " + p.stderr.read())
         time.sleep(0.01)
