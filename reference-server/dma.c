@@ -281,7 +281,8 @@ static int client_write(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
     };
     int rc, err = 0;
 
-    if (s->conn_err)
+    /* A chaos mode has left the client without framing: say nothing. */
+    if (s->conn_err || s->chaos_mute)
         return EIO;
     if (vuc_dma_rw_encode(&w, head, sizeof(head)) != (int)sizeof(head))
         return EIO;

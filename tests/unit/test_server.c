@@ -4362,6 +4362,40 @@ static void test_chaos_choice(void **state)
     chaos_close(&f);
 }
 
+/* A silenced connection stays silent: not even the server's own
+ * DMA_WRITE requests go out (the DMA fails with EIO). */
+static void test_chaos_mute_dma(void **state)
+{
+    uint8_t map[32], w[24], bell[20], b[64];
+    struct chaos_fx f;
+
+    (void)state;
+    chaos_open(&f, VUC_SRV_CHAOS_GARBAGE_BYTES, 0, VUC_CMD_DEVICE_GET_INFO);
+    chaos_negotiate(&f);
+    map_payload(map, 32, DMA_RW, 0, 0x100000, 0x1000);
+    assert_int_equal(chaos_req(&f, VUC_CMD_DMA_MAP, map, 32), -EAGAIN);
+    assert_int_equal(chaos_read(&f, b, sizeof(b)), 16); /* not chosen */
+    vuc_put_u64(w, R_DMA_LEN);
+    vuc_put_u32(w + 8, 0);
+    vuc_put_u32(w + 12, 8);
+    vuc_put_u64(w + 16, 8);
+    assert_int_equal(chaos_req(&f, VUC_CMD_REGION_WRITE, w, 24), -EAGAIN);
+    vuc_put_u64(w, R_DMA_ADDR);
+    vuc_put_u64(w + 16, 0x100000);
+    assert_int_equal(chaos_req(&f, VUC_CMD_REGION_WRITE, w, 24), -EAGAIN);
+    assert_int_equal(chaos_read(&f, b, sizeof(b)), 64); /* two replies */
+    assert_int_equal(chaos_req(&f, VUC_CMD_DEVICE_GET_INFO, get_info, 16),
+                     -EAGAIN);
+    assert_int_equal(chaos_read(&f, b, sizeof(b)), VUC_SRV_CHAOS_GARBAGE_LEN);
+    vuc_put_u64(bell, R_DMA_DOORBELL);
+    vuc_put_u32(bell + 8, 0);
+    vuc_put_u32(bell + 12, 4);
+    vuc_put_u32(bell + 16, 1);
+    assert_int_equal(chaos_req(&f, VUC_CMD_REGION_WRITE, bell, 20), -EAGAIN);
+    assert_int_equal(chaos_read(&f, b, sizeof(b)), 0); /* no DMA_WRITE */
+    chaos_close(&f);
+}
+
 /* ---- hardening: clients that pull memory away, callers that pile up ---- */
 
 /* The SIGBUS handler in force (cmocka's during a test). */
@@ -4622,6 +4656,7 @@ int main(void)
         cmocka_unit_test(test_chaos_table),
         cmocka_unit_test(test_chaos_modes),
         cmocka_unit_test(test_chaos_choice),
+        cmocka_unit_test(test_chaos_mute_dma),
         cmocka_unit_test(test_dma_client_shrinks),
         cmocka_unit_test(test_handle_defer_full),
     };
