@@ -6,7 +6,8 @@
  *
  * Properties, checked after every message:
  * - a Command without No_reply (and any other non-Reply type) gets
- *   exactly one reply, a Reply none, within the same serve call; every
+ *   exactly one reply within the same serve call (a Reply none: the server
+ *   closes unless it carries DMA_READ/WRITE); every
  *   reply is well formed: type Reply, the request's id and command, no
  *   flag but Error, size = bytes, an error reply header only with a
  *   non-zero errno, a success reply errno 0 and at least the command's
@@ -311,7 +312,10 @@ static void model_step(struct fz *f, const struct vuc_hdr *h, const uint8_t *p,
     if (vuc_hdr_type(h) != VUC_TYPE_COMMAND) {
         FZ_CHECK(err == -1 || err == EINVAL, "type %u got %lld",
                  vuc_hdr_type(h), (long long)err);
-        FZ_CHECK(st == f->state && vuc_srv_negotiated(f->s) == was_neg,
+        /* an unsolicited Reply closes the connection, which ends the
+         * negotiation (the device state stays) */
+        FZ_CHECK(st == f->state &&
+                     vuc_srv_negotiated(f->s) == (aborted ? false : was_neg),
                  "type %u changed the server", vuc_hdr_type(h));
         return;
     }
@@ -424,6 +428,12 @@ static void xchg(struct fz *f, uint16_t cmd, uint8_t ctl, const uint8_t *p,
     expect_abort = vuc_hdr_type(&h) == VUC_TYPE_COMMAND &&
                    cmd == VUC_CMD_VERSION && !f->negotiated && len >= 4 &&
                    vuc_get_u16(p) != VUC_VERSION_MAJOR;
+    /* README: a Reply to a command the server never sends (anything but
+     * DMA_READ/WRITE) is a protocol error and the server closes; a stray
+     * DMA reply is dropped */
+    if (vuc_hdr_type(&h) == VUC_TYPE_REPLY && cmd != VUC_CMD_DMA_WRITE &&
+        cmd != VUC_CMD_DMA_READ)
+        expect_abort = true;
 
     release_rep(f);
     rc =

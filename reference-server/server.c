@@ -464,11 +464,18 @@ int vuc_srv_handle(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m)
     if (vuc_hdr_type(&m->hdr) == VUC_TYPE_REPLY) {
         /*
          * The replies the server waits for (to its DMA_WRITE) are taken
-         * while it waits (dma.c); any other is unsolicited. Answering it
-         * could make two peers loop; drop it.
+         * while it waits (dma.c). Another reply to a DMA request (late,
+         * or extra) is dropped. A reply to any other command answers
+         * nothing the server can ever send: a protocol error. Answering
+         * it could make two peers loop, and ignoring it leaves the client
+         * waiting for nothing: close the connection.
          */
-        log_msg(s, &m->hdr, "unsolicited reply dropped", 0);
-        return 0;
+        bool dma =
+            m->hdr.cmd == VUC_CMD_DMA_WRITE || m->hdr.cmd == VUC_CMD_DMA_READ;
+        log_msg(s, &m->hdr,
+                dma ? "stray DMA reply dropped" : "unsolicited reply: closing",
+                0);
+        return dma ? 0 : -EPROTO;
     }
     r.iovcnt = 0;
     r.fixed_used = 0;

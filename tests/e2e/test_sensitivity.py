@@ -33,7 +33,7 @@ QUIRKS = {
         FLAG_SETS, {"fsm.error-reply.no-payload": "FAIL",
                     "fsm.RUNNING.ERROR": "FAIL"},
         [MATRIX, r"fsm\.error-reply\.no-payload",
-         r"stream\.error-reply\.form"]),
+         r"stream\.error-reply\.form", r"robust\..*"]),
     "error-errno-zero": (
         FLAG_SETS, {"fsm.error-reply.errno-nonzero": "NON-STRICT",
                     "fsm.RUNNING.ERROR": "NON-STRICT"},
