@@ -203,6 +203,9 @@ static int connect_managed(struct vuc_ctx *ctx)
     while (left > 0) {
         int step = left < 100 ? left : 100;
         rc = vuc_client_connect(ctx->target->socket, step, &ctx->cl);
+        if (rc == 0)
+            /* the step was for connecting; the case waits the full time */
+            vuc_client_set_timeout(ctx->cl, ctx->opts->timeout_ms);
         if (rc != -ETIMEDOUT)
             return rc;
         left -= step;
