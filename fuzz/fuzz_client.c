@@ -15,6 +15,9 @@
  *   reply size unless an error), a MIG_DATA_READ of at most the size
  *   asked, negotiated limits with a JSON text that parses;
  * - a failed call says why (vuc_client_last_error is not empty);
+ * - the server's DMA_READ/WRITE requests, answered from two adjacent
+ *   4 KiB regions of client memory while a call waits, touch nothing
+ *   outside them;
  * - the trace can always be formatted; no memory or fd is leaked.
  */
 #include <errno.h>
@@ -30,6 +33,10 @@
 #include "vucert/transport.h"
 #include "vucert/wire.h"
 #include "fuzz_priv.h"
+
+/* The client memory the server may reach with DMA_READ/WRITE. */
+#define CLIENT_IOVA 0x100000ull
+#define CLIENT_MEM  4096u
 
 static bool rc_ok(int rc)
 {
@@ -251,6 +258,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fz_in in = {data, size};
     struct vuc_conn *cli, *srv;
     struct vuc_client *cl;
+    uint8_t *mem[2];
     const char *t;
     struct fz_fds fds;
 
@@ -258,6 +266,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fds = fz_fds_begin();
     FZ_CHECK(vuc_mem_pair(&cli, &srv) == 0, "vuc_mem_pair");
     FZ_CHECK(vuc_client_from_conn(cli, 0, &cl) == 0, "vuc_client_from_conn");
+    /* Client memory for the server's DMA_READ/WRITE: two adjacent 4 KiB
+     * regions, each an exact-size allocation, so ASan sees any access
+     * that runs past one. */
+    for (int i = 0; i < 2; i++) {
+        mem[i] = calloc(1, CLIENT_MEM);
+        FZ_CHECK(mem[i] != NULL, "calloc");
+        FZ_CHECK(vuc_client_add_memory(cl,
+                                       CLIENT_IOVA + (uint64_t)i * CLIENT_MEM,
+                                       mem[i], CLIENT_MEM) == 0,
+                 "vuc_client_add_memory");
+    }
     while (!fz_empty(&in)) {
         unsigned call = fz_u8(&in) % FZC_CALL_COUNT;
         uint8_t ctl = fz_u8(&in);
@@ -281,6 +300,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)strlen(t);
     vuc_client_close(cl);
     vuc_conn_close(srv);
+    free(mem[0]);
+    free(mem[1]);
     fz_fds_check(fds);
     return 0;
 }

@@ -198,6 +198,8 @@ enum fzk_kind {
 #define FZS_OP_POKE      0x87u /* u16 block, 8 bytes: STATE_ADDR, STATE_DATA */
 #define FZS_OP_DIRTY     0x88u /* u16 permille: DIRTY_PERMILLE */
 #define FZS_OP_RESET     0x89u /* DEVICE_RESET */
+/* u8 flags, u8 replies, u16 length: a DMA engine run (fuzz_server.c) */
+#define FZS_OP_DMA 0x8au
 
 /* The server fuzz_server runs: small, so an input runs fast. */
 #define FZS_STATE_SIZE (16u * 1024u)

@@ -6,14 +6,14 @@
  *
  * Properties, checked after every message:
  * - a Command without No_reply (and any other non-Reply type) gets
- *   exactly one reply within the same serve call (a Reply none: the server
- *   closes unless it carries DMA_READ/WRITE); every
+ *   exactly one reply within the same serve call, a Reply none; every
  *   reply is well formed: type Reply, the request's id and command, no
  *   flag but Error, size = bytes, an error reply header only with a
  *   non-zero errno, a success reply errno 0 and at least the command's
  *   fixed reply size (spec: Header; design.md: error replies);
- * - the server drops the connection exactly for a first VERSION with a
- *   major other than 0;
+ * - the server drops the connection for a first VERSION with a major
+ *   other than 0, may drop it for a Reply to anything but DMA_READ/WRITE,
+ *   and for nothing else;
  * - the migration state equals this file's own model: the kernel's
  *   next-hop table (spec/notes.md 2.6, vfio_mig_get_next_state) decides
  *   whether a SET is accepted, an accepted SET ends in the requested
@@ -28,9 +28,13 @@
  * In raw mode (FZS_CFG_RAW) the bytes are unframed and only reply
  * well-formedness, the state range and the leaks are checked.
  *
- * DMA_MAP gets a memfd when a record asks (FZS_CTL_FD); the server does
- * not map anything yet. fuzz_bitmap (DMA dirty-page REPORT) comes with
- * dirty logging.
+ * DMA: DMA_MAP gets a memfd when a record asks (FZS_CTL_FD); the
+ * server's own DMA_WRITE requests are checked (numbered per connection,
+ * framed, bounded by max_data_xfer_size) and, in an FZS_OP_DMA run,
+ * answered by replies queued behind the doorbell, with a GET pipelined:
+ * DMA_STATUS and the bytes written must be what the run implies.
+ * Not modelled yet: DMA logging (features 6, 7, 8; fuzz_bitmap will
+ * check REPORT's conversion).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -55,8 +59,20 @@
 #define R_DIRTY      0x48u
 #define BAR0_SIZE    4096u
 
+#define R_DMA_ADDR    0x60u
+#define R_DMA_LEN     0x68u
+#define R_DMA_PATTERN 0x70u
+#define R_DMA_BELL    0x78u
+#define R_DMA_STATUS  0x7cu
+
 #define CAPTURE_MAX (256u * 1024u)
 #define DEF_PIECE   4096u
+
+/* FZS_OP_DMA: the IOVAs of its two mappings and their size (= memfd's) */
+#define DMA_IOVA_NOFD 0x10000000ull
+#define DMA_IOVA_FD   0x20000000ull
+#define DMA_MAP_SIZE  65536u
+#define DMA_PATTERN   0x0706050403020100ull
 
 enum { FAULT_NO, FAULT_ARMED, FAULT_UNKNOWN };
 
@@ -79,6 +95,14 @@ struct fz {
     /* data read since the current save session began */
     uint8_t *cap;
     size_t cap_len;
+    /* the server's own DMA_WRITE requests on this connection */
+    uint16_t dma_id;    /* the last one's id (README: 1, 2, 3, ...) */
+    bool dma_run;       /* an FZS_OP_DMA run: check the bytes it writes */
+    uint64_t dma_next;  /* the address its next DMA_WRITE must have */
+    uint64_t dma_start; /* DMA_ADDR of the run */
+    uint64_t dma_writes;
+    bool mapped[2];   /* the macro's mappings: without, with an fd */
+    bool dma_tainted; /* the input mapped or unmapped memory itself */
 };
 
 /* ---- the model ---- */
@@ -208,6 +232,9 @@ static void reconnect(struct fz *f)
     f->cli = f->srv = NULL;
     FZ_CHECK(vuc_mem_pair(&f->cli, &f->srv) == 0, "mem pair");
     f->negotiated = false;
+    /* spec: Client Disconnection: the server unmaps everything */
+    f->dma_id = 0;
+    f->mapped[0] = f->mapped[1] = false;
 }
 
 /* -1: no reply; 0: success; else the errno of the error reply. */
@@ -397,17 +424,72 @@ static void model_step(struct fz *f, const struct vuc_hdr *h, const uint8_t *p,
         f->cap_len = 0; /* a new save session: a new stream */
 }
 
+static void version_prefix(struct fz *f);
+
+/* What a DMA run of DMA_PATTERN writes, from its first byte on. */
+static const uint8_t *pattern(void)
+{
+    static uint8_t p[DMA_MAP_SIZE];
+
+    if (p[1] == 0)
+        for (size_t i = 0; i < sizeof(p); i++)
+            p[i] = (uint8_t)(DMA_PATTERN >> (8 * (i % 8)));
+    return p;
+}
+
 /*
- * Send one message, let the server handle everything, collect the
- * replies and check them and the model.
+ * A request the server sent us: only DMA_WRITE (README: the engine never
+ * reads), numbered 1, 2, 3, ... per connection, waiting for its reply, at
+ * most max_data_xfer_size bytes, its count exactly the data it carries;
+ * in an FZS_OP_DMA run, consecutive and carrying DMA_PATTERN.
  */
-static void xchg(struct fz *f, uint16_t cmd, uint8_t ctl, const uint8_t *p,
-                 size_t len)
+static void check_server_request(struct fz *f, const struct vuc_msg *m)
+{
+    const struct vuc_hdr *h = &m->hdr;
+    uint32_t xfer = f->small_xfer ? 4096u : VUC_DEFAULT_MAX_DATA_XFER_SIZE;
+    struct vuc_dma_rw w;
+
+    FZ_CHECK(h->flags == VUC_TYPE_COMMAND && h->cmd == VUC_CMD_DMA_WRITE,
+             "server request %s flags 0x%x", vuc_cmd_name(h->cmd), h->flags);
+    FZ_CHECK(h->id == (uint16_t)(f->dma_id + 1), "DMA_WRITE #%u after #%u",
+             h->id, f->dma_id);
+    f->dma_id = h->id;
+    FZ_CHECK(h->size == m->len && m->nfds == 0, "DMA_WRITE framing");
+    FZ_CHECK(vuc_dma_rw_decode(m->payload, m->payload_len, true, &w) ==
+                     (int)m->payload_len &&
+                 w.count > 0,
+             "DMA_WRITE of %zu bytes does not decode", m->payload_len);
+    FZ_CHECK(!f->prefix || w.count <= xfer, "DMA_WRITE of %llu bytes",
+             (unsigned long long)w.count);
+    f->dma_writes++;
+    if (!f->dma_run)
+        return;
+    FZ_CHECK(w.addr == f->dma_next, "DMA_WRITE at 0x%llx, expected 0x%llx",
+             (unsigned long long)w.addr, (unsigned long long)f->dma_next);
+    FZ_CHECK(w.addr - f->dma_start + w.data_len <= DMA_MAP_SIZE &&
+                 memcmp(w.data, pattern() + (w.addr - f->dma_start),
+                        w.data_len) == 0,
+             "DMA_WRITE of %zu bytes at 0x%llx: not the pattern", w.data_len,
+             (unsigned long long)w.addr);
+    f->dma_next += w.count;
+}
+
+/*
+ * Send one message (and, for FZS_OP_DMA, a GET pipelined behind it and
+ * raw bytes after that: replies to the DMA_WRITEs to come), let the
+ * server handle everything, collect the replies and check them and the
+ * model. Requests the server sends meanwhile are checked, not answered.
+ */
+static void xchg_tail(struct fz *f, uint16_t cmd, uint8_t ctl, const uint8_t *p,
+                      size_t len, bool pipe_get, const uint8_t *tail,
+                      size_t tail_len)
 {
     struct vuc_hdr h = {.id = ++f->id, .cmd = cmd};
-    bool expect_abort, want_reply;
+    struct vuc_hdr g = {.cmd = VUC_CMD_DEVICE_FEATURE};
+    uint8_t gp[8];
+    bool expect_abort, may_abort, aborted, want_reply;
     struct vuc_msg m;
-    size_t n = 0;
+    size_t n = 0, ng = 0;
     int rc;
 
     if (ctl & FZS_CTL_REPLY)
@@ -428,27 +510,64 @@ static void xchg(struct fz *f, uint16_t cmd, uint8_t ctl, const uint8_t *p,
     expect_abort = vuc_hdr_type(&h) == VUC_TYPE_COMMAND &&
                    cmd == VUC_CMD_VERSION && !f->negotiated && len >= 4 &&
                    vuc_get_u16(p) != VUC_VERSION_MAJOR;
-    /* README: a Reply to a command the server never sends (anything but
+    /*
+     * README: a Reply to a command the server never sends (anything but
      * DMA_READ/WRITE) is a protocol error and the server closes; a stray
-     * DMA reply is dropped */
-    if (vuc_hdr_type(&h) == VUC_TYPE_REPLY && cmd != VUC_CMD_DMA_WRITE &&
-        cmd != VUC_CMD_DMA_READ)
-        expect_abort = true;
+     * DMA reply is dropped. (Servers built before that rule drop both.)
+     */
+    may_abort = vuc_hdr_type(&h) == VUC_TYPE_REPLY &&
+                cmd != VUC_CMD_DMA_WRITE && cmd != VUC_CMD_DMA_READ;
 
     release_rep(f);
     rc =
         vuc_conn_send(f->cli, &h, p, len, (ctl & FZS_CTL_FD) ? &f->memfd : NULL,
                       (ctl & FZS_CTL_FD) ? 1 : 0, 0);
     FZ_CHECK(rc == 0, "send: %d", rc);
+    if (pipe_get) {
+        g.id = ++f->id;
+        vuc_put_u32(gp, 16);
+        vuc_put_u32(gp + 4, VUC_FEATURE_GET | 2);
+        FZ_CHECK(vuc_conn_send(f->cli, &g, gp, sizeof(gp), NULL, 0, 0) == 0,
+                 "send");
+    }
+    if (tail_len)
+        FZ_CHECK(vuc_conn_send_raw(f->cli, tail, tail_len, NULL, 0, 0) == 0,
+                 "send_raw");
     rc = vuc_srv_serve(f->s, f->srv, 0);
-    FZ_CHECK(rc == (expect_abort ? -ECONNABORTED : -EAGAIN),
+    FZ_CHECK(rc == (expect_abort ? -ECONNABORTED : -EAGAIN) ||
+                 (rc == -ECONNABORTED && may_abort),
              "serve after %s returned %d", vuc_cmd_name(cmd), rc);
+    aborted = rc == -ECONNABORTED;
     for (;;) {
         memset(&m, 0, sizeof(m));
         rc = vuc_conn_recv(f->cli, &m, 0);
         if (rc == -EAGAIN)
             break;
         FZ_CHECK(rc == 0, "recv: %d", rc);
+        if (vuc_hdr_type(&m.hdr) != VUC_TYPE_REPLY) {
+            check_server_request(f, &m);
+            vuc_msg_release(&m);
+            continue;
+        }
+        if (pipe_get && m.hdr.id == g.id) {
+            /* README: commands that came while the server waited are
+             * handled, in order, after the reply to the doorbell */
+            check_reply(&g, &m);
+            FZ_CHECK(++ng == 1 && n == (want_reply ? 1u : 0u),
+                     "pipelined GET answered out of order");
+            if (!f->negotiated)
+                FZ_CHECK(m.hdr.error == EINVAL, "GET before VERSION: %u",
+                         m.hdr.error);
+            else
+                FZ_CHECK(!(m.hdr.flags & VUC_FLAG_ERROR) &&
+                             m.payload_len >= 16 &&
+                             vuc_get_u32(m.payload + 8) == f->state,
+                         "pipelined GET: %u, the state is %s",
+                         m.payload_len >= 16 ? vuc_get_u32(m.payload + 8) : 99,
+                         vuc_state_name(f->state));
+            vuc_msg_release(&m);
+            continue;
+        }
         check_reply(&h, &m);
         n++;
         FZ_CHECK(n == 1 && want_reply, "%zu replies to %s (flags 0x%x)", n,
@@ -458,13 +577,26 @@ static void xchg(struct fz *f, uint16_t cmd, uint8_t ctl, const uint8_t *p,
     }
     FZ_CHECK(n == (want_reply ? 1u : 0u), "no reply to %s (flags 0x%x)",
              vuc_cmd_name(cmd), h.flags);
-    model_step(f, &h, p, len, expect_abort);
+    /* a connection dropped for the first message takes the GET with it */
+    FZ_CHECK(ng == (pipe_get && !aborted ? 1u : 0u),
+             "%zu replies to the pipelined GET", ng);
+    model_step(f, &h, p, len, aborted);
     if (f->verbose)
-        fprintf(stderr, "#%u %s flags=0x%x len=%zu -> %lld, state %s\n", h.id,
+        fprintf(stderr, "#%u %s flags=0x%x len=%zu -> %lld, state %s%s\n", h.id,
                 vuc_cmd_name(cmd), h.flags, len, (long long)outcome(f),
-                vuc_state_name(f->state));
-    if (expect_abort)
+                vuc_state_name(f->state), aborted ? ", hung up" : "");
+    if (aborted) {
+        /* a new client, which negotiates as the first one did */
         reconnect(f);
+        if (f->prefix)
+            version_prefix(f);
+    }
+}
+
+static void xchg(struct fz *f, uint16_t cmd, uint8_t ctl, const uint8_t *p,
+                 size_t len)
+{
+    xchg_tail(f, cmd, ctl, p, len, false, NULL, 0);
 }
 
 static void version_prefix(struct fz *f)
@@ -548,6 +680,144 @@ static void replay(struct fz *f, uint8_t ctl, uint32_t piece, uint32_t skip)
     free(b);
 }
 
+static bool device_runs(uint32_t st)
+{
+    return st == ST_RUN || st == ST_RP2P || st == ST_PC || st == ST_PP2P;
+}
+
+static void dma_map(struct fz *f, uint8_t ctl, bool with_fd)
+{
+    uint8_t b[32];
+
+    vuc_put_u32(b, 32);
+    vuc_put_u32(b + 4, VUC_DMA_FLAG_READ | VUC_DMA_FLAG_WRITE);
+    vuc_put_u64(b + 8, 0);
+    vuc_put_u64(b + 16, with_fd ? DMA_IOVA_FD : DMA_IOVA_NOFD);
+    vuc_put_u64(b + 24, DMA_MAP_SIZE);
+    xchg(f, VUC_CMD_DMA_MAP, (uint8_t)(ctl | (with_fd ? FZS_CTL_FD : 0)), b,
+         sizeof(b));
+    /* README: EEXIST when it is there already */
+    if (outcome(f) == 0 || outcome(f) == EEXIST)
+        f->mapped[with_fd] = true;
+}
+
+/*
+ * A DMA engine run (README: "The DMA engine") into one of two mappings,
+ * with replies to the server's DMA_WRITEs queued behind the doorbell:
+ * u8 flags (bit 0 the mapping with an fd, bit 1 the last reply for a
+ * wrong address, bit 2 a GET pipelined behind the doorbell, bit 3 unmap
+ * afterwards), u8 replies, u16 length. Then DMA_STATUS must say what
+ * happened: EBUSY unless the device runs, 0 with the bytes in the memfd,
+ * or, without an fd, 0 exactly when every DMA_WRITE got its reply.
+ */
+static void dma_run(struct fz *f, uint8_t ctl, struct fz_in *a)
+{
+    uint8_t flags = fz_u8(a), nrep = fz_u8(a), b[8];
+    bool with_fd = flags & 1u;
+    uint64_t iova = with_fd ? DMA_IOVA_FD : DMA_IOVA_NOFD;
+    uint32_t len = fz_u16(a), xfer = f->small_xfer ? 4096u : (1u << 20);
+    uint32_t chunks, status;
+    uint8_t plain = ctl & (FZS_CTL_RESERVED | FZS_CTL_ERROR);
+    uint8_t *tail = malloc((size_t)nrep * 32 + 1);
+    uint64_t sent_before = f->dma_writes;
+    int64_t err;
+
+    FZ_CHECK(tail != NULL, "malloc");
+    if (len > DMA_MAP_SIZE)
+        len = DMA_MAP_SIZE;
+    chunks = (len + xfer - 1) / xfer;
+    /* Ignored flag bits only: these must take effect. */
+    dma_map(f, plain, with_fd);
+    vuc_put_u64(b, iova);
+    region_write(f, plain, R_DMA_ADDR, b, 8);
+    vuc_put_u64(b, len);
+    region_write(f, plain, R_DMA_LEN, b, 8);
+    vuc_put_u64(b, DMA_PATTERN);
+    region_write(f, plain, R_DMA_PATTERN, b, 8);
+
+    /* replies for the DMA_WRITEs the server will send, in order */
+    for (uint32_t k = 0; k < nrep; k++) {
+        uint8_t *r = tail + 32 * (size_t)k;
+        uint64_t at = iova + (uint64_t)k * xfer;
+
+        if (k + 1 == nrep && (flags & 2u))
+            at ^= 8;
+        vuc_put_u16(r, (uint16_t)(f->dma_id + 1 + k));
+        vuc_put_u16(r + 2, VUC_CMD_DMA_WRITE);
+        vuc_put_u32(r + 4, 32);
+        vuc_put_u32(r + 8, VUC_TYPE_REPLY);
+        vuc_put_u32(r + 12, 0);
+        vuc_put_u64(r + 16, at);
+        vuc_put_u64(r + 24, k + 1 < chunks ? xfer : len - k * xfer);
+    }
+    vuc_put_u32(b, 1);
+    {
+        uint8_t w[16 + 4];
+
+        vuc_put_u64(w, R_DMA_BELL);
+        vuc_put_u32(w + 8, 0);
+        vuc_put_u32(w + 12, 4);
+        memcpy(w + 16, b, 4);
+        f->dma_run = true;
+        f->dma_start = f->dma_next = iova;
+        xchg_tail(f, VUC_CMD_REGION_WRITE, (uint8_t)(ctl & ~FZS_CTL_FD), w,
+                  sizeof(w), (flags & 4u) != 0, tail, (size_t)nrep * 32);
+        f->dma_run = false;
+    }
+    free(tail);
+    err = outcome(f);
+
+    /* DMA_STATUS */
+    {
+        uint8_t r[16];
+
+        vuc_put_u64(r, R_DMA_STATUS);
+        vuc_put_u32(r + 8, 0);
+        vuc_put_u32(r + 12, 4);
+        xchg(f, VUC_CMD_REGION_READ, 0, r, sizeof(r));
+    }
+    if (err != 0 || outcome(f) != 0 || !f->prefix || f->dma_tainted ||
+        (ctl & (FZS_CTL_REPLY | FZS_CTL_TYPE | FZS_CTL_NO_REPLY)))
+        goto unmap; /* not run as planned, or mappings the input made */
+    status = vuc_get_u32(f->rep.payload + 16);
+    if (f->verbose)
+        fprintf(stderr, "DMA of %u bytes (%s fd, %u replies): status %u\n", len,
+                with_fd ? "with" : "no", nrep, status);
+    if (!device_runs(f->state)) {
+        FZ_CHECK(status == EBUSY, "DMA in %s: status %u",
+                 vuc_state_name(f->state), status);
+    } else if (!f->mapped[with_fd]) {
+        FZ_CHECK(status == EFAULT, "DMA to nothing mapped: status %u", status);
+    } else if (with_fd) {
+        static uint8_t got[DMA_MAP_SIZE];
+
+        FZ_CHECK(status == 0 && f->dma_writes == sent_before,
+                 "DMA to an fd mapping: status %u", status);
+        FZ_CHECK(pread(f->memfd, got, len, 0) == (ssize_t)len, "pread");
+        FZ_CHECK(memcmp(got, pattern(), len) == 0,
+                 "DMA of %u bytes: not the pattern", len);
+    } else {
+        bool answered =
+            len == 0 || (nrep >= chunks && !(nrep == chunks && (flags & 2u)));
+
+        FZ_CHECK(status == (answered ? 0u : EIO),
+                 "DMA of %u bytes in %u messages, %u replies: status %u", len,
+                 chunks, nrep, status);
+    }
+unmap:
+    if (flags & 8u) {
+        uint8_t u[24];
+
+        vuc_put_u32(u, 24);
+        vuc_put_u32(u + 4, 0);
+        vuc_put_u64(u + 8, iova);
+        vuc_put_u64(u + 16, DMA_MAP_SIZE);
+        xchg(f, VUC_CMD_DMA_UNMAP, 0, u, sizeof(u));
+        if (outcome(f) == 0)
+            f->mapped[with_fd] = false;
+    }
+}
+
 static void macro(struct fz *f, uint8_t op, uint8_t ctl, struct fz_in *a)
 {
     uint8_t b[8] = {0};
@@ -583,6 +853,8 @@ static void macro(struct fz *f, uint8_t op, uint8_t ctl, struct fz_in *a)
         f->srv = NULL;
         FZ_CHECK(vuc_mem_pair(&f->cli, &f->srv) == 0, "mem pair");
         f->negotiated = false;
+        f->dma_id = 0;
+        f->mapped[0] = f->mapped[1] = false;
         if (f->prefix)
             version_prefix(f);
         break;
@@ -606,6 +878,9 @@ static void macro(struct fz *f, uint8_t op, uint8_t ctl, struct fz_in *a)
         break;
     case FZS_OP_RESET:
         xchg(f, VUC_CMD_DEVICE_RESET, ctl, NULL, 0);
+        break;
+    case FZS_OP_DMA:
+        dma_run(f, ctl, a);
         break;
     default:
         break;
@@ -705,6 +980,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 macro(&f, op, ctl, &arg);
             else
                 xchg(&f, op, ctl, arg.p, arg.n);
+            if (op == VUC_CMD_DMA_MAP || op == VUC_CMD_DMA_UNMAP)
+                f.dma_tainted = true;
         }
     }
 

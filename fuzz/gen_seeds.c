@@ -479,6 +479,28 @@ static void gen_server(void)
     rec_set(&b, VUC_STATE_STOP);
     server_seed("small-xfer", &b);
 
+    /* the DMA engine: into a memfd mapping, and into one reached with
+     * DMA_WRITE messages, answered in full, in part, wrongly, with a GET
+     * pipelined behind the doorbell; then stopped (EBUSY) */
+    reset(&b);
+    put8(&b, FZS_CFG_SMALL_XFER | 2);
+    {
+        static const uint8_t runs[][4] = {
+            {1, 0, 0x00, 0x20},    /* fd, 8 KiB */
+            {0, 3, 0x00, 0x30},    /* 12 KiB in 3 messages, 3 replies */
+            {4, 3, 0x10, 0x20},    /* 8 KiB + 16 in 3, a GET pipelined */
+            {2, 2, 0x00, 0x20},    /* the last reply for a wrong address */
+            {0, 1, 0x00, 0x20},    /* too few replies */
+            {8 | 1, 0, 0x00, 0x01} /* 256 bytes, then unmap */
+        };
+
+        for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++)
+            rec(&b, FZS_OP_DMA, 0, runs[i], 4);
+        rec_set(&b, VUC_STATE_STOP);
+        rec(&b, FZS_OP_DMA, 0, runs[0], 4);
+    }
+    server_seed("dma-engine", &b);
+
     /* raw bytes: two messages in one write, then a cut one, then too big
      * and too small declared sizes */
     reset(&b);
@@ -651,6 +673,45 @@ static void gen_client(void)
         at += 4 + n;
     }
     save_buf("fuzz_client", "recorded-session-patched", &g.out);
+
+    /* the server's own DMA_WRITE and DMA_READ (into the client's memory:
+     * fuzz_client.c registers 8 KiB at 0x100000), then the reply to the
+     * client's first request, all while it waits for that reply */
+    {
+        struct buf m = {0};
+
+        put16(&m, 1);
+        put16(&m, VUC_CMD_DMA_WRITE);
+        put32(&m, 16 + 16 + 8);
+        put32(&m, VUC_TYPE_COMMAND);
+        put32(&m, 0);
+        put64(&m, 0x100ff8);
+        put64(&m, 8);
+        put64(&m, 0x1122334455667788ull);
+        put16(&m, 2);
+        put16(&m, VUC_CMD_DMA_READ);
+        put32(&m, 16 + 16);
+        put32(&m, VUC_TYPE_COMMAND);
+        put32(&m, 0);
+        put64(&m, 0x101ff0);
+        put64(&m, 16);
+        put16(&m, 1); /* the client's first message id */
+        put16(&m, VUC_CMD_DEVICE_FEATURE);
+        put32(&m, 32);
+        put32(&m, VUC_TYPE_REPLY);
+        put32(&m, 0);
+        put32(&m, 16);
+        put32(&m, VUC_FEATURE_GET | 2);
+        put32(&m, VUC_STATE_RUNNING);
+        put32(&m, UINT32_MAX);
+        reset(&g.out);
+        put8(&g.out, FZC_CALL_GET_STATE);
+        put8(&g.out, 0);
+        put16(&g.out, (uint16_t)m.n);
+        put(&g.out, m.p, m.n);
+        save_buf("fuzz_client", "server-dma-requests", &g.out);
+        free(m.p);
+    }
 
     /* a server that hangs up in the middle of a reply */
     reset(&g.out);
