@@ -139,12 +139,12 @@ static int log_report(struct vuc_ctx *ctx, uint64_t iova, uint64_t len,
                               argsz, buf, sizeof(buf), r);
 }
 
-/* true when the server advertises logging (PROBE of START with SET); a
- * SKIP verdict otherwise. */
-static bool logging_supported(struct vuc_ctx *ctx)
+/* PROBE of DMA_LOGGING_START with SET: 1 supported, 0 not, < 0 after a
+ * verdict. */
+static int probe_start(struct vuc_ctx *ctx)
 {
     struct vuc_reply r;
-    bool ok;
+    int ok;
     int rc = vuc_client_feature(ctx->cl,
                                 VUC_FEATURE_PROBE | VUC_FEATURE_SET |
                                     VUC_FEATURE_DMA_LOGGING_START,
@@ -152,15 +152,49 @@ static bool logging_supported(struct vuc_ctx *ctx)
 
     if (rc < 0) {
         vuc_case_report_rc(ctx, rc, "PROBE of DMA_LOGGING_START");
-        return false;
+        return rc;
     }
     ok = !r.is_error;
     vuc_reply_release(&r);
-    if (!ok)
-        vuc_verdict(ctx, VUC_SKIP,
-                    "the device does not support DMA logging (PROBE of "
-                    "DMA_LOGGING_START with SET fails)");
     return ok;
+}
+
+static int log_start(struct vuc_ctx *ctx, uint64_t page,
+                     const struct vuc_log_range *ranges, uint32_t n,
+                     struct vuc_reply *r);
+static int log_stop(struct vuc_ctx *ctx, struct vuc_reply *r);
+
+/* Does a real LOGGING_START work? (It is stopped again.) */
+static bool start_works(struct vuc_ctx *ctx)
+{
+    static const struct vuc_log_range rg = {0x40000000ull, 64 * 8192ull};
+    struct vuc_reply r;
+    bool ok;
+
+    if (log_start(ctx, 8192, &rg, 1, &r) < 0)
+        return false;
+    ok = !r.is_error;
+    vuc_reply_release(&r);
+    if (ok && log_stop(ctx, &r) == 0)
+        vuc_reply_release(&r);
+    return ok;
+}
+
+/* true when the device logs: PROBE says so, or (a device whose PROBE is
+ * wrong, judged by dirty.probe.start) a real START works. A SKIP verdict
+ * otherwise. */
+static bool logging_supported(struct vuc_ctx *ctx)
+{
+    int p = probe_start(ctx);
+
+    if (p < 0)
+        return false;
+    if (p == 1 || start_works(ctx))
+        return true;
+    vuc_verdict(ctx, VUC_SKIP,
+                "the device does not support DMA logging (PROBE of "
+                "DMA_LOGGING_START with SET fails, and so does START)");
+    return false;
 }
 
 /* A fresh connection and device, with logging support; false after a
@@ -192,6 +226,22 @@ static void probe(struct vuc_ctx *ctx, const struct vuc_case *c)
     char eb[16];
     int rc;
 
+    if (c->a == VUC_FEATURE_DMA_LOGGING_START) {
+        /* the gate of every dirty case: judged on its own */
+        if (vuc_ctx_connect(ctx) == NULL || !vuc_case_fresh(ctx))
+            return;
+        rc = probe_start(ctx);
+        if (rc == 0 && start_works(ctx))
+            vuc_verdict(ctx, VUC_FAIL,
+                        "PROBE of DMA_LOGGING_START with SET fails, yet "
+                        "LOGGING_START works (\"the probe will only return "
+                        "success if all of the indicated methods are "
+                        "supported\")");
+        else if (rc == 0)
+            vuc_verdict(ctx, VUC_SKIP,
+                        "the device does not support DMA logging");
+        return;
+    }
     if (!setup(ctx))
         return;
     rc = vuc_client_feature(ctx->cl, VUC_FEATURE_PROBE | c->a | c->b,

@@ -27,7 +27,8 @@ uint64_t vuc_case_flags(struct vuc_ctx *ctx)
                     "GET, so its migration states are unknown");
         return 0;
     }
-    return ctx->info->mig_flags;
+    /* unknown bits are judged by fsm.flags.valid alone */
+    return ctx->info->mig_flags & VUC_MIGRATION_KNOWN;
 }
 
 void vuc_case_report_rc(struct vuc_ctx *ctx, int rc, const char *what)

@@ -168,6 +168,7 @@ struct vuc_run_info {
     /* robust.resources.*: the server's usage before the robustness run */
     pid_t usage_pid;
     long usage_fds, usage_rss_kib;
+    unsigned usage_runs; /* robust.* cases run since the recording */
 };
 
 /* ---- the per-case context ---- */
