@@ -509,6 +509,36 @@ bool vuc_conn_pending(const struct vuc_conn *c)
     return size < VUC_HDR_SIZE || size > c->max_msg || avail >= size;
 }
 
+/*
+ * Walk the whole messages buffered; true if bytes are left over that
+ * start one not complete yet. A header recv rejects ends the walk: recv
+ * answers it without waiting for more.
+ */
+bool vuc_conn_partial(const struct vuc_conn *c)
+{
+    size_t pos;
+
+    if (c->big) {
+        return c->big_have < c->big_len;
+    }
+    if (c->skip) {
+        return false; /* rbuf is empty while skipping */
+    }
+    pos = c->rpos;
+    while (c->rlen - pos >= VUC_HDR_SIZE) {
+        uint32_t size = vuc_get_u32(c->rbuf + pos + 4);
+
+        if (size < VUC_HDR_SIZE || size > c->max_msg) {
+            return false;
+        }
+        if (c->rlen - pos < size) {
+            return true;
+        }
+        pos += size;
+    }
+    return pos < c->rlen;
+}
+
 /* ---- send ---- */
 
 /*

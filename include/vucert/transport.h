@@ -113,6 +113,15 @@ int vuc_conn_recv(struct vuc_conn *c, struct vuc_msg *m, int timeout_ms);
  * for the fd instead might wait forever. */
 bool vuc_conn_pending(const struct vuc_conn *c);
 
+/* true if bytes of an incomplete message are buffered: the buffered
+ * bytes end partway through a header or body (after any whole messages
+ * before them), or a large message is being read into its own buffer.
+ * Bytes of an oversized message being discarded (-EMSGSIZE) are not kept,
+ * so they do not count; nor does a header recv rejects at once (-EBADMSG,
+ * -EMSGSIZE). Only bytes recv has already read count, not those still in
+ * the socket. */
+bool vuc_conn_partial(const struct vuc_conn *c);
+
 /*
  * Send a message: header h (its size field is ignored and set to 16 +
  * the payload length), then the payload from iov. fds go with the first

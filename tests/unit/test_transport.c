@@ -521,6 +521,86 @@ static void test_msgsize_skip(void **state)
     close(pfd[1]);
 }
 
+/* vuc_conn_partial: bytes recv has read that end inside a message. */
+static void test_partial(void **state)
+{
+    struct fx *f = *state;
+    const size_t big_len = 100000;
+    uint8_t a[40], b[24], c[32], three[40 + 24 + 10];
+    uint8_t *big = malloc(big_len);
+    struct vuc_msg m;
+
+    assert_non_null(big);
+    assert_false(vuc_conn_partial(f->rx)); /* nothing read yet */
+    mk_msg(a, 1, sizeof(a), 1);
+    mk_msg(b, 2, sizeof(b), 2);
+    mk_msg(c, 3, sizeof(c), 3);
+
+    /* half a header, a whole header, then the body */
+    raw(f->tx, a, 7);
+    assert_false(vuc_conn_partial(f->rx)); /* sent, not read yet */
+    expect_err(f->rx, 0, -EAGAIN);
+    assert_true(vuc_conn_partial(f->rx));
+    raw(f->tx, a + 7, 9);
+    expect_err(f->rx, 0, -EAGAIN);
+    assert_true(vuc_conn_partial(f->rx));
+    assert_false(vuc_conn_pending(f->rx));
+    raw(f->tx, a + 16, sizeof(a) - 16);
+    expect_msg(f->rx, 0, 1, sizeof(a), 1);
+    assert_false(vuc_conn_partial(f->rx));
+
+    /* whole, whole, then 10 bytes of a third, in one write */
+    memcpy(three, a, sizeof(a));
+    memcpy(three + sizeof(a), b, sizeof(b));
+    memcpy(three + sizeof(a) + sizeof(b), c, 10);
+    raw(f->tx, three, sizeof(three));
+    expect_msg(f->rx, 0, 1, sizeof(a), 1);
+    assert_true(vuc_conn_pending(f->rx));
+    assert_true(vuc_conn_partial(f->rx));
+    expect_msg(f->rx, 0, 2, sizeof(b), 2);
+    assert_false(vuc_conn_pending(f->rx));
+    assert_true(vuc_conn_partial(f->rx));
+    raw(f->tx, c + 10, sizeof(c) - 10);
+    assert_true(vuc_conn_partial(f->rx)); /* the rest is not read yet */
+    expect_msg(f->rx, 0, 3, sizeof(c), 3);
+    assert_false(vuc_conn_partial(f->rx));
+
+    /* two whole messages: pending, not partial */
+    memcpy(three, a, sizeof(a));
+    memcpy(three + sizeof(a), b, sizeof(b));
+    raw(f->tx, three, sizeof(a) + sizeof(b));
+    expect_msg(f->rx, 0, 1, sizeof(a), 1);
+    assert_true(vuc_conn_pending(f->rx));
+    assert_false(vuc_conn_partial(f->rx));
+    expect_msg(f->rx, 0, 2, sizeof(b), 2);
+
+    /* a large message read into its own buffer */
+    mk_msg(big, 4, (uint32_t)big_len, 4);
+    raw(f->tx, big, big_len / 2);
+    expect_err(f->rx, 0, -EAGAIN);
+    assert_true(vuc_conn_partial(f->rx));
+    raw(f->tx, big + big_len / 2, big_len - big_len / 2);
+    expect_msg(f->rx, 1000, 4, (uint32_t)big_len, 4);
+    assert_false(vuc_conn_partial(f->rx));
+
+    /* an oversized message being discarded: nothing is kept */
+    vuc_conn_set_max_msg(f->rx, 30);
+    raw(f->tx, a, 20);
+    assert_int_equal(vuc_conn_recv(f->rx, &m, 0), -EMSGSIZE);
+    vuc_msg_release(&m);
+    assert_false(vuc_conn_partial(f->rx));
+    raw(f->tx, a + 20, sizeof(a) - 20);
+    expect_err(f->rx, 0, -EAGAIN);
+    assert_false(vuc_conn_partial(f->rx));
+
+    /* a header recv rejects at once */
+    mk_msg(b, 5, 15, 0);
+    raw(f->tx, b, 16);
+    expect_err(f->rx, 0, -EBADMSG);
+    assert_false(vuc_conn_partial(f->rx));
+    free(big);
+}
+
 /* ---- end of stream ---- */
 
 static void test_close_boundary(void **state)
@@ -1236,6 +1316,7 @@ int main(void)
         BOTH(test_badmsg_zero),
         BOTH(test_max_boundary),
         BOTH(test_msgsize_skip),
+        BOTH(test_partial),
         BOTH(test_close_boundary),
         BOTH(test_close_mid_header),
         BOTH(test_close_mid_body),
