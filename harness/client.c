@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness_priv.h"
 #include "vucert/client.h"
 
 #define TRACE_LINES    64
@@ -46,6 +47,7 @@ struct vuc_client {
     } mem[VUC_CLIENT_MAX_MEMORY];
     size_t n_mem;
     unsigned server_requests; /* served during the current call */
+    const char *record_dir;   /* --record, or NULL */
     /* scratch for requests */
     uint8_t *scratch;
     size_t scratch_cap;
@@ -223,11 +225,44 @@ static void format_msg(const struct trace_entry *e, char *line, size_t cap)
              vuc_cmd_name(h->cmd), reply ? " reply" : "", h->size, detail);
 }
 
+void vuc_client_record(struct vuc_client *cl, const char *dir)
+{
+    cl->record_dir = dir;
+}
+
+/* --record: the message (header as given, then payload) as one file. */
+static void record_msg(struct vuc_client *cl, const struct vuc_hdr *h,
+                       const uint8_t *p, size_t len)
+{
+    char name[65], path[4096];
+    uint8_t *buf;
+    FILE *f;
+
+    if (cl->record_dir == NULL || len > (64u << 20))
+        return;
+    buf = malloc(VUC_HDR_SIZE + len);
+    if (buf == NULL)
+        return;
+    vuc_hdr_encode(h, buf, VUC_HDR_SIZE);
+    if (len > 0)
+        memcpy(buf + VUC_HDR_SIZE, p, len);
+    vuc_sha256_hex(buf, VUC_HDR_SIZE + len, name);
+    snprintf(path, sizeof(path), "%s/%s", cl->record_dir, name);
+    f = fopen(path, "wbx"); /* an existing file holds the same bytes */
+    if (f != NULL) {
+        fwrite(buf, 1, VUC_HDR_SIZE + len, f);
+        fclose(f);
+    }
+    free(buf);
+}
+
 static void trace_msg(struct vuc_client *cl, bool out, const struct vuc_hdr *h,
                       const uint8_t *p, size_t len)
 {
     struct trace_entry *e = trace_slot(cl);
 
+    if (p != NULL || len == 0)
+        record_msg(cl, h, p, len);
     e->is_msg = true;
     e->out = out;
     e->h = *h;

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "harness_priv.h"
 #include "vucert/codec.h"
 #include "vucert/harness.h"
 #include "vucert/report.h"
@@ -53,6 +54,12 @@ static void usage(FILE *f)
             "                      [--dest-socket PATH | --dest-server-cmd "
             "'CMD ... {socket} ...']\n"
             "                      [--stream-limit BYTES] [--server-pid PID]\n"
+            "                      [--record DIR]\n"
+            "       vucert fuzz   (--socket PATH | --server-cmd CMD) "
+            "[--time S | --runs N]\n"
+            "                     [--seed N] [--out DIR] [--timeout S]\n"
+            "       vucert replay FILE (--socket PATH | --server-cmd CMD) "
+            "[--timeout S]\n"
             "       vucert --version\n"
             "\n"
             "With neither --socket nor --server-cmd, vucert certifies the "
@@ -257,6 +264,7 @@ static int certify(int argc, char **argv)
         {"dest-server-cmd", required_argument, NULL, 'C'},
         {"stream-limit", required_argument, NULL, 'L'},
         {"server-pid", required_argument, NULL, 'P'},
+        {"record", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -328,6 +336,14 @@ static int certify(int argc, char **argv)
             break;
         case 'D':
             dest_socket = optarg;
+            break;
+        case 'R':
+            if (mkdir(optarg, 0755) < 0 && errno != EEXIST) {
+                fprintf(stderr, "vucert: --record %s: %s\n", optarg,
+                        strerror(errno));
+                return EXIT_USAGE;
+            }
+            opts.record_dir = optarg;
             break;
         case 'P': {
             char *end;
@@ -517,12 +533,10 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (argc >= 2 &&
-        (strcmp(argv[1], "fuzz") == 0 || strcmp(argv[1], "replay") == 0)) {
-        fprintf(stderr, "vucert: '%s' is not part of this version yet\n",
-                argv[1]);
-        return EXIT_USAGE;
-    }
+    if (argc >= 2 && strcmp(argv[1], "fuzz") == 0)
+        return vuc_fuzz_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "replay") == 0)
+        return vuc_replay_main(argc - 1, argv + 1);
     usage(stderr);
     return EXIT_USAGE;
 }

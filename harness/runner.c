@@ -231,6 +231,8 @@ struct vuc_client *vuc_ctx_connect_raw(struct vuc_ctx *ctx)
     else
         rc = vuc_client_connect(ctx->target->socket, ctx->opts->timeout_ms,
                                 &ctx->cl);
+    if (rc == 0 && ctx->opts->record_dir != NULL)
+        vuc_client_record(ctx->cl, ctx->opts->record_dir);
     if (rc < 0) {
         ctx->cl = NULL;
         if (rc == -ECHILD) {
@@ -350,8 +352,8 @@ void vuc_run_case(struct vuc_target *t, struct vuc_target *dest,
     vuc_ctx_disconnect(&ctx);
     if (t->cmd != NULL) {
         /* A crashing server closes its socket a moment before it can be
-         * reaped: when it closed a connection, give it that moment (100 ms) so the
-         * death is charged to this case, not found by the next one. */
+         * reaped: when it closed a connection, give it that moment (100 ms) so
+         * the death is charged to this case, not found by the next one. */
         bool died = server_died(&ctx);
         for (int i = 0; !died && ctx.conn_lost && i < 20; i++) {
             struct timespec ts = {0, 5 * 1000 * 1000};

@@ -70,6 +70,11 @@ const char *vuc_client_trace(struct vuc_client *cl);
 void vuc_client_trace_note(struct vuc_client *cl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Write every message sent and received from now on into dir, one file
+ * per message named by the SHA-256 of its bytes (fuzzing seeds; dir must
+ * exist). NULL stops. */
+void vuc_client_record(struct vuc_client *cl, const char *dir);
+
 /* ---- client memory ---- */
 
 #define VUC_CLIENT_MAX_MEMORY 16

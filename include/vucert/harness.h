@@ -177,7 +177,8 @@ struct vuc_options {
     int timeout_ms;
     bool strict;
     bool verbose;
-    uint64_t stream_limit; /* longest migration stream vucert reads */
+    uint64_t stream_limit;  /* longest migration stream vucert reads */
+    const char *record_dir; /* --record: every message into this dir */
 };
 
 struct vuc_ctx {
