@@ -11,9 +11,8 @@
  *   flag but Error, size = bytes, an error reply header only with a
  *   non-zero errno, a success reply errno 0 and at least the command's
  *   fixed reply size (spec: Header; design.md: error replies);
- * - the server drops the connection for a first VERSION with a major
- *   other than 0, may drop it for a Reply to anything but DMA_READ/WRITE,
- *   and for nothing else;
+ * - the server drops the connection exactly for a first VERSION with a
+ *   major other than 0 and for a Reply to anything but DMA_READ/WRITE;
  * - the migration state equals this file's own model: the kernel's
  *   next-hop table (spec/notes.md 2.6, vfio_mig_get_next_state) decides
  *   whether a SET is accepted, an accepted SET ends in the requested
@@ -487,7 +486,7 @@ static void xchg_tail(struct fz *f, uint16_t cmd, uint8_t ctl, const uint8_t *p,
     struct vuc_hdr h = {.id = ++f->id, .cmd = cmd};
     struct vuc_hdr g = {.cmd = VUC_CMD_DEVICE_FEATURE};
     uint8_t gp[8];
-    bool expect_abort, may_abort, aborted, want_reply;
+    bool expect_abort, aborted, want_reply;
     struct vuc_msg m;
     size_t n = 0, ng = 0;
     int rc;
@@ -510,13 +509,12 @@ static void xchg_tail(struct fz *f, uint16_t cmd, uint8_t ctl, const uint8_t *p,
     expect_abort = vuc_hdr_type(&h) == VUC_TYPE_COMMAND &&
                    cmd == VUC_CMD_VERSION && !f->negotiated && len >= 4 &&
                    vuc_get_u16(p) != VUC_VERSION_MAJOR;
-    /*
-     * README: a Reply to a command the server never sends (anything but
+    /* README: a Reply to a command the server never sends (anything but
      * DMA_READ/WRITE) is a protocol error and the server closes; a stray
-     * DMA reply is dropped. (Servers built before that rule drop both.)
-     */
-    may_abort = vuc_hdr_type(&h) == VUC_TYPE_REPLY &&
-                cmd != VUC_CMD_DMA_WRITE && cmd != VUC_CMD_DMA_READ;
+     * DMA reply is dropped */
+    if (vuc_hdr_type(&h) == VUC_TYPE_REPLY && cmd != VUC_CMD_DMA_WRITE &&
+        cmd != VUC_CMD_DMA_READ)
+        expect_abort = true;
 
     release_rep(f);
     rc =
@@ -534,8 +532,7 @@ static void xchg_tail(struct fz *f, uint16_t cmd, uint8_t ctl, const uint8_t *p,
         FZ_CHECK(vuc_conn_send_raw(f->cli, tail, tail_len, NULL, 0, 0) == 0,
                  "send_raw");
     rc = vuc_srv_serve(f->s, f->srv, 0);
-    FZ_CHECK(rc == (expect_abort ? -ECONNABORTED : -EAGAIN) ||
-                 (rc == -ECONNABORTED && may_abort),
+    FZ_CHECK(rc == (expect_abort ? -ECONNABORTED : -EAGAIN),
              "serve after %s returned %d", vuc_cmd_name(cmd), rc);
     aborted = rc == -ECONNABORTED;
     for (;;) {
