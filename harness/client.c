@@ -598,7 +598,12 @@ int vuc_client_negotiate(struct vuc_client *cl, uint16_t major, uint16_t minor,
     free(cl->neg.json);
     cl->neg.json = NULL;
     if (rv.json != NULL) {
-        cl->neg.json = strndup(rv.json, rv.json_len);
+        /* the server's bytes need not end in a NUL: copy exactly them */
+        cl->neg.json = malloc(rv.json_len + 1);
+        if (cl->neg.json != NULL) {
+            memcpy(cl->neg.json, rv.json, rv.json_len);
+            cl->neg.json[rv.json_len] = '\0';
+        }
         if (vuc_caps_parse(rv.json, rv.json_len, &cl->neg.caps) < 0) {
             set_error(cl, "VERSION reply JSON is malformed: %.120s",
                       cl->neg.json ? cl->neg.json : "");

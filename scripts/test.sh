@@ -25,11 +25,7 @@ ctest --test-dir build-asan --output-on-failure -j"$(nproc)"
 echo "== fuzz: libFuzzer (clang, ASan+UBSan, -Werror), 20 s per target"
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DVUC_FUZZ=ON \
       -DVUC_FUZZ_ENGINE=libfuzzer -DVUC_TESTS=OFF -DVUC_WERROR=ON >/dev/null
-# strict_string_checks stays off while fuzzing until harness/client.c no
-# longer strndup()s a VERSION reply's unterminated JSON (fuzz_client finds
-# it in seconds); the corpus replay above runs with it on.
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-    fuzz/run --engine libfuzzer --build-dir build-fuzz --time 20 \
+fuzz/run --engine libfuzzer --build-dir build-fuzz --time 20 \
              --jobs "$(nproc)" --no-merge --report-dir build-fuzz/reports
 
 echo "== fuzz: AFL++ build (afl-clang-fast, persistent mode), -Werror"
