@@ -450,6 +450,9 @@ static int check_access(const struct vuc_srv *s, const struct vuc_region_rw *a,
         return EINVAL;
     if (a->count > s->xfer)
         return EINVAL;
+    /* quirk: the limit taken as exclusive */
+    if (a->count == s->xfer && srv_quirk(s, VUC_SRV_QUIRK_MAX_XFER_EXCLUSIVE))
+        return EINVAL;
     if (__builtin_add_overflow(a->offset, (uint64_t)a->count, &end) ||
         end > size)
         return EINVAL;

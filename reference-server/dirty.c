@@ -331,13 +331,52 @@ static int cmp_range(const void *a, const void *b)
     return x->iova < y->iova ? -1 : x->iova > y->iova;
 }
 
+/*
+ * One START range, checked in the kernel's order: alignment, then wrap.
+ * Returns 0 (*keep false when a quirk cut the range to nothing), or
+ * EINVAL / EOVERFLOW.
+ */
+static int start_range(const struct vuc_srv *s, uint64_t page, uint64_t *iova,
+                       uint64_t *len, bool *keep)
+{
+    uint64_t mask = page - 1, end;
+
+    *keep = true;
+    /* quirk start-unaligned-accepted: rounded out to whole pages (an end
+     * that rounds up to 2^64 wraps, and is refused below) */
+    if (srv_quirk(s, VUC_SRV_QUIRK_START_UNALIGNED) && *len &&
+        !__builtin_add_overflow(*iova, *len, &end)) {
+        uint64_t a = *iova & ~mask, b;
+
+        if (__builtin_add_overflow(end, mask, &b))
+            b = 0;
+        else
+            b &= ~mask;
+        *iova = a;
+        *len = b - a;
+    }
+    if (((*iova | *len) & mask) || *len == 0)
+        return EINVAL;
+    if (__builtin_add_overflow(*iova, *len, &end)) {
+        if (!srv_quirk(s, VUC_SRV_QUIRK_START_OVERFLOW))
+            return EOVERFLOW;
+        /* quirk start-overflow-accepted: cut at the top, where the last
+         * page cannot end a range (2^64 does not fit) */
+        if (*iova >= 0 - page)
+            *keep = false;
+        else
+            *len = (0 - page) - *iova;
+    }
+    return 0;
+}
+
 /* Sorted and checked ranges of a START into *out (n of them). Returns 0
  * or EINVAL / EOVERFLOW / ENOMEM, in the kernel's order per range. */
 static int start_ranges(struct vuc_srv *s, const struct vuc_log_control *lc,
                         uint64_t page, struct vuc_log_range **out, size_t *n)
 {
     struct vuc_log_range *v;
-    size_t k = 0;
+    size_t k = 0, nr = 0;
 
     *out = NULL;
     *n = 0;
@@ -347,21 +386,22 @@ static int start_ranges(struct vuc_srv *s, const struct vuc_log_control *lc,
         return ENOMEM;
     for (uint32_t i = 0; i < lc->num_ranges; i++) {
         const uint8_t *p = lc->ranges + (size_t)i * VUC_LOG_RANGE_SIZE;
-        uint64_t iova = vuc_get_u64(p), len = vuc_get_u64(p + 8), end;
+        uint64_t iova = vuc_get_u64(p), len = vuc_get_u64(p + 8);
+        bool keep;
+        int err = start_range(s, page, &iova, &len, &keep);
 
-        if (((iova | len) & (page - 1)) || len == 0) {
+        if (err) {
             srv_release(s, v);
-            return EINVAL;
+            return err;
         }
-        if (__builtin_add_overflow(iova, len, &end)) {
-            srv_release(s, v);
-            return EOVERFLOW;
-        }
-        v[i].iova = iova;
-        v[i].length = len;
+        if (!keep)
+            continue;
+        v[nr].iova = iova;
+        v[nr].length = len;
+        nr++;
     }
-    qsort(v, lc->num_ranges, sizeof(*v), cmp_range);
-    for (uint32_t i = 0; i < lc->num_ranges; i++) {
+    qsort(v, nr, sizeof(*v), cmp_range);
+    for (size_t i = 0; i < nr; i++) {
         struct vuc_log_range *last = k ? &v[k - 1] : NULL;
 
         if (last && v[i].iova < last->iova + last->length) {
@@ -410,8 +450,9 @@ static int start(struct vuc_srv *s, struct vuc_msg *m,
 
     if (f->data_len < VUC_LOG_CONTROL_SIZE)
         return EINVAL;
-    /* uAPI: "Another start is not allowed in the meantime". */
-    if (d->on)
+    /* uAPI: "Another start is not allowed in the meantime"; the quirk
+     * replaces the first once the second is found valid */
+    if (d->on && !srv_quirk(s, VUC_SRV_QUIRK_START_TWICE))
         return EBUSY;
     hint = vuc_get_u64(f->data);
     if (!pow2(hint) && !srv_quirk(s, VUC_SRV_QUIRK_START_BAD_PAGE_SIZE))
@@ -425,6 +466,8 @@ static int start(struct vuc_srv *s, struct vuc_msg *m,
         return EINVAL; /* the ranges are not 16 * num_ranges bytes */
     if ((err = start_ranges(s, &lc, page, &v, &nv)) != 0)
         return err;
+    if (d->on)
+        dirty_release(s); /* quirk start-twice-accepted */
 
     d->shift = pick_shift(hint);
     d->all = lc.num_ranges == 0;
@@ -472,7 +515,9 @@ static int stop(struct vuc_srv *s, struct vuc_msg *m, struct srv_reply *r)
     /* The spec gives STOP no data: whatever came is echoed. */
     if (!s->log.on)
         return EINVAL; /* nothing to stop */
-    dirty_release(s);
+    /* quirk stop-keeps-logging: "stopped", and logging goes on */
+    if (!srv_quirk(s, VUC_SRV_QUIRK_STOP_KEEPS_LOGGING))
+        dirty_release(s);
     reply_add(r, m->payload, m->payload_len);
     return 0;
 }
@@ -542,7 +587,7 @@ static int report(struct vuc_srv *s, const struct vuc_feature *f,
     struct dirty *d = &s->log;
     struct vuc_log_report rq;
     struct vuc_bitmap dst;
-    uint64_t end, need;
+    uint64_t end, need, page;
     int64_t bytes;
     uint8_t *p;
     int rc;
@@ -555,13 +600,17 @@ static int report(struct vuc_srv *s, const struct vuc_feature *f,
     if (!d->on &&
         (d->started || !srv_quirk(s, VUC_SRV_QUIRK_REPORT_BEFORE_START)))
         return EINVAL;
-    /* design.md: any power of two from 4096 up (the kernel's rule) */
-    if (!pow2(rq.page_size) || rq.page_size < 4096 || rq.length == 0)
+    /* design.md: any power of two from 4096 up (the kernel's rule); the
+     * quirk serves another size at the power of two below it */
+    page = rq.page_size;
+    if (page && !pow2(page) && srv_quirk(s, VUC_SRV_QUIRK_REPORT_BAD_PAGE))
+        page = 1ull << ilog2(page);
+    if (!pow2(page) || page < 4096 || rq.length == 0)
         return EINVAL;
     if (rc == -EOVERFLOW)
         return EOVERFLOW;
     end = rq.iova + rq.length;
-    bytes = vuc_log_bitmap_bytes(rq.length, rq.page_size);
+    bytes = vuc_log_bitmap_bytes(rq.length, page);
     /* The bitmap is the reply's data: at most max_data_xfer_size, as a
      * REGION_READ's; a client that wants more splits the range. */
     if (bytes < 0 || (uint64_t)bytes > s->xfer)
@@ -574,22 +623,23 @@ static int report(struct vuc_srv *s, const struct vuc_feature *f,
     vuc_put_u32(p, (uint32_t)need);
     vuc_put_u32(p + 4, f->flags);
     memcpy(p + VUC_FEATURE_HDR_SIZE, f->data, VUC_LOG_REPORT_SIZE);
+    vuc_put_u64(p + VUC_FEATURE_HDR_SIZE + 16, page); /* the one served */
     /* spec: Message sizes: too small an argsz gets the size needed and
-     * no bitmap; nothing is reported, so nothing is cleared */
-    if (f->argsz < need)
+     * no bitmap; nothing is reported, so nothing is cleared (the quirk
+     * sends the bitmap anyway) */
+    if (f->argsz < need && !srv_quirk(s, VUC_SRV_QUIRK_ARGSZ_IGNORED))
         return 0;
     if (buf_reserve(s, (size_t)bytes))
         return ENOMEM;
     memset(d->buf, 0, (size_t)bytes);
     dst.words = (uint64_t *)(void *)d->buf;
-    dst.nbits = (rq.length - 1) / rq.page_size + 1;
+    dst.nbits = (rq.length - 1) / page + 1;
     dst.base = rq.iova;
-    dst.shift = ilog2(rq.page_size);
+    dst.shift = ilog2(page);
     if (d->on) {
         fill_report(s, &dst, rq.iova, end, (size_t)bytes / 8);
         if (srv_quirk(s, VUC_SRV_QUIRK_REPORT_BIT_SHIFTED))
-            shift_up(dst.words, (size_t)bytes / 8,
-                     (rq.length - 1) / rq.page_size + 1);
+            shift_up(dst.words, (size_t)bytes / 8, (rq.length - 1) / page + 1);
         /* uAPI: "read back and clear" (design.md), for exactly the range
          * reported: pages wholly inside it */
         for (size_t i = find(d, rq.iova);

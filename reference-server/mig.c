@@ -184,7 +184,11 @@ void mig_reset(struct vuc_srv *s)
         return; /* quirk: state and its session stay as they were */
     save_end(s);
     resume_end(s);
-    s->mig.state = VUC_STATE_RUNNING;
+    /* quirk reset-goes-to-stop: sessions end as they should, but the
+     * device is left stopped instead of running */
+    s->mig.state = srv_quirk(s, VUC_SRV_QUIRK_RESET_GOES_TO_STOP)
+                       ? VUC_STATE_STOP
+                       : VUC_STATE_RUNNING;
 }
 
 /* ---- the state machine ---- */
@@ -233,6 +237,10 @@ static int plan(const struct vuc_srv *s, uint32_t cur, uint32_t target,
 
     switch (vuc_fsm_check(flags, cur, target)) {
     case VUC_FSM_OK:
+        /* a same-state SET succeeds and walks nothing; the quirk refuses
+         * it (only where it would otherwise be accepted) */
+        if (cur == target && srv_quirk(s, VUC_SRV_QUIRK_SAME_STATE_REJECTED))
+            return -EINVAL;
         n = vuc_fsm_path(flags, cur, target, path, PATH_MAX_ARCS);
         if (n > 1 && srv_quirk(s, VUC_SRV_QUIRK_SAVING_INSIDE_PATH))
             n = detour(flags, cur, target, path, n);
@@ -420,23 +428,53 @@ int srv_h_DEVICE_FEATURE(struct vuc_srv *s, struct vuc_conn *c,
     get = (f.flags & VUC_FEATURE_GET) != 0;
     set = (f.flags & VUC_FEATURE_SET) != 0;
     probe = (f.flags & VUC_FEATURE_PROBE) != 0;
-    if (get && set && !probe)
-        return EINVAL;
+    if (get && set && !probe) {
+        if (!srv_quirk(s, VUC_SRV_QUIRK_GET_SET_ACCEPTED))
+            return EINVAL;
+        get = false; /* quirk: taken for a SET */
+    }
 
     idx = vuc_feature_index(f.flags);
     ops = idx < sizeof(features) / sizeof(features[0]) ? features[idx].ops : 0;
-    if (!ops)
-        return ENOTTY;
+    if (!ops) {
+        if (!srv_quirk(s, VUC_SRV_QUIRK_UNKNOWN_FEATURE))
+            return ENOTTY;
+        /* quirk: "done", echoing the request */
+        reply_add(r, m->payload, m->payload_len);
+        return 0;
+    }
     if ((get && !(ops & VUC_FEATURE_GET)) || (set && !(ops & VUC_FEATURE_SET)))
         return EINVAL;
     if (probe) {
-        /* spec: the reply payload equals the request payload */
+        /* quirks: a PROBE of some logging methods fails, though the
+         * methods work */
+        if ((idx == VUC_FEATURE_DMA_LOGGING_START &&
+             srv_quirk(s, VUC_SRV_QUIRK_PROBE_START_FAILS)) ||
+            ((idx == VUC_FEATURE_DMA_LOGGING_STOP ||
+              idx == VUC_FEATURE_DMA_LOGGING_REPORT) &&
+             srv_quirk(s, VUC_SRV_QUIRK_PROBE_STOP_REPORT_FAIL)))
+            return ENOTTY;
+        /* spec: the reply payload equals the request payload; the quirk
+         * echoes the flags without PROBE */
+        if (srv_quirk(s, VUC_SRV_QUIRK_PROBE_REPLY_DIFFERS)) {
+            uint8_t *p = reply_fixed(r, VUC_FEATURE_HDR_SIZE);
+
+            if (!p)
+                return EIO;
+            memcpy(p, m->payload, VUC_FEATURE_HDR_SIZE);
+            vuc_put_u32(p + 4, f.flags & ~(uint32_t)VUC_FEATURE_PROBE);
+            reply_add(r, m->payload + VUC_FEATURE_HDR_SIZE,
+                      m->payload_len - VUC_FEATURE_HDR_SIZE);
+            return 0;
+        }
         reply_add(r, m->payload, m->payload_len);
         return 0;
     }
     if (!get && !set)
         return EINVAL;
-    if (f.argsz < features[idx].min_argsz)
+    /* the kernel's minsz; the quirk serves whatever argsz says */
+    if (f.argsz < features[idx].min_argsz &&
+        !srv_quirk(s, VUC_SRV_QUIRK_ARGSZ_IGNORED))
         return EINVAL;
     if (idx != VUC_FEATURE_MIGRATION && idx != VUC_FEATURE_MIG_DEVICE_STATE)
         return dirty_feature(s, m, &f, r);
@@ -444,6 +482,9 @@ int srv_h_DEVICE_FEATURE(struct vuc_srv *s, struct vuc_conn *c,
     if (idx == VUC_FEATURE_MIGRATION) {
         if (vuc_feat_migration_encode(s->opts.mig_flags, data, 8) != 8)
             return EIO;
+        /* quirk: bit 3 too, which no spec defines */
+        if (srv_quirk(s, VUC_SRV_QUIRK_MIG_FLAGS_EXTRA_BIT))
+            data[0] = (uint8_t)(data[0] | 0x08u);
         return feature_get_reply(r, f.flags, data);
     }
     if (get) {
@@ -603,6 +644,9 @@ int srv_h_MIG_DATA_READ(struct vuc_srv *s, struct vuc_conn *c,
      * transfer the server ever allows.
      */
     max = req.size;
+    /* quirk: the limit taken as exclusive */
+    if (req.size == s->xfer && srv_quirk(s, VUC_SRV_QUIRK_MAX_XFER_EXCLUSIVE))
+        return EINVAL;
     if (req.size > s->xfer) {
         if (!srv_quirk(s, VUC_SRV_QUIRK_READ_OVER_MAX))
             return EINVAL;
@@ -655,7 +699,8 @@ int srv_h_MIG_DATA_WRITE(struct vuc_srv *s, struct vuc_conn *c,
         return EINVAL;
     if (s->mig.state != VUC_STATE_RESUMING || !rs->open)
         return srv_quirk(s, VUC_SRV_QUIRK_WRITE_OUTSIDE_RESUMING) ? 0 : EINVAL;
-    if (w.size > s->xfer)
+    if (w.size > s->xfer ||
+        (w.size == s->xfer && srv_quirk(s, VUC_SRV_QUIRK_MAX_XFER_EXCLUSIVE)))
         return EINVAL;
     /*
      * Any segmentation: the parser takes what comes. What it finds wrong

@@ -93,6 +93,64 @@ static const struct quirk_info quirk_table[VUC_SRV_QUIRK_COUNT] = {
     [VUC_SRV_QUIRK_BIT_OVERLAP_ACCEPTED] =
         {"overlap-accepted",
          "LOGGING_START accepts overlapping ranges (and logs their union)"},
+    [VUC_SRV_QUIRK_BIT_VERSION_MAJOR_MISMATCH] =
+        {"version-major-mismatch",
+         "the VERSION reply's major is the proposed major + 1"},
+    [VUC_SRV_QUIRK_BIT_VERSION_MINOR_ABOVE] =
+        {"version-minor-above",
+         "the VERSION reply's minor is the proposed minor + 1"},
+    [VUC_SRV_QUIRK_BIT_CAPS_SUPERSET] =
+        {"caps-superset",
+         "the VERSION reply lists every capability, proposed or not"},
+    [VUC_SRV_QUIRK_BIT_JSON_REQUIRED] = {"json-required",
+                                         "VERSION without version data is "
+                                         "rejected"},
+    [VUC_SRV_QUIRK_BIT_JSON_MALFORMED_ACCEPTED] =
+        {"json-malformed-accepted",
+         "VERSION with malformed JSON is accepted with the defaults"},
+    [VUC_SRV_QUIRK_BIT_MAX_XFER_EXCLUSIVE] =
+        {"max-xfer-exclusive",
+         "a transfer of exactly max_data_xfer_size bytes is rejected"},
+    [VUC_SRV_QUIRK_BIT_MIG_FLAGS_EXTRA_BIT] =
+        {"migration-flags-extra-bit",
+         "MIGRATION GET also sets flag bit 3, which the spec does not define"},
+    [VUC_SRV_QUIRK_BIT_PROBE_REPLY_DIFFERS] =
+        {"probe-reply-differs",
+         "a successful PROBE reply echoes the flags without PROBE"},
+    [VUC_SRV_QUIRK_BIT_GET_SET_ACCEPTED] =
+        {"get-set-accepted", "DEVICE_FEATURE GET|SET without PROBE is a SET"},
+    [VUC_SRV_QUIRK_BIT_UNKNOWN_FEATURE] =
+        {"unknown-feature-accepted",
+         "an unknown feature index gets a success reply echoing the request"},
+    [VUC_SRV_QUIRK_BIT_ARGSZ_IGNORED] =
+        {"argsz-ignored",
+         "DEVICE_FEATURE GET, SET and LOGGING_REPORT ignore a small argsz"},
+    [VUC_SRV_QUIRK_BIT_SAME_STATE_REJECTED] =
+        {"same-state-rejected",
+         "SET of the state the device is already in is rejected"},
+    [VUC_SRV_QUIRK_BIT_RESET_GOES_TO_STOP] =
+        {"reset-goes-to-stop", "DEVICE_RESET leaves the device in STOP"},
+    [VUC_SRV_QUIRK_BIT_PROBE_START_FAILS] =
+        {"probe-start-fails",
+         "PROBE of DMA_LOGGING_START fails, though START works"},
+    [VUC_SRV_QUIRK_BIT_PROBE_STOP_REPORT_FAIL] =
+        {"probe-stop-report-fail",
+         "PROBE of DMA_LOGGING_STOP and _REPORT fails, though they work"},
+    [VUC_SRV_QUIRK_BIT_START_TWICE] =
+        {"start-twice-accepted",
+         "a second LOGGING_START while logging replaces the first"},
+    [VUC_SRV_QUIRK_BIT_START_OVERFLOW] =
+        {"start-overflow-accepted",
+         "LOGGING_START ranges that wrap are accepted, cut at the top"},
+    [VUC_SRV_QUIRK_BIT_START_UNALIGNED] =
+        {"start-unaligned-accepted",
+         "LOGGING_START ranges not aligned to the page are rounded out"},
+    [VUC_SRV_QUIRK_BIT_REPORT_BAD_PAGE] =
+        {"report-bad-page-accepted",
+         "LOGGING_REPORT at a non-power-of-two page size is served at the "
+         "power of two below"},
+    [VUC_SRV_QUIRK_BIT_STOP_KEEPS_LOGGING] =
+        {"stop-keeps-logging", "LOGGING_STOP succeeds but logging goes on"},
 };
 
 const char *vuc_srv_quirk_name(unsigned i)
@@ -587,6 +645,9 @@ int srv_h_VERSION(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     }
 
     vuc_caps_defaults(&cc);
+    /* spec: version data is optional; the quirk insists on it */
+    if (!v.json && srv_quirk(s, VUC_SRV_QUIRK_JSON_REQUIRED))
+        return EINVAL;
     if (v.json) {
         /* "version data ... (including terminating NUL)": exactly one
          * NUL-terminated string fills the rest of the payload. */
@@ -598,8 +659,10 @@ int srv_h_VERSION(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
 
             if (rc == -ENOMEM)
                 return ENOMEM;
-            if (rc < 0)
+            if (rc < 0 && !srv_quirk(s, VUC_SRV_QUIRK_JSON_MALFORMED_ACCEPTED))
                 return EINVAL;
+            if (rc < 0)
+                vuc_caps_defaults(&cc); /* quirk: as if none were sent */
         }
     }
     if ((cc.present & VUC_CAP_MAX_DATA_XFER_SIZE) && cc.max_data_xfer_size == 0)
@@ -614,6 +677,12 @@ int srv_h_VERSION(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
         cc.present & (VUC_CAP_MAX_MSG_FDS | VUC_CAP_MAX_DATA_XFER_SIZE |
                       VUC_CAP_MAX_DMA_MAPS | VUC_CAP_PGSIZES |
                       VUC_CAP_TWIN_SOCKET | VUC_CAP_WRITE_MULTIPLE);
+    /* quirk: every capability the server has, proposed or not (the
+     * values are those a proposal of the client's defaults would get) */
+    if (srv_quirk(s, VUC_SRV_QUIRK_CAPS_SUPERSET))
+        rep.present |= VUC_CAP_MAX_MSG_FDS | VUC_CAP_MAX_DATA_XFER_SIZE |
+                       VUC_CAP_MAX_DMA_MAPS | VUC_CAP_PGSIZES |
+                       VUC_CAP_WRITE_MULTIPLE;
     rep.max_msg_fds = min_u64(cc.max_msg_fds, VUC_DEFAULT_MAX_MSG_FDS);
     rep.max_data_xfer_size = xfer;
     rep.max_dma_maps = min_u64(cc.max_dma_maps, VUC_DEFAULT_MAX_DMA_MAPS);
@@ -625,10 +694,17 @@ int srv_h_VERSION(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     p = reply_fixed(r, 4);
     if (!p)
         return EIO;
-    vuc_put_u16(p, VUC_VERSION_MAJOR);
-    vuc_put_u16(
-        p + 2,
-        (uint16_t)(v.minor < VUC_VERSION_MINOR ? v.minor : VUC_VERSION_MINOR));
+    /* spec: the major as proposed, the minor at most the proposed one;
+     * the quirks answer one above either */
+    vuc_put_u16(p, srv_quirk(s, VUC_SRV_QUIRK_VERSION_MAJOR_MISMATCH)
+                       ? (uint16_t)(v.major + 1u)
+                       : VUC_VERSION_MAJOR);
+    if (srv_quirk(s, VUC_SRV_QUIRK_VERSION_MINOR_ABOVE))
+        vuc_put_u16(p + 2, (uint16_t)(v.minor + 1u));
+    else
+        vuc_put_u16(p + 2, (uint16_t)(v.minor < VUC_VERSION_MINOR
+                                          ? v.minor
+                                          : VUC_VERSION_MINOR));
     if (v.json) {
         char json[sizeof(r->fixed) - 8];
 

@@ -55,8 +55,29 @@ enum vuc_srv_quirk_bit {
     VUC_SRV_QUIRK_BIT_REPORT_BEFORE_START,     /* report-before-start-... */
     VUC_SRV_QUIRK_BIT_UNMAP_KEEPS_LOGGING,     /* unmap-keeps-logging */
     VUC_SRV_QUIRK_BIT_OVERLAP_ACCEPTED,        /* overlap-accepted */
+    VUC_SRV_QUIRK_BIT_VERSION_MAJOR_MISMATCH,  /* version-major-mismatch */
+    VUC_SRV_QUIRK_BIT_VERSION_MINOR_ABOVE,     /* version-minor-above */
+    VUC_SRV_QUIRK_BIT_CAPS_SUPERSET,           /* caps-superset */
+    VUC_SRV_QUIRK_BIT_JSON_REQUIRED,           /* json-required */
+    VUC_SRV_QUIRK_BIT_JSON_MALFORMED_ACCEPTED, /* json-malformed-accepted */
+    VUC_SRV_QUIRK_BIT_MAX_XFER_EXCLUSIVE,      /* max-xfer-exclusive */
+    VUC_SRV_QUIRK_BIT_MIG_FLAGS_EXTRA_BIT,     /* migration-flags-extra-bit */
+    VUC_SRV_QUIRK_BIT_PROBE_REPLY_DIFFERS,     /* probe-reply-differs */
+    VUC_SRV_QUIRK_BIT_GET_SET_ACCEPTED,        /* get-set-accepted */
+    VUC_SRV_QUIRK_BIT_UNKNOWN_FEATURE,         /* unknown-feature-accepted */
+    VUC_SRV_QUIRK_BIT_ARGSZ_IGNORED,           /* argsz-ignored */
+    VUC_SRV_QUIRK_BIT_SAME_STATE_REJECTED,     /* same-state-rejected */
+    VUC_SRV_QUIRK_BIT_RESET_GOES_TO_STOP,      /* reset-goes-to-stop */
+    VUC_SRV_QUIRK_BIT_PROBE_START_FAILS,       /* probe-start-fails */
+    VUC_SRV_QUIRK_BIT_PROBE_STOP_REPORT_FAIL,  /* probe-stop-report-fail */
+    VUC_SRV_QUIRK_BIT_START_TWICE,             /* start-twice-accepted */
+    VUC_SRV_QUIRK_BIT_START_OVERFLOW,          /* start-overflow-accepted */
+    VUC_SRV_QUIRK_BIT_START_UNALIGNED,         /* start-unaligned-accepted */
+    VUC_SRV_QUIRK_BIT_REPORT_BAD_PAGE,         /* report-bad-page-accepted */
+    VUC_SRV_QUIRK_BIT_STOP_KEEPS_LOGGING,      /* stop-keeps-logging */
     VUC_SRV_QUIRK_COUNT
 };
+_Static_assert(VUC_SRV_QUIRK_COUNT <= 64, "quirks are bits of a uint64_t");
 
 #define VUC_SRV_QUIRK(b)                  (1ull << VUC_SRV_QUIRK_BIT_##b)
 #define VUC_SRV_QUIRK_STOPCOPY_TO_PRECOPY VUC_SRV_QUIRK(STOPCOPY_TO_PRECOPY)
@@ -84,7 +105,30 @@ enum vuc_srv_quirk_bit {
 #define VUC_SRV_QUIRK_REPORT_BEFORE_START   VUC_SRV_QUIRK(REPORT_BEFORE_START)
 #define VUC_SRV_QUIRK_UNMAP_KEEPS_LOGGING   VUC_SRV_QUIRK(UNMAP_KEEPS_LOGGING)
 #define VUC_SRV_QUIRK_OVERLAP_ACCEPTED      VUC_SRV_QUIRK(OVERLAP_ACCEPTED)
-#define VUC_SRV_QUIRKS_KNOWN                ((1ull << VUC_SRV_QUIRK_COUNT) - 1)
+#define VUC_SRV_QUIRK_VERSION_MAJOR_MISMATCH                                   \
+    VUC_SRV_QUIRK(VERSION_MAJOR_MISMATCH)
+#define VUC_SRV_QUIRK_VERSION_MINOR_ABOVE VUC_SRV_QUIRK(VERSION_MINOR_ABOVE)
+#define VUC_SRV_QUIRK_CAPS_SUPERSET       VUC_SRV_QUIRK(CAPS_SUPERSET)
+#define VUC_SRV_QUIRK_JSON_REQUIRED       VUC_SRV_QUIRK(JSON_REQUIRED)
+#define VUC_SRV_QUIRK_JSON_MALFORMED_ACCEPTED                                  \
+    VUC_SRV_QUIRK(JSON_MALFORMED_ACCEPTED)
+#define VUC_SRV_QUIRK_MAX_XFER_EXCLUSIVE  VUC_SRV_QUIRK(MAX_XFER_EXCLUSIVE)
+#define VUC_SRV_QUIRK_MIG_FLAGS_EXTRA_BIT VUC_SRV_QUIRK(MIG_FLAGS_EXTRA_BIT)
+#define VUC_SRV_QUIRK_PROBE_REPLY_DIFFERS VUC_SRV_QUIRK(PROBE_REPLY_DIFFERS)
+#define VUC_SRV_QUIRK_GET_SET_ACCEPTED    VUC_SRV_QUIRK(GET_SET_ACCEPTED)
+#define VUC_SRV_QUIRK_UNKNOWN_FEATURE     VUC_SRV_QUIRK(UNKNOWN_FEATURE)
+#define VUC_SRV_QUIRK_ARGSZ_IGNORED       VUC_SRV_QUIRK(ARGSZ_IGNORED)
+#define VUC_SRV_QUIRK_SAME_STATE_REJECTED VUC_SRV_QUIRK(SAME_STATE_REJECTED)
+#define VUC_SRV_QUIRK_RESET_GOES_TO_STOP  VUC_SRV_QUIRK(RESET_GOES_TO_STOP)
+#define VUC_SRV_QUIRK_PROBE_START_FAILS   VUC_SRV_QUIRK(PROBE_START_FAILS)
+#define VUC_SRV_QUIRK_PROBE_STOP_REPORT_FAIL                                   \
+    VUC_SRV_QUIRK(PROBE_STOP_REPORT_FAIL)
+#define VUC_SRV_QUIRK_START_TWICE        VUC_SRV_QUIRK(START_TWICE)
+#define VUC_SRV_QUIRK_START_OVERFLOW     VUC_SRV_QUIRK(START_OVERFLOW)
+#define VUC_SRV_QUIRK_START_UNALIGNED    VUC_SRV_QUIRK(START_UNALIGNED)
+#define VUC_SRV_QUIRK_REPORT_BAD_PAGE    VUC_SRV_QUIRK(REPORT_BAD_PAGE)
+#define VUC_SRV_QUIRK_STOP_KEEPS_LOGGING VUC_SRV_QUIRK(STOP_KEEPS_LOGGING)
+#define VUC_SRV_QUIRKS_KNOWN             ((1ull << VUC_SRV_QUIRK_COUNT) - 1)
 
 /*
  * Chaos modes (--chaos NAME): a deliberately hostile server, to prove that

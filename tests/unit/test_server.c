@@ -1217,6 +1217,8 @@ static void expect_cell(uint64_t flags, uint64_t q, uint32_t from, uint32_t to,
     e->state = from;
     switch (rej) {
     case VUC_FSM_OK:
+        if (from == to && (q & VUC_SRV_QUIRK_SAME_STATE_REJECTED))
+            break; /* rejected, walks nothing */
         e->n = vuc_fsm_path(flags, from, to, e->path, 16);
         assert_true(e->n >= 0);
         if (e->n > 1 && (q & VUC_SRV_QUIRK_SAVING_INSIDE_PATH))
@@ -1322,7 +1324,9 @@ static void test_reset_from_every_state(void **state)
             fx_close(&f);
             continue;
         }
-        assert_int_equal(state_now(&f), ST_RUNNING);
+        assert_int_equal(state_now(&f), (q & VUC_SRV_QUIRK_RESET_GOES_TO_STOP)
+                                            ? ST_STOP
+                                            : ST_RUNNING);
         /* no data session survives a reset */
         assert_int_equal(mig_read(&f, 16, 8, NULL, &n), E(&f, EINVAL));
         assert_int_equal(mig_write(&f, stream, 8), E(&f, EINVAL));
@@ -1847,6 +1851,7 @@ static void test_quirk_each(void **state)
     assert_int_equal(set_state(&f, ST_STOP), 0);
     assert_int_equal(set_state(&f, 8), 0);
     assert_int_equal(set_state(&f, 0x12345678u), 0);
+    assert_int_equal(set_state(&f, 0xffffffffu), 0);
     assert_int_equal(state_now(&f), ST_STOP);
     assert_int_equal(bar_rd(&f, R_TRACE_COUNT, 4), 0);
     assert_int_equal(set_state(&f, ST_ERROR), EINVAL);
@@ -4104,6 +4109,347 @@ static void test_run_socket(void **state)
     vuc_conn_close(c2);
 }
 
+/* ---- the quirks written for negotiate.*, fsm.* and dirty.* cases ---- */
+
+static void test_quirk_version(void **state)
+{
+    static const char *malformed[] = {"{", "not json", "[1,2]",
+                                      "{\"capabilities\":7}"};
+    struct vuc_caps caps;
+    struct fx f;
+
+    (void)state;
+    /* version-major-mismatch: the reply says 1 to a proposal of 0; a
+     * proposal of 1 is still refused */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_VERSION_MAJOR_MISMATCH);
+    assert_int_equal(xmit(&f, VUC_CMD_VERSION, 0, "\x01\x00\x01\x00", 4), 0);
+    assert_int_equal(check_reply(&f, VUC_CMD_VERSION), EINVAL);
+    assert_int_equal(f.serve_rc, -ECONNABORTED);
+    fx_close(&f);
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_VERSION_MAJOR_MISMATCH);
+    assert_int_equal(version(&f, 0, 1, NULL), 0);
+    assert_int_equal(vuc_get_u16(pl(&f)), 1);
+    assert_int_equal(vuc_get_u16(pl(&f) + 2), 1);
+    fx_close(&f);
+
+    /* version-minor-above: proposed + 1, at 0, 1 and the top */
+    static const uint16_t minors[][2] = {{0, 1}, {1, 2}, {0xffff, 0}};
+    for (size_t i = 0; i < sizeof(minors) / sizeof(minors[0]); i++) {
+        fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_VERSION_MINOR_ABOVE);
+        assert_int_equal(version(&f, 0, minors[i][0], NULL), 0);
+        assert_int_equal(vuc_get_u16(pl(&f)), 0);
+        assert_int_equal(vuc_get_u16(pl(&f) + 2), minors[i][1]);
+        fx_close(&f);
+    }
+
+    /* caps-superset: every capability but twin_socket, with the values a
+     * proposal of the defaults gets; no version data, none back */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_CAPS_SUPERSET);
+    assert_int_equal(version(&f, 0, 1, "{\"capabilities\":{}}"), 0);
+    assert_int_equal(
+        vuc_caps_parse((const char *)pl(&f) + 4, f.rep.payload_len - 5, &caps),
+        0);
+    assert_int_equal(caps.present, VUC_CAP_MAX_MSG_FDS |
+                                       VUC_CAP_MAX_DATA_XFER_SIZE |
+                                       VUC_CAP_MAX_DMA_MAPS | VUC_CAP_PGSIZES |
+                                       VUC_CAP_WRITE_MULTIPLE);
+    assert_int_equal(caps.max_msg_fds, 1);
+    assert_int_equal(caps.max_data_xfer_size, 1048576);
+    assert_int_equal(caps.max_dma_maps, 65535);
+    assert_int_equal(caps.pgsizes, 4096);
+    assert_false(caps.write_multiple);
+    fx_close(&f);
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_CAPS_SUPERSET);
+    assert_int_equal(version(&f, 0, 1, NULL), 0);
+    assert_int_equal(f.rep.payload_len, 4);
+    fx_close(&f);
+
+    /* json-required: 4 bytes of VERSION are refused, the connection stays
+     * and version data is accepted */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_JSON_REQUIRED);
+    assert_int_equal(version(&f, 0, 1, NULL), EINVAL);
+    assert_false(vuc_srv_negotiated(f.s));
+    assert_int_equal(version(&f, 0, 1, "{}"), 0);
+    assert_true(vuc_srv_negotiated(f.s));
+    fx_close(&f);
+
+    /* json-malformed-accepted: what does not parse is taken as no
+     * proposal at all; a well-formed zero limit and a missing NUL are
+     * still refused */
+    for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+        fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_JSON_MALFORMED_ACCEPTED);
+        assert_int_equal(version(&f, 0, 1, malformed[i]), 0);
+        assert_string_equal((const char *)pl(&f) + 4, "{\"capabilities\":{}}");
+        assert_true(vuc_srv_negotiated(f.s));
+        fx_close(&f);
+    }
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_JSON_MALFORMED_ACCEPTED);
+    assert_int_equal(
+        version(&f, 0, 1, "{\"capabilities\":{\"max_data_xfer_size\":0}}"),
+        EINVAL);
+    assert_int_equal(req(&f, VUC_CMD_VERSION, "\x00\x00\x01\x00{}", 6), EINVAL);
+    assert_false(vuc_srv_negotiated(f.s));
+    fx_close(&f);
+}
+
+static void test_quirk_feature(void **state)
+{
+    uint8_t d[8], b[16], big[300] = {0};
+    size_t n;
+    uint32_t tr[8];
+    struct fx f;
+
+    (void)state;
+    /* max-xfer-exclusive: exactly the negotiated 256 bytes is refused in
+     * every transfer, 255 works */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_MAX_XFER_EXCLUSIVE);
+    assert_int_equal(
+        version(&f, 0, 1, "{\"capabilities\":{\"max_data_xfer_size\":256}}"),
+        0);
+    assert_int_equal(region_read(&f, 0, 0, 256, big), EINVAL);
+    assert_int_equal(region_read(&f, 0, 0, 255, big), 0);
+    assert_int_equal(region_write(&f, 0, R_FREE, big, 256), EINVAL);
+    assert_int_equal(region_write(&f, 0, R_FREE, big, 255), 0);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    assert_int_equal(mig_read(&f, 8 + 256, 256, big, &n), EINVAL);
+    assert_int_equal(mig_read(&f, 8 + 255, 255, big, &n), 0);
+    assert_int_equal(n, 255);
+    assert_int_equal(reset(&f), 0);
+    assert_int_equal(set_state(&f, ST_RESUMING), 0);
+    assert_int_equal(mig_write(&f, big, 256), EINVAL);
+    assert_int_equal(mig_write(&f, big, 255), 0);
+    fx_close(&f);
+
+    /* migration-flags-extra-bit: bit 3 with the flag set */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_MIG_FLAGS_EXTRA_BIT);
+    negotiate(&f);
+    assert_int_equal(feature(&f, 16, F_GET | FEAT_MIG, NULL, 0), 0);
+    assert_int_equal(vuc_get_u64(pl(&f) + 8), DEF_FLAGS | 8u);
+    fx_close(&f);
+
+    /* probe-reply-differs: the PROBE flag is missing from the echo, the
+     * rest is as sent; a failing PROBE still fails */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_PROBE_REPLY_DIFFERS);
+    negotiate(&f);
+    vuc_put_u32(b, 8);
+    vuc_put_u32(b + 4, F_PROBE | F_GET | FEAT_MIG);
+    memset(b + 8, 0x5a, 8);
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_FEATURE, b, 16), 0);
+    assert_int_equal(f.rep.payload_len, 16);
+    assert_int_equal(vuc_get_u32(pl(&f)), 8);
+    assert_int_equal(vuc_get_u32(pl(&f) + 4), F_GET | FEAT_MIG);
+    assert_memory_equal(pl(&f) + 8, b + 8, 8);
+    assert_int_equal(feature(&f, 8, F_PROBE | F_SET | FEAT_MIG, NULL, 0),
+                     EINVAL);
+    fx_close(&f);
+
+    /* get-set-accepted: GET|SET is a SET (and replies as one) */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_GET_SET_ACCEPTED);
+    negotiate(&f);
+    vuc_put_u32(d, ST_STOP);
+    vuc_put_u32(d + 4, 0);
+    assert_int_equal(feature(&f, 16, F_GET | F_SET | FEAT_STATE, d, 8), 0);
+    assert_int_equal(f.rep.payload_len, 16);
+    assert_int_equal(state_now(&f), ST_STOP);
+    /* a feature without SET still refuses it */
+    assert_int_equal(feature(&f, 16, F_GET | F_SET | FEAT_MIG, NULL, 0),
+                     EINVAL);
+    fx_close(&f);
+
+    /* unknown-feature-accepted: the request echoed; unknown flag bits
+     * are still refused first */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_UNKNOWN_FEATURE);
+    negotiate(&f);
+    vuc_put_u32(b, 16);
+    vuc_put_u32(b + 4, F_GET | 0x1234u);
+    memset(b + 8, 0xa5, 8);
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_FEATURE, b, 16), 0);
+    assert_int_equal(f.rep.payload_len, 16);
+    assert_memory_equal(pl(&f), b, 16);
+    assert_int_equal(feature(&f, 16, F_PROBE | 3u, NULL, 0), 0);
+    assert_int_equal(feature(&f, 16, F_GET | 3u | (1u << 20), NULL, 0), EINVAL);
+    assert_int_equal(state_now(&f), ST_RUNNING);
+    fx_close(&f);
+
+    /* argsz-ignored: GET and SET with argsz 8 are served in full (the
+     * 8-byte prefix is still required) */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_ARGSZ_IGNORED);
+    negotiate(&f);
+    assert_int_equal(feature(&f, 8, F_GET | FEAT_STATE, NULL, 0), 0);
+    assert_int_equal(f.rep.payload_len, 16);
+    assert_int_equal(vuc_get_u32(pl(&f) + 8), ST_RUNNING);
+    vuc_put_u32(d, ST_STOP);
+    assert_int_equal(feature(&f, 8, F_SET | FEAT_STATE, d, 8), 0);
+    assert_int_equal(state_now(&f), ST_STOP);
+    assert_int_equal(feature(&f, 7, F_GET | FEAT_STATE, NULL, 0), EINVAL);
+    fx_close(&f);
+
+    /* same-state-rejected: a SET to where the device is fails and walks
+     * nothing; every other SET is as before */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_SAME_STATE_REJECTED);
+    negotiate(&f);
+    assert_int_equal(set_state(&f, ST_RUNNING), EINVAL);
+    assert_int_equal(trace(&f, tr), 0);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_equal(set_state(&f, ST_STOP), EINVAL);
+    assert_int_equal(state_now(&f), ST_STOP);
+    assert_int_equal(set_state(&f, ST_RUNNING), 0);
+    fx_close(&f);
+
+    /* reset-goes-to-stop: from RUNNING and from ERROR, sessions ended */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_RESET_GOES_TO_STOP);
+    negotiate(&f);
+    assert_int_equal(reset(&f), 0);
+    assert_int_equal(state_now(&f), ST_STOP);
+    bar_wr(&f, R_FAULT, 1, 4);
+    assert_int_equal(set_state(&f, ST_RUNNING), EIO);
+    assert_int_equal(state_now(&f), ST_ERROR);
+    assert_int_equal(reset(&f), 0);
+    assert_int_equal(state_now(&f), ST_STOP);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    assert_int_equal(reset(&f), 0);
+    assert_int_equal(state_now(&f), ST_STOP);
+    assert_int_equal(mig_read(&f, 16, 8, NULL, &n), EINVAL);
+    fx_close(&f);
+}
+
+/* The logging quirks that the gates and the START/STOP/REPORT argument
+ * checks of the dirty.* cases are written for. */
+static void test_quirk_logging_args(void **state)
+{
+    const uint64_t whole = (uint64_t)LOG_PAGES * LOG_PAGE;
+    const uint64_t r1[2] = {LOG_IOVA, whole};
+    uint64_t bm[16], chosen;
+    uint8_t b[32];
+    int fd;
+    uint8_t *mem;
+    struct fx f;
+
+    (void)state;
+    /* probe-start-fails / probe-stop-report-fail: the PROBEs fail, the
+     * methods work */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_PROBE_START_FAILS);
+    negotiate(&f);
+    assert_int_equal(feature(&f, 8, F_PROBE | F_SET | F_LOG_START, NULL, 0),
+                     ENOTTY);
+    assert_int_equal(feature(&f, 8, F_PROBE | F_SET | F_LOG_STOP, NULL, 0), 0);
+    assert_int_equal(feature(&f, 8, F_PROBE | F_GET | F_LOG_REPORT, NULL, 0),
+                     0);
+    assert_int_equal(log_start(&f, LOG_PAGE, r1, 1, NULL), 0);
+    assert_int_equal(log_stop(&f), 0);
+    fx_close(&f);
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_PROBE_STOP_REPORT_FAIL);
+    negotiate(&f);
+    assert_int_equal(feature(&f, 8, F_PROBE | F_SET | F_LOG_START, NULL, 0), 0);
+    assert_int_equal(feature(&f, 8, F_PROBE | F_SET | F_LOG_STOP, NULL, 0),
+                     ENOTTY);
+    assert_int_equal(feature(&f, 8, F_PROBE | F_GET | F_LOG_REPORT, NULL, 0),
+                     ENOTTY);
+    assert_int_equal(log_start(&f, LOG_PAGE, r1, 1, NULL), 0);
+    expect_empty(&f, LOG_IOVA, whole, LOG_PAGE);
+    assert_int_equal(log_stop(&f), 0);
+    fx_close(&f);
+
+    /* start-twice-accepted: the second START replaces the first (its
+     * range and page size); an invalid one leaves the first running */
+    log_setup(&f, VUC_SRV_QUIRK_START_TWICE, true, &fd, &mem);
+    {
+        const uint64_t half[2] = {LOG_IOVA + 512 * LOG_PAGE, 64 * LOG_PAGE};
+        const uint64_t bad[2] = {LOG_IOVA + 1, LOG_PAGE};
+
+        assert_int_equal(log_start(&f, LOG_PAGE, bad, 1, NULL), EINVAL);
+        assert_int_equal(log_start(&f, 4096, half, 1, &chosen), 0);
+        assert_int_equal(chosen, 4096);
+        assert_int_equal(dma_run(&f, LOG_IOVA, 8, PAT), 0);
+        assert_int_equal(dma_run(&f, half[0], 8, PAT), 0);
+        /* page 0 of the first range is no longer logged */
+        assert_int_equal(log_report(&f, LOG_IOVA, 64 * 4096, 4096, bm), 0);
+        assert_int_equal(bm[0], 0);
+        assert_int_equal(log_report(&f, half[0], 64 * 4096, 4096, bm), 0);
+        assert_int_equal(bm[0], 1);
+    }
+    assert_int_equal(log_stop(&f), 0);
+    assert_int_equal(log_stop(&f), EINVAL);
+    log_teardown(&f, fd, mem);
+
+    /* start-overflow-accepted: a wrapping range is cut below the last
+     * page; one wholly in the last page logs nothing */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_START_OVERFLOW);
+    negotiate(&f);
+    {
+        const uint64_t wrap[2] = {0xffffffffffff0000ull, 0x20000};
+        const uint64_t top[2] = {0xffffffffffffe000ull, 0x4000};
+
+        assert_int_equal(log_start(&f, LOG_PAGE, wrap, 1, NULL), 0);
+        expect_empty(&f, 0xffffffffffff0000ull, 0xe000, LOG_PAGE);
+        assert_int_equal(log_stop(&f), 0);
+        const uint64_t odd[2] = {0xffffffffffff0001ull, 0x20000};
+
+        assert_int_equal(log_start(&f, LOG_PAGE, top, 1, NULL), 0);
+        assert_int_equal(log_stop(&f), 0);
+        /* alignment is still checked first */
+        assert_int_equal(log_start(&f, LOG_PAGE, odd, 1, NULL), EINVAL);
+    }
+    fx_close(&f);
+
+    /* start-unaligned-accepted: rounded out to whole logging pages */
+    log_setup(&f, VUC_SRV_QUIRK_START_UNALIGNED, false, &fd, &mem);
+    {
+        const uint64_t odd[2] = {LOG_IOVA + 1, LOG_PAGE};
+        const uint64_t wrap[2] = {0xffffffffffffe001ull, 0x1000};
+
+        assert_int_equal(log_start(&f, LOG_PAGE, odd, 1, NULL), 0);
+        /* [LOG_IOVA, + 2 pages) is logged: both pages report */
+        assert_int_equal(dma_run(&f, LOG_IOVA, 2 * LOG_PAGE, PAT), 0);
+        assert_int_equal(log_report(&f, LOG_IOVA, 4 * LOG_PAGE, LOG_PAGE, bm),
+                         0);
+        assert_int_equal(bm[0], 3);
+        assert_int_equal(log_stop(&f), 0);
+        /* rounding up to 2^64 wraps: refused as before */
+        assert_int_equal(log_start(&f, LOG_PAGE, wrap, 1, NULL), EOVERFLOW);
+    }
+    log_teardown(&f, fd, mem);
+
+    /* report-bad-page-accepted: 12288 is served at 8192 (and the reply
+     * says so); below 4096 it is still refused */
+    log_setup(&f, VUC_SRV_QUIRK_REPORT_BAD_PAGE, true, &fd, &mem);
+    log_write_all(&f);
+    vuc_put_u32(b, 32 + 8);
+    vuc_put_u32(b + 4, F_GET | F_LOG_REPORT);
+    vuc_put_u64(b + 8, LOG_IOVA);
+    vuc_put_u64(b + 16, 64 * LOG_PAGE);
+    vuc_put_u64(b + 24, 12288);
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_FEATURE, b, 32), 0);
+    assert_int_equal(f.rep.payload_len, 40);
+    assert_int_equal(vuc_get_u64(pl(&f) + 24), LOG_PAGE);
+    assert_int_equal(vuc_get_u64(pl(&f) + 32),
+                     1ull | 2ull | 1ull << 5 | 1ull << 63);
+    assert_int_equal(log_report(&f, LOG_IOVA, 4096, 3000, bm), EINVAL);
+    log_teardown(&f, fd, mem);
+
+    /* stop-keeps-logging: STOP succeeds, REPORT is still served (and
+     * logging goes on), a new START finds it busy */
+    log_setup(&f, VUC_SRV_QUIRK_STOP_KEEPS_LOGGING, true, &fd, &mem);
+    assert_int_equal(log_stop(&f), 0);
+    log_write_all(&f);
+    expect_report(&f, LOG_IOVA, whole, LOG_PAGE, false);
+    assert_int_equal(log_start(&f, LOG_PAGE, r1, 1, NULL), EBUSY);
+    log_teardown(&f, fd, mem);
+
+    /* argsz-ignored: a REPORT whose bitmap exceeds argsz is sent whole */
+    log_setup(&f, VUC_SRV_QUIRK_ARGSZ_IGNORED, true, &fd, &mem);
+    log_write_all(&f);
+    vuc_put_u32(b, 32);
+    vuc_put_u32(b + 4, F_GET | F_LOG_REPORT);
+    vuc_put_u64(b + 8, LOG_IOVA);
+    vuc_put_u64(b + 16, 1024 * LOG_PAGE);
+    vuc_put_u64(b + 24, LOG_PAGE);
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_FEATURE, b, 32), 0);
+    assert_int_equal(vuc_get_u32(pl(&f)), 32 + 128);
+    assert_int_equal(f.rep.payload_len, 32 + 128);
+    log_teardown(&f, fd, mem);
+}
+
 /* ---- chaos modes (README.md: Chaos modes) ---- */
 
 static void test_chaos_table(void **state)
@@ -4585,6 +4931,26 @@ int main(void)
         QUIRKED(test_fsm_matrix, 21),
         QUIRKED(test_fsm_matrix, 22),
         QUIRKED(test_fsm_matrix, 23),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_VERSION_MAJOR_MISMATCH),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_VERSION_MINOR_ABOVE),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_CAPS_SUPERSET),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_JSON_REQUIRED),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_JSON_MALFORMED_ACCEPTED),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_MAX_XFER_EXCLUSIVE),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_MIG_FLAGS_EXTRA_BIT),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_PROBE_REPLY_DIFFERS),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_GET_SET_ACCEPTED),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_UNKNOWN_FEATURE),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_ARGSZ_IGNORED),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_SAME_STATE_REJECTED),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_RESET_GOES_TO_STOP),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_PROBE_START_FAILS),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_PROBE_STOP_REPORT_FAIL),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_START_TWICE),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_START_OVERFLOW),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_START_UNALIGNED),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_REPORT_BAD_PAGE),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_STOP_KEEPS_LOGGING),
         QUIRKED(test_reset_from_every_state, 3),
         QUIRKED(test_reset_from_every_state, 4),
         QUIRKED(test_reset_from_every_state, 5),
@@ -4594,6 +4960,10 @@ int main(void)
         QUIRKED(test_reset_from_every_state, 13),
         QUIRKED(test_reset_from_every_state, 14),
         QUIRKED(test_reset_from_every_state, 15),
+        QUIRKED(test_reset_from_every_state,
+                VUC_SRV_QUIRK_BIT_RESET_GOES_TO_STOP),
+        QUIRKED(test_reset_from_every_state,
+                VUC_SRV_QUIRK_BIT_SAME_STATE_REJECTED),
         QUIRKED(test_feature_errors, 4),
         QUIRKED(test_feature_errors, 5),
         QUIRKED(test_feature_errors, 6),
@@ -4636,6 +5006,9 @@ int main(void)
         cmocka_unit_test(test_log_disconnect),
         cmocka_unit_test(test_log_dirty_sim),
         cmocka_unit_test(test_log_quirks),
+        cmocka_unit_test(test_quirk_version),
+        cmocka_unit_test(test_quirk_feature),
+        cmocka_unit_test(test_quirk_logging_args),
         /* the logging rules under the logging quirks that leave them be */
         QUIRKED(test_log_start_rules, 16),
         QUIRKED(test_log_start_rules, 17),
@@ -4661,6 +5034,7 @@ int main(void)
         cmocka_unit_test(test_dma_client_shrinks),
         cmocka_unit_test(test_handle_defer_full),
     };
-    _Static_assert(VUC_SRV_QUIRK_COUNT == 24, "one QUIRKED line per quirk");
+    _Static_assert(VUC_SRV_QUIRK_COUNT == 44,
+                   "one QUIRKED test_fsm_matrix line per quirk");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
