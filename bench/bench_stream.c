@@ -1,0 +1,1584 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * bench_stream: migration data throughput of vucert's client library
+ * against real vucert-server processes, as ratios to the physical limit
+ * measured in the same run (design.md: bench/).
+ *
+ * 1. STOP_COPY read: the whole stream of a filled state read with 1 MiB
+ *    MIG_DATA_READs (spec: VFIO_USER_MIG_DATA_READ), against a raw
+ *    AF_UNIX stream between two processes moving the same number of bytes
+ *    in 1 MiB write()s, the receiver reading each 1 MiB fully into one
+ *    buffer as the client does. A memcpy figure is printed for context.
+ * 2. RESUMING write: that stream written into a second server in 1 MiB
+ *    MIG_DATA_WRITEs, then RESUMING -> STOP (which validates the stream);
+ *    the same raw comparison in the other direction. The devices' digests
+ *    (BAR0 DIGEST) must match.
+ * 3. Peak RSS (--rss): VmHWM of both servers around the save and the
+ *    resume of a 1 GiB state, against 2 x state + 16 MiB.
+ * 4. Pre-copy: bytes sent in STOP_COPY with and without a PRE_COPY phase
+ *    during which 10% of the pages change; the pre-copied migration must
+ *    arrive whole (digests match).
+ *
+ * Raw and vucert alternate round by round; a ratio is taken per round
+ * from the two measurements made next to each other, then the median over
+ * the rounds. The CPU time each side used (/proc/<pid>/schedstat) is
+ * printed per GiB, to show which side limits the transfer.
+ *
+ * Exit: 0 when every step ran and every digest matched (the ratios are
+ * reported, not enforced), 1 when a step failed or a digest mismatched,
+ * 2 on a usage error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vucert/client.h"
+#include "vucert/wire.h"
+
+#define EXIT_USAGE 2
+
+#define MIB (UINT64_C(1) << 20)
+/* Every transfer, the negotiated max_data_xfer_size and the raw chunk. */
+#define XFER ((uint32_t)MIB)
+
+#define DEFAULT_STATE  (UINT64_C(256) << 20)
+#define QUICK_STATE    (UINT64_C(16) << 20)
+#define RSS_STATE      (UINT64_C(1) << 30)
+#define DEFAULT_ROUNDS 5u
+/* The issue's targets: throughput at least 0.8 of the raw socket; peak
+ * RSS at most twice the state plus 16 MiB. */
+#define TARGET_RATIO 0.8
+#define RSS_SLACK    (UINT64_C(16) << 20)
+
+/* DIRTY_PERMILLE = 1000 writes a word in every page: after this many
+ * passes the state is resident and not all zero. */
+#define FILL_PASSES 3u
+/* During PRE_COPY, this per mille of the pages change (10%). */
+#define PRECOPY_DIRTY 100u
+
+/* Generous: RESUMING -> STOP checks a whole 1 GiB state. */
+#define CLIENT_TIMEOUT_MS 60000
+#define CONNECT_STEP_MS   50
+#define CONNECT_WAIT_MS   5000
+#define STOP_GRACE_MS     3000
+
+/* vucert-server BAR0 (reference-server/README.md, "BAR0 register map") */
+#define BAR0             0u
+#define BAR0_STATE_SIZE  0x30u
+#define BAR0_DIRTY       0x48u
+#define BAR0_DIGEST      0x50u
+#define SERVER_XFER_SIZE "1048576"
+
+static const char caps_json[] =
+    "{\"capabilities\":{\"max_data_xfer_size\":1048576}}";
+
+struct opts {
+    uint64_t state_size;
+    uint64_t rss_size;
+    unsigned rounds;
+    bool rss;
+    bool quick;
+    bool verbose;
+    const char *json;
+    const char *server; /* NULL: vucert-server beside this binary */
+};
+
+struct server {
+    const char *role;
+    uint64_t state_size;
+    pid_t pid;
+    char sock[128];
+    struct vuc_client *cl;
+};
+
+/* The raw AF_UNIX peer: a forked child that obeys one-byte commands. */
+struct peer {
+    pid_t pid;
+    int fd;
+};
+
+struct ctx {
+    const struct opts *o;
+    const char *server_path;
+    char dir[64];
+    int client_cpu, server_cpu;
+    struct peer peer;
+    uint8_t *xbuf; /* the 1 MiB receive buffer, as the raw receiver's */
+};
+
+/* A captured stream: mapped once at its largest size; pages cost only
+ * once the stream fills them. */
+struct capture {
+    uint8_t *p;
+    size_t cap;
+    size_t len;
+};
+
+/* Median, min and max of a series of throughputs (bytes/s). */
+struct series {
+    double v[64];
+    unsigned n;
+};
+
+enum method { RAW_READ, VUC_READ, RAW_WRITE, VUC_WRITE, METHODS };
+
+struct results {
+    uint64_t state_size;
+    uint64_t stream_bytes;
+    unsigned rounds;
+    struct series memcpy_bps;
+    struct series bps[METHODS];
+    struct series vuc_write_stop;
+    /* CPU ms per GiB: this process, and the server or the raw peer */
+    struct series cpu_client[METHODS], cpu_other[METHODS];
+    struct series validate_s;
+    double ratio_read, ratio_write, ratio_write_stop;
+    uint64_t digest_src, digest_dst;
+    bool digest_ok;
+    /* pre-copy */
+    bool pc_ran;
+    uint64_t pc_stopcopy_only;
+    uint64_t pc_precopy_bytes, pc_stopcopy_bytes;
+    uint64_t pc_digest_src, pc_digest_dst;
+    bool pc_digest_ok;
+    /* RSS */
+    bool rss_ran;
+    uint64_t rss_state;
+    uint64_t hwm_src_fill, hwm_src_save, hwm_dst_save;
+    uint64_t hwm_src_resume, hwm_dst_resume, hwm_dst_again;
+    uint64_t rss_bound;
+    double rss_save_s, rss_resume_s;
+    uint64_t rss_digest_src, rss_digest_dst;
+    bool rss_digest_ok;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static double secs(uint64_t ns)
+{
+    return (double)ns / 1e9;
+}
+
+static double mibps(double bps)
+{
+    return bps / (double)MIB;
+}
+
+static void series_add(struct series *s, double v)
+{
+    if (s->n < sizeof(s->v) / sizeof(s->v[0]))
+        s->v[s->n++] = v;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Median (mean of the middle two for an even count); 0 when empty. */
+static double series_median(const struct series *s)
+{
+    double v[64];
+
+    if (s->n == 0)
+        return 0;
+    memcpy(v, s->v, s->n * sizeof(v[0]));
+    qsort(v, s->n, sizeof(v[0]), cmp_double);
+    return s->n % 2 ? v[s->n / 2] : (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
+}
+
+static double series_min(const struct series *s)
+{
+    double m = s->n ? s->v[0] : 0;
+
+    for (unsigned i = 1; i < s->n; i++)
+        if (s->v[i] < m)
+            m = s->v[i];
+    return m;
+}
+
+static double series_max(const struct series *s)
+{
+    double m = s->n ? s->v[0] : 0;
+
+    for (unsigned i = 1; i < s->n; i++)
+        if (s->v[i] > m)
+            m = s->v[i];
+    return m;
+}
+
+/* Median over rounds of a[k] / b[k]. */
+static double paired_ratio(const struct series *a, const struct series *b)
+{
+    struct series r = {.n = 0};
+
+    for (unsigned k = 0; k < a->n && k < b->n; k++)
+        series_add(&r, b->v[k] > 0 ? a->v[k] / b->v[k] : 0);
+    return series_median(&r);
+}
+
+static int pin_to(int cpu)
+{
+    cpu_set_t set;
+
+    CPU_ZERO(&set);
+    CPU_SET((size_t)cpu, &set);
+    return sched_setaffinity(0, sizeof(set), &set) < 0 ? -errno : 0;
+}
+
+/* The first two CPUs this process may run on; *n is how many in all. */
+static int usable_cpus(int *first, int *second, int *n)
+{
+    cpu_set_t set;
+
+    *first = *second = -1;
+    *n = 0;
+    if (sched_getaffinity(0, sizeof(set), &set) < 0)
+        return -errno;
+    *n = CPU_COUNT(&set);
+    for (int c = 0; c < CPU_SETSIZE && *second < 0; c++) {
+        if (!CPU_ISSET((size_t)c, &set))
+            continue;
+        if (*first < 0)
+            *first = c;
+        else
+            *second = c;
+    }
+    return *first < 0 ? -ENODEV : 0;
+}
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EPIPE;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int read_full(int fd, void *buf, size_t len)
+{
+    uint8_t *p = buf;
+
+    while (len > 0) {
+        ssize_t n = read(fd, p, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -ECONNRESET;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static size_t chunk_of(uint64_t left)
+{
+    return left < XFER ? (size_t)left : XFER;
+}
+
+/* Anonymous memory for big buffers: untouched pages cost nothing. */
+static uint8_t *big_map(size_t n)
+{
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* ---- the raw AF_UNIX peer: the physical limit ---- */
+
+enum { PEER_PREPARE = 'P', PEER_SEND = 'S', PEER_RECV = 'R' };
+
+/*
+ * Commands: 9 bytes, a letter and a u64 n.
+ *   P n: map a source of n bytes and write every page (as a filled device
+ *        state is), then ack with one byte;
+ *   S n: write n bytes of the source in 1 MiB write()s;
+ *   R n: read n bytes, each 1 MiB fully into one buffer, then ack.
+ */
+static void peer_main(int fd, int cpu)
+{
+    uint8_t *buf = malloc(XFER);
+    uint8_t *src = NULL;
+    size_t src_len = 0;
+    uint8_t cmd[9], ack = 'k';
+
+    if (!buf || pin_to(cpu) < 0)
+        _exit(1);
+    memset(buf, 0x5a, XFER);
+    for (;;) {
+        uint64_t n, off = 0;
+
+        if (read_full(fd, cmd, sizeof(cmd)) < 0)
+            _exit(0);
+        n = vuc_get_u64(cmd + 1);
+        switch (cmd[0]) {
+        case PEER_PREPARE:
+            if (src)
+                munmap(src, src_len);
+            src_len = (size_t)n;
+            src = big_map(src_len);
+            if (!src)
+                _exit(1);
+            for (size_t i = 0; i < src_len; i++)
+                src[i] = (uint8_t)(i * 131u);
+            if (write_full(fd, &ack, 1) < 0)
+                _exit(1);
+            break;
+        case PEER_SEND:
+            if (!src || src_len == 0)
+                _exit(1);
+            while (n > 0) {
+                size_t k = chunk_of(n);
+
+                if (off + k > src_len)
+                    off = 0;
+                if (write_full(fd, src + off, k) < 0)
+                    _exit(1);
+                off += k;
+                n -= k;
+            }
+            break;
+        case PEER_RECV:
+            while (n > 0) {
+                size_t k = chunk_of(n);
+
+                if (read_full(fd, buf, k) < 0)
+                    _exit(1);
+                n -= k;
+            }
+            if (write_full(fd, &ack, 1) < 0)
+                _exit(1);
+            break;
+        default:
+            _exit(1);
+        }
+    }
+}
+
+static int peer_start(struct peer *pe, int cpu)
+{
+    int sv[2];
+    pid_t pid;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return -errno;
+    pid = fork();
+    if (pid < 0) {
+        int e = errno;
+
+        close(sv[0]);
+        close(sv[1]);
+        return -e;
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        peer_main(sv[1], cpu);
+    }
+    close(sv[1]);
+    pe->pid = pid;
+    pe->fd = sv[0];
+    return 0;
+}
+
+static int peer_cmd(struct peer *pe, uint8_t op, uint64_t n)
+{
+    uint8_t cmd[9];
+
+    cmd[0] = op;
+    vuc_put_u64(cmd + 1, n);
+    return write_full(pe->fd, cmd, sizeof(cmd));
+}
+
+static int peer_ack(struct peer *pe)
+{
+    uint8_t ack;
+    int rc = read_full(pe->fd, &ack, 1);
+
+    return rc < 0 ? rc : (ack == 'k' ? 0 : -EPROTO);
+}
+
+/* The peer sends n bytes; we read each 1 MiB fully into buf. */
+static int raw_read(struct ctx *c, uint64_t n, uint64_t *ns)
+{
+    uint64_t t0 = now_ns(), left = n;
+    int rc = peer_cmd(&c->peer, PEER_SEND, n);
+
+    while (rc == 0 && left > 0) {
+        size_t k = chunk_of(left);
+
+        rc = read_full(c->peer.fd, c->xbuf, k);
+        left -= k;
+    }
+    *ns = now_ns() - t0;
+    return rc;
+}
+
+/* We send n bytes of src in 1 MiB write()s; the peer acks the last. */
+static int raw_write(struct ctx *c, const uint8_t *src, uint64_t n,
+                     uint64_t *ns)
+{
+    uint64_t t0 = now_ns(), off = 0;
+    int rc = peer_cmd(&c->peer, PEER_RECV, n);
+
+    while (rc == 0 && off < n) {
+        size_t k = chunk_of(n - off);
+
+        rc = write_full(c->peer.fd, src + off, k);
+        off += k;
+    }
+    if (rc == 0)
+        rc = peer_ack(&c->peer);
+    *ns = now_ns() - t0;
+    return rc;
+}
+
+/* ---- vucert-server and the client library ---- */
+
+static int server_start(struct ctx *c, struct server *s, const char *role,
+                        uint64_t state_size)
+{
+    char size[32];
+    pid_t pid;
+
+    memset(s, 0, sizeof(*s));
+    s->role = role;
+    s->state_size = state_size;
+    snprintf(s->sock, sizeof(s->sock), "%s/%s.sock", c->dir, role);
+    snprintf(size, sizeof(size), "%" PRIu64, state_size);
+    pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        /* Pinned before exec so the server never runs elsewhere. */
+        if (pin_to(c->server_cpu) < 0)
+            _exit(126);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        execl(c->server_path, "vucert-server", "--socket", s->sock,
+              "--state-size", size, "--max-data-xfer-size", SERVER_XFER_SIZE,
+              (char *)NULL);
+        _exit(127);
+    }
+    s->pid = pid;
+    return 0;
+}
+
+/* SIGTERM, then SIGKILL after a grace period. Returns the wait status or
+ * -1 if the child could not be reaped. */
+static int stop_child(pid_t pid, int sig)
+{
+    int status = -1;
+
+    if (pid <= 0)
+        return 0;
+    kill(pid, sig);
+    for (int waited = 0; waited < STOP_GRACE_MS; waited++) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        struct timespec ms = {0, 1000000};
+
+        if (w == pid)
+            return status;
+        if (w < 0 && errno != EINTR)
+            return -1;
+        nanosleep(&ms, NULL);
+    }
+    kill(pid, SIGKILL);
+    if (waitpid(pid, &status, 0) != pid)
+        return -1;
+    return status;
+}
+
+static void server_stop(struct server *s)
+{
+    int st;
+
+    vuc_client_close(s->cl);
+    s->cl = NULL;
+    if (s->pid > 0) {
+        st = stop_child(s->pid, SIGTERM);
+        if (st < 0)
+            fprintf(stderr, "bench_stream: note: could not reap the %s\n",
+                    s->role);
+        else if (WIFSIGNALED(st))
+            fprintf(stderr, "bench_stream: note: the %s died of signal %d\n",
+                    s->role, WTERMSIG(st));
+        else if (WEXITSTATUS(st) != 0)
+            fprintf(stderr,
+                    "bench_stream: note: the %s exited with status %d\n",
+                    s->role, WEXITSTATUS(st));
+    }
+    s->pid = 0;
+    if (s->sock[0])
+        unlink(s->sock);
+}
+
+static int fail(const struct server *s, const char *what, int rc)
+{
+    fprintf(stderr, "bench_stream: %s: %s failed (%s)%s%s\n", s->role, what,
+            strerror(-rc), s->cl ? ": " : "",
+            s->cl ? vuc_client_last_error(s->cl) : "");
+    return rc;
+}
+
+static int bar0_read64(struct server *s, uint32_t off, uint64_t *v)
+{
+    uint8_t b[8];
+    uint32_t err = 0;
+    int rc = vuc_client_region_read(s->cl, BAR0, off, b, sizeof(b), &err);
+
+    if (rc < 0)
+        return fail(s, "BAR0 read", rc);
+    *v = vuc_get_u64(b);
+    return 0;
+}
+
+static int bar0_write32(struct server *s, uint32_t off, uint32_t v)
+{
+    uint8_t b[4];
+    uint32_t err = 0;
+    int rc;
+
+    vuc_put_u32(b, v);
+    rc = vuc_client_region_write(s->cl, BAR0, off, b, sizeof(b), &err);
+    return rc < 0 ? fail(s, "BAR0 write", rc) : 0;
+}
+
+static int server_connect(struct server *s)
+{
+    const struct vuc_negotiated *neg;
+    struct vuc_reply rep;
+    uint64_t size = 0;
+    int rc;
+
+    /* Short attempts, so a server that dies at once is reported at once
+     * rather than after the whole timeout. */
+    for (int waited = 0;; waited += CONNECT_STEP_MS) {
+        int st;
+
+        rc = vuc_client_connect(s->sock, CONNECT_STEP_MS, &s->cl);
+        if (rc != -ETIMEDOUT || waited >= CONNECT_WAIT_MS)
+            break;
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+            s->pid = 0;
+            fprintf(stderr, "bench_stream: %s %s %d before listening\n",
+                    s->role,
+                    WIFEXITED(st) ? "exited with status" : "died of signal",
+                    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+            return -ECHILD;
+        }
+    }
+    if (rc < 0) {
+        s->cl = NULL;
+        return fail(s, "connect", rc);
+    }
+    vuc_client_set_timeout(s->cl, CLIENT_TIMEOUT_MS);
+    rc = vuc_client_negotiate(s->cl, VUC_VERSION_MAJOR, VUC_VERSION_MINOR,
+                              caps_json, &rep);
+    if (rc == 0 && rep.is_error)
+        rc = -EPROTO;
+    vuc_reply_release(&rep);
+    if (rc < 0)
+        return fail(s, "VERSION", rc);
+    neg = vuc_client_negotiated(s->cl);
+    if (neg->limits.max_data_xfer_size != XFER) {
+        fprintf(stderr,
+                "bench_stream: %s: negotiated max_data_xfer_size %" PRIu64
+                ", need %u\n",
+                s->role, (uint64_t)neg->limits.max_data_xfer_size, XFER);
+        return -EPROTO;
+    }
+    rc = bar0_read64(s, BAR0_STATE_SIZE, &size);
+    if (rc < 0)
+        return rc;
+    if (size != s->state_size) {
+        fprintf(stderr,
+                "bench_stream: %s: STATE_SIZE is %" PRIu64 ", asked %" PRIu64
+                "\n",
+                s->role, size, s->state_size);
+        return -EPROTO;
+    }
+    return 0;
+}
+
+static int server_up(struct ctx *c, struct server *s, const char *role,
+                     uint64_t state_size)
+{
+    int rc = server_start(c, s, role, state_size);
+
+    if (rc < 0) {
+        fprintf(stderr, "bench_stream: cannot start the %s: %s\n", role,
+                strerror(-rc));
+        return rc;
+    }
+    return server_connect(s);
+}
+
+static int set_state(struct server *s, uint32_t state)
+{
+    struct vuc_reply r;
+    int rc = vuc_client_set_state(s->cl, state, &r);
+    uint32_t e = r.error;
+    bool is_err = rc == 0 && r.is_error;
+
+    if (rc == 0)
+        vuc_reply_release(&r);
+    if (rc < 0)
+        return fail(s, "MIG_DEVICE_STATE SET", rc);
+    if (is_err) {
+        fprintf(stderr, "bench_stream: %s: SET %s failed with errno %u\n",
+                s->role, vuc_state_name(state), e);
+        return -EREMOTEIO;
+    }
+    return 0;
+}
+
+static int digest(struct server *s, uint64_t *d)
+{
+    return bar0_read64(s, BAR0_DIGEST, d);
+}
+
+/* VmHWM of a process in bytes, or 0 if it cannot be read. */
+static uint64_t vm_hwm(pid_t pid)
+{
+    char path[64], line[256];
+    unsigned long long kb = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    f = fopen(path, "r");
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
+            break;
+    fclose(f);
+    return (uint64_t)kb * 1024u;
+}
+
+/* Make the state real: every page written (while RUNNING). */
+static int fill_state(struct server *s)
+{
+    int rc = 0;
+
+    for (unsigned i = 0; i < FILL_PASSES && rc == 0; i++)
+        rc = bar0_write32(s, BAR0_DIRTY, 1000);
+    return rc;
+}
+
+/*
+ * Read the stream with 1 MiB MIG_DATA_READs until a short reply (the end
+ * in STOP_COPY; in PRE_COPY the end of what is ready now). Into cap (at
+ * cap->p + cap->len, which must have room) or, with cap NULL, each read
+ * into the same 1 MiB buffer. *bytes is what came; *ns the time from the
+ * first request to the last reply.
+ */
+static int mig_read_all(struct ctx *c, struct server *s, struct capture *cap,
+                        uint64_t *bytes, uint64_t *ns)
+{
+    uint64_t t0 = now_ns(), total = 0;
+    uint32_t got = XFER, err = 0;
+    int rc = 0;
+
+    while (got == XFER) {
+        uint8_t *dst = c->xbuf;
+
+        if (cap) {
+            if (cap->cap - cap->len < XFER) {
+                fprintf(stderr,
+                        "bench_stream: %s: the stream outgrew %zu "
+                        "bytes\n",
+                        s->role, cap->cap);
+                return -ENOBUFS;
+            }
+            dst = cap->p + cap->len;
+        }
+        rc = vuc_client_mig_read(s->cl, XFER, dst, &got, &err);
+        if (rc < 0)
+            break;
+        total += got;
+        if (cap)
+            cap->len += got;
+    }
+    if (ns)
+        *ns = now_ns() - t0;
+    *bytes = total;
+    return rc < 0 ? fail(s, "MIG_DATA_READ", rc) : 0;
+}
+
+/* A whole STOP_COPY save from STOP, back to STOP. *ns runs from the SET
+ * STOP_COPY (where the session opens) to the last reply. */
+static int save(struct ctx *c, struct server *s, struct capture *cap,
+                uint64_t *bytes, uint64_t *ns)
+{
+    uint64_t t0 = now_ns();
+    int rc = set_state(s, VUC_STATE_STOP_COPY);
+
+    if (rc == 0)
+        rc = mig_read_all(c, s, cap, bytes, NULL);
+    if (ns)
+        *ns = now_ns() - t0;
+    if (rc == 0)
+        rc = set_state(s, VUC_STATE_STOP);
+    return rc;
+}
+
+/*
+ * The stream into s: RESUMING, 1 MiB MIG_DATA_WRITEs, then STOP (the
+ * server validates and loads). *write_ns: from the SET RESUMING (where
+ * the session opens) to the last write's reply; *stop_ns: the SET STOP.
+ */
+static int resume(struct server *s, const uint8_t *p, size_t len,
+                  uint64_t *write_ns, uint64_t *stop_ns)
+{
+    uint64_t t0 = now_ns(), t1;
+    uint32_t err = 0;
+    size_t off = 0;
+    int rc = set_state(s, VUC_STATE_RESUMING);
+
+    if (rc < 0)
+        return rc;
+    while (off < len) {
+        size_t k = chunk_of(len - off);
+
+        rc = vuc_client_mig_write(s->cl, p + off, (uint32_t)k, &err);
+        if (rc < 0)
+            return fail(s, "MIG_DATA_WRITE", rc);
+        off += k;
+    }
+    t1 = now_ns();
+    rc = set_state(s, VUC_STATE_STOP);
+    if (write_ns)
+        *write_ns = t1 - t0;
+    if (stop_ns)
+        *stop_ns = now_ns() - t1;
+    return rc;
+}
+
+static int check_digests(struct server *src, struct server *dst, uint64_t *ds,
+                         uint64_t *dd, bool *ok)
+{
+    int rc = digest(src, ds);
+
+    if (rc == 0)
+        rc = digest(dst, dd);
+    if (rc < 0)
+        return rc;
+    *ok = *ds == *dd;
+    if (!*ok)
+        fprintf(stderr,
+                "bench_stream: digest mismatch: %s 0x%016" PRIx64
+                ", %s 0x%016" PRIx64 "\n",
+                src->role, *ds, dst->role, *dd);
+    return 0;
+}
+
+static int capture_map(struct capture *cap, size_t n)
+{
+    cap->p = big_map(n);
+    cap->cap = cap->p ? n : 0;
+    cap->len = 0;
+    return cap->p ? 0 : -ENOMEM;
+}
+
+static void capture_unmap(struct capture *cap)
+{
+    if (cap->p)
+        munmap(cap->p, cap->cap);
+    memset(cap, 0, sizeof(*cap));
+}
+
+/* Room for a stream of a state of n bytes, pre-copy rounds included. */
+static size_t capture_room(uint64_t n)
+{
+    return (size_t)(2 * n + 8 * MIB);
+}
+
+/* ---- 1 and 2: throughput ---- */
+
+/* memcpy of n bytes from src into one 1 MiB buffer, 1 MiB at a time. */
+static double memcpy_bps(uint8_t *dst, const uint8_t *src, uint64_t n)
+{
+    uint64_t t0 = now_ns(), ns;
+
+    for (uint64_t off = 0; off < n; off += XFER) {
+        size_t k = chunk_of(n - off);
+
+        memcpy(dst, src + off, k);
+        /* keep the copy from being optimised away */
+        __asm__ volatile("" : : "r"(dst) : "memory");
+    }
+    ns = now_ns() - t0;
+    return ns ? (double)n / secs(ns) : 0;
+}
+
+/* CPU time a process has run, in ns (/proc/<pid>/schedstat; pid 0:
+ * this one); 0 if it cannot be read. */
+static uint64_t cpu_ns(pid_t pid)
+{
+    char path[64];
+    unsigned long long run = 0;
+    FILE *f;
+
+    if (pid)
+        snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+    else
+        snprintf(path, sizeof(path), "/proc/self/schedstat");
+    f = fopen(path, "r");
+    if (!f)
+        return 0;
+    if (fscanf(f, "%llu", &run) != 1)
+        run = 0;
+    fclose(f);
+    return (uint64_t)run;
+}
+
+static const char *const method_name[METHODS] = {
+    [RAW_READ] = "raw read",
+    [VUC_READ] = "vucert read",
+    [RAW_WRITE] = "raw write",
+    [VUC_WRITE] = "vucert write",
+};
+
+/* One timed transfer of the n-byte stream by method m. */
+static int measure(struct ctx *c, struct server *src, struct server *dst,
+                   const struct capture *cap, enum method m,
+                   struct results *res)
+{
+    pid_t other = m == VUC_READ    ? src->pid
+                  : m == VUC_WRITE ? dst->pid
+                                   : c->peer.pid;
+    uint64_t n = cap->len, ns = 0, sns = 0, got = 0;
+    uint64_t cpu0 = cpu_ns(0), cpu1 = cpu_ns(other);
+    double per_gib;
+    int rc;
+
+    switch (m) {
+    case RAW_READ:
+        rc = raw_read(c, n, &ns);
+        break;
+    case VUC_READ:
+        rc = save(c, src, NULL, &got, &ns);
+        if (rc == 0 && got != n) {
+            fprintf(stderr,
+                    "bench_stream: source: stream of %" PRIu64
+                    " bytes, the first was %" PRIu64 "\n",
+                    got, n);
+            rc = -EPROTO;
+        }
+        break;
+    case RAW_WRITE:
+        rc = raw_write(c, cap->p, n, &ns);
+        break;
+    default:
+        rc = resume(dst, cap->p, cap->len, &ns, &sns);
+        break;
+    }
+    if (rc < 0) {
+        if (m == RAW_READ || m == RAW_WRITE)
+            fprintf(stderr, "bench_stream: %s: %s\n", method_name[m],
+                    strerror(-rc));
+        return rc;
+    }
+    /* CPU per GiB moved, on each side (a resume: SET STOP included). */
+    per_gib = (double)(1u << 30) / (double)n / 1e6;
+    series_add(&res->cpu_client[m], (double)(cpu_ns(0) - cpu0) * per_gib);
+    series_add(&res->cpu_other[m], (double)(cpu_ns(other) - cpu1) * per_gib);
+    series_add(&res->bps[m], (double)n / secs(ns));
+    if (m == VUC_WRITE) {
+        series_add(&res->vuc_write_stop, (double)n / secs(ns + sns));
+        series_add(&res->validate_s, secs(sns));
+    }
+    return 0;
+}
+
+static int run_throughput(struct ctx *c, struct server *src, struct server *dst,
+                          struct capture *cap, struct results *res)
+{
+    uint64_t n, ns;
+    int rc;
+
+    /* The source gets a real state; both end in STOP. */
+    rc = fill_state(src);
+    if (rc == 0)
+        rc = set_state(src, VUC_STATE_STOP);
+    if (rc == 0)
+        rc = set_state(dst, VUC_STATE_STOP);
+    /* Untimed capture: the stream for the resumes, and a warm-up. */
+    if (rc == 0)
+        rc = save(c, src, cap, &n, NULL);
+    if (rc < 0)
+        return rc;
+    res->stream_bytes = n;
+    rc = peer_cmd(&c->peer, PEER_PREPARE, n);
+    if (rc == 0)
+        rc = peer_ack(&c->peer);
+    if (rc < 0) {
+        fprintf(stderr, "bench_stream: raw peer: %s\n", strerror(-rc));
+        return rc;
+    }
+    /* Warm-ups of the raw paths and the first resume. */
+    rc = raw_read(c, n, &ns);
+    if (rc == 0)
+        rc = raw_write(c, cap->p, n, &ns);
+    if (rc < 0) {
+        fprintf(stderr, "bench_stream: raw warm-up: %s\n", strerror(-rc));
+        return rc;
+    }
+    rc = resume(dst, cap->p, cap->len, NULL, NULL);
+    if (rc < 0)
+        return rc;
+
+    for (unsigned k = 0; k < c->o->rounds; k++) {
+        /* Alternate which goes first, so neither always follows the
+         * other's cache footprint. */
+        static const enum method order[2][METHODS] = {
+            {RAW_READ, VUC_READ, RAW_WRITE, VUC_WRITE},
+            {VUC_READ, RAW_READ, VUC_WRITE, RAW_WRITE},
+        };
+        bool ok = false;
+
+        series_add(&res->memcpy_bps, memcpy_bps(c->xbuf, cap->p, n));
+        for (int j = 0; j < METHODS; j++) {
+            rc = measure(c, src, dst, cap, order[k % 2][j], res);
+            if (rc < 0)
+                return rc;
+        }
+        if (c->o->verbose)
+            fprintf(
+                stderr,
+                "round %u: read raw %.0f vucert %.0f; write raw %.0f "
+                "vucert %.0f (+STOP %.1f ms) MiB/s\n",
+                k, mibps(res->bps[RAW_READ].v[k]),
+                mibps(res->bps[VUC_READ].v[k]), mibps(res->bps[RAW_WRITE].v[k]),
+                mibps(res->bps[VUC_WRITE].v[k]), res->validate_s.v[k] * 1e3);
+        /* Every resume must have brought the whole state. */
+        rc = check_digests(src, dst, &res->digest_src, &res->digest_dst, &ok);
+        if (rc < 0)
+            return rc;
+        res->digest_ok = ok;
+        if (!ok)
+            return -EBADMSG;
+    }
+    /* Each round's vucert figure over the raw one measured next to it,
+     * so that drift between rounds (a noisy neighbour, the host backing
+     * fresh memory) cancels; the median of those ratios. */
+    res->ratio_read = paired_ratio(&res->bps[VUC_READ], &res->bps[RAW_READ]);
+    res->ratio_write = paired_ratio(&res->bps[VUC_WRITE], &res->bps[RAW_WRITE]);
+    res->ratio_write_stop =
+        paired_ratio(&res->vuc_write_stop, &res->bps[RAW_WRITE]);
+    return 0;
+}
+
+/* ---- 4: pre-copy ---- */
+
+static int run_precopy(struct ctx *c, struct server *src, struct server *dst,
+                       struct capture *cap, struct results *res)
+{
+    uint64_t n = 0;
+    bool ok = false;
+    int rc;
+
+    /* (a) STOP_COPY only, from a running device. */
+    rc = set_state(src, VUC_STATE_RUNNING);
+    if (rc == 0)
+        rc = set_state(src, VUC_STATE_STOP_COPY);
+    if (rc == 0)
+        rc = mig_read_all(c, src, NULL, &res->pc_stopcopy_only, NULL);
+    /* (b) PRE_COPY to its end, 10% of the pages change, STOP_COPY. */
+    if (rc == 0)
+        rc = set_state(src, VUC_STATE_RUNNING);
+    if (rc == 0)
+        rc = set_state(src, VUC_STATE_PRE_COPY);
+    cap->len = 0;
+    if (rc == 0)
+        rc = mig_read_all(c, src, cap, &res->pc_precopy_bytes, NULL);
+    if (rc == 0)
+        rc = bar0_write32(src, BAR0_DIRTY, PRECOPY_DIRTY);
+    if (rc == 0)
+        rc = set_state(src, VUC_STATE_STOP_COPY);
+    if (rc == 0)
+        rc = mig_read_all(c, src, cap, &n, NULL);
+    if (rc == 0)
+        rc = set_state(src, VUC_STATE_STOP);
+    if (rc < 0)
+        return rc;
+    res->pc_stopcopy_bytes = n;
+    res->pc_ran = true;
+    /* The pre-copied stream must bring the destination the state. */
+    rc = resume(dst, cap->p, cap->len, NULL, NULL);
+    if (rc == 0)
+        rc = check_digests(src, dst, &res->pc_digest_src, &res->pc_digest_dst,
+                           &ok);
+    if (rc < 0)
+        return rc;
+    res->pc_digest_ok = ok;
+    return ok ? 0 : -EBADMSG;
+}
+
+/* ---- 3: peak RSS ---- */
+
+static int run_rss(struct ctx *c, struct results *res)
+{
+    struct server src, dst;
+    struct capture cap = {0};
+    uint64_t n, size = c->o->rss_size, wns = 0, sns = 0, t0;
+    bool ok = false;
+    int rc;
+
+    memset(&src, 0, sizeof(src));
+    memset(&dst, 0, sizeof(dst));
+    res->rss_state = size;
+    res->rss_bound = 2 * size + RSS_SLACK;
+    rc = capture_map(&cap, capture_room(size));
+    if (rc < 0) {
+        fprintf(stderr, "bench_stream: cannot map %zu bytes\n",
+                capture_room(size));
+        return rc;
+    }
+    rc = server_up(c, &src, "rss-source", size);
+    if (rc == 0)
+        rc = server_up(c, &dst, "rss-destination", size);
+    if (rc == 0)
+        rc = fill_state(&src);
+    if (rc == 0)
+        rc = set_state(&src, VUC_STATE_STOP);
+    if (rc < 0)
+        goto out;
+    res->hwm_src_fill = vm_hwm(src.pid);
+    t0 = now_ns();
+    rc = save(c, &src, &cap, &n, NULL);
+    if (rc < 0)
+        goto out;
+    res->rss_save_s = secs(now_ns() - t0);
+    res->hwm_src_save = vm_hwm(src.pid);
+    res->hwm_dst_save = vm_hwm(dst.pid);
+    rc = resume(&dst, cap.p, cap.len, &wns, &sns);
+    if (rc < 0)
+        goto out;
+    res->rss_resume_s = secs(wns + sns);
+    res->hwm_src_resume = vm_hwm(src.pid);
+    res->hwm_dst_resume = vm_hwm(dst.pid);
+    res->rss_ran = true;
+    rc = check_digests(&src, &dst, &res->rss_digest_src, &res->rss_digest_dst,
+                       &ok);
+    res->rss_digest_ok = ok;
+    if (rc == 0 && !ok)
+        rc = -EBADMSG;
+    /* The worst case: a destination whose own state is resident (this
+     * one's, now) resumes again, holding that state and the staging
+     * copy at once. */
+    if (rc == 0)
+        rc = resume(&dst, cap.p, cap.len, NULL, NULL);
+    if (rc == 0) {
+        res->hwm_dst_again = vm_hwm(dst.pid);
+        rc = check_digests(&src, &dst, &res->rss_digest_src,
+                           &res->rss_digest_dst, &ok);
+        res->rss_digest_ok = ok;
+        if (rc == 0 && !ok)
+            rc = -EBADMSG;
+    }
+out:
+    server_stop(&src);
+    server_stop(&dst);
+    capture_unmap(&cap);
+    return rc;
+}
+
+/* ---- output ---- */
+
+static void print_series(const char *name, const struct series *s)
+{
+    printf("  %-34s %9.0f  (%.0f..%.0f)\n", name, mibps(series_median(s)),
+           mibps(series_min(s)), mibps(series_max(s)));
+}
+
+static void print_throughput(const struct results *r)
+{
+    printf("\nthroughput, MiB/s: median over %u rounds (min..max)\n",
+           r->rounds);
+    print_series("memcpy 1 MiB chunks (context)", &r->memcpy_bps);
+    print_series("STOP_COPY read    raw AF_UNIX", &r->bps[RAW_READ]);
+    print_series("STOP_COPY read    vucert", &r->bps[VUC_READ]);
+    print_series("RESUMING write    raw AF_UNIX", &r->bps[RAW_WRITE]);
+    print_series("RESUMING write    vucert", &r->bps[VUC_WRITE]);
+    print_series("RESUMING write    vucert + ->STOP", &r->vuc_write_stop);
+    printf("  RESUMING->STOP (validate, load): %.1f ms median (%.1f..%.1f)\n",
+           series_median(&r->validate_s) * 1e3,
+           series_min(&r->validate_s) * 1e3, series_max(&r->validate_s) * 1e3);
+    printf("  digest: source 0x%016" PRIx64 ", destination 0x%016" PRIx64
+           ": %s\n",
+           r->digest_src, r->digest_dst, r->digest_ok ? "match" : "MISMATCH");
+    printf("\nCPU ms per GiB moved, median (client process / server or "
+           "raw peer)\n");
+    for (int m = 0; m < METHODS; m++)
+        printf("  %-34s %7.0f / %-7.0f\n", method_name[m],
+               series_median(&r->cpu_client[m]),
+               series_median(&r->cpu_other[m]));
+    printf("\nratios: vucert / raw per round, median over the rounds\n");
+    printf("ratio read:  %.2f (target >= %.2f)\n", r->ratio_read, TARGET_RATIO);
+    printf("ratio write: %.2f without the final STOP, %.2f with it "
+           "(target >= %.2f)\n",
+           r->ratio_write, r->ratio_write_stop, TARGET_RATIO);
+}
+
+static void print_precopy(const struct results *r)
+{
+    double frac = r->pc_stopcopy_only ? (double)r->pc_stopcopy_bytes /
+                                            (double)r->pc_stopcopy_only
+                                      : 0;
+
+    printf("\npre-copy (%u per mille of the pages changed during PRE_COPY)\n",
+           PRECOPY_DIRTY);
+    printf("  STOP_COPY only:          %12" PRIu64 " bytes in STOP_COPY\n",
+           r->pc_stopcopy_only);
+    printf("  PRE_COPY, then STOP_COPY:%12" PRIu64
+           " bytes in STOP_COPY (%" PRIu64 " before, in PRE_COPY)\n",
+           r->pc_stopcopy_bytes, r->pc_precopy_bytes);
+    printf("  STOP_COPY bytes with/without pre-copy: %.3f (saves %.1f%%)\n",
+           frac, (1 - frac) * 100);
+    printf("  digest: source 0x%016" PRIx64 ", destination 0x%016" PRIx64
+           ": %s\n",
+           r->pc_digest_src, r->pc_digest_dst,
+           r->pc_digest_ok ? "match" : "MISMATCH");
+}
+
+static void print_rss(const struct results *r)
+{
+    double b = (double)r->rss_bound;
+
+    printf("\npeak RSS (VmHWM), %" PRIu64 " MiB state; bound 2 x state + "
+           "16 MiB = %" PRIu64 " MiB\n",
+           r->rss_state / MIB, r->rss_bound / MIB);
+    printf("  source after fill:          %6" PRIu64 " MiB\n",
+           r->hwm_src_fill / MIB);
+    printf("  source after save:          %6" PRIu64 " MiB (%.2f of bound)\n",
+           r->hwm_src_save / MIB, (double)r->hwm_src_save / b);
+    printf("  destination after save:     %6" PRIu64 " MiB\n",
+           r->hwm_dst_save / MIB);
+    printf("  source after resume:        %6" PRIu64 " MiB (%.2f of bound)\n",
+           r->hwm_src_resume / MIB, (double)r->hwm_src_resume / b);
+    printf("  destination after resume:   %6" PRIu64 " MiB (%.2f of bound)\n",
+           r->hwm_dst_resume / MIB, (double)r->hwm_dst_resume / b);
+    printf("  destination, second resume: %6" PRIu64 " MiB (%.2f of bound)\n",
+           r->hwm_dst_again / MIB, (double)r->hwm_dst_again / b);
+    printf("  save %.2f s, resume %.2f s; digest 0x%016" PRIx64
+           " / 0x%016" PRIx64 ": %s\n",
+           r->rss_save_s, r->rss_resume_s, r->rss_digest_src, r->rss_digest_dst,
+           r->rss_digest_ok ? "match" : "MISMATCH");
+}
+
+static void json_series(FILE *f, const char *key, const struct series *s,
+                        bool last)
+{
+    fprintf(
+        f, "    \"%s\": {\"median\": %.1f, \"min\": %.1f, \"max\": %.1f}%s\n",
+        key, series_median(s), series_min(s), series_max(s), last ? "" : ",");
+}
+
+static int write_json(const struct opts *o, const struct results *r)
+{
+    FILE *f = fopen(o->json, "w");
+
+    if (!f) {
+        fprintf(stderr, "bench_stream: %s: %s\n", o->json, strerror(errno));
+        return -1;
+    }
+    fprintf(f,
+            "{\n  \"benchmark\": \"bench_stream\",\n"
+            "  \"state_size\": %" PRIu64 ",\n  \"transfer_size\": %u,\n"
+            "  \"stream_bytes\": %" PRIu64 ",\n  \"rounds\": %u,\n"
+            "  \"target_ratio\": %.2f,\n"
+            "  \"throughput_bytes_per_s\": {\n",
+            r->state_size, XFER, r->stream_bytes, r->rounds, TARGET_RATIO);
+    json_series(f, "memcpy", &r->memcpy_bps, false);
+    json_series(f, "raw_read", &r->bps[RAW_READ], false);
+    json_series(f, "vucert_read", &r->bps[VUC_READ], false);
+    json_series(f, "raw_write", &r->bps[RAW_WRITE], false);
+    json_series(f, "vucert_write", &r->bps[VUC_WRITE], false);
+    json_series(f, "vucert_write_and_stop", &r->vuc_write_stop, true);
+    fprintf(f, "  },\n  \"cpu_ms_per_gib\": {\n");
+    for (int m = 0; m < METHODS; m++) {
+        static const char *const key[METHODS] = {"raw_read", "vucert_read",
+                                                 "raw_write", "vucert_write"};
+
+        fprintf(f, "    \"%s\": {\"client\": %.1f, \"other\": %.1f}%s\n",
+                key[m], series_median(&r->cpu_client[m]),
+                series_median(&r->cpu_other[m]), m + 1 < METHODS ? "," : "");
+    }
+    fprintf(f,
+            "  },\n  \"validate_s\": {\"median\": %.6f, \"min\": %.6f, "
+            "\"max\": %.6f},\n"
+            "  \"ratio_read\": %.4f,\n  \"ratio_write\": %.4f,\n"
+            "  \"ratio_write_and_stop\": %.4f,\n"
+            "  \"digest\": {\"source\": \"0x%016" PRIx64
+            "\", \"destination\": \"0x%016" PRIx64 "\", \"match\": %s},\n",
+            series_median(&r->validate_s), series_min(&r->validate_s),
+            series_max(&r->validate_s), r->ratio_read, r->ratio_write,
+            r->ratio_write_stop, r->digest_src, r->digest_dst,
+            r->digest_ok ? "true" : "false");
+    fprintf(f,
+            "  \"precopy\": {\"dirty_permille\": %u, "
+            "\"stopcopy_only_bytes\": %" PRIu64 ", "
+            "\"precopy_phase_bytes\": %" PRIu64 ", "
+            "\"stopcopy_after_precopy_bytes\": %" PRIu64 ", "
+            "\"digest_match\": %s}",
+            PRECOPY_DIRTY, r->pc_stopcopy_only, r->pc_precopy_bytes,
+            r->pc_stopcopy_bytes, r->pc_digest_ok ? "true" : "false");
+    if (r->rss_ran)
+        fprintf(f,
+                ",\n  \"rss\": {\"state_size\": %" PRIu64
+                ", \"bound\": %" PRIu64 ", \"source_after_fill\": %" PRIu64
+                ", \"source_after_save\": %" PRIu64
+                ", \"destination_after_save\": %" PRIu64
+                ", \"source_after_resume\": %" PRIu64
+                ", \"destination_after_resume\": %" PRIu64
+                ", \"destination_after_second_resume\": %" PRIu64
+                ", \"save_s\": %.3f, \"resume_s\": %.3f"
+                ", \"digest_match\": %s}",
+                r->rss_state, r->rss_bound, r->hwm_src_fill, r->hwm_src_save,
+                r->hwm_dst_save, r->hwm_src_resume, r->hwm_dst_resume,
+                r->hwm_dst_again, r->rss_save_s, r->rss_resume_s,
+                r->rss_digest_ok ? "true" : "false");
+    fprintf(f, "\n}\n");
+    if (fclose(f) != 0) {
+        fprintf(stderr, "bench_stream: %s: %s\n", o->json, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- command line ---- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: bench_stream [--state-size N] [--rounds R] [--rss]\n"
+            "                    [--rss-size N] [--quick] [--json FILE]\n"
+            "                    [--server PATH]\n"
+            "\n"
+            "Migration data throughput through vucert's client library to\n"
+            "vucert-server (1 MiB MIG_DATA_READ in STOP_COPY, 1 MiB\n"
+            "MIG_DATA_WRITE in RESUMING) against a raw AF_UNIX stream of\n"
+            "the same bytes in the same chunks; STOP_COPY bytes with and\n"
+            "without PRE_COPY; optionally the servers' peak RSS.\n"
+            "\n"
+            "  --state-size N  device state (K/M/G suffixes; default 256M)\n"
+            "  --rounds R      timed rounds (default %u)\n"
+            "  --rss           also measure peak RSS streaming a big state\n"
+            "                  (needs about 4 x --rss-size of memory)\n"
+            "  --rss-size N    the state for --rss (default 1G)\n"
+            "  --quick         a 16M state and one round (ctest smoke)\n"
+            "  --verbose       every round's figures on stderr\n"
+            "  --json FILE     also write the figures as JSON\n"
+            "  --server PATH   the server binary (default: vucert-server\n"
+            "                  beside bench_stream)\n",
+            DEFAULT_ROUNDS);
+}
+
+/* Decimal or 0x hex, optionally K, M or G (powers of 1024), as
+ * vucert-server's --state-size; a multiple of 4096, at least 4096. */
+static int parse_size(const char *s, uint64_t *out)
+{
+    unsigned long long v;
+    unsigned shift = 0;
+    char *end;
+
+    if (!s || !*s || *s == '-')
+        return -EINVAL;
+    errno = 0;
+    v = strtoull(s, &end, 0);
+    if (errno || end == s)
+        return -EINVAL;
+    if (*end == 'K' || *end == 'k')
+        shift = 10;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30;
+    if (shift)
+        end++;
+    if (*end || v > (UINT64_MAX >> 34) || (v << shift) < 4096 ||
+        (v << shift) % 4096)
+        return -EINVAL;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+    static const struct option lopts[] = {
+        {"state-size", required_argument, NULL, 's'},
+        {"rounds", required_argument, NULL, 'r'},
+        {"rss", no_argument, NULL, 'R'},
+        {"rss-size", required_argument, NULL, 'S'},
+        {"quick", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"json", required_argument, NULL, 'j'},
+        {"server", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    bool size_set = false, rounds_set = false;
+    unsigned long v;
+    char *end;
+    int opt;
+
+    memset(o, 0, sizeof(*o));
+    o->state_size = DEFAULT_STATE;
+    o->rss_size = RSS_STATE;
+    o->rounds = DEFAULT_ROUNDS;
+    while ((opt = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
+        switch (opt) {
+        case 's':
+            if (parse_size(optarg, &o->state_size) < 0) {
+                fprintf(stderr, "bench_stream: bad --state-size '%s'\n",
+                        optarg);
+                return -EINVAL;
+            }
+            size_set = true;
+            break;
+        case 'S':
+            if (parse_size(optarg, &o->rss_size) < 0) {
+                fprintf(stderr, "bench_stream: bad --rss-size '%s'\n", optarg);
+                return -EINVAL;
+            }
+            break;
+        case 'r':
+            errno = 0;
+            v = strtoul(optarg, &end, 10);
+            if (errno || *end || *optarg == '-' || v < 1 || v > 64) {
+                fprintf(stderr, "bench_stream: bad --rounds '%s' (1..64)\n",
+                        optarg);
+                return -EINVAL;
+            }
+            o->rounds = (unsigned)v;
+            rounds_set = true;
+            break;
+        case 'R':
+            o->rss = true;
+            break;
+        case 'q':
+            o->quick = true;
+            break;
+        case 'v':
+            o->verbose = true;
+            break;
+        case 'j':
+            o->json = optarg;
+            break;
+        case 'b':
+            o->server = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -EINVAL;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "bench_stream: unexpected argument '%s'\n",
+                argv[optind]);
+        return -EINVAL;
+    }
+    if (o->quick) {
+        if (!size_set)
+            o->state_size = QUICK_STATE;
+        if (!rounds_set)
+            o->rounds = 1;
+    }
+    return 0;
+}
+
+/* vucert-server beside this binary, as vucert finds it. */
+static int default_server(char *buf, size_t cap)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    int w;
+
+    if (n <= 0)
+        return -errno;
+    self[n] = '\0';
+    w = snprintf(buf, cap, "%s/vucert-server", dirname(self));
+    return w < 0 || (size_t)w >= cap ? -ENAMETOOLONG : 0;
+}
+
+static void peer_stop(struct peer *pe)
+{
+    if (pe->fd >= 0)
+        close(pe->fd); /* the peer sees end of stream */
+    pe->fd = -1;
+    if (pe->pid > 0)
+        stop_child(pe->pid, SIGTERM);
+    pe->pid = 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o;
+    struct ctx c;
+    struct results res;
+    struct server src, dst;
+    struct capture cap = {0};
+    struct sigaction ign = {.sa_handler = SIG_IGN};
+    char server[PATH_MAX + 32];
+    int cpu0 = -1, cpu1 = -1, ncpu = 0, rc;
+    int status = 0;
+
+    if (parse_args(argc, argv, &o) < 0)
+        return EXIT_USAGE;
+    if (o.server) {
+        snprintf(server, sizeof(server), "%s", o.server);
+    } else if (default_server(server, sizeof(server)) < 0) {
+        fprintf(stderr, "bench_stream: cannot find my own directory\n");
+        return 1;
+    }
+    if (access(server, X_OK) < 0) {
+        fprintf(stderr, "bench_stream: %s: %s\n", server, strerror(errno));
+        return 1;
+    }
+    rc = usable_cpus(&cpu0, &cpu1, &ncpu);
+    if (rc < 0) {
+        fprintf(stderr, "bench_stream: no usable CPU: %s\n", strerror(-rc));
+        return 1;
+    }
+    /* A dead peer must be an error return, not a signal. */
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, NULL);
+
+    memset(&c, 0, sizeof(c));
+    memset(&res, 0, sizeof(res));
+    memset(&src, 0, sizeof(src));
+    memset(&dst, 0, sizeof(dst));
+    c.o = &o;
+    c.server_path = server;
+    c.peer.fd = -1;
+    c.client_cpu = cpu0;
+    c.server_cpu = cpu1 >= 0 ? cpu1 : cpu0;
+    res.state_size = o.state_size;
+    res.rounds = o.rounds;
+    snprintf(c.dir, sizeof(c.dir), "/tmp/bench_stream.XXXXXX");
+    if (!mkdtemp(c.dir)) {
+        fprintf(stderr, "bench_stream: mkdtemp: %s\n", strerror(errno));
+        return 1;
+    }
+    c.xbuf = malloc(XFER);
+    if (!c.xbuf || capture_map(&cap, capture_room(o.state_size)) < 0) {
+        fprintf(stderr, "bench_stream: out of memory\n");
+        status = 1;
+        goto out;
+    }
+    memset(c.xbuf, 0, XFER);
+    rc = pin_to(c.client_cpu);
+    if (rc < 0) {
+        fprintf(stderr, "bench_stream: pin to CPU %d: %s\n", c.client_cpu,
+                strerror(-rc));
+        status = 1;
+        goto out;
+    }
+    /* The peer is forked before any client connects, so it holds no
+     * copy of a client socket. */
+    rc = peer_start(&c.peer, c.server_cpu);
+    if (rc == 0)
+        rc = server_up(&c, &src, "source", o.state_size);
+    if (rc == 0)
+        rc = server_up(&c, &dst, "destination", o.state_size);
+    if (rc < 0) {
+        status = 1;
+        goto out;
+    }
+
+    printf("bench_stream: %" PRIu64 " MiB state, %u-byte transfers, "
+           "%u round%s\n",
+           o.state_size / MIB, XFER, o.rounds, o.rounds == 1 ? "" : "s");
+    printf("server %s\nclient on CPU %d; servers and the raw peer on CPU %d "
+           "(%d usable CPUs)\n",
+           server, c.client_cpu, c.server_cpu, ncpu);
+    fflush(stdout);
+
+    rc = run_throughput(&c, &src, &dst, &cap, &res);
+    if (rc < 0) {
+        fprintf(stderr, "bench_stream: throughput: step failed\n");
+        status = 1;
+        goto out;
+    }
+    printf("stream: %" PRIu64 " bytes in STOP_COPY\n", res.stream_bytes);
+    print_throughput(&res);
+    fflush(stdout);
+
+    rc = run_precopy(&c, &src, &dst, &cap, &res);
+    if (res.pc_ran)
+        print_precopy(&res);
+    fflush(stdout);
+    if (rc < 0) {
+        fprintf(stderr, "bench_stream: pre-copy: step failed\n");
+        status = 1;
+        goto out;
+    }
+
+    server_stop(&src);
+    server_stop(&dst);
+    peer_stop(&c.peer);
+    capture_unmap(&cap);
+    if (o.rss) {
+        rc = run_rss(&c, &res);
+        if (res.rss_ran)
+            print_rss(&res);
+        if (rc < 0) {
+            fprintf(stderr, "bench_stream: peak RSS: step failed\n");
+            status = 1;
+            goto out;
+        }
+    } else {
+        printf("\npeak RSS: not measured (--rss; needs about %" PRIu64
+               " MiB)\n",
+               4 * o.rss_size / MIB);
+    }
+    if (o.json && write_json(&o, &res) < 0)
+        status = 1;
+out:
+    server_stop(&src);
+    server_stop(&dst);
+    peer_stop(&c.peer);
+    capture_unmap(&cap);
+    free(c.xbuf);
+    rmdir(c.dir);
+    return status;
+}
