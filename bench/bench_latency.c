@@ -20,24 +20,18 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "vucert/client.h"
 #include "vucert/wire.h"
+
+#include "bench_util.h"
 
 #define EXIT_USAGE 2
 
@@ -50,10 +44,6 @@
 #define TARGET_RATIO 1.15
 /* As vucert certify's default --timeout. */
 #define CLIENT_TIMEOUT_MS 5000
-/* Connection attempts while the server starts. */
-#define CONNECT_STEP_MS 50
-/* How long the server gets to exit after SIGTERM before SIGKILL. */
-#define STOP_GRACE_MS 3000
 
 /* spec: VFIO_USER_DEVICE_FEATURE with MIG_DEVICE_STATE data */
 #define REQ_BYTES   (VUC_HDR_SIZE + VUC_FEATURE_HDR_SIZE)
@@ -84,132 +74,31 @@ struct run {
     const struct opts *o;
     const char *server_path;
     char dir[64];
-    char sock[96];
-    pid_t server_pid;
-    pid_t echo_pid;
-    int echo_fd;
-    struct vuc_client *cl;
+    struct bench_server srv;
+    struct bench_peer echo;
     uint64_t *raw_ns, *vuc_ns;
     size_t raw_n, vuc_n;
 };
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int pin_to(int cpu)
-{
-    cpu_set_t set;
-
-    CPU_ZERO(&set);
-    CPU_SET((size_t)cpu, &set);
-    return sched_setaffinity(0, sizeof(set), &set) < 0 ? -errno : 0;
-}
-
-/* The first two CPUs this process may run on (CPU 0 and 1 on an
- * unrestricted machine); *n is how many there are in all. */
-static int usable_cpus(int *first, int *second, int *n)
-{
-    cpu_set_t set;
-
-    *first = *second = -1;
-    *n = 0;
-    if (sched_getaffinity(0, sizeof(set), &set) < 0)
-        return -errno;
-    *n = CPU_COUNT(&set);
-    for (int c = 0; c < CPU_SETSIZE && *second < 0; c++) {
-        if (!CPU_ISSET((size_t)c, &set))
-            continue;
-        if (*first < 0)
-            *first = c;
-        else
-            *second = c;
-    }
-    return *first < 0 ? -ENODEV : 0;
-}
-
 /* ---- raw ping-pong: the physical limit ---- */
 
-static int write_full(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EPIPE;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int read_full(int fd, void *buf, size_t len)
-{
-    uint8_t *p = buf;
-
-    while (len > 0) {
-        ssize_t n = read(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -ECONNRESET;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* The echo child: 24 bytes in, 32 bytes out, until end of stream. */
-static void echo_main(int fd, int cpu)
+static void echo_main(int fd, const void *arg)
 {
+    int cpu = *(const int *)arg;
     uint8_t req[REQ_BYTES];
     uint8_t rep[REPLY_BYTES];
 
     memset(rep, 0, sizeof(rep));
-    if (pin_to(cpu) < 0)
+    if (bench_pin_to(cpu) < 0)
         _exit(1);
     for (;;) {
-        if (read_full(fd, req, sizeof(req)) < 0)
+        if (bench_read_full(fd, req, sizeof(req)) < 0)
             _exit(0);
         memcpy(rep, req, sizeof(req));
-        if (write_full(fd, rep, sizeof(rep)) < 0)
+        if (bench_write_full(fd, rep, sizeof(rep)) < 0)
             _exit(1);
     }
-}
-
-static int start_echo(struct run *r, int cpu)
-{
-    int sv[2];
-    pid_t pid;
-
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return -errno;
-    pid = fork();
-    if (pid < 0) {
-        int e = errno;
-
-        close(sv[0]);
-        close(sv[1]);
-        return -e;
-    }
-    if (pid == 0) {
-        close(sv[0]);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        echo_main(sv[1], cpu);
-    }
-    close(sv[1]);
-    r->echo_pid = pid;
-    r->echo_fd = sv[0];
-    return 0;
 }
 
 /* One timed raw round trip; the request looks like the real one. */
@@ -221,109 +110,44 @@ static int raw_once(int fd, uint64_t *ns)
     int rc;
 
     vuc_put_u32(req + 4, REQ_BYTES);
-    t0 = now_ns();
-    rc = write_full(fd, req, sizeof(req));
+    t0 = bench_now_ns();
+    rc = bench_write_full(fd, req, sizeof(req));
     if (rc == 0)
-        rc = read_full(fd, rep, sizeof(rep));
-    *ns = now_ns() - t0;
+        rc = bench_read_full(fd, rep, sizeof(rep));
+    *ns = bench_now_ns() - t0;
     return rc;
 }
 
 /* ---- vucert-server and the client library ---- */
 
-static int start_server(struct run *r, int cpu)
-{
-    pid_t pid = fork();
-
-    if (pid < 0)
-        return -errno;
-    if (pid == 0) {
-        /* Pinned before exec so the server never runs elsewhere. */
-        if (pin_to(cpu) < 0)
-            _exit(126);
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        execl(r->server_path, "vucert-server", "--socket", r->sock,
-              (char *)NULL);
-        _exit(127);
-    }
-    r->server_pid = pid;
-    return 0;
-}
-
-/* SIGTERM, then SIGKILL after a grace period. Returns the wait status or
- * -1 if the child could not be reaped. */
-static int stop_child(pid_t pid, int sig)
-{
-    int status = -1;
-
-    if (pid <= 0)
-        return 0;
-    kill(pid, sig);
-    for (int waited = 0; waited < STOP_GRACE_MS; waited++) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        struct timespec ms = {0, 1000000};
-
-        if (w == pid)
-            return status;
-        if (w < 0 && errno != EINTR)
-            return -1;
-        nanosleep(&ms, NULL);
-    }
-    kill(pid, SIGKILL);
-    if (waitpid(pid, &status, 0) != pid)
-        return -1;
-    return status;
-}
-
 static int vuc_once(struct vuc_client *cl, uint64_t *ns)
 {
     uint32_t state = 0, err = 0;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     int rc = vuc_client_get_state(cl, &state, &err);
 
-    *ns = now_ns() - t0;
+    *ns = bench_now_ns() - t0;
     return rc;
 }
 
 static int connect_client(struct run *r)
 {
     uint32_t state, err = 0;
-    struct vuc_reply rep;
-    int rc;
+    int rc = bench_server_connect("bench_latency", &r->srv, r->server_path);
 
-    /* Short attempts, so a server that dies at once is reported at once
-     * rather than after the whole timeout. */
-    for (int waited = 0;; waited += CONNECT_STEP_MS) {
-        int st;
-
-        rc = vuc_client_connect(r->sock, CONNECT_STEP_MS, &r->cl);
-        if (rc != -ETIMEDOUT || waited >= CLIENT_TIMEOUT_MS)
-            break;
-        if (waitpid(r->server_pid, &st, WNOHANG) == r->server_pid) {
-            r->server_pid = 0;
-            fprintf(stderr, "bench_latency: %s %s %d before listening\n",
-                    r->server_path,
-                    WIFEXITED(st) ? "exited with status" : "died of signal",
-                    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
-            return -ECHILD;
-        }
-    }
+    if (rc == -ECHILD)
+        return rc;
     if (rc < 0) {
-        fprintf(stderr, "bench_latency: connect %s: %s\n", r->sock,
+        fprintf(stderr, "bench_latency: connect %s: %s\n", r->srv.sock,
                 strerror(-rc));
         return rc;
     }
-    vuc_client_set_timeout(r->cl, CLIENT_TIMEOUT_MS);
-    rc = vuc_client_negotiate(r->cl, VUC_VERSION_MAJOR, VUC_VERSION_MINOR, NULL,
-                              &rep);
-    if (rc == 0 && rep.is_error)
-        rc = -EPROTO;
-    vuc_reply_release(&rep);
+    rc = bench_negotiate(r->srv.cl, CLIENT_TIMEOUT_MS, NULL);
     if (rc == 0)
-        rc = vuc_client_get_state(r->cl, &state, &err);
+        rc = vuc_client_get_state(r->srv.cl, &state, &err);
     if (rc < 0) {
         fprintf(stderr, "bench_latency: first GET failed (%s): %s\n",
-                strerror(-rc), vuc_client_last_error(r->cl));
+                strerror(-rc), vuc_client_last_error(r->srv.cl));
         return rc;
     }
     return 0;
@@ -338,13 +162,14 @@ static int measure(struct run *r, enum method m, size_t count, uint64_t *out)
 {
     for (size_t i = 0; i < count; i++) {
         uint64_t ns;
-        int rc = m == RAW ? raw_once(r->echo_fd, &ns) : vuc_once(r->cl, &ns);
+        int rc =
+            m == RAW ? raw_once(r->echo.fd, &ns) : vuc_once(r->srv.cl, &ns);
 
         if (rc < 0) {
             fprintf(stderr, "bench_latency: %s round trip failed: %s%s%s\n",
                     m == RAW ? "raw" : "vucert", strerror(-rc),
                     m == VUC ? ": " : "",
-                    m == VUC ? vuc_client_last_error(r->cl) : "");
+                    m == VUC ? vuc_client_last_error(r->srv.cl) : "");
             return rc;
         }
         if (out)
@@ -383,35 +208,13 @@ static void summarize(uint64_t *v, size_t n, struct stats *s)
 
 static void placement_end(struct run *r)
 {
-    int st;
-
-    vuc_client_close(r->cl);
-    r->cl = NULL;
-    if (r->echo_fd >= 0)
-        close(r->echo_fd); /* the echo child sees end of stream */
-    r->echo_fd = -1;
-    if (r->echo_pid > 0)
-        stop_child(r->echo_pid, SIGTERM);
-    r->echo_pid = 0;
-    if (r->server_pid > 0) {
-        st = stop_child(r->server_pid, SIGTERM);
-        if (st < 0)
-            fprintf(stderr, "bench_latency: note: could not reap the server\n");
-        else if (WIFSIGNALED(st))
-            fprintf(stderr,
-                    "bench_latency: note: the server died of signal %d\n",
-                    WTERMSIG(st));
-        else if (WEXITSTATUS(st) != 0)
-            fprintf(stderr,
-                    "bench_latency: note: the server exited with status %d\n",
-                    WEXITSTATUS(st));
-    }
-    r->server_pid = 0;
-    unlink(r->sock);
+    bench_peer_stop(&r->echo);
+    bench_server_stop("bench_latency", &r->srv);
 }
 
 static int run_placement(struct run *r, struct placement *pl)
 {
+    const char *const argv[] = {"vucert-server", "--socket", r->srv.sock, NULL};
     const struct opts *o = r->o;
     size_t warm = o->iterations / 10;
     size_t per = o->iterations / o->rounds;
@@ -423,7 +226,7 @@ static int run_placement(struct run *r, struct placement *pl)
     if (warm > 20000)
         warm = 20000;
     r->raw_n = r->vuc_n = 0;
-    rc = pin_to(pl->client_cpu);
+    rc = bench_pin_to(pl->client_cpu);
     if (rc < 0) {
         fprintf(stderr, "bench_latency: pin to CPU %d: %s\n", pl->client_cpu,
                 strerror(-rc));
@@ -431,9 +234,9 @@ static int run_placement(struct run *r, struct placement *pl)
     }
     /* The echo child is forked before the client connects, so it holds
      * no copy of the client's socket. */
-    rc = start_server(r, pl->server_cpu);
+    rc = bench_server_start(&r->srv, r->server_path, pl->server_cpu, argv);
     if (rc == 0)
-        rc = start_echo(r, pl->server_cpu);
+        rc = bench_peer_start(&r->echo, echo_main, &pl->server_cpu);
     if (rc == 0)
         rc = connect_client(r);
     if (rc == 0)
@@ -624,20 +427,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
     return 0;
 }
 
-/* vucert-server beside this binary, as vucert finds it. */
-static int default_server(char *buf, size_t cap)
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    int w;
-
-    if (n <= 0)
-        return -errno;
-    self[n] = '\0';
-    w = snprintf(buf, cap, "%s/vucert-server", dirname(self));
-    return w < 0 || (size_t)w >= cap ? -ENAMETOOLONG : 0;
-}
-
 int main(int argc, char **argv)
 {
     struct opts o;
@@ -646,42 +435,31 @@ int main(int argc, char **argv)
         {.name = "same-cpu"},
         {.name = "cross-cpu"},
     };
-    struct sigaction ign = {.sa_handler = SIG_IGN};
     char server[PATH_MAX + 32];
     int cpu0 = -1, cpu1 = -1, ncpu = 0, rc;
     int status = 0;
 
     if (parse_args(argc, argv, &o) < 0)
         return EXIT_USAGE;
-    if (o.server) {
-        snprintf(server, sizeof(server), "%s", o.server);
-    } else if (default_server(server, sizeof(server)) < 0) {
-        fprintf(stderr, "bench_latency: cannot find my own directory\n");
+    if (bench_find_server("bench_latency", o.server, server, sizeof(server)) <
+        0)
         return 1;
-    }
-    if (access(server, X_OK) < 0) {
-        fprintf(stderr, "bench_latency: %s: %s\n", server, strerror(errno));
-        return 1;
-    }
-    rc = usable_cpus(&cpu0, &cpu1, &ncpu);
+    rc = bench_usable_cpus(&cpu0, &cpu1, &ncpu);
     if (rc < 0) {
         fprintf(stderr, "bench_latency: no usable CPU: %s\n", strerror(-rc));
         return 1;
     }
     /* A dead echo child must be an error return, not a signal. */
-    sigemptyset(&ign.sa_mask);
-    sigaction(SIGPIPE, &ign, NULL);
+    bench_ignore_sigpipe();
 
     memset(&r, 0, sizeof(r));
     r.o = &o;
     r.server_path = server;
-    r.echo_fd = -1;
-    snprintf(r.dir, sizeof(r.dir), "/tmp/bench_latency.XXXXXX");
-    if (!mkdtemp(r.dir)) {
-        fprintf(stderr, "bench_latency: mkdtemp: %s\n", strerror(errno));
+    r.echo.fd = -1;
+    r.srv.role = "server";
+    if (bench_make_tmpdir("bench_latency", r.dir, sizeof(r.dir)) < 0)
         return 1;
-    }
-    snprintf(r.sock, sizeof(r.sock), "%s/sock", r.dir);
+    snprintf(r.srv.sock, sizeof(r.srv.sock), "%s/sock", r.dir);
     r.raw_ns = calloc(o.iterations, sizeof(uint64_t));
     r.vuc_ns = calloc(o.iterations, sizeof(uint64_t));
     if (!r.raw_ns || !r.vuc_ns) {

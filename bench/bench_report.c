@@ -28,26 +28,20 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <limits.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "vucert/client.h"
 #include "vucert/wire.h"
+
+#include "bench_util.h"
 
 #define EXIT_USAGE 2
 
@@ -70,9 +64,6 @@
 #define TARGET_FINER 4.0
 
 #define CLIENT_TIMEOUT_MS 30000
-#define CONNECT_STEP_MS   50
-#define CONNECT_WAIT_MS   5000
-#define STOP_GRACE_MS     3000
 
 /* vucert-server BAR0 (reference-server/README.md, "BAR0 register map") */
 #define BAR0           0u
@@ -91,15 +82,10 @@ struct opts {
     const char *server; /* NULL: vucert-server beside this binary */
 };
 
-struct series {
-    double v[64];
-    unsigned n;
-};
-
 enum measure { SAME, FINER, CLEAN, SRV_CPU, MEMCPY, RAW, MEASURES };
 
 struct results {
-    struct series s[MEASURES]; /* ms */
+    struct bench_series s[MEASURES]; /* ms */
     uint64_t want_same, want_finer;
     uint64_t got_same, got_finer;
     bool checks_ok;
@@ -109,11 +95,8 @@ struct ctx {
     const struct opts *o;
     char server_path[PATH_MAX + 32];
     char dir[64];
-    char sock[96];
-    pid_t server_pid;
-    struct vuc_client *cl;
-    pid_t peer_pid;
-    int peer_fd;
+    struct bench_server srv;
+    struct bench_peer peer;
     int client_cpu, server_cpu;
     uint64_t range; /* bytes of IOVA logged and reported */
     uint64_t chunk; /* bytes of IOVA per REPORT */
@@ -124,144 +107,18 @@ struct ctx {
     uint8_t *rbuf;  /* raw receive buffer: one reply */
 };
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static double ms_of(uint64_t ns)
 {
     return (double)ns / 1e6;
 }
 
-static void series_add(struct series *s, double v)
-{
-    if (s->n < sizeof(s->v) / sizeof(s->v[0]))
-        s->v[s->n++] = v;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-static double series_median(const struct series *s)
-{
-    double v[64];
-
-    if (s->n == 0)
-        return 0;
-    memcpy(v, s->v, s->n * sizeof(v[0]));
-    qsort(v, s->n, sizeof(v[0]), cmp_double);
-    return s->n % 2 ? v[s->n / 2] : (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
-}
-
-static double series_min(const struct series *s)
-{
-    double m = s->n ? s->v[0] : 0;
-
-    for (unsigned i = 1; i < s->n; i++)
-        if (s->v[i] < m)
-            m = s->v[i];
-    return m;
-}
-
-static int pin_to(int cpu)
-{
-    cpu_set_t set;
-
-    CPU_ZERO(&set);
-    CPU_SET((size_t)cpu, &set);
-    return sched_setaffinity(0, sizeof(set), &set) < 0 ? -errno : 0;
-}
-
-/* The first two CPUs this process may run on; *n is how many in all. */
-static int usable_cpus(int *first, int *second, int *n)
-{
-    cpu_set_t set;
-
-    *first = *second = -1;
-    *n = 0;
-    if (sched_getaffinity(0, sizeof(set), &set) < 0)
-        return -errno;
-    *n = CPU_COUNT(&set);
-    for (int c = 0; c < CPU_SETSIZE && *second < 0; c++) {
-        if (!CPU_ISSET((size_t)c, &set))
-            continue;
-        if (*first < 0)
-            *first = c;
-        else
-            *second = c;
-    }
-    return *first < 0 ? -ENODEV : 0;
-}
-
-/* CPU time a process has run, in ns (/proc/<pid>/schedstat); 0 if it
- * cannot be read. */
-static uint64_t cpu_ns(pid_t pid)
-{
-    char path[64];
-    unsigned long long run = 0;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
-    f = fopen(path, "r");
-    if (!f)
-        return 0;
-    if (fscanf(f, "%llu", &run) != 1)
-        run = 0;
-    fclose(f);
-    return (uint64_t)run;
-}
-
-static int write_full(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EPIPE;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int read_full(int fd, void *buf, size_t len)
-{
-    uint8_t *p = buf;
-
-    while (len > 0) {
-        ssize_t n = read(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -ECONNRESET;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Anonymous memory, every page touched so that no timed copy faults. */
 static uint8_t *big_map(size_t n)
 {
-    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    uint8_t *p = bench_map(n);
 
-    if (p == MAP_FAILED)
-        return NULL;
-    memset(p, 0, n);
+    if (p)
+        memset(p, 0, n);
     return p;
 }
 
@@ -286,18 +143,26 @@ static size_t chunk_bitmap(uint64_t len)
  *   'R' off n:  reply REPORT_MSG bytes, then source[off, off + n), in one
  *               writev (as vucert-server sends its reply).
  */
-static void peer_main(int fd, int cpu, size_t cap)
+/* What the peer needs, read in the child. */
+struct peer_arg {
+    int cpu;
+    size_t cap;
+};
+
+static void peer_main(int fd, const void *arg)
 {
+    int cpu = ((const struct peer_arg *)arg)->cpu;
+    size_t cap = ((const struct peer_arg *)arg)->cap;
     uint8_t req[REPORT_MSG], ack = 'k';
     uint8_t *src = NULL;
     size_t have = 0;
 
-    if (pin_to(cpu) < 0)
+    if (bench_pin_to(cpu) < 0)
         _exit(1);
     for (;;) {
         uint64_t a, b;
 
-        if (read_full(fd, req, sizeof(req)) < 0)
+        if (bench_read_full(fd, req, sizeof(req)) < 0)
             _exit(0);
         a = vuc_get_u64(req + 8);
         b = vuc_get_u64(req + 16);
@@ -306,8 +171,8 @@ static void peer_main(int fd, int cpu, size_t cap)
                 _exit(1);
             src = big_map(cap);
             have = (size_t)a;
-            if (!src || read_full(fd, src, have) < 0 ||
-                write_full(fd, &ack, 1) < 0)
+            if (!src || bench_read_full(fd, src, have) < 0 ||
+                bench_write_full(fd, &ack, 1) < 0)
                 _exit(1);
         } else if (req[0] == 'R') {
             struct iovec iov[2] = {{req, sizeof(req)}, {NULL, 0}};
@@ -327,10 +192,10 @@ static void peer_main(int fd, int cpu, size_t cap)
                 size_t done = (size_t)n;
 
                 if (done < sizeof(req) &&
-                    write_full(fd, req + done, sizeof(req) - done) < 0)
+                    bench_write_full(fd, req + done, sizeof(req) - done) < 0)
                     _exit(1);
                 done = done > sizeof(req) ? done - sizeof(req) : 0;
-                if (write_full(fd, src + a + done, (size_t)b - done) < 0)
+                if (bench_write_full(fd, src + a + done, (size_t)b - done) < 0)
                     _exit(1);
             }
         } else {
@@ -341,28 +206,9 @@ static void peer_main(int fd, int cpu, size_t cap)
 
 static int peer_start(struct ctx *c)
 {
-    int sv[2];
-    pid_t pid;
+    struct peer_arg a = {.cpu = c->server_cpu, .cap = c->bitmap};
 
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return -errno;
-    pid = fork();
-    if (pid < 0) {
-        int e = errno;
-
-        close(sv[0]);
-        close(sv[1]);
-        return -e;
-    }
-    if (pid == 0) {
-        close(sv[0]);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        peer_main(sv[1], c->server_cpu, c->bitmap);
-    }
-    close(sv[1]);
-    c->peer_pid = pid;
-    c->peer_fd = sv[0];
-    return 0;
+    return bench_peer_start(&c->peer, peer_main, &a);
 }
 
 static int peer_req(struct ctx *c, uint8_t op, uint64_t a, uint64_t b)
@@ -372,7 +218,7 @@ static int peer_req(struct ctx *c, uint8_t op, uint64_t a, uint64_t b)
     req[0] = op;
     vuc_put_u64(req + 8, a);
     vuc_put_u64(req + 16, b);
-    return write_full(c->peer_fd, req, sizeof(req));
+    return bench_write_full(c->peer.fd, req, sizeof(req));
 }
 
 /* Give the peer the bitmap bytes (untimed). */
@@ -382,16 +228,16 @@ static int peer_load(struct ctx *c)
     int rc = peer_req(c, 'L', c->bitmap, 0);
 
     if (rc == 0)
-        rc = write_full(c->peer_fd, c->src, c->bitmap);
+        rc = bench_write_full(c->peer.fd, c->src, c->bitmap);
     if (rc == 0)
-        rc = read_full(c->peer_fd, &ack, 1);
+        rc = bench_read_full(c->peer.fd, &ack, 1);
     return rc < 0 ? rc : (ack == 'k' ? 0 : -EPROTO);
 }
 
 /* The bitmap over the raw socket, in the REPORTs' messages. */
 static int raw_once(struct ctx *c, uint64_t *ns)
 {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     size_t off = 0;
     int rc = 0;
 
@@ -400,21 +246,21 @@ static int raw_once(struct ctx *c, uint64_t *ns)
 
         rc = peer_req(c, 'R', off, n);
         if (rc == 0)
-            rc = read_full(c->peer_fd, c->rbuf, REPORT_MSG + n);
+            rc = bench_read_full(c->peer.fd, c->rbuf, REPORT_MSG + n);
         off += n;
     }
-    *ns = now_ns() - t0;
+    *ns = bench_now_ns() - t0;
     return rc;
 }
 
 static uint64_t memcpy_once(struct ctx *c)
 {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
 
     memcpy(c->vmm, c->src, c->bitmap);
     /* keep the copy from being optimised away */
     __asm__ volatile("" : : "r"(c->vmm) : "memory");
-    return now_ns() - t0;
+    return bench_now_ns() - t0;
 }
 
 /* ---- vucert-server and the client library ---- */
@@ -422,122 +268,44 @@ static uint64_t memcpy_once(struct ctx *c)
 static int fail(struct ctx *c, const char *what, int rc)
 {
     fprintf(stderr, "bench_report: %s failed (%s)%s%s\n", what, strerror(-rc),
-            c->cl ? ": " : "", c->cl ? vuc_client_last_error(c->cl) : "");
+            c->srv.cl ? ": " : "",
+            c->srv.cl ? vuc_client_last_error(c->srv.cl) : "");
     return rc;
 }
 
 static int server_start(struct ctx *c)
 {
     char xfer[32];
-    pid_t pid;
+    const char *const argv[] = {"vucert-server",        "--socket", c->srv.sock,
+                                "--max-data-xfer-size", xfer,       NULL};
 
-    snprintf(c->sock, sizeof(c->sock), "%s/sock", c->dir);
+    snprintf(c->srv.sock, sizeof(c->srv.sock), "%s/sock", c->dir);
     snprintf(xfer, sizeof(xfer), "%" PRIu32, c->o->xfer);
-    pid = fork();
-    if (pid < 0)
-        return -errno;
-    if (pid == 0) {
-        /* Pinned before exec so the server never runs elsewhere. */
-        if (pin_to(c->server_cpu) < 0)
-            _exit(126);
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        execl(c->server_path, "vucert-server", "--socket", c->sock,
-              "--max-data-xfer-size", xfer, (char *)NULL);
-        _exit(127);
-    }
-    c->server_pid = pid;
-    return 0;
-}
-
-/* SIGTERM, then SIGKILL after a grace period. Returns the wait status or
- * -1 if the child could not be reaped. */
-static int stop_child(pid_t pid, int sig)
-{
-    int status = -1;
-
-    if (pid <= 0)
-        return 0;
-    kill(pid, sig);
-    for (int waited = 0; waited < STOP_GRACE_MS; waited++) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        struct timespec ms = {0, 1000000};
-
-        if (w == pid)
-            return status;
-        if (w < 0 && errno != EINTR)
-            return -1;
-        nanosleep(&ms, NULL);
-    }
-    kill(pid, SIGKILL);
-    if (waitpid(pid, &status, 0) != pid)
-        return -1;
-    return status;
+    return bench_server_start(&c->srv, c->server_path, c->server_cpu, argv);
 }
 
 static void server_stop(struct ctx *c)
 {
-    int st;
-
-    vuc_client_close(c->cl);
-    c->cl = NULL;
-    if (c->server_pid > 0) {
-        st = stop_child(c->server_pid, SIGTERM);
-        if (st < 0)
-            fprintf(stderr, "bench_report: note: could not reap the server\n");
-        else if (WIFSIGNALED(st))
-            fprintf(stderr,
-                    "bench_report: note: the server died of signal %d\n",
-                    WTERMSIG(st));
-        else if (WEXITSTATUS(st) != 0)
-            fprintf(stderr,
-                    "bench_report: note: the server exited with status %d\n",
-                    WEXITSTATUS(st));
-    }
-    c->server_pid = 0;
-    if (c->sock[0])
-        unlink(c->sock);
+    bench_server_stop("bench_report", &c->srv);
 }
 
 static int server_connect(struct ctx *c)
 {
     char caps[128];
-    struct vuc_reply rep;
     uint64_t got;
-    int rc;
+    int rc = bench_server_connect("bench_report", &c->srv, c->server_path);
 
-    /* Short attempts, so a server that dies at once is reported at once
-     * rather than after the whole timeout. */
-    for (int waited = 0;; waited += CONNECT_STEP_MS) {
-        int st;
-
-        rc = vuc_client_connect(c->sock, CONNECT_STEP_MS, &c->cl);
-        if (rc != -ETIMEDOUT || waited >= CONNECT_WAIT_MS)
-            break;
-        if (waitpid(c->server_pid, &st, WNOHANG) == c->server_pid) {
-            c->server_pid = 0;
-            fprintf(stderr, "bench_report: %s %s %d before listening\n",
-                    c->server_path,
-                    WIFEXITED(st) ? "exited with status" : "died of signal",
-                    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
-            return -ECHILD;
-        }
-    }
-    if (rc < 0) {
-        c->cl = NULL;
+    if (rc == -ECHILD)
+        return rc;
+    if (rc < 0)
         return fail(c, "connect", rc);
-    }
-    vuc_client_set_timeout(c->cl, CLIENT_TIMEOUT_MS);
     snprintf(caps, sizeof(caps),
              "{\"capabilities\":{\"max_data_xfer_size\":%" PRIu32 "}}",
              c->o->xfer);
-    rc = vuc_client_negotiate(c->cl, VUC_VERSION_MAJOR, VUC_VERSION_MINOR, caps,
-                              &rep);
-    if (rc == 0 && rep.is_error)
-        rc = -EPROTO;
-    vuc_reply_release(&rep);
+    rc = bench_negotiate(c->srv.cl, CLIENT_TIMEOUT_MS, caps);
     if (rc < 0)
         return fail(c, "VERSION", rc);
-    got = vuc_client_negotiated(c->cl)->limits.max_data_xfer_size;
+    got = vuc_client_negotiated(c->srv.cl)->limits.max_data_xfer_size;
     if (got != c->o->xfer) {
         fprintf(stderr,
                 "bench_report: negotiated max_data_xfer_size %" PRIu64
@@ -559,7 +327,7 @@ static int feature(struct ctx *c, const char *what, uint32_t flags,
 
     if (!r)
         r = &local;
-    rc = vuc_client_feature(c->cl, flags, argsz, data, len, r);
+    rc = vuc_client_feature(c->srv.cl, flags, argsz, data, len, r);
     if (rc < 0)
         return fail(c, what, rc);
     if (r->is_error) {
@@ -615,7 +383,7 @@ static int dirty_sim(struct ctx *c, uint32_t permille)
     int rc;
 
     vuc_put_u32(b, permille);
-    rc = vuc_client_region_write(c->cl, BAR0, BAR0_DIRTY_SIM, b, sizeof(b),
+    rc = vuc_client_region_write(c->srv.cl, BAR0, BAR0_DIRTY_SIM, b, sizeof(b),
                                  &err);
     return rc < 0 ? fail(c, "BAR0 DIRTY_SIM_PERMILLE write", rc) : 0;
 }
@@ -624,7 +392,7 @@ static int dirty_sim(struct ctx *c, uint32_t permille)
 static int report_all(struct ctx *c, uint64_t *ns)
 {
     uint8_t d[VUC_LOG_REPORT_SIZE];
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     size_t off = 0;
 
     for (unsigned i = 0; i < c->msgs; i++) {
@@ -655,7 +423,7 @@ static int report_all(struct ctx *c, uint64_t *ns)
         vuc_reply_release(&r);
         off += n;
     }
-    *ns = now_ns() - t0;
+    *ns = bench_now_ns() - t0;
     return 0;
 }
 
@@ -697,7 +465,7 @@ static bool groups_whole(const uint8_t *p, size_t n)
  * starts there), and (finer) whole groups; then a second REPORT is
  * empty. */
 static int check_report(struct ctx *c, const char *name, uint64_t want,
-                        bool finer, uint64_t *got, struct series *clean)
+                        bool finer, uint64_t *got, struct bench_series *clean)
 {
     bool whole = !finer || groups_whole(c->vmm, c->bitmap);
     uint64_t ns;
@@ -716,7 +484,7 @@ static int check_report(struct ctx *c, const char *name, uint64_t want,
     if (rc < 0)
         return rc;
     if (clean)
-        series_add(clean, ms_of(ns));
+        bench_series_add(clean, ms_of(ns));
     if (popcount(c->vmm, c->bitmap) != 0) {
         fprintf(stderr,
                 "bench_report: %s: a second REPORT shows %" PRIu64
@@ -743,14 +511,14 @@ static int run_vucert(struct ctx *c, struct results *res, bool finer)
         rc = dirty_sim(c, DIRTY_PM);
     if (rc < 0)
         return rc;
-    cpu0 = cpu_ns(c->server_pid);
+    cpu0 = bench_cpu_ns(c->srv.pid);
     rc = report_all(c, &ns);
-    cpu1 = cpu_ns(c->server_pid);
+    cpu1 = bench_cpu_ns(c->srv.pid);
     if (rc < 0)
         return rc;
-    series_add(&res->s[finer ? FINER : SAME], ms_of(ns));
+    bench_series_add(&res->s[finer ? FINER : SAME], ms_of(ns));
     if (!finer && cpu0 && cpu1 >= cpu0)
-        series_add(&res->s[SRV_CPU], ms_of(cpu1 - cpu0));
+        bench_series_add(&res->s[SRV_CPU], ms_of(cpu1 - cpu0));
     if (finer)
         res->want_finer = want;
     else
@@ -778,8 +546,8 @@ static int run_limit(struct ctx *c, struct results *res)
                 strerror(-rc));
         return rc;
     }
-    series_add(&res->s[RAW], ms_of(ns));
-    series_add(&res->s[MEMCPY], ms_of(memcpy_once(c)));
+    bench_series_add(&res->s[RAW], ms_of(ns));
+    bench_series_add(&res->s[MEMCPY], ms_of(memcpy_once(c)));
     return 0;
 }
 
@@ -848,7 +616,7 @@ static const char *const measure_key[MEASURES] = {
 
 static double limit_ms(const struct results *r)
 {
-    return series_median(&r->s[MEMCPY]) + series_median(&r->s[RAW]);
+    return bench_series_median(&r->s[MEMCPY]) + bench_series_median(&r->s[RAW]);
 }
 
 /*
@@ -860,35 +628,36 @@ static double limit_ms(const struct results *r)
  */
 static double ratio_limit(const struct results *r)
 {
-    struct series q = {.n = 0};
+    struct bench_series q = {.n = 0};
 
     for (unsigned i = 0;
          i < r->s[SAME].n && i < r->s[MEMCPY].n && i < r->s[RAW].n; i++)
-        series_add(&q, r->s[SAME].v[i] / (r->s[MEMCPY].v[i] + r->s[RAW].v[i]));
-    return series_median(&q);
+        bench_series_add(&q, r->s[SAME].v[i] /
+                                 (r->s[MEMCPY].v[i] + r->s[RAW].v[i]));
+    return bench_series_median(&q);
 }
 
 static double ratio_finer(const struct results *r)
 {
-    struct series q = {.n = 0};
+    struct bench_series q = {.n = 0};
 
     for (unsigned i = 0; i < r->s[SAME].n && i < r->s[FINER].n; i++)
-        series_add(&q, r->s[FINER].v[i] / r->s[SAME].v[i]);
-    return series_median(&q);
+        bench_series_add(&q, r->s[FINER].v[i] / r->s[SAME].v[i]);
+    return bench_series_median(&q);
 }
 
 static double ratio_limit_min(const struct results *r)
 {
-    double l = series_min(&r->s[MEMCPY]) + series_min(&r->s[RAW]);
+    double l = bench_series_min(&r->s[MEMCPY]) + bench_series_min(&r->s[RAW]);
 
-    return l > 0 ? series_min(&r->s[SAME]) / l : 0;
+    return l > 0 ? bench_series_min(&r->s[SAME]) / l : 0;
 }
 
 static double ratio_finer_min(const struct results *r)
 {
-    double s = series_min(&r->s[SAME]);
+    double s = bench_series_min(&r->s[SAME]);
 
-    return s > 0 ? series_min(&r->s[FINER]) / s : 0;
+    return s > 0 ? bench_series_min(&r->s[FINER]) / s : 0;
 }
 
 static void print_results(const struct ctx *c, const struct results *r)
@@ -898,12 +667,12 @@ static void print_results(const struct ctx *c, const struct results *r)
     printf("%-34s %10s %10s %10s\n", "(ms, MiB/s of bitmap)", "median", "min",
            "MiB/s");
     for (int m = 0; m < MEASURES; m++) {
-        double med = series_median(&r->s[m]);
+        double med = bench_series_median(&r->s[m]);
 
         if (r->s[m].n == 0)
             continue;
         printf("%-34s %10.2f %10.2f", measure_name[m], med,
-               series_min(&r->s[m]));
+               bench_series_min(&r->s[m]));
         if (m != SRV_CPU && med > 0)
             printf(" %10.0f", bytes / (1 << 20) / (med / 1e3));
         printf("\n");
@@ -944,7 +713,8 @@ static int write_json(const struct ctx *c, const struct results *r)
             c->bitmap, c->msgs, c->o->rounds, c->client_cpu, c->server_cpu);
     for (int m = 0; m < MEASURES; m++)
         fprintf(f, "  \"%s\": {\"median\": %.4f, \"min\": %.4f},\n",
-                measure_key[m], series_median(&r->s[m]), series_min(&r->s[m]));
+                measure_key[m], bench_series_median(&r->s[m]),
+                bench_series_min(&r->s[m]));
     fprintf(f,
             "  \"limit\": %.4f,\n"
             "  \"ratio_to_limit\": %.4f,\n  \"ratio_to_limit_min\": %.4f,\n"
@@ -1085,29 +855,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
     return 0;
 }
 
-/* vucert-server beside this binary, as vucert finds it. */
-static int default_server(char *buf, size_t cap)
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    int w;
-
-    if (n <= 0)
-        return -errno;
-    self[n] = '\0';
-    w = snprintf(buf, cap, "%s/vucert-server", dirname(self));
-    return w < 0 || (size_t)w >= cap ? -ENAMETOOLONG : 0;
-}
-
 static void teardown(struct ctx *c)
 {
     server_stop(c);
-    if (c->peer_fd >= 0)
-        close(c->peer_fd); /* the peer sees end of stream */
-    c->peer_fd = -1;
-    if (c->peer_pid > 0)
-        stop_child(c->peer_pid, SIGTERM);
-    c->peer_pid = 0;
+    bench_peer_stop(&c->peer);
     if (c->dir[0])
         rmdir(c->dir);
     if (c->vmm)
@@ -1122,33 +873,24 @@ int main(int argc, char **argv)
     struct opts o;
     struct ctx c;
     struct results *res;
-    struct sigaction ign = {.sa_handler = SIG_IGN};
     int cpu0 = -1, cpu1 = -1, ncpu = 0, rc, status = 0;
 
     if (parse_args(argc, argv, &o) < 0)
         return EXIT_USAGE;
     memset(&c, 0, sizeof(c));
     c.o = &o;
-    c.peer_fd = -1;
-    if (o.server) {
-        snprintf(c.server_path, sizeof(c.server_path), "%s", o.server);
-    } else if (default_server(c.server_path, sizeof(c.server_path)) < 0) {
-        fprintf(stderr, "bench_report: cannot find my own directory\n");
+    c.peer.fd = -1;
+    c.srv.role = "server";
+    if (bench_find_server("bench_report", o.server, c.server_path,
+                          sizeof(c.server_path)) < 0)
         return 1;
-    }
-    if (access(c.server_path, X_OK) < 0) {
-        fprintf(stderr, "bench_report: %s: %s\n", c.server_path,
-                strerror(errno));
-        return 1;
-    }
-    rc = usable_cpus(&cpu0, &cpu1, &ncpu);
+    rc = bench_usable_cpus(&cpu0, &cpu1, &ncpu);
     if (rc < 0) {
         fprintf(stderr, "bench_report: no usable CPU: %s\n", strerror(-rc));
         return 1;
     }
     /* A dead peer must be an error return, not a signal. */
-    sigemptyset(&ign.sa_mask);
-    sigaction(SIGPIPE, &ign, NULL);
+    bench_ignore_sigpipe();
 
     c.client_cpu = cpu0;
     c.server_cpu = cpu1 >= 0 ? cpu1 : cpu0;
@@ -1168,17 +910,14 @@ int main(int argc, char **argv)
     memset(c.rbuf, 0, REPORT_MSG + (size_t)o.xfer);
     res->checks_ok = true;
 
-    rc = pin_to(c.client_cpu);
+    rc = bench_pin_to(c.client_cpu);
     if (rc < 0) {
         fprintf(stderr, "bench_report: pin to CPU %d: %s\n", c.client_cpu,
                 strerror(-rc));
         status = 1;
         goto out;
     }
-    snprintf(c.dir, sizeof(c.dir), "/tmp/bench_report.XXXXXX");
-    if (!mkdtemp(c.dir)) {
-        fprintf(stderr, "bench_report: mkdtemp: %s\n", strerror(errno));
-        c.dir[0] = '\0';
+    if (bench_make_tmpdir("bench_report", c.dir, sizeof(c.dir)) < 0) {
         status = 1;
         goto out;
     }

@@ -31,25 +31,19 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <limits.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "vucert/client.h"
 #include "vucert/wire.h"
+
+#include "bench_util.h"
 
 #define EXIT_USAGE 2
 
@@ -74,9 +68,6 @@
 
 /* Generous: RESUMING -> STOP checks a whole 1 GiB state. */
 #define CLIENT_TIMEOUT_MS 60000
-#define CONNECT_STEP_MS   50
-#define CONNECT_WAIT_MS   5000
-#define STOP_GRACE_MS     3000
 
 /* vucert-server BAR0 (reference-server/README.md, "BAR0 register map") */
 #define BAR0             0u
@@ -100,17 +91,8 @@ struct opts {
 };
 
 struct server {
-    const char *role;
+    struct bench_server b;
     uint64_t state_size;
-    pid_t pid;
-    char sock[128];
-    struct vuc_client *cl;
-};
-
-/* The raw AF_UNIX peer: a forked child that obeys one-byte commands. */
-struct peer {
-    pid_t pid;
-    int fd;
 };
 
 struct ctx {
@@ -118,7 +100,7 @@ struct ctx {
     const char *server_path;
     char dir[64];
     int client_cpu, server_cpu;
-    struct peer peer;
+    struct bench_peer peer; /* obeys one-byte commands (peer_main) */
     uint8_t *xbuf; /* the 1 MiB receive buffer, as the raw receiver's */
 };
 
@@ -130,24 +112,18 @@ struct capture {
     size_t len;
 };
 
-/* Median, min and max of a series of throughputs (bytes/s). */
-struct series {
-    double v[64];
-    unsigned n;
-};
-
 enum method { RAW_READ, VUC_READ, RAW_WRITE, VUC_WRITE, METHODS };
 
 struct results {
     uint64_t state_size;
     uint64_t stream_bytes;
     unsigned rounds;
-    struct series memcpy_bps;
-    struct series bps[METHODS];
-    struct series vuc_write_stop;
+    struct bench_series memcpy_bps;
+    struct bench_series bps[METHODS];
+    struct bench_series vuc_write_stop;
     /* CPU ms per GiB: this process, and the server or the raw peer */
-    struct series cpu_client[METHODS], cpu_other[METHODS];
-    struct series validate_s;
+    struct bench_series cpu_client[METHODS], cpu_other[METHODS];
+    struct bench_series validate_s;
     double ratio_read, ratio_write, ratio_write_stop;
     uint64_t digest_src, digest_dst;
     bool digest_ok;
@@ -168,14 +144,6 @@ struct results {
     bool rss_digest_ok;
 };
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static double secs(uint64_t ns)
 {
     return (double)ns / 1e9;
@@ -186,137 +154,20 @@ static double mibps(double bps)
     return bps / (double)MIB;
 }
 
-static void series_add(struct series *s, double v)
-{
-    if (s->n < sizeof(s->v) / sizeof(s->v[0]))
-        s->v[s->n++] = v;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-/* Median (mean of the middle two for an even count); 0 when empty. */
-static double series_median(const struct series *s)
-{
-    double v[64];
-
-    if (s->n == 0)
-        return 0;
-    memcpy(v, s->v, s->n * sizeof(v[0]));
-    qsort(v, s->n, sizeof(v[0]), cmp_double);
-    return s->n % 2 ? v[s->n / 2] : (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
-}
-
-static double series_min(const struct series *s)
-{
-    double m = s->n ? s->v[0] : 0;
-
-    for (unsigned i = 1; i < s->n; i++)
-        if (s->v[i] < m)
-            m = s->v[i];
-    return m;
-}
-
-static double series_max(const struct series *s)
-{
-    double m = s->n ? s->v[0] : 0;
-
-    for (unsigned i = 1; i < s->n; i++)
-        if (s->v[i] > m)
-            m = s->v[i];
-    return m;
-}
-
 /* Median over rounds of a[k] / b[k]. */
-static double paired_ratio(const struct series *a, const struct series *b)
+static double paired_ratio(const struct bench_series *a,
+                           const struct bench_series *b)
 {
-    struct series r = {.n = 0};
+    struct bench_series r = {.n = 0};
 
     for (unsigned k = 0; k < a->n && k < b->n; k++)
-        series_add(&r, b->v[k] > 0 ? a->v[k] / b->v[k] : 0);
-    return series_median(&r);
-}
-
-static int pin_to(int cpu)
-{
-    cpu_set_t set;
-
-    CPU_ZERO(&set);
-    CPU_SET((size_t)cpu, &set);
-    return sched_setaffinity(0, sizeof(set), &set) < 0 ? -errno : 0;
-}
-
-/* The first two CPUs this process may run on; *n is how many in all. */
-static int usable_cpus(int *first, int *second, int *n)
-{
-    cpu_set_t set;
-
-    *first = *second = -1;
-    *n = 0;
-    if (sched_getaffinity(0, sizeof(set), &set) < 0)
-        return -errno;
-    *n = CPU_COUNT(&set);
-    for (int c = 0; c < CPU_SETSIZE && *second < 0; c++) {
-        if (!CPU_ISSET((size_t)c, &set))
-            continue;
-        if (*first < 0)
-            *first = c;
-        else
-            *second = c;
-    }
-    return *first < 0 ? -ENODEV : 0;
-}
-
-static int write_full(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EPIPE;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int read_full(int fd, void *buf, size_t len)
-{
-    uint8_t *p = buf;
-
-    while (len > 0) {
-        ssize_t n = read(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -ECONNRESET;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+        bench_series_add(&r, b->v[k] > 0 ? a->v[k] / b->v[k] : 0);
+    return bench_series_median(&r);
 }
 
 static size_t chunk_of(uint64_t left)
 {
     return left < XFER ? (size_t)left : XFER;
-}
-
-/* Anonymous memory for big buffers: untouched pages cost nothing. */
-static uint8_t *big_map(size_t n)
-{
-    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-    return p == MAP_FAILED ? NULL : p;
 }
 
 /* ---- the raw AF_UNIX peer: the physical limit ---- */
@@ -330,20 +181,21 @@ enum { PEER_PREPARE = 'P', PEER_SEND = 'S', PEER_RECV = 'R' };
  *   S n: write n bytes of the source in 1 MiB write()s;
  *   R n: read n bytes, each 1 MiB fully into one buffer, then ack.
  */
-static void peer_main(int fd, int cpu)
+static void peer_main(int fd, const void *arg)
 {
+    int cpu = *(const int *)arg;
     uint8_t *buf = malloc(XFER);
     uint8_t *src = NULL;
     size_t src_len = 0;
     uint8_t cmd[9], ack = 'k';
 
-    if (!buf || pin_to(cpu) < 0)
+    if (!buf || bench_pin_to(cpu) < 0)
         _exit(1);
     memset(buf, 0x5a, XFER);
     for (;;) {
         uint64_t n, off = 0;
 
-        if (read_full(fd, cmd, sizeof(cmd)) < 0)
+        if (bench_read_full(fd, cmd, sizeof(cmd)) < 0)
             _exit(0);
         n = vuc_get_u64(cmd + 1);
         switch (cmd[0]) {
@@ -351,12 +203,12 @@ static void peer_main(int fd, int cpu)
             if (src)
                 munmap(src, src_len);
             src_len = (size_t)n;
-            src = big_map(src_len);
+            src = bench_map(src_len);
             if (!src)
                 _exit(1);
             for (size_t i = 0; i < src_len; i++)
                 src[i] = (uint8_t)(i * 131u);
-            if (write_full(fd, &ack, 1) < 0)
+            if (bench_write_full(fd, &ack, 1) < 0)
                 _exit(1);
             break;
         case PEER_SEND:
@@ -367,7 +219,7 @@ static void peer_main(int fd, int cpu)
 
                 if (off + k > src_len)
                     off = 0;
-                if (write_full(fd, src + off, k) < 0)
+                if (bench_write_full(fd, src + off, k) < 0)
                     _exit(1);
                 off += k;
                 n -= k;
@@ -377,11 +229,11 @@ static void peer_main(int fd, int cpu)
             while (n > 0) {
                 size_t k = chunk_of(n);
 
-                if (read_full(fd, buf, k) < 0)
+                if (bench_read_full(fd, buf, k) < 0)
                     _exit(1);
                 n -= k;
             }
-            if (write_full(fd, &ack, 1) < 0)
+            if (bench_write_full(fd, &ack, 1) < 0)
                 _exit(1);
             break;
         default:
@@ -390,45 +242,19 @@ static void peer_main(int fd, int cpu)
     }
 }
 
-static int peer_start(struct peer *pe, int cpu)
-{
-    int sv[2];
-    pid_t pid;
-
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return -errno;
-    pid = fork();
-    if (pid < 0) {
-        int e = errno;
-
-        close(sv[0]);
-        close(sv[1]);
-        return -e;
-    }
-    if (pid == 0) {
-        close(sv[0]);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        peer_main(sv[1], cpu);
-    }
-    close(sv[1]);
-    pe->pid = pid;
-    pe->fd = sv[0];
-    return 0;
-}
-
-static int peer_cmd(struct peer *pe, uint8_t op, uint64_t n)
+static int peer_cmd(struct bench_peer *pe, uint8_t op, uint64_t n)
 {
     uint8_t cmd[9];
 
     cmd[0] = op;
     vuc_put_u64(cmd + 1, n);
-    return write_full(pe->fd, cmd, sizeof(cmd));
+    return bench_write_full(pe->fd, cmd, sizeof(cmd));
 }
 
-static int peer_ack(struct peer *pe)
+static int peer_ack(struct bench_peer *pe)
 {
     uint8_t ack;
-    int rc = read_full(pe->fd, &ack, 1);
+    int rc = bench_read_full(pe->fd, &ack, 1);
 
     return rc < 0 ? rc : (ack == 'k' ? 0 : -EPROTO);
 }
@@ -436,16 +262,16 @@ static int peer_ack(struct peer *pe)
 /* The peer sends n bytes; we read each 1 MiB fully into buf. */
 static int raw_read(struct ctx *c, uint64_t n, uint64_t *ns)
 {
-    uint64_t t0 = now_ns(), left = n;
+    uint64_t t0 = bench_now_ns(), left = n;
     int rc = peer_cmd(&c->peer, PEER_SEND, n);
 
     while (rc == 0 && left > 0) {
         size_t k = chunk_of(left);
 
-        rc = read_full(c->peer.fd, c->xbuf, k);
+        rc = bench_read_full(c->peer.fd, c->xbuf, k);
         left -= k;
     }
-    *ns = now_ns() - t0;
+    *ns = bench_now_ns() - t0;
     return rc;
 }
 
@@ -453,18 +279,18 @@ static int raw_read(struct ctx *c, uint64_t n, uint64_t *ns)
 static int raw_write(struct ctx *c, const uint8_t *src, uint64_t n,
                      uint64_t *ns)
 {
-    uint64_t t0 = now_ns(), off = 0;
+    uint64_t t0 = bench_now_ns(), off = 0;
     int rc = peer_cmd(&c->peer, PEER_RECV, n);
 
     while (rc == 0 && off < n) {
         size_t k = chunk_of(n - off);
 
-        rc = write_full(c->peer.fd, src + off, k);
+        rc = bench_write_full(c->peer.fd, src + off, k);
         off += k;
     }
     if (rc == 0)
         rc = peer_ack(&c->peer);
-    *ns = now_ns() - t0;
+    *ns = bench_now_ns() - t0;
     return rc;
 }
 
@@ -474,84 +300,29 @@ static int server_start(struct ctx *c, struct server *s, const char *role,
                         uint64_t state_size)
 {
     char size[32];
-    pid_t pid;
+    const char *const argv[] = {
+        "vucert-server",  "--socket", s->b.sock,
+        "--state-size",   size,       "--max-data-xfer-size",
+        SERVER_XFER_SIZE, NULL};
 
     memset(s, 0, sizeof(*s));
-    s->role = role;
+    s->b.role = role;
     s->state_size = state_size;
-    snprintf(s->sock, sizeof(s->sock), "%s/%s.sock", c->dir, role);
+    snprintf(s->b.sock, sizeof(s->b.sock), "%s/%s.sock", c->dir, role);
     snprintf(size, sizeof(size), "%" PRIu64, state_size);
-    pid = fork();
-    if (pid < 0)
-        return -errno;
-    if (pid == 0) {
-        /* Pinned before exec so the server never runs elsewhere. */
-        if (pin_to(c->server_cpu) < 0)
-            _exit(126);
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        execl(c->server_path, "vucert-server", "--socket", s->sock,
-              "--state-size", size, "--max-data-xfer-size", SERVER_XFER_SIZE,
-              (char *)NULL);
-        _exit(127);
-    }
-    s->pid = pid;
-    return 0;
-}
-
-/* SIGTERM, then SIGKILL after a grace period. Returns the wait status or
- * -1 if the child could not be reaped. */
-static int stop_child(pid_t pid, int sig)
-{
-    int status = -1;
-
-    if (pid <= 0)
-        return 0;
-    kill(pid, sig);
-    for (int waited = 0; waited < STOP_GRACE_MS; waited++) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        struct timespec ms = {0, 1000000};
-
-        if (w == pid)
-            return status;
-        if (w < 0 && errno != EINTR)
-            return -1;
-        nanosleep(&ms, NULL);
-    }
-    kill(pid, SIGKILL);
-    if (waitpid(pid, &status, 0) != pid)
-        return -1;
-    return status;
+    return bench_server_start(&s->b, c->server_path, c->server_cpu, argv);
 }
 
 static void server_stop(struct server *s)
 {
-    int st;
-
-    vuc_client_close(s->cl);
-    s->cl = NULL;
-    if (s->pid > 0) {
-        st = stop_child(s->pid, SIGTERM);
-        if (st < 0)
-            fprintf(stderr, "bench_stream: note: could not reap the %s\n",
-                    s->role);
-        else if (WIFSIGNALED(st))
-            fprintf(stderr, "bench_stream: note: the %s died of signal %d\n",
-                    s->role, WTERMSIG(st));
-        else if (WEXITSTATUS(st) != 0)
-            fprintf(stderr,
-                    "bench_stream: note: the %s exited with status %d\n",
-                    s->role, WEXITSTATUS(st));
-    }
-    s->pid = 0;
-    if (s->sock[0])
-        unlink(s->sock);
+    bench_server_stop("bench_stream", &s->b);
 }
 
 static int fail(const struct server *s, const char *what, int rc)
 {
-    fprintf(stderr, "bench_stream: %s: %s failed (%s)%s%s\n", s->role, what,
-            strerror(-rc), s->cl ? ": " : "",
-            s->cl ? vuc_client_last_error(s->cl) : "");
+    fprintf(stderr, "bench_stream: %s: %s failed (%s)%s%s\n", s->b.role, what,
+            strerror(-rc), s->b.cl ? ": " : "",
+            s->b.cl ? vuc_client_last_error(s->b.cl) : "");
     return rc;
 }
 
@@ -559,7 +330,7 @@ static int bar0_read64(struct server *s, uint32_t off, uint64_t *v)
 {
     uint8_t b[8];
     uint32_t err = 0;
-    int rc = vuc_client_region_read(s->cl, BAR0, off, b, sizeof(b), &err);
+    int rc = vuc_client_region_read(s->b.cl, BAR0, off, b, sizeof(b), &err);
 
     if (rc < 0)
         return fail(s, "BAR0 read", rc);
@@ -574,52 +345,29 @@ static int bar0_write32(struct server *s, uint32_t off, uint32_t v)
     int rc;
 
     vuc_put_u32(b, v);
-    rc = vuc_client_region_write(s->cl, BAR0, off, b, sizeof(b), &err);
+    rc = vuc_client_region_write(s->b.cl, BAR0, off, b, sizeof(b), &err);
     return rc < 0 ? fail(s, "BAR0 write", rc) : 0;
 }
 
 static int server_connect(struct server *s)
 {
     const struct vuc_negotiated *neg;
-    struct vuc_reply rep;
     uint64_t size = 0;
-    int rc;
+    int rc = bench_server_connect("bench_stream", &s->b, s->b.role);
 
-    /* Short attempts, so a server that dies at once is reported at once
-     * rather than after the whole timeout. */
-    for (int waited = 0;; waited += CONNECT_STEP_MS) {
-        int st;
-
-        rc = vuc_client_connect(s->sock, CONNECT_STEP_MS, &s->cl);
-        if (rc != -ETIMEDOUT || waited >= CONNECT_WAIT_MS)
-            break;
-        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-            s->pid = 0;
-            fprintf(stderr, "bench_stream: %s %s %d before listening\n",
-                    s->role,
-                    WIFEXITED(st) ? "exited with status" : "died of signal",
-                    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
-            return -ECHILD;
-        }
-    }
-    if (rc < 0) {
-        s->cl = NULL;
+    if (rc == -ECHILD)
+        return rc;
+    if (rc < 0)
         return fail(s, "connect", rc);
-    }
-    vuc_client_set_timeout(s->cl, CLIENT_TIMEOUT_MS);
-    rc = vuc_client_negotiate(s->cl, VUC_VERSION_MAJOR, VUC_VERSION_MINOR,
-                              caps_json, &rep);
-    if (rc == 0 && rep.is_error)
-        rc = -EPROTO;
-    vuc_reply_release(&rep);
+    rc = bench_negotiate(s->b.cl, CLIENT_TIMEOUT_MS, caps_json);
     if (rc < 0)
         return fail(s, "VERSION", rc);
-    neg = vuc_client_negotiated(s->cl);
+    neg = vuc_client_negotiated(s->b.cl);
     if (neg->limits.max_data_xfer_size != XFER) {
         fprintf(stderr,
                 "bench_stream: %s: negotiated max_data_xfer_size %" PRIu64
                 ", need %u\n",
-                s->role, (uint64_t)neg->limits.max_data_xfer_size, XFER);
+                s->b.role, (uint64_t)neg->limits.max_data_xfer_size, XFER);
         return -EPROTO;
     }
     rc = bar0_read64(s, BAR0_STATE_SIZE, &size);
@@ -629,7 +377,7 @@ static int server_connect(struct server *s)
         fprintf(stderr,
                 "bench_stream: %s: STATE_SIZE is %" PRIu64 ", asked %" PRIu64
                 "\n",
-                s->role, size, s->state_size);
+                s->b.role, size, s->state_size);
         return -EPROTO;
     }
     return 0;
@@ -651,7 +399,7 @@ static int server_up(struct ctx *c, struct server *s, const char *role,
 static int set_state(struct server *s, uint32_t state)
 {
     struct vuc_reply r;
-    int rc = vuc_client_set_state(s->cl, state, &r);
+    int rc = vuc_client_set_state(s->b.cl, state, &r);
     uint32_t e = r.error;
     bool is_err = rc == 0 && r.is_error;
 
@@ -661,7 +409,7 @@ static int set_state(struct server *s, uint32_t state)
         return fail(s, "MIG_DEVICE_STATE SET", rc);
     if (is_err) {
         fprintf(stderr, "bench_stream: %s: SET %s failed with errno %u\n",
-                s->role, vuc_state_name(state), e);
+                s->b.role, vuc_state_name(state), e);
         return -EREMOTEIO;
     }
     return 0;
@@ -710,7 +458,7 @@ static int fill_state(struct server *s)
 static int mig_read_all(struct ctx *c, struct server *s, struct capture *cap,
                         uint64_t *bytes, uint64_t *ns)
 {
-    uint64_t t0 = now_ns(), total = 0;
+    uint64_t t0 = bench_now_ns(), total = 0;
     uint32_t got = XFER, err = 0;
     int rc = 0;
 
@@ -722,12 +470,12 @@ static int mig_read_all(struct ctx *c, struct server *s, struct capture *cap,
                 fprintf(stderr,
                         "bench_stream: %s: the stream outgrew %zu "
                         "bytes\n",
-                        s->role, cap->cap);
+                        s->b.role, cap->cap);
                 return -ENOBUFS;
             }
             dst = cap->p + cap->len;
         }
-        rc = vuc_client_mig_read(s->cl, XFER, dst, &got, &err);
+        rc = vuc_client_mig_read(s->b.cl, XFER, dst, &got, &err);
         if (rc < 0)
             break;
         total += got;
@@ -735,7 +483,7 @@ static int mig_read_all(struct ctx *c, struct server *s, struct capture *cap,
             cap->len += got;
     }
     if (ns)
-        *ns = now_ns() - t0;
+        *ns = bench_now_ns() - t0;
     *bytes = total;
     return rc < 0 ? fail(s, "MIG_DATA_READ", rc) : 0;
 }
@@ -745,13 +493,13 @@ static int mig_read_all(struct ctx *c, struct server *s, struct capture *cap,
 static int save(struct ctx *c, struct server *s, struct capture *cap,
                 uint64_t *bytes, uint64_t *ns)
 {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     int rc = set_state(s, VUC_STATE_STOP_COPY);
 
     if (rc == 0)
         rc = mig_read_all(c, s, cap, bytes, NULL);
     if (ns)
-        *ns = now_ns() - t0;
+        *ns = bench_now_ns() - t0;
     if (rc == 0)
         rc = set_state(s, VUC_STATE_STOP);
     return rc;
@@ -765,7 +513,7 @@ static int save(struct ctx *c, struct server *s, struct capture *cap,
 static int resume(struct server *s, const uint8_t *p, size_t len,
                   uint64_t *write_ns, uint64_t *stop_ns)
 {
-    uint64_t t0 = now_ns(), t1;
+    uint64_t t0 = bench_now_ns(), t1;
     uint32_t err = 0;
     size_t off = 0;
     int rc = set_state(s, VUC_STATE_RESUMING);
@@ -775,17 +523,17 @@ static int resume(struct server *s, const uint8_t *p, size_t len,
     while (off < len) {
         size_t k = chunk_of(len - off);
 
-        rc = vuc_client_mig_write(s->cl, p + off, (uint32_t)k, &err);
+        rc = vuc_client_mig_write(s->b.cl, p + off, (uint32_t)k, &err);
         if (rc < 0)
             return fail(s, "MIG_DATA_WRITE", rc);
         off += k;
     }
-    t1 = now_ns();
+    t1 = bench_now_ns();
     rc = set_state(s, VUC_STATE_STOP);
     if (write_ns)
         *write_ns = t1 - t0;
     if (stop_ns)
-        *stop_ns = now_ns() - t1;
+        *stop_ns = bench_now_ns() - t1;
     return rc;
 }
 
@@ -803,13 +551,13 @@ static int check_digests(struct server *src, struct server *dst, uint64_t *ds,
         fprintf(stderr,
                 "bench_stream: digest mismatch: %s 0x%016" PRIx64
                 ", %s 0x%016" PRIx64 "\n",
-                src->role, *ds, dst->role, *dd);
+                src->b.role, *ds, dst->b.role, *dd);
     return 0;
 }
 
 static int capture_map(struct capture *cap, size_t n)
 {
-    cap->p = big_map(n);
+    cap->p = bench_map(n);
     cap->cap = cap->p ? n : 0;
     cap->len = 0;
     return cap->p ? 0 : -ENOMEM;
@@ -833,7 +581,7 @@ static size_t capture_room(uint64_t n)
 /* memcpy of n bytes from src into one 1 MiB buffer, 1 MiB at a time. */
 static double memcpy_bps(uint8_t *dst, const uint8_t *src, uint64_t n)
 {
-    uint64_t t0 = now_ns(), ns;
+    uint64_t t0 = bench_now_ns(), ns;
 
     for (uint64_t off = 0; off < n; off += XFER) {
         size_t k = chunk_of(n - off);
@@ -842,29 +590,8 @@ static double memcpy_bps(uint8_t *dst, const uint8_t *src, uint64_t n)
         /* keep the copy from being optimised away */
         __asm__ volatile("" : : "r"(dst) : "memory");
     }
-    ns = now_ns() - t0;
+    ns = bench_now_ns() - t0;
     return ns ? (double)n / secs(ns) : 0;
-}
-
-/* CPU time a process has run, in ns (/proc/<pid>/schedstat; pid 0:
- * this one); 0 if it cannot be read. */
-static uint64_t cpu_ns(pid_t pid)
-{
-    char path[64];
-    unsigned long long run = 0;
-    FILE *f;
-
-    if (pid)
-        snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
-    else
-        snprintf(path, sizeof(path), "/proc/self/schedstat");
-    f = fopen(path, "r");
-    if (!f)
-        return 0;
-    if (fscanf(f, "%llu", &run) != 1)
-        run = 0;
-    fclose(f);
-    return (uint64_t)run;
 }
 
 static const char *const method_name[METHODS] = {
@@ -879,11 +606,11 @@ static int measure(struct ctx *c, struct server *src, struct server *dst,
                    const struct capture *cap, enum method m,
                    struct results *res)
 {
-    pid_t other = m == VUC_READ    ? src->pid
-                  : m == VUC_WRITE ? dst->pid
+    pid_t other = m == VUC_READ    ? src->b.pid
+                  : m == VUC_WRITE ? dst->b.pid
                                    : c->peer.pid;
     uint64_t n = cap->len, ns = 0, sns = 0, got = 0;
-    uint64_t cpu0 = cpu_ns(0), cpu1 = cpu_ns(other);
+    uint64_t cpu0 = bench_cpu_ns(0), cpu1 = bench_cpu_ns(other);
     double per_gib;
     int rc;
 
@@ -916,12 +643,14 @@ static int measure(struct ctx *c, struct server *src, struct server *dst,
     }
     /* CPU per GiB moved, on each side (a resume: SET STOP included). */
     per_gib = (double)(1u << 30) / (double)n / 1e6;
-    series_add(&res->cpu_client[m], (double)(cpu_ns(0) - cpu0) * per_gib);
-    series_add(&res->cpu_other[m], (double)(cpu_ns(other) - cpu1) * per_gib);
-    series_add(&res->bps[m], (double)n / secs(ns));
+    bench_series_add(&res->cpu_client[m],
+                     (double)(bench_cpu_ns(0) - cpu0) * per_gib);
+    bench_series_add(&res->cpu_other[m],
+                     (double)(bench_cpu_ns(other) - cpu1) * per_gib);
+    bench_series_add(&res->bps[m], (double)n / secs(ns));
     if (m == VUC_WRITE) {
-        series_add(&res->vuc_write_stop, (double)n / secs(ns + sns));
-        series_add(&res->validate_s, secs(sns));
+        bench_series_add(&res->vuc_write_stop, (double)n / secs(ns + sns));
+        bench_series_add(&res->validate_s, secs(sns));
     }
     return 0;
 }
@@ -972,7 +701,7 @@ static int run_throughput(struct ctx *c, struct server *src, struct server *dst,
         };
         bool ok = false;
 
-        series_add(&res->memcpy_bps, memcpy_bps(c->xbuf, cap->p, n));
+        bench_series_add(&res->memcpy_bps, memcpy_bps(c->xbuf, cap->p, n));
         for (int j = 0; j < METHODS; j++) {
             rc = measure(c, src, dst, cap, order[k % 2][j], res);
             if (rc < 0)
@@ -1079,20 +808,20 @@ static int run_rss(struct ctx *c, struct results *res)
         rc = set_state(&src, VUC_STATE_STOP);
     if (rc < 0)
         goto out;
-    res->hwm_src_fill = vm_hwm(src.pid);
-    t0 = now_ns();
+    res->hwm_src_fill = vm_hwm(src.b.pid);
+    t0 = bench_now_ns();
     rc = save(c, &src, &cap, &n, NULL);
     if (rc < 0)
         goto out;
-    res->rss_save_s = secs(now_ns() - t0);
-    res->hwm_src_save = vm_hwm(src.pid);
-    res->hwm_dst_save = vm_hwm(dst.pid);
+    res->rss_save_s = secs(bench_now_ns() - t0);
+    res->hwm_src_save = vm_hwm(src.b.pid);
+    res->hwm_dst_save = vm_hwm(dst.b.pid);
     rc = resume(&dst, cap.p, cap.len, &wns, &sns);
     if (rc < 0)
         goto out;
     res->rss_resume_s = secs(wns + sns);
-    res->hwm_src_resume = vm_hwm(src.pid);
-    res->hwm_dst_resume = vm_hwm(dst.pid);
+    res->hwm_src_resume = vm_hwm(src.b.pid);
+    res->hwm_dst_resume = vm_hwm(dst.b.pid);
     res->rss_ran = true;
     rc = check_digests(&src, &dst, &res->rss_digest_src, &res->rss_digest_dst,
                        &ok);
@@ -1105,7 +834,7 @@ static int run_rss(struct ctx *c, struct results *res)
     if (rc == 0)
         rc = resume(&dst, cap.p, cap.len, NULL, NULL);
     if (rc == 0) {
-        res->hwm_dst_again = vm_hwm(dst.pid);
+        res->hwm_dst_again = vm_hwm(dst.b.pid);
         rc = check_digests(&src, &dst, &res->rss_digest_src,
                            &res->rss_digest_dst, &ok);
         res->rss_digest_ok = ok;
@@ -1121,10 +850,10 @@ out:
 
 /* ---- output ---- */
 
-static void print_series(const char *name, const struct series *s)
+static void print_series(const char *name, const struct bench_series *s)
 {
-    printf("  %-34s %9.0f  (%.0f..%.0f)\n", name, mibps(series_median(s)),
-           mibps(series_min(s)), mibps(series_max(s)));
+    printf("  %-34s %9.0f  (%.0f..%.0f)\n", name, mibps(bench_series_median(s)),
+           mibps(bench_series_min(s)), mibps(bench_series_max(s)));
 }
 
 static void print_throughput(const struct results *r)
@@ -1138,8 +867,9 @@ static void print_throughput(const struct results *r)
     print_series("RESUMING write    vucert", &r->bps[VUC_WRITE]);
     print_series("RESUMING write    vucert + ->STOP", &r->vuc_write_stop);
     printf("  RESUMING->STOP (validate, load): %.1f ms median (%.1f..%.1f)\n",
-           series_median(&r->validate_s) * 1e3,
-           series_min(&r->validate_s) * 1e3, series_max(&r->validate_s) * 1e3);
+           bench_series_median(&r->validate_s) * 1e3,
+           bench_series_min(&r->validate_s) * 1e3,
+           bench_series_max(&r->validate_s) * 1e3);
     printf("  digest: source 0x%016" PRIx64 ", destination 0x%016" PRIx64
            ": %s\n",
            r->digest_src, r->digest_dst, r->digest_ok ? "match" : "MISMATCH");
@@ -1147,8 +877,8 @@ static void print_throughput(const struct results *r)
            "raw peer)\n");
     for (int m = 0; m < METHODS; m++)
         printf("  %-34s %7.0f / %-7.0f\n", method_name[m],
-               series_median(&r->cpu_client[m]),
-               series_median(&r->cpu_other[m]));
+               bench_series_median(&r->cpu_client[m]),
+               bench_series_median(&r->cpu_other[m]));
     printf("\nratios: vucert / raw per round, median over the rounds\n");
     printf("ratio read:  %.2f (target >= %.2f)\n", r->ratio_read, TARGET_RATIO);
     printf("ratio write: %.2f without the final STOP, %.2f with it "
@@ -1202,12 +932,13 @@ static void print_rss(const struct results *r)
            r->rss_digest_ok ? "match" : "MISMATCH");
 }
 
-static void json_series(FILE *f, const char *key, const struct series *s,
+static void json_series(FILE *f, const char *key, const struct bench_series *s,
                         bool last)
 {
-    fprintf(
-        f, "    \"%s\": {\"median\": %.1f, \"min\": %.1f, \"max\": %.1f}%s\n",
-        key, series_median(s), series_min(s), series_max(s), last ? "" : ",");
+    fprintf(f,
+            "    \"%s\": {\"median\": %.1f, \"min\": %.1f, \"max\": %.1f}%s\n",
+            key, bench_series_median(s), bench_series_min(s),
+            bench_series_max(s), last ? "" : ",");
 }
 
 static int write_json(const struct opts *o, const struct results *r)
@@ -1237,8 +968,9 @@ static int write_json(const struct opts *o, const struct results *r)
                                                  "raw_write", "vucert_write"};
 
         fprintf(f, "    \"%s\": {\"client\": %.1f, \"other\": %.1f}%s\n",
-                key[m], series_median(&r->cpu_client[m]),
-                series_median(&r->cpu_other[m]), m + 1 < METHODS ? "," : "");
+                key[m], bench_series_median(&r->cpu_client[m]),
+                bench_series_median(&r->cpu_other[m]),
+                m + 1 < METHODS ? "," : "");
     }
     fprintf(f,
             "  },\n  \"validate_s\": {\"median\": %.6f, \"min\": %.6f, "
@@ -1247,10 +979,10 @@ static int write_json(const struct opts *o, const struct results *r)
             "  \"ratio_write_and_stop\": %.4f,\n"
             "  \"digest\": {\"source\": \"0x%016" PRIx64
             "\", \"destination\": \"0x%016" PRIx64 "\", \"match\": %s},\n",
-            series_median(&r->validate_s), series_min(&r->validate_s),
-            series_max(&r->validate_s), r->ratio_read, r->ratio_write,
-            r->ratio_write_stop, r->digest_src, r->digest_dst,
-            r->digest_ok ? "true" : "false");
+            bench_series_median(&r->validate_s),
+            bench_series_min(&r->validate_s), bench_series_max(&r->validate_s),
+            r->ratio_read, r->ratio_write, r->ratio_write_stop, r->digest_src,
+            r->digest_dst, r->digest_ok ? "true" : "false");
     fprintf(f,
             "  \"precopy\": {\"dirty_permille\": %u, "
             "\"stopcopy_only_bytes\": %" PRIu64 ", "
@@ -1426,30 +1158,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
     return 0;
 }
 
-/* vucert-server beside this binary, as vucert finds it. */
-static int default_server(char *buf, size_t cap)
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    int w;
-
-    if (n <= 0)
-        return -errno;
-    self[n] = '\0';
-    w = snprintf(buf, cap, "%s/vucert-server", dirname(self));
-    return w < 0 || (size_t)w >= cap ? -ENAMETOOLONG : 0;
-}
-
-static void peer_stop(struct peer *pe)
-{
-    if (pe->fd >= 0)
-        close(pe->fd); /* the peer sees end of stream */
-    pe->fd = -1;
-    if (pe->pid > 0)
-        stop_child(pe->pid, SIGTERM);
-    pe->pid = 0;
-}
-
 int main(int argc, char **argv)
 {
     struct opts o;
@@ -1457,31 +1165,21 @@ int main(int argc, char **argv)
     struct results res;
     struct server src, dst;
     struct capture cap = {0};
-    struct sigaction ign = {.sa_handler = SIG_IGN};
     char server[PATH_MAX + 32];
     int cpu0 = -1, cpu1 = -1, ncpu = 0, rc;
     int status = 0;
 
     if (parse_args(argc, argv, &o) < 0)
         return EXIT_USAGE;
-    if (o.server) {
-        snprintf(server, sizeof(server), "%s", o.server);
-    } else if (default_server(server, sizeof(server)) < 0) {
-        fprintf(stderr, "bench_stream: cannot find my own directory\n");
+    if (bench_find_server("bench_stream", o.server, server, sizeof(server)) < 0)
         return 1;
-    }
-    if (access(server, X_OK) < 0) {
-        fprintf(stderr, "bench_stream: %s: %s\n", server, strerror(errno));
-        return 1;
-    }
-    rc = usable_cpus(&cpu0, &cpu1, &ncpu);
+    rc = bench_usable_cpus(&cpu0, &cpu1, &ncpu);
     if (rc < 0) {
         fprintf(stderr, "bench_stream: no usable CPU: %s\n", strerror(-rc));
         return 1;
     }
     /* A dead peer must be an error return, not a signal. */
-    sigemptyset(&ign.sa_mask);
-    sigaction(SIGPIPE, &ign, NULL);
+    bench_ignore_sigpipe();
 
     memset(&c, 0, sizeof(c));
     memset(&res, 0, sizeof(res));
@@ -1494,11 +1192,8 @@ int main(int argc, char **argv)
     c.server_cpu = cpu1 >= 0 ? cpu1 : cpu0;
     res.state_size = o.state_size;
     res.rounds = o.rounds;
-    snprintf(c.dir, sizeof(c.dir), "/tmp/bench_stream.XXXXXX");
-    if (!mkdtemp(c.dir)) {
-        fprintf(stderr, "bench_stream: mkdtemp: %s\n", strerror(errno));
+    if (bench_make_tmpdir("bench_stream", c.dir, sizeof(c.dir)) < 0)
         return 1;
-    }
     c.xbuf = malloc(XFER);
     if (!c.xbuf || capture_map(&cap, capture_room(o.state_size)) < 0) {
         fprintf(stderr, "bench_stream: out of memory\n");
@@ -1506,7 +1201,7 @@ int main(int argc, char **argv)
         goto out;
     }
     memset(c.xbuf, 0, XFER);
-    rc = pin_to(c.client_cpu);
+    rc = bench_pin_to(c.client_cpu);
     if (rc < 0) {
         fprintf(stderr, "bench_stream: pin to CPU %d: %s\n", c.client_cpu,
                 strerror(-rc));
@@ -1515,7 +1210,7 @@ int main(int argc, char **argv)
     }
     /* The peer is forked before any client connects, so it holds no
      * copy of a client socket. */
-    rc = peer_start(&c.peer, c.server_cpu);
+    rc = bench_peer_start(&c.peer, peer_main, &c.server_cpu);
     if (rc == 0)
         rc = server_up(&c, &src, "source", o.state_size);
     if (rc == 0)
@@ -1555,7 +1250,7 @@ int main(int argc, char **argv)
 
     server_stop(&src);
     server_stop(&dst);
-    peer_stop(&c.peer);
+    bench_peer_stop(&c.peer);
     capture_unmap(&cap);
     if (o.rss) {
         rc = run_rss(&c, &res);
@@ -1576,7 +1271,7 @@ int main(int argc, char **argv)
 out:
     server_stop(&src);
     server_stop(&dst);
-    peer_stop(&c.peer);
+    bench_peer_stop(&c.peer);
     capture_unmap(&cap);
     free(c.xbuf);
     rmdir(c.dir);
