@@ -8,10 +8,12 @@
  * never delays shutdown.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -69,6 +71,24 @@ static void accept_client(struct loop *l)
             fprintf(stderr, "vucert-server: accept: %s\n", strerror(-rc));
         return;
     }
+    if (l->s->refuse_next) {
+        /* quirk refuse-after-partial: the client before left in the
+         * middle of a message; this one is closed at once, the next
+         * served again */
+        l->s->refuse_next = false;
+        if (l->s->opts.verbose)
+            fprintf(stderr, "vucert-server: closing a new client (quirk)\n");
+        vuc_conn_close(c);
+        return;
+    }
+    if (srv_quirk(l->s, VUC_SRV_QUIRK_LEAK_FD)) {
+        /* quirk leak-fd-per-connection: a per-client resource that is
+         * never released (an eventfd, not the socket: the connection
+         * itself still closes) */
+        int leak = eventfd(0, EFD_CLOEXEC);
+
+        (void)leak;
+    }
     {
         int sz = CLIENT_SNDBUF;
 
@@ -94,6 +114,16 @@ static void accept_client(struct loop *l)
 #define CLIENT_WAIT_MS     100
 #define SIGNAL_CHECK_EVERY 256
 
+/*
+ * Quirk partial-message-dropped: a client that sends nothing for
+ * PARTIAL_WAIT_MS while a message of its is incomplete is dropped. The
+ * wait is for silence, not for the whole message (a large message that
+ * keeps arriving is fine), so the loop waits with poll() and reads
+ * without waiting; and it is shorter than the 50 ms pauses of
+ * robust.header.split-with-pauses with room to spare either way.
+ */
+#define PARTIAL_WAIT_MS 25
+
 static bool signal_pending(int sfd)
 {
     struct signalfd_siginfo si;
@@ -101,13 +131,40 @@ static bool signal_pending(int sfd)
     return read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si);
 }
 
+/* The quirk's wait: -ETIMEDOUT when the client has been silent for a
+ * whole wait, -ECONNABORTED when that happened mid-message, 0 when
+ * something came (or the connection changed state). */
+static int quirk_wait(struct loop *l)
+{
+    bool partial = vuc_conn_partial(l->client);
+    struct pollfd p = {.fd = vuc_conn_fd(l->client), .events = POLLIN};
+    int n = poll(&p, 1, partial ? PARTIAL_WAIT_MS : CLIENT_WAIT_MS);
+
+    if (n != 0)
+        return 0;
+    if (!partial)
+        return -ETIMEDOUT;
+    if (l->s->opts.verbose)
+        fprintf(stderr, "vucert-server: client stalled mid-message: "
+                        "dropping it (quirk)\n");
+    return -ECONNABORTED;
+}
+
 static bool serve_client(struct loop *l)
 {
     unsigned handled = 0;
 
     while (l->client) {
-        int rc = srv_pump(l->s, l->client, CLIENT_WAIT_MS);
+        /* (a deaf client, quirk short-size-ignored, is read no more) */
+        bool impatient =
+            srv_quirk(l->s, VUC_SRV_QUIRK_PARTIAL_DROPPED) && !l->s->deaf;
+        int rc = srv_pump(l->s, l->client, impatient ? 0 : CLIENT_WAIT_MS);
 
+        if (impatient && rc == -EAGAIN) {
+            rc = quirk_wait(l);
+            if (rc == 0)
+                continue; /* bytes came: read them */
+        }
         if (rc == 0) {
             if (++handled % SIGNAL_CHECK_EVERY == 0 && signal_pending(l->sfd))
                 return true;

@@ -6,14 +6,15 @@
  * VERSION negotiation and the receive pump.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
+#include "server_priv.h"
 #include "vucert/codec.h"
 #include "vucert/fsm.h"
-#include "server_priv.h"
 
 /* ---- quirks ---- */
 
@@ -151,6 +152,29 @@ static const struct quirk_info quirk_table[VUC_SRV_QUIRK_COUNT] = {
          "power of two below"},
     [VUC_SRV_QUIRK_BIT_STOP_KEEPS_LOGGING] =
         {"stop-keeps-logging", "LOGGING_STOP succeeds but logging goes on"},
+    [VUC_SRV_QUIRK_BIT_LEAK_FD] = {"leak-fd-per-connection",
+                                   "every accepted connection leaks one fd"},
+    [VUC_SRV_QUIRK_BIT_SHORT_SIZE_IGNORED] =
+        {"short-size-ignored",
+         "a message size below 16 gets no reply and the connection stays "
+         "open (deaf)"},
+    [VUC_SRV_QUIRK_BIT_REPLY_TYPE_IGNORED] =
+        {"reply-type-ignored",
+         "a Reply for a command the server never sends is dropped silently"},
+    [VUC_SRV_QUIRK_BIT_ERROR_FLAG_IGNORED] =
+        {"error-flag-ignored",
+         "a request with the Error flag set is dropped silently"},
+    [VUC_SRV_QUIRK_BIT_PARTIAL_DROPPED] =
+        {"partial-message-dropped",
+         "a client silent for 25 ms in the middle of a message is dropped"},
+    [VUC_SRV_QUIRK_BIT_PIPELINE_DROPS] =
+        {"pipeline-drops",
+         "of several whole messages read together only the first is "
+         "answered"},
+    [VUC_SRV_QUIRK_BIT_REFUSE_AFTER_PARTIAL] =
+        {"refuse-after-partial",
+         "after a client leaves mid-message, the next connection is closed "
+         "at once"},
 };
 
 const char *vuc_srv_quirk_name(unsigned i)
@@ -365,6 +389,7 @@ void vuc_srv_disconnect(struct vuc_srv *s)
     s->log.started = false;
     dma_release(s);
     s->conn_err = 0;
+    s->deaf = false;
     chaos_reset(s);
 }
 
@@ -530,10 +555,21 @@ int vuc_srv_handle(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m)
          */
         bool dma =
             m->hdr.cmd == VUC_CMD_DMA_WRITE || m->hdr.cmd == VUC_CMD_DMA_READ;
+        bool drop = dma || srv_quirk(s, VUC_SRV_QUIRK_REPLY_TYPE_IGNORED);
+
         log_msg(s, &m->hdr,
-                dma ? "stray DMA reply dropped" : "unsolicited reply: closing",
+                dma    ? "stray DMA reply dropped"
+                : drop ? "unsolicited reply dropped (quirk)"
+                       : "unsolicited reply: closing",
                 0);
-        return dma ? 0 : -EPROTO;
+        return drop ? 0 : -EPROTO;
+    }
+    /* The Error flag of a command is reserved and ignored (README.md);
+     * the quirk drops the request instead, so the client hears nothing. */
+    if ((m->hdr.flags & VUC_FLAG_ERROR) &&
+        srv_quirk(s, VUC_SRV_QUIRK_ERROR_FLAG_IGNORED)) {
+        log_msg(s, &m->hdr, "request with the Error flag dropped (quirk)", 0);
+        return 0;
     }
     r.iovcnt = 0;
     r.fixed_used = 0;
@@ -556,13 +592,49 @@ static int handle_oversize(struct vuc_srv *s, struct vuc_conn *c,
     return finish(s, c, h, EINVAL, &r);
 }
 
+/*
+ * Quirk short-size-ignored: after a header with a size below 16 the
+ * server reads nothing more from the connection and answers nothing; it
+ * only waits for the client to close (a socket's end of stream; the
+ * in-memory transport never shows one). Returns -ECONNRESET once it has,
+ * else -ETIMEDOUT (-EAGAIN for timeout 0).
+ */
+static int deaf_wait(struct vuc_conn *c, int timeout_ms)
+{
+    struct pollfd p = {.fd = vuc_conn_fd(c), .events = POLLRDHUP};
+
+    if (p.fd >= 0 && poll(&p, 1, timeout_ms) > 0 &&
+        (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+        return -ECONNRESET;
+    return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
+}
+
+/* Quirk pipeline-drops: the whole messages read together with the one
+ * just handled are received and thrown away, unanswered. */
+static void drop_pipelined(struct vuc_srv *s, struct vuc_conn *c)
+{
+    struct vuc_msg x;
+
+    while (vuc_conn_pending(c)) {
+        int rc = vuc_conn_recv(c, &x, 0);
+
+        if (rc == 0)
+            log_msg(s, &x.hdr, "pipelined request dropped (quirk)", 0);
+        vuc_msg_release(&x);
+        if (rc != 0)
+            break; /* a header recv rejects: its turn comes as usual */
+    }
+}
+
 int srv_pump(struct vuc_srv *s, struct vuc_conn *c, int timeout_ms)
 {
     struct vuc_msg m;
-    bool oversize = false;
+    bool oversize = false, pipelined = false;
     int rc;
 
     memset(&m, 0, sizeof(m));
+    if (s->deaf)
+        return deaf_wait(c, timeout_ms);
     if (s->ndefer) {
         /* Commands that came while a DMA reply was awaited, in order. */
         m = s->defer[0].m;
@@ -573,10 +645,18 @@ int srv_pump(struct vuc_srv *s, struct vuc_conn *c, int timeout_ms)
         rc = oversize ? -EMSGSIZE : 0;
     } else {
         rc = vuc_conn_recv(c, &m, timeout_ms);
+        pipelined = rc == 0 && srv_quirk(s, VUC_SRV_QUIRK_PIPELINE_DROPS) &&
+                    vuc_conn_pending(c);
     }
     if (rc == -EMSGSIZE) {
         /* The transport discards the rest of it; the stream stays sane. */
         rc = handle_oversize(s, c, &m.hdr);
+    } else if (rc == -EBADMSG &&
+               srv_quirk(s, VUC_SRV_QUIRK_SHORT_SIZE_IGNORED)) {
+        /* quirk: no reply, no close; nothing more is read (deaf_wait) */
+        log_msg(s, &m.hdr, "bad message size: going deaf (quirk)", 0);
+        s->deaf = true;
+        rc = 0;
     } else if (rc == -EBADMSG) {
         /* Size < 16: the stream cannot be resynchronised. */
         if (s->opts.verbose)
@@ -587,7 +667,14 @@ int srv_pump(struct vuc_srv *s, struct vuc_conn *c, int timeout_ms)
         rc = -ECONNABORTED;
     } else if (rc == 0) {
         rc = vuc_srv_handle(s, c, &m);
+        if (rc == 0 && pipelined)
+            drop_pipelined(s, c);
     } else {
+        /* quirk refuse-after-partial: the client left in the middle of
+         * a message; the loop will close the next connection at once */
+        if (rc == -EPIPE && srv_quirk(s, VUC_SRV_QUIRK_REFUSE_AFTER_PARTIAL) &&
+            vuc_conn_partial(c))
+            s->refuse_next = true;
         vuc_msg_release(&m);
         return rc;
     }

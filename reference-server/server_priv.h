@@ -246,6 +246,11 @@ struct vuc_srv {
     uint32_t chaos_seen;
     bool chaos_mute;
     uint64_t chaos_rng;
+    /* quirk short-size-ignored: nothing more is read from this client */
+    bool deaf;
+    /* quirk refuse-after-partial: a client left mid-message; the loop
+     * closes the next connection at once (survives the disconnect) */
+    bool refuse_next;
     /* device (survives reconnects) */
     struct dev dev;
     struct mig mig;

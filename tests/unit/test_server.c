@@ -4450,6 +4450,231 @@ static void test_quirk_logging_args(void **state)
     log_teardown(&f, fd, mem);
 }
 
+/* ---- the quirks written for robust.* cases ---- */
+
+static void test_quirk_wire(void **state)
+{
+    uint8_t raw[16] = {0}, info[16] = {0}, three[3 * 32];
+    struct fx f;
+
+    (void)state;
+    vuc_put_u32(info, 16);
+    /* short-size-ignored: no reply, no close, and nothing more is read
+     * until the client goes */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_SHORT_SIZE_IGNORED);
+    negotiate(&f);
+    vuc_put_u16(raw + 2, VUC_CMD_DEVICE_RESET);
+    vuc_put_u32(raw + 4, 8);
+    assert_int_equal(vuc_conn_send_raw(f.cli, raw, 16, NULL, 0, 0), 0);
+    assert_int_equal(vuc_srv_serve(f.s, f.srv, 0), -EAGAIN);
+    assert_true(vuc_srv_negotiated(f.s));
+    assert_int_equal(
+        xmit(&f, VUC_CMD_DEVICE_GET_INFO, VUC_TYPE_COMMAND, info, 16), -EAGAIN);
+    assert_int_equal(f.serve_rc, -EAGAIN);
+    vuc_srv_disconnect(f.s); /* a new client is heard again */
+    vuc_conn_close(f.cli);
+    vuc_conn_close(f.srv);
+    assert_int_equal(vuc_mem_pair(&f.cli, &f.srv), 0);
+    negotiate(&f);
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_GET_INFO, info, 16), 0);
+    fx_close(&f);
+
+    /* reply-type-ignored: a Reply for DEVICE_RESET is dropped and the
+     * connection goes on */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_REPLY_TYPE_IGNORED);
+    negotiate(&f);
+    assert_int_equal(xmit(&f, VUC_CMD_DEVICE_RESET, VUC_TYPE_REPLY, NULL, 0),
+                     -EAGAIN);
+    assert_int_equal(f.serve_rc, -EAGAIN);
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_GET_INFO, info, 16), 0);
+    fx_close(&f);
+
+    /* error-flag-ignored: a request with the Error flag gets nothing (the
+     * clean server answers it as usual) */
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    assert_int_equal(xmit(&f, VUC_CMD_DEVICE_GET_INFO,
+                          VUC_TYPE_COMMAND | VUC_FLAG_ERROR, info, 16),
+                     0);
+    assert_int_equal(check_reply(&f, VUC_CMD_DEVICE_GET_INFO), 0);
+    fx_close(&f);
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_ERROR_FLAG_IGNORED);
+    negotiate(&f);
+    assert_int_equal(xmit(&f, VUC_CMD_DEVICE_GET_INFO,
+                          VUC_TYPE_COMMAND | VUC_FLAG_ERROR, info, 16),
+                     -EAGAIN);
+    assert_int_equal(f.serve_rc, -EAGAIN);
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_GET_INFO, info, 16), 0);
+    fx_close(&f);
+
+    /* pipeline-drops: of three requests read together only the first is
+     * answered; the next one alone is answered again */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_PIPELINE_DROPS);
+    negotiate(&f);
+    for (int i = 0; i < 3; i++) {
+        struct vuc_hdr h = {.id = (uint16_t)(0x100 + i),
+                            .cmd = VUC_CMD_DEVICE_GET_INFO,
+                            .size = 32,
+                            .flags = VUC_TYPE_COMMAND};
+
+        vuc_hdr_encode(&h, three + 32 * i, 16);
+        memcpy(three + 32 * i + 16, info, 16);
+    }
+    assert_int_equal(vuc_conn_send_raw(f.cli, three, sizeof(three), NULL, 0, 0),
+                     0);
+    assert_int_equal(vuc_srv_serve(f.s, f.srv, 0), -EAGAIN);
+    vuc_msg_release(&f.rep);
+    assert_int_equal(vuc_conn_recv(f.cli, &f.rep, 0), 0);
+    assert_int_equal(f.rep.hdr.id, 0x100);
+    vuc_msg_release(&f.rep);
+    assert_int_equal(vuc_conn_recv(f.cli, &f.rep, 0), -EAGAIN);
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_GET_INFO, info, 16), 0);
+    fx_close(&f);
+}
+
+/* A server with quirks q on a socket, in a child process. */
+static pid_t loop_start(const char *path, uint64_t q)
+{
+    pid_t pid;
+
+    unlink(path);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct vuc_srv_opts o;
+        struct vuc_srv *s;
+        int rc;
+
+        vuc_srv_opts_init(&o);
+        o.quirks = q;
+        rc = vuc_srv_new(&o, &s);
+        if (rc == 0)
+            rc = vuc_srv_run(s, path);
+        vuc_srv_free(s);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    return pid;
+}
+
+static void loop_stop(pid_t pid, const char *path)
+{
+    kill(pid, SIGTERM);
+    assert_int_equal(wait_exit(pid, 5000), 0);
+    unlink(path);
+}
+
+static int count_pid_fds(pid_t pid)
+{
+    char dir[64];
+    DIR *d;
+    struct dirent *e;
+    int n = 0;
+
+    snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+    d = opendir(dir);
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* A client that negotiates and leaves; the server has seen it go once a
+ * second client is served. */
+static void client_visit(const char *path)
+{
+    struct vuc_conn *c;
+
+    assert_int_equal(vuc_unix_connect(path, 5000, &c), 0);
+    version_over(c);
+    vuc_conn_close(c);
+}
+
+/* The connection is closed by the server: recv sees the end. */
+static void expect_closed(struct vuc_conn *c)
+{
+    struct vuc_msg m;
+    int rc = vuc_conn_recv(c, &m, 5000);
+
+    assert_true(rc == -ECONNRESET || rc == -EPIPE);
+    vuc_msg_release(&m);
+}
+
+static void test_quirk_loop(void **state)
+{
+    static const uint8_t v[4] = {0, 0, 1, 0};
+    struct vuc_hdr h = {.id = 9, .cmd = VUC_CMD_VERSION, .size = 20};
+    uint8_t hb[20];
+    char path[108];
+    struct vuc_conn *c;
+    pid_t pid;
+    int before, after;
+
+    (void)state;
+    snprintf(path, sizeof(path), "/tmp/vucert-test-quirk-%d.sock",
+             (int)getpid());
+    vuc_hdr_encode(&h, hb, 16);
+    memcpy(hb + 16, v, 4);
+
+    /* leak-fd-per-connection: one fd more per client (none without).
+     * Each count is taken while a client is being served, so exactly one
+     * client socket is open then; 6 clients are accepted in between. */
+    for (int leak = 0; leak < 2; leak++) {
+        pid = loop_start(path, leak ? VUC_SRV_QUIRK_LEAK_FD : 0);
+        client_visit(path);
+        assert_int_equal(vuc_unix_connect(path, 5000, &c), 0);
+        version_over(c);
+        before = count_pid_fds(pid);
+        vuc_conn_close(c);
+        for (int i = 0; i < 5; i++)
+            client_visit(path);
+        assert_int_equal(vuc_unix_connect(path, 5000, &c), 0);
+        version_over(c);
+        after = count_pid_fds(pid);
+        vuc_conn_close(c);
+        assert_int_equal(after - before, leak ? 6 : 0);
+        loop_stop(pid, path);
+    }
+
+    /* partial-message-dropped: a client silent mid-message is dropped; a
+     * message whose rest follows at once is served */
+    pid = loop_start(path, VUC_SRV_QUIRK_PARTIAL_DROPPED);
+    assert_int_equal(vuc_unix_connect(path, 5000, &c), 0);
+    assert_int_equal(vuc_conn_send_raw(c, hb, 10, NULL, 0, 1000), 0);
+    assert_int_equal(vuc_conn_send_raw(c, hb + 10, 10, NULL, 0, 1000), 0);
+    {
+        struct vuc_msg m;
+
+        assert_int_equal(vuc_conn_recv(c, &m, 5000), 0);
+        assert_int_equal(m.hdr.id, 9);
+        vuc_msg_release(&m);
+    }
+    assert_int_equal(vuc_conn_send_raw(c, hb, 3, NULL, 0, 1000), 0);
+    usleep(100000);
+    expect_closed(c);
+    vuc_conn_close(c);
+    client_visit(path); /* and the next client is served */
+    loop_stop(pid, path);
+
+    /* refuse-after-partial: after a client that left mid-message, the
+     * next is closed at once, the one after is served */
+    pid = loop_start(path, VUC_SRV_QUIRK_REFUSE_AFTER_PARTIAL);
+    client_visit(path); /* leaving at a message boundary changes nothing */
+    assert_int_equal(vuc_unix_connect(path, 5000, &c), 0);
+    version_over(c);
+    assert_int_equal(vuc_conn_send_raw(c, hb, 10, NULL, 0, 1000), 0);
+    usleep(50000);
+    vuc_conn_close(c);
+    assert_int_equal(vuc_unix_connect(path, 5000, &c), 0);
+    (void)vuc_conn_send_raw(c, hb, 20, NULL, 0, 1000); /* may see EPIPE */
+    expect_closed(c);
+    vuc_conn_close(c);
+    client_visit(path);
+    client_visit(path);
+    loop_stop(pid, path);
+}
+
 /* ---- chaos modes (README.md: Chaos modes) ---- */
 
 static void test_chaos_table(void **state)
@@ -4951,6 +5176,13 @@ int main(void)
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_START_UNALIGNED),
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_REPORT_BAD_PAGE),
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_STOP_KEEPS_LOGGING),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_LEAK_FD),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_SHORT_SIZE_IGNORED),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_REPLY_TYPE_IGNORED),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_ERROR_FLAG_IGNORED),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_PARTIAL_DROPPED),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_PIPELINE_DROPS),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_REFUSE_AFTER_PARTIAL),
         QUIRKED(test_reset_from_every_state, 3),
         QUIRKED(test_reset_from_every_state, 4),
         QUIRKED(test_reset_from_every_state, 5),
@@ -5009,6 +5241,8 @@ int main(void)
         cmocka_unit_test(test_quirk_version),
         cmocka_unit_test(test_quirk_feature),
         cmocka_unit_test(test_quirk_logging_args),
+        cmocka_unit_test(test_quirk_wire),
+        cmocka_unit_test(test_quirk_loop),
         /* the logging rules under the logging quirks that leave them be */
         QUIRKED(test_log_start_rules, 16),
         QUIRKED(test_log_start_rules, 17),
@@ -5034,7 +5268,7 @@ int main(void)
         cmocka_unit_test(test_dma_client_shrinks),
         cmocka_unit_test(test_handle_defer_full),
     };
-    _Static_assert(VUC_SRV_QUIRK_COUNT == 44,
+    _Static_assert(VUC_SRV_QUIRK_COUNT == 51,
                    "one QUIRKED test_fsm_matrix line per quirk");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
