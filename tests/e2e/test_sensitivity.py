@@ -76,6 +76,21 @@ def test_quirk_is_caught_by_its_cases_only(bins, certify, quirk, flags):
     assert r.rc == (1 if "FAIL" in worst or "ERROR" in worst else 0), r.out
 
 
+# Strict: once the case sends its 0xffffffff, this marker must go.
+@pytest.mark.xfail(
+    strict=True,
+    reason="fsm.set.state-0xffffffff sends no data at all: 0xffffffff is "
+           "also must_reject's 'no data' marker (cases/case_fsm.c)")
+def test_state_8_accepted_fails_every_state_above_7(bins, certify):
+    """state-8-accepted accepts every device_state >= 8, so both cases
+    written for it must FAIL."""
+    r = certify("--server-cmd",
+                server_cmd(bins, "--quirk", "state-8-accepted"),
+                "--case", "fsm.set.state-*")
+    for cid in ("fsm.set.state-8", "fsm.set.state-0xffffffff"):
+        assert r.case(cid)["verdict"] == "FAIL", r.case(cid)
+
+
 def test_non_strict_fails_only_with_strict(bins, certify):
     cmd = server_cmd(bins, "--quirk", "error-errno-zero")
     assert certify("--server-cmd", cmd).rc == 0
