@@ -232,28 +232,31 @@ static void probe_ok(struct vuc_ctx *ctx, const struct vuc_case *c)
 struct bad_request {
     uint32_t flags;
     uint32_t argsz;
-    uint32_t state; /* data: device_state, or UINT32_MAX for no data */
+    uint32_t state; /* data: device_state, unless no_data */
     const char *why;
+    bool no_data;
 };
 
 static const struct bad_request bad_get_set = {
     VUC_FEATURE_GET | VUC_FEATURE_SET | VUC_FEATURE_MIG_DEVICE_STATE, 16,
     VUC_STATE_STOP,
     "\"VFIO_DEVICE_FEATURE_GET and VFIO_DEVICE_FEATURE_SET are mutually "
-    "exclusive, except for use with VFIO_DEVICE_FEATURE_PROBE\""};
+    "exclusive, except for use with VFIO_DEVICE_FEATURE_PROBE\"",
+    false};
 static const struct bad_request bad_index = {
-    VUC_FEATURE_GET | 0x1234, 16, UINT32_MAX,
-    "feature 0x1234 is not a vfio-user feature (spec: Device Features)"};
+    VUC_FEATURE_GET | 0x1234, 16, 0,
+    "feature 0x1234 is not a vfio-user feature (spec: Device Features)", true};
 static const struct bad_request bad_argsz_set = {
     VUC_FEATURE_SET | VUC_FEATURE_MIG_DEVICE_STATE, 8, VUC_STATE_STOP,
     "argsz 8 is below the 16 bytes of argsz, flags and the mig_state data "
-    "(design.md: feature argsz counts the 8-byte prefix, like the kernel)"};
+    "(design.md: feature argsz counts the 8-byte prefix, like the kernel)",
+    false};
 static const struct bad_request bad_state8 = {
     VUC_FEATURE_SET | VUC_FEATURE_MIG_DEVICE_STATE, 16, 8,
-    "device_state 8 is not a vfio_device_mig_state value"};
+    "device_state 8 is not a vfio_device_mig_state value", false};
 static const struct bad_request bad_state_max = {
     VUC_FEATURE_SET | VUC_FEATURE_MIG_DEVICE_STATE, 16, 0xffffffffu,
-    "device_state 0xffffffff is not a vfio_device_mig_state value"};
+    "device_state 0xffffffff is not a vfio_device_mig_state value", false};
 
 static void must_reject(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
@@ -268,9 +271,8 @@ static void must_reject(struct vuc_ctx *ctx, const struct vuc_case *c)
         !vuc_case_fresh(ctx))
         return;
     vuc_mig_state_encode(&ms, d, sizeof(d));
-    rc = vuc_client_feature(ctx->cl, b->flags, b->argsz,
-                            b->state == UINT32_MAX ? NULL : d,
-                            b->state == UINT32_MAX ? 0 : sizeof(d), &r);
+    rc = vuc_client_feature(ctx->cl, b->flags, b->argsz, b->no_data ? NULL : d,
+                            b->no_data ? 0 : sizeof(d), &r);
     if (rc < 0) {
         vuc_case_report_rc(ctx, rc, "DEVICE_FEATURE");
         return;
@@ -431,8 +433,8 @@ static void error_reply_form(struct vuc_ctx *ctx, const struct vuc_case *c)
 
         vuc_mig_state_encode(&ms, d, sizeof(d));
         rc = vuc_client_feature(ctx->cl, b->flags, b->argsz,
-                                b->state == UINT32_MAX ? NULL : d,
-                                b->state == UINT32_MAX ? 0 : sizeof(d), &r);
+                                b->no_data ? NULL : d,
+                                b->no_data ? 0 : sizeof(d), &r);
         if (rc < 0) {
             vuc_case_report_rc(ctx, rc, "DEVICE_FEATURE");
             return;

@@ -31,7 +31,11 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* Reconnect and ask something every server answers. */
+/*
+ * Reconnect and ask something every server answers. Any failure here is
+ * the server's (it was fine before the malformed input): FAIL, not the
+ * ERROR a case's own setup would get.
+ */
 static void liveness(struct vuc_ctx *ctx, const char *after)
 {
     struct vuc_device_info di = {.argsz = 16};
@@ -40,14 +44,28 @@ static void liveness(struct vuc_ctx *ctx, const char *after)
     int rc;
 
     vuc_ctx_disconnect(ctx);
-    if (vuc_ctx_connect(ctx) == NULL) {
-        /* the connect recorded why; say after what */
+    rc = vuc_client_connect(ctx->target->socket, ctx->opts->timeout_ms,
+                            &ctx->cl);
+    if (rc < 0) {
+        ctx->cl = NULL;
         vuc_verdict(ctx, VUC_FAIL,
-                    "after %s the server no longer accepts a new connection "
-                    "and negotiation",
-                    after);
+                    "after %s the server accepts no new connection: %s", after,
+                    rc == -ETIMEDOUT ? "timed out" : strerror(-rc));
         return;
     }
+    vuc_client_trace_reset(ctx->cl);
+    rc = vuc_client_negotiate(ctx->cl, VUC_VERSION_MAJOR, VUC_VERSION_MINOR,
+                              NULL, &r);
+    if (rc < 0 || r.is_error) {
+        vuc_verdict(ctx, VUC_FAIL,
+                    "after %s the server does not negotiate on a new "
+                    "connection: %s",
+                    after,
+                    rc < 0 ? vuc_client_last_error(ctx->cl) : "error reply");
+        vuc_reply_release(&r);
+        return;
+    }
+    vuc_reply_release(&r);
     vuc_device_info_encode(&di, p, sizeof(p));
     rc = vuc_client_call(ctx->cl, VUC_CMD_DEVICE_GET_INFO, p, sizeof(p), NULL,
                          0, &r);

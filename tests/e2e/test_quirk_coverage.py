@@ -121,15 +121,6 @@ def check(r, flags, required, allowed):
 def params():
     for q in QUIRKS:
         marks = []
-        if q == "refuse-after-partial":
-            # A server that closes the connection during VERSION is graded
-            # ERROR by vuc_ctx_connect (harness/runner.c: "negotiation
-            # failed"), which outranks the liveness probe's FAIL. Strict:
-            # once the harness grades it FAIL, this marker must go.
-            marks.append(pytest.mark.xfail(
-                strict=True,
-                reason="the harness grades a connection closed during "
-                       "VERSION as ERROR, not FAIL"))
         yield pytest.param(q, marks=marks, id=q)
 
 

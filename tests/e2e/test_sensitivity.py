@@ -76,11 +76,6 @@ def test_quirk_is_caught_by_its_cases_only(bins, certify, quirk, flags):
     assert r.rc == (1 if "FAIL" in worst or "ERROR" in worst else 0), r.out
 
 
-# Strict: once the case sends its 0xffffffff, this marker must go.
-@pytest.mark.xfail(
-    strict=True,
-    reason="fsm.set.state-0xffffffff sends no data at all: 0xffffffff is "
-           "also must_reject's 'no data' marker (cases/case_fsm.c)")
 def test_state_8_accepted_fails_every_state_above_7(bins, certify):
     """state-8-accepted accepts every device_state >= 8, so both cases
     written for it must FAIL."""
