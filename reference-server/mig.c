@@ -15,6 +15,7 @@
  * state, which replaces the device's on a successful RESUMING -> STOP.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vucert/codec.h"
@@ -235,6 +236,10 @@ static int plan(const struct vuc_srv *s, uint32_t cur, uint32_t target,
     uint64_t flags = s->opts.mig_flags;
     int n;
 
+    /* quirk planted-crash: the bug vucert fuzz must find and replay */
+    if (srv_quirk(s, VUC_SRV_QUIRK_PLANTED_CRASH) &&
+        target == VUC_STATE_PRE_COPY_P2P && !(flags & VUC_MIGRATION_P2P))
+        abort();
     switch (vuc_fsm_check(flags, cur, target)) {
     case VUC_FSM_OK:
         /* a same-state SET succeeds and walks nothing; the quirk refuses

@@ -175,6 +175,10 @@ static const struct quirk_info quirk_table[VUC_SRV_QUIRK_COUNT] = {
         {"refuse-after-partial",
          "after a client leaves mid-message, the next connection is closed "
          "at once"},
+    [VUC_SRV_QUIRK_BIT_PLANTED_CRASH] =
+        {"planted-crash",
+         "abort() on a SET of PRE_COPY_P2P when P2P is not advertised (a "
+         "crash for vucert fuzz to find)"},
 };
 
 const char *vuc_srv_quirk_name(unsigned i)

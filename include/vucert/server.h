@@ -82,6 +82,7 @@ enum vuc_srv_quirk_bit {
     VUC_SRV_QUIRK_BIT_PARTIAL_DROPPED,         /* partial-message-dropped */
     VUC_SRV_QUIRK_BIT_PIPELINE_DROPS,          /* pipeline-drops */
     VUC_SRV_QUIRK_BIT_REFUSE_AFTER_PARTIAL,    /* refuse-after-partial */
+    VUC_SRV_QUIRK_BIT_PLANTED_CRASH,           /* planted-crash */
     VUC_SRV_QUIRK_COUNT
 };
 _Static_assert(VUC_SRV_QUIRK_COUNT <= 64, "quirks are bits of a uint64_t");
@@ -142,6 +143,7 @@ _Static_assert(VUC_SRV_QUIRK_COUNT <= 64, "quirks are bits of a uint64_t");
 #define VUC_SRV_QUIRK_PARTIAL_DROPPED      VUC_SRV_QUIRK(PARTIAL_DROPPED)
 #define VUC_SRV_QUIRK_PIPELINE_DROPS       VUC_SRV_QUIRK(PIPELINE_DROPS)
 #define VUC_SRV_QUIRK_REFUSE_AFTER_PARTIAL VUC_SRV_QUIRK(REFUSE_AFTER_PARTIAL)
+#define VUC_SRV_QUIRK_PLANTED_CRASH        VUC_SRV_QUIRK(PLANTED_CRASH)
 #define VUC_SRV_QUIRKS_KNOWN               ((1ull << VUC_SRV_QUIRK_COUNT) - 1)
 
 /*
