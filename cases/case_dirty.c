@@ -277,22 +277,35 @@ static void report_before_start(struct vuc_ctx *ctx, const struct vuc_case *c)
 static const struct vuc_log_range one_range = {MEM_IOVA,
                                                (uint64_t)PAGES *LOG_PAGE};
 
+/* A fresh device with logging supported and started over one_range at
+ * LOG_PAGE (setup of the cases that judge what follows); false after a
+ * verdict. */
+static bool start_logging(struct vuc_ctx *ctx)
+{
+    struct vuc_reply r;
+    int rc;
+
+    if (!setup(ctx))
+        return false;
+    rc = log_start(ctx, LOG_PAGE, &one_range, 1, &r);
+    if (rc < 0 || r.is_error) {
+        vuc_verdict(ctx, rc < 0 ? VUC_ERROR : VUC_FAIL,
+                    "setup: LOGGING_START failed");
+        vuc_reply_release(&r);
+        return false;
+    }
+    vuc_reply_release(&r);
+    return true;
+}
+
 static void start_twice(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
     struct vuc_reply r;
     int rc;
 
     (void)c;
-    if (!setup(ctx))
+    if (!start_logging(ctx))
         return;
-    rc = log_start(ctx, LOG_PAGE, &one_range, 1, &r);
-    if (rc < 0 || r.is_error) {
-        vuc_verdict(ctx, rc < 0 ? VUC_ERROR : VUC_FAIL,
-                    "setup: the first LOGGING_START failed");
-        vuc_reply_release(&r);
-        return;
-    }
-    vuc_reply_release(&r);
     rc = log_start(ctx, LOG_PAGE, &one_range, 1, &r);
     expect_rejected(ctx, rc, &r, "a second START while logging",
                     "another start is not allowed before a STOP (uAPI)");
@@ -379,16 +392,8 @@ static void report_bad_page(struct vuc_ctx *ctx, const struct vuc_case *c)
     struct vuc_reply r;
     int rc;
 
-    if (!setup(ctx))
+    if (!start_logging(ctx))
         return;
-    rc = log_start(ctx, LOG_PAGE, &one_range, 1, &r);
-    if (rc < 0 || r.is_error) {
-        vuc_verdict(ctx, rc < 0 ? VUC_ERROR : VUC_FAIL,
-                    "setup: LOGGING_START failed");
-        vuc_reply_release(&r);
-        return;
-    }
-    vuc_reply_release(&r);
     rc = log_report(ctx, MEM_IOVA, 64 * 8192, c->a, VUC_FEATURE_HDR_SIZE + 4096,
                     &r);
     expect_rejected(ctx, rc, &r,
@@ -403,16 +408,12 @@ static void report_after_stop(struct vuc_ctx *ctx, const struct vuc_case *c)
     int rc;
 
     (void)c;
-    if (!setup(ctx))
+    if (!start_logging(ctx))
         return;
-    rc = log_start(ctx, LOG_PAGE, &one_range, 1, &r);
-    if (rc == 0 && !r.is_error) {
-        vuc_reply_release(&r);
-        rc = log_stop(ctx, &r);
-    }
+    rc = log_stop(ctx, &r);
     if (rc < 0 || r.is_error) {
         vuc_verdict(ctx, rc < 0 ? VUC_ERROR : VUC_FAIL,
-                    "setup: LOGGING_START or STOP failed");
+                    "setup: LOGGING_STOP failed");
         vuc_reply_release(&r);
         return;
     }
@@ -811,16 +812,8 @@ static void disconnect_stops(struct vuc_ctx *ctx, const struct vuc_case *c)
     int rc;
 
     (void)c;
-    if (!setup(ctx))
+    if (!start_logging(ctx))
         return;
-    rc = log_start(ctx, LOG_PAGE, &one_range, 1, &r);
-    if (rc < 0 || r.is_error) {
-        vuc_verdict(ctx, rc < 0 ? VUC_ERROR : VUC_FAIL,
-                    "setup: LOGGING_START failed");
-        vuc_reply_release(&r);
-        return;
-    }
-    vuc_reply_release(&r);
     vuc_client_trace_note(ctx->cl, "# disconnect while logging, reconnect");
     if (vuc_ctx_connect(ctx) == NULL)
         return;
@@ -847,16 +840,8 @@ static void argsz_small(struct vuc_ctx *ctx, const struct vuc_case *c)
     int rc;
 
     (void)c;
-    if (!setup(ctx))
+    if (!start_logging(ctx))
         return;
-    rc = log_start(ctx, LOG_PAGE, &one_range, 1, &r);
-    if (rc < 0 || r.is_error) {
-        vuc_verdict(ctx, rc < 0 ? VUC_ERROR : VUC_FAIL,
-                    "setup: LOGGING_START failed");
-        vuc_reply_release(&r);
-        return;
-    }
-    vuc_reply_release(&r);
     /* 1024 pages: a 128-byte bitmap; room for the header only */
     rc = log_report(ctx, MEM_IOVA, 1024ull * LOG_PAGE, LOG_PAGE,
                     VUC_FEATURE_HDR_SIZE + VUC_LOG_REPORT_SIZE, &r);
