@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "harness_priv.h"
 #include "vucert/client.h"
@@ -15,6 +16,12 @@
 #define TRACE_LINES    64
 #define TRACE_LINE_MAX 200
 #define TRACE_PAYLOAD  32
+
+/* Socket send buffer asked for (the kernel caps it at wmem_max): room
+ * for whole MIG_DATA_WRITEs, so the client sends on while the server is
+ * still busy with the data it has (vucert-server's loop.c does the same
+ * for its replies). */
+#define CLIENT_SNDBUF (4 << 20)
 
 struct trace_entry {
     bool is_msg;
@@ -256,19 +263,28 @@ static void record_msg(struct vuc_client *cl, const struct vuc_hdr *h,
     free(buf);
 }
 
-static void trace_msg(struct vuc_client *cl, bool out, const struct vuc_hdr *h,
+/* A trace entry for a message of len payload bytes, p its first bytes
+ * (at least min(len, TRACE_PAYLOAD) of them, or NULL). */
+static void trace_add(struct vuc_client *cl, bool out, const struct vuc_hdr *h,
                       const uint8_t *p, size_t len)
 {
     struct trace_entry *e = trace_slot(cl);
 
-    if (p != NULL || len == 0)
-        record_msg(cl, h, p, len);
     e->is_msg = true;
     e->out = out;
     e->h = *h;
     e->payload_len = len;
     if (len > 0 && p != NULL)
         memcpy(e->payload, p, len < TRACE_PAYLOAD ? len : TRACE_PAYLOAD);
+}
+
+/* Trace a message whose whole payload is p (and record it). */
+static void trace_msg(struct vuc_client *cl, bool out, const struct vuc_hdr *h,
+                      const uint8_t *p, size_t len)
+{
+    if (p != NULL || len == 0)
+        record_msg(cl, h, p, len);
+    trace_add(cl, out, h, p, len);
 }
 
 int vuc_client_from_conn(struct vuc_conn *conn, int timeout_ms,
@@ -292,9 +308,11 @@ int vuc_client_connect(const char *path, int timeout_ms,
 {
     struct vuc_conn *conn;
     int rc = vuc_unix_connect(path, timeout_ms, &conn);
+    int sz = CLIENT_SNDBUF;
 
     if (rc < 0)
         return rc;
+    (void)setsockopt(vuc_conn_fd(conn), SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
     rc = vuc_client_from_conn(conn, timeout_ms, out);
     if (rc < 0)
         vuc_conn_close(conn);
@@ -508,9 +526,39 @@ static int serve_server_request(struct vuc_client *cl, struct vuc_reply *req)
     return vuc_conn_sendv(cl->conn, &rh, iov, iovcnt, NULL, 0, cl->timeout_ms);
 }
 
-int vuc_client_call(struct vuc_client *cl, uint16_t cmd, const void *payload,
-                    size_t len, const int *fds, size_t nfds,
-                    struct vuc_reply *r)
+/* Trace (and --record) a message sent from pieces: the trace keeps its
+ * first bytes, a recording needs them all. */
+static void trace_iov(struct vuc_client *cl, const struct vuc_hdr *h,
+                      const struct iovec *iov, int iovcnt, size_t len)
+{
+    uint8_t head[TRACE_PAYLOAD], *all = NULL, *dst = head;
+    size_t cap = sizeof(head), n = 0;
+
+    if (cl->record_dir != NULL && len <= (64u << 20)) {
+        all = malloc(len ? len : 1);
+        if (all != NULL) {
+            dst = all;
+            cap = len;
+        }
+    }
+    for (int i = 0; i < iovcnt && n < cap; i++) {
+        size_t k = iov[i].iov_len < cap - n ? iov[i].iov_len : cap - n;
+        memcpy(dst + n, iov[i].iov_base, k);
+        n += k;
+    }
+    if (all != NULL) {
+        trace_msg(cl, true, h, all, len);
+        free(all);
+        return;
+    }
+    trace_add(cl, true, h, head, len); /* a partial copy is not recorded */
+}
+
+/* Send a request of len payload bytes in iovcnt pieces with the next
+ * message id (*id). */
+static int send_request(struct vuc_client *cl, uint16_t cmd,
+                        const struct iovec *iov, int iovcnt, size_t len,
+                        const int *fds, size_t nfds, uint16_t *id)
 {
     struct vuc_hdr h = {
         .id = cl->next_id++,
@@ -520,9 +568,16 @@ int vuc_client_call(struct vuc_client *cl, uint16_t cmd, const void *payload,
     };
     int rc;
 
-    memset(r, 0, sizeof(*r));
-    trace_msg(cl, true, &h, payload, len);
-    rc = vuc_conn_send(cl->conn, &h, payload, len, fds, nfds, cl->timeout_ms);
+    *id = h.id;
+    if (iovcnt == 1) {
+        trace_msg(cl, true, &h, iov[0].iov_base, len);
+        rc = vuc_conn_send(cl->conn, &h, iov[0].iov_base, len, fds, nfds,
+                           cl->timeout_ms);
+    } else {
+        trace_iov(cl, &h, iov, iovcnt, len);
+        rc = vuc_conn_sendv(cl->conn, &h, iov, iovcnt, fds, nfds,
+                            cl->timeout_ms);
+    }
     if (rc == -EPIPE || rc == -ECONNRESET)
         cl->lost = true;
     if (rc < 0) {
@@ -531,6 +586,16 @@ int vuc_client_call(struct vuc_client *cl, uint16_t cmd, const void *payload,
                                : strerror(-rc));
         return rc == -EPIPE ? -ECONNRESET : rc;
     }
+    return 0;
+}
+
+/* Wait for the reply to request (id, cmd), serving the server's own
+ * commands meanwhile. */
+static int wait_reply(struct vuc_client *cl, uint16_t id, uint16_t cmd,
+                      struct vuc_reply *r)
+{
+    int rc;
+
     cl->server_requests = 0;
     for (;;) {
         rc = vuc_client_recv_any(cl, r);
@@ -545,10 +610,25 @@ int vuc_client_call(struct vuc_client *cl, uint16_t cmd, const void *payload,
         if (rc < 0)
             return rc;
     }
-    rc = check_reply(cl, h.id, cmd, r);
+    rc = check_reply(cl, id, cmd, r);
     if (rc < 0)
         vuc_reply_release(r);
     return rc;
+}
+
+int vuc_client_call(struct vuc_client *cl, uint16_t cmd, const void *payload,
+                    size_t len, const int *fds, size_t nfds,
+                    struct vuc_reply *r)
+{
+    struct iovec iov = {(void *)payload, len};
+    uint16_t id;
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    rc = send_request(cl, cmd, &iov, 1, len, fds, nfds, &id);
+    if (rc < 0)
+        return rc;
+    return wait_reply(cl, id, cmd, r);
 }
 
 /* ---- negotiation ---- */
@@ -836,6 +916,22 @@ int vuc_client_region_write(struct vuc_client *cl, uint32_t region,
     return 0;
 }
 
+/* A MIG_DATA_READ reply to a request of size: *got and the data, or
+ * -EPROTO. */
+static int mig_read_reply(struct vuc_client *cl, uint32_t size,
+                          const struct vuc_reply *r, struct vuc_mig_data *md)
+{
+    int rc = vuc_mig_data_decode(r->payload, r->payload_len, true, md);
+
+    if (rc < 0 || md->size > size) {
+        set_error(cl, "MIG_DATA_READ reply: size %u for a request of %u%s",
+                  rc < 0 ? 0 : md->size, size,
+                  rc < 0 ? " (data length disagrees with size)" : "");
+        return -EPROTO;
+    }
+    return 0;
+}
+
 int vuc_client_mig_read(struct vuc_client *cl, uint32_t size, void *buf,
                         uint32_t *got, uint32_t *err)
 {
@@ -849,41 +945,176 @@ int vuc_client_mig_read(struct vuc_client *cl, uint32_t size, void *buf,
     rc = call_checked(cl, VUC_CMD_MIG_DATA_READ, p, sizeof(p), &r, err);
     if (rc < 0)
         return rc;
-    rc = vuc_mig_data_decode(r.payload, r.payload_len, true, &md);
-    if (rc < 0 || md.size > size) {
-        set_error(cl, "MIG_DATA_READ reply: size %u for a request of %u%s",
-                  rc < 0 ? 0 : md.size, size,
-                  rc < 0 ? " (data length disagrees with size)" : "");
-        vuc_reply_release(&r);
-        return -EPROTO;
+    rc = mig_read_reply(cl, size, &r, &md);
+    if (rc == 0) {
+        if (md.size > 0)
+            memcpy(buf, md.data, md.size);
+        *got = md.size;
     }
-    if (md.size > 0)
-        memcpy(buf, md.data, md.size);
-    *got = md.size;
     vuc_reply_release(&r);
-    return 0;
+    return rc;
+}
+
+/* Send MIG_DATA_WRITE of size bytes from buf without copying them. */
+static int mig_write_send(struct vuc_client *cl, const void *buf, uint32_t size,
+                          uint16_t *id)
+{
+    struct vuc_mig_data md = {.argsz = VUC_MIG_DATA_HDR_SIZE, .size = size};
+    uint8_t fixed[VUC_MIG_DATA_HDR_SIZE];
+    struct iovec iov[2] = {{fixed, sizeof(fixed)}, {(void *)buf, size}};
+
+    vuc_mig_data_encode(&md, fixed, sizeof(fixed));
+    return send_request(cl, VUC_CMD_MIG_DATA_WRITE, iov, size ? 2 : 1,
+                        sizeof(fixed) + (size_t)size, NULL, 0, id);
+}
+
+/* Wait for a reply that carries no data the caller needs: 0, or
+ * -EREMOTEIO with *err, or a wire error. */
+static int wait_checked(struct vuc_client *cl, uint16_t id, uint16_t cmd,
+                        uint32_t *err)
+{
+    struct vuc_reply r;
+    int rc = wait_reply(cl, id, cmd, &r);
+
+    if (rc < 0)
+        return rc;
+    if (r.is_error) {
+        if (err)
+            *err = r.error;
+        set_error(cl, "%s failed with errno %u", vuc_cmd_name(cmd), r.error);
+        rc = -EREMOTEIO;
+    }
+    vuc_reply_release(&r);
+    return rc;
 }
 
 int vuc_client_mig_write(struct vuc_client *cl, const void *buf, uint32_t size,
                          uint32_t *err)
 {
-    struct vuc_mig_data md = {.argsz = VUC_MIG_DATA_HDR_SIZE,
-                              .size = size,
-                              .data = buf,
-                              .data_len = size};
-    size_t cap = VUC_MIG_DATA_HDR_SIZE + (size_t)size;
-    uint8_t *p = scratch(cl, cap);
-    struct vuc_reply r;
-    int rc, n;
+    uint16_t id;
+    int rc = mig_write_send(cl, buf, size, &id);
 
-    if (p == NULL)
-        return -ENOMEM;
-    n = vuc_mig_data_encode(&md, p, cap);
-    if (n < 0)
-        return n;
-    rc = call_checked(cl, VUC_CMD_MIG_DATA_WRITE, p, (size_t)n, &r, err);
     if (rc < 0)
         return rc;
-    vuc_reply_release(&r);
-    return 0;
+    return wait_checked(cl, id, VUC_CMD_MIG_DATA_WRITE, err);
+}
+
+/* Ring of the ids of requests in flight, oldest first. */
+struct inflight {
+    uint16_t id[VUC_CLIENT_MAX_DEPTH];
+    unsigned head, n;
+};
+
+static void inflight_push(struct inflight *f, uint16_t id)
+{
+    f->id[(f->head + f->n++) % VUC_CLIENT_MAX_DEPTH] = id;
+}
+
+static uint16_t inflight_pop(struct inflight *f)
+{
+    uint16_t id = f->id[f->head];
+
+    f->head = (f->head + 1) % VUC_CLIENT_MAX_DEPTH;
+    f->n--;
+    return id;
+}
+
+static bool wire_ok(int rc)
+{
+    return rc == 0 || rc == -EREMOTEIO;
+}
+
+int vuc_client_mig_read_stream(struct vuc_client *cl, uint32_t chunk,
+                               unsigned depth, vuc_client_sink sink, void *arg,
+                               uint64_t *total, uint32_t *err)
+{
+    struct vuc_mig_data md = {.argsz = VUC_MIG_DATA_HDR_SIZE + chunk,
+                              .size = chunk};
+    uint8_t p[VUC_MIG_DATA_HDR_SIZE];
+    struct inflight f = {0};
+    bool more = true; /* no short reply yet: keep requesting */
+    int rc = 0;
+
+    *total = 0;
+    if (depth == 0 || depth > VUC_CLIENT_MAX_DEPTH || sink == NULL)
+        return -EINVAL;
+    vuc_mig_data_encode(&md, p, sizeof(p));
+    while (more || f.n > 0) {
+        struct iovec iov = {p, sizeof(p)};
+        struct vuc_reply r;
+        uint16_t id;
+        int src;
+
+        while (more && f.n < depth) {
+            src = send_request(cl, VUC_CMD_MIG_DATA_READ, &iov, 1, sizeof(p),
+                               NULL, 0, &id);
+            if (src < 0)
+                return src;
+            inflight_push(&f, id);
+        }
+        src = wait_reply(cl, inflight_pop(&f), VUC_CMD_MIG_DATA_READ, &r);
+        if (src < 0)
+            return src; /* the exchange is out of step: stop here */
+        if (r.is_error) {
+            if (err)
+                *err = r.error;
+            set_error(cl, "MIG_DATA_READ failed with errno %u", r.error);
+            src = -EREMOTEIO;
+        } else {
+            src = mig_read_reply(cl, chunk, &r, &md);
+        }
+        if (src == 0 && rc == 0 && md.size > 0) {
+            src = sink(arg, md.data, md.size);
+            if (src == 0)
+                *total += md.size;
+        }
+        if (src == 0 && md.size < chunk)
+            more = false; /* spec: a short reply is the end of the stream */
+        vuc_reply_release(&r);
+        if (src == -EPROTO)
+            return src;
+        if (src < 0 && rc == 0) {
+            rc = src; /* answer what is in flight, then report */
+            more = false;
+        }
+    }
+    return rc;
+}
+
+int vuc_client_mig_write_stream(struct vuc_client *cl, const void *buf,
+                                size_t len, uint32_t chunk, unsigned depth,
+                                size_t *done, uint32_t *err)
+{
+    const uint8_t *p = buf;
+    struct inflight f = {0};
+    size_t sent = 0;
+    int rc = 0;
+
+    *done = 0;
+    if (depth == 0 || depth > VUC_CLIENT_MAX_DEPTH || chunk == 0 ||
+        (len > 0 && buf == NULL))
+        return -EINVAL;
+    while ((rc == 0 && sent < len) || f.n > 0) {
+        uint16_t id;
+        int src;
+
+        while (rc == 0 && sent < len && f.n < depth) {
+            uint32_t k = len - sent < chunk ? (uint32_t)(len - sent) : chunk;
+
+            src = mig_write_send(cl, p + sent, k, &id);
+            if (src < 0)
+                return src;
+            inflight_push(&f, id);
+            sent += k;
+        }
+        src = wait_checked(cl, inflight_pop(&f), VUC_CMD_MIG_DATA_WRITE,
+                           rc == 0 ? err : NULL);
+        if (!wire_ok(src))
+            return src;
+        if (src < 0 && rc == 0)
+            rc = src; /* send no more; answer what is in flight */
+        if (rc == 0)
+            *done += len - *done < chunk ? len - *done : chunk;
+    }
+    return rc;
 }

@@ -154,7 +154,45 @@ int vuc_client_region_write(struct vuc_client *cl, uint32_t region,
  * or data length disagreeing with size). */
 int vuc_client_mig_read(struct vuc_client *cl, uint32_t size, void *buf,
                         uint32_t *got, uint32_t *err);
+/* MIG_DATA_WRITE of size bytes from buf (sent from buf, not copied). */
 int vuc_client_mig_write(struct vuc_client *cl, const void *buf, uint32_t size,
                          uint32_t *err);
+
+/* ---- pipelined migration data (spec: Command Concurrency) ---- */
+
+#define VUC_CLIENT_MAX_DEPTH 8
+
+/* Takes each MIG_DATA_READ reply's data, in stream order; valid only
+ * during the call. A negative return stops the read. */
+typedef int (*vuc_client_sink)(void *arg, const uint8_t *data, uint32_t len);
+
+/*
+ * Read a migration stream with MIG_DATA_READs of chunk bytes, up to depth
+ * (1 .. VUC_CLIENT_MAX_DEPTH) of them in flight, until a reply shorter
+ * than its request (spec: the end of the stream; in PRE_COPY the end of
+ * what is ready now). The requests still in flight then are answered too
+ * and their data (none in STOP_COPY; in PRE_COPY, what became ready
+ * meanwhile) also goes to sink, so no byte is lost and the connection is
+ * left in step. *total: the bytes sink took.
+ * Returns 0; -EREMOTEIO (an error reply, errno in *err) or a sink's
+ * error, each after the requests in flight were answered; -EPROTO (a
+ * reply's size above the request, or malformed), or a wire error
+ * (-ETIMEDOUT, -ECONNRESET) at once; -EINVAL.
+ */
+int vuc_client_mig_read_stream(struct vuc_client *cl, uint32_t chunk,
+                               unsigned depth, vuc_client_sink sink, void *arg,
+                               uint64_t *total, uint32_t *err);
+
+/*
+ * Write len bytes as MIG_DATA_WRITEs of chunk bytes (the last may be
+ * shorter), up to depth in flight. After an error reply nothing more is
+ * sent; the writes in flight are answered first. *done: the bytes of the
+ * writes the server accepted before the first error.
+ * Returns 0, -EREMOTEIO (errno of the first error reply in *err), a wire
+ * error, -EINVAL.
+ */
+int vuc_client_mig_write_stream(struct vuc_client *cl, const void *buf,
+                                size_t len, uint32_t chunk, unsigned depth,
+                                size_t *done, uint32_t *err);
 
 #endif /* VUCERT_CLIENT_H */
