@@ -22,6 +22,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <nmmintrin.h>
+#include <wmmintrin.h>
 #define HAVE_HW 1
 #else
 #define HAVE_HW 0
@@ -106,16 +107,23 @@ hw_update(uint32_t c, const uint8_t *p, size_t n)
     return c;
 }
 
-/* Three blocks at a time: three independent chains keep the unit busy. */
+/*
+ * Three blocks at a time: three independent chains keep the unit busy.
+ * The three are a third of the run apart (k, k + t, k + 2t), not
+ * neighbours: three streams 4 KiB apart compete for the same L1 sets and
+ * ran at half the speed on cold data (an AMD EPYC: 73 against 44 ms per
+ * GiB). Returns how many blocks from the start are done (3t); the caller
+ * does the rest.
+ */
 __attribute__((target("sse4.2"))) static size_t
 hw_blocks3(const uint8_t *p, size_t n, size_t bs, uint32_t *out)
 {
-    size_t i = 0;
+    size_t t = n / 3;
 
     if (bs & 7u)
         return 0;
-    for (; i + 3 <= n; i += 3) {
-        const uint8_t *a = p + i * bs, *b = a + bs, *c = b + bs;
+    for (size_t i = 0; i < t; i++) {
+        const uint8_t *a = p + i * bs, *b = a + t * bs, *c = b + t * bs;
         uint64_t ca = 0xffffffffu, cb = 0xffffffffu, cc = 0xffffffffu;
 
         for (size_t k = 0; k < bs; k += 8) {
@@ -129,10 +137,10 @@ hw_blocks3(const uint8_t *p, size_t n, size_t bs, uint32_t *out)
             cc = _mm_crc32_u64(cc, vc);
         }
         out[i] = ~(uint32_t)ca;
-        out[i + 1] = ~(uint32_t)cb;
-        out[i + 2] = ~(uint32_t)cc;
+        out[i + t] = ~(uint32_t)cb;
+        out[i + 2 * t] = ~(uint32_t)cc;
     }
-    return i;
+    return 3 * t;
 }
 #endif
 
@@ -199,8 +207,37 @@ uint32_t vuc_crc32c_op(uint64_t len2)
     return op;
 }
 
+#if HAVE_HW
+static bool have_clmul(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("pclmul");
+}
+
+/*
+ * multmodp with one carry-less multiply. With bit i of a 32-bit value
+ * standing for x^(31 - i), bit m of clmul(a, b) stands for x^(62 - m);
+ * shifted left once, bit m stands for x^(63 - m). The low word L is then
+ * reduced by the CRC instruction (crc32(0, L) = L * x^32 mod P) and the
+ * high word is already below x^32.
+ */
+__attribute__((target("sse4.2,pclmul"))) static uint32_t multmodp_hw(uint32_t a,
+                                                                     uint32_t b)
+{
+    __m128i p = _mm_clmulepi64_si128(_mm_cvtsi32_si128((int)a),
+                                     _mm_cvtsi32_si128((int)b), 0x00);
+    uint64_t v = (uint64_t)_mm_cvtsi128_si64(p) << 1;
+
+    return _mm_crc32_u32(0, (uint32_t)v) ^ (uint32_t)(v >> 32);
+}
+#endif
+
 uint32_t vuc_crc32c_combine_op(uint32_t crc1, uint32_t crc2, uint32_t op)
 {
+#if HAVE_HW
+    if (have_clmul())
+        return multmodp_hw(op, crc1) ^ crc2;
+#endif
     return multmodp(op, crc1) ^ crc2;
 }
 

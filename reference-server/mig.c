@@ -48,13 +48,23 @@ struct session_bufs {
     uint8_t *copy; /* save: copybuf; resume: the staging state */
 };
 
+/* Keep a state-sized buffer for the next resume (struct mig: spare). */
+static void keep_spare(struct vuc_srv *s, uint8_t *p)
+{
+    if (s->mig.spare == NULL) {
+        s->mig.spare = p;
+        return;
+    }
+    srv_big_release(s, p, (size_t)s->state_size);
+}
+
 static void bufs_release(struct vuc_srv *s, struct session_bufs *b, bool resume)
 {
     srv_release(s, b->map);
     srv_release(s, b->crc);
-    if (resume)
-        srv_big_release(s, b->copy, (size_t)s->state_size);
-    else
+    if (resume && b->copy)
+        keep_spare(s, b->copy);
+    else if (!resume)
         srv_release(s, b->copy);
     memset(b, 0, sizeof(*b));
 }
@@ -67,9 +77,12 @@ static int bufs_alloc(struct vuc_srv *s, struct session_bufs *b, bool resume)
     memset(b, 0, sizeof(*b));
     b->map = srv_alloc(s, (size_t)vuc_stream_words(&d) * sizeof(uint64_t));
     b->crc = srv_alloc(s, (size_t)vuc_stream_blocks(&d) * sizeof(uint32_t));
-    if (resume)
+    if (resume && s->mig.spare) {
+        b->copy = s->mig.spare; /* staged bytes never read before written */
+        s->mig.spare = NULL;
+    } else if (resume) {
         b->copy = srv_big_alloc(s, (size_t)s->state_size);
-    else
+    } else
         b->copy =
             srv_alloc(s, d.chunk_size < d.state_size ? d.chunk_size
                                                      : (size_t)d.state_size);
@@ -106,6 +119,8 @@ void mig_free(struct vuc_srv *s)
 {
     save_end(s);
     resume_end(s);
+    srv_big_release(s, s->mig.spare, (size_t)s->state_size);
+    s->mig.spare = NULL;
 }
 
 static void save_open(struct vuc_srv *s, struct session_bufs *b, bool live)
@@ -171,7 +186,7 @@ static void resume_load(struct vuc_srv *s)
 {
     struct resume_session *rs = &s->mig.resume;
 
-    srv_big_release(s, s->dev.state, (size_t)s->state_size);
+    keep_spare(s, s->dev.state);
     s->dev.state = rs->stage;
     rs->stage = NULL;
     /* Only resume-accepts-truncated gets here without REGS. */

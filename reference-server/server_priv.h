@@ -162,6 +162,11 @@ struct mig {
     struct resume_session resume;
     uint8_t *bounce; /* MIG_DATA_READ bytes that must be copied */
     size_t bounce_cap;
+    /* A state-sized buffer kept from the last resume (the state it
+     * replaced, or its unused staging copy) for the next resume to stage
+     * into: its pages are resident, so no page is faulted in and zeroed
+     * again. NULL until a resume has ended. */
+    uint8_t *spare;
 };
 
 /* ---- DMA (dma.c) ---- */
