@@ -173,6 +173,59 @@ void vuc_crc32c_blocks(const uint8_t *p, size_t n, size_t bs, uint32_t *out)
         out[i] = ~sw_update(0xffffffffu, p + i * bs, bs);
 }
 
+#if HAVE_HW
+/* hw_blocks3 storing what it reads to dst as well. */
+__attribute__((target("sse4.2"))) static size_t
+hw_copy_blocks3(uint8_t *dst, const uint8_t *src, size_t n, size_t bs,
+                uint32_t *out)
+{
+    size_t t = n / 3, tb = t * bs;
+
+    if (bs & 7u)
+        return 0;
+    for (size_t i = 0; i < t; i++) {
+        const uint8_t *a = src + i * bs;
+        uint8_t *d = dst + i * bs;
+        uint64_t ca = 0xffffffffu, cb = 0xffffffffu, cc = 0xffffffffu;
+
+        for (size_t k = 0; k < bs; k += 8) {
+            uint64_t va, vb, vc;
+
+            memcpy(&va, a + k, 8);
+            memcpy(&vb, a + tb + k, 8);
+            memcpy(&vc, a + 2 * tb + k, 8);
+            memcpy(d + k, &va, 8);
+            memcpy(d + tb + k, &vb, 8);
+            memcpy(d + 2 * tb + k, &vc, 8);
+            ca = _mm_crc32_u64(ca, va);
+            cb = _mm_crc32_u64(cb, vb);
+            cc = _mm_crc32_u64(cc, vc);
+        }
+        out[i] = ~(uint32_t)ca;
+        out[i + t] = ~(uint32_t)cb;
+        out[i + 2 * t] = ~(uint32_t)cc;
+    }
+    return 3 * t;
+}
+#endif
+
+void vuc_crc32c_copy_blocks(uint8_t *dst, const uint8_t *src, size_t n,
+                            size_t bs, uint32_t *out)
+{
+    size_t i = 0;
+
+    if (!dst || !src || !out)
+        return;
+#if HAVE_HW
+    if (have_hw())
+        i = hw_copy_blocks3(dst, src, n, bs, out);
+#endif
+    if (i < n) {
+        memcpy(dst + i * bs, src + i * bs, (n - i) * bs);
+        vuc_crc32c_blocks(src + i * bs, n - i, bs, out + i);
+    }
+}
+
 /* a * b modulo the polynomial, both in the reflected representation
  * (bit 31 is x^0). */
 static uint32_t multmodp(uint32_t a, uint32_t b)

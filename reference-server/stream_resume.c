@@ -180,8 +180,8 @@ static size_t take_chunk(struct vuc_resume *r, const uint8_t *p, size_t n)
             size_t nb = (n - done) / bs;
 
             t = nb * bs;
-            memcpy(r->c.stage + at, p + done, t);
-            vuc_crc32c_blocks(p + done, nb, bs, r->c.block_crc + b);
+            vuc_crc32c_copy_blocks(r->c.stage + at, p + done, nb, bs,
+                                   r->c.block_crc + b);
             for (size_t i = 0; i < nb; i++)
                 block_done(r, b + i, r->c.block_crc[b + i]);
         } else {

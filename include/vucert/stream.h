@@ -42,6 +42,10 @@ uint32_t vuc_crc32c_sw(uint32_t crc, const void *buf, size_t len);
 /* out[i] = vuc_crc32c(0, p + i * bs, bs) for i < n: several blocks at
  * once, interleaved for throughput. */
 void vuc_crc32c_blocks(const uint8_t *p, size_t n, size_t bs, uint32_t *out);
+/* vuc_crc32c_blocks(src, ...) and memcpy(dst, src, n * bs) in one pass
+ * (dst and src must not overlap): the copy rides along with the CRC. */
+void vuc_crc32c_copy_blocks(uint8_t *dst, const uint8_t *src, size_t n,
+                            size_t bs, uint32_t *out);
 /* The CRC of A followed by B from crc1 = CRC(A), crc2 = CRC(B) and
  * len2 = |B|, without the data (as zlib's crc32_combine). */
 uint32_t vuc_crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2);
