@@ -4,8 +4,8 @@
  * generator (gen_seeds.c): how a violated property is reported, a byte
  * reader over the input, an fd-leak check, and the input formats of the
  * targets that give their input a structure (fuzz_server, fuzz_client,
- * fuzz_resume). A format change here changes what every seed in
- * corpus/ means: regenerate them with fuzz/gen_seeds.py.
+ * fuzz_resume, fuzz_bitmap). A format change here changes what every
+ * seed in corpus/ means: regenerate them with fuzz/gen_seeds.py.
  *
  * Fuzz targets are the one place in vucert that aborts on purpose: a
  * violated property must stop the engine and leave a reproducer.
@@ -77,6 +77,16 @@ static inline uint16_t fz_u16(struct fz_in *in)
     uint16_t lo = fz_u8(in);
 
     return (uint16_t)(lo | (uint16_t)(fz_u8(in) << 8));
+}
+
+/* Little-endian u64; missing bytes read as 0. */
+static inline uint64_t fz_u64(struct fz_in *in)
+{
+    uint64_t v = 0;
+
+    for (unsigned i = 0; i < 64; i += 8)
+        v |= (uint64_t)fz_u8(in) << i;
+    return v;
 }
 
 /* Up to n bytes (fewer at the end of the input); *got says how many. */
@@ -260,5 +270,56 @@ enum fzc_call {
 #define FZR_BLOCK  64u
 #define FZR_CHUNK  256u
 #define FZR_REGS   40u
+
+/* ---- fuzz_bitmap input ----
+ *
+ * Two bitmaps, S and D:
+ *   u8 S shift, u8 D shift (< FZB_SHIFT_BAD: shift & 63; else 64 +
+ *   (shift & 63), which vuc_bitmap_* must refuse), u16 S nbits, u16 D
+ *   nbits (each % (FZB_MAX_BITS + 1)), addr S base, addr D base, then
+ *   for S and for D a u8 fill (FZB_FILL_*) and what that fill reads;
+ * then operations until the input ends (at most FZB_MAX_OPS), each:
+ *   u8 op (FZB_OP_*), addr start, addr end, u8 split (clear only: where
+ *   the page boundary falls in the read-only copy, fuzz_bitmap.c).
+ * addr: u8 sel (FZB_ADDR_*), then u64 if FZB_ADDR_RAW, else u16 n and,
+ * with FZB_ADDR_BYTE, one signed byte b: anchor +/- n * unit + b, modulo
+ * 2^64. Anchors: 0 the context's (0 for the bases, max(S base, D base)
+ * for start, start for end), 1 S base, 2 D base (0 while S base is
+ * decoded), 3 zero (minus: the top of the address space). Units: 1 byte,
+ * an S page, a D page, 64 S pages (shifts taken & 63).
+ * A base, start or end wrapping around is fine: it is an -EINVAL case.
+ */
+#define FZB_MAX_BITS 4096u /* per bitmap: the model stays cheap */
+#define FZB_MAX_OPS  32u
+
+#define FZB_SHIFT_BAD 0xc0u
+
+#define FZB_FILL_KIND    0x03u
+#define FZB_FILL_RAW     0u /* ceil(nbits / 64) u64 words follow */
+#define FZB_FILL_RANDOM  1u /* u64 seed follows; density FZB_FILL_DENSITY */
+#define FZB_FILL_ONES    2u
+#define FZB_FILL_ZERO    3u
+#define FZB_FILL_DENSITY 0x0cu /* x, x & y, x & y & z, x | y */
+#define FZB_FILL_NO_TAIL 0x80u /* bits >= nbits of the last word clear */
+
+#define FZB_ADDR_ANCHOR 0x03u
+#define FZB_ADDR_UNIT   0x0cu
+#define FZB_ADDR_MINUS  0x10u
+#define FZB_ADDR_BYTE   0x20u
+#define FZB_ADDR_RAW    0x40u
+
+#define FZB_OP_KIND        0x07u
+#define FZB_OP_CONVERT     0u /* S to D */
+#define FZB_OP_CONVERT_REV 1u /* D to S */
+#define FZB_OP_MARK_S      2u
+#define FZB_OP_MARK_D      3u
+#define FZB_OP_CLEAR_S     4u
+#define FZB_OP_CLEAR_D     5u
+/* 6 and 7: CONVERT and CONVERT_REV again (the op with most paths) */
+#define FZB_OP_BAD     0x18u /* an invalid argument (FZB_BAD_*) */
+#define FZB_OP_BAD_DST 0x20u /* convert: it is the dst, not the src */
+#define FZB_BAD_NULL   0x08u /* the bitmap pointer is NULL */
+#define FZB_BAD_WORDS  0x10u /* words NULL (-EINVAL if nbits > 0) */
+#define FZB_BAD_SHIFT  0x18u /* shift 64 + (op >> 6) */
 
 #endif /* VUCERT_FUZZ_PRIV_H */

@@ -1,0 +1,488 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * fuzz_bitmap: the dirty-page bitmaps (vuc_bitmap_convert, _mark and
+ * _clear, include/vucert/bitmap.h, reference-server/bitmap.c) against a
+ * model that goes bit by bit over page address intervals, written from
+ * the header's contracts with 128-bit addresses (a page may end at or
+ * past 2^64), so it shares none of the word-at-a-time code's overflow
+ * handling. Two bitmaps S and D of up to FZB_MAX_BITS pages each, any
+ * shifts, bases and fills, then a sequence of operations on them. Input
+ * format: fuzz_priv.h.
+ *
+ * Properties, after every operation:
+ * - the return code is the model's: 0, or -EINVAL exactly in the cases
+ *   the header lists (NULL, a shift > 63, words NULL with nbits > 0,
+ *   start > end, a base above start for convert);
+ * - every word of both bitmaps equals the model's, the unused high bits
+ *   of the last word included: convert only ORs, dst bits >= nbits are
+ *   never touched, src bits >= nbits read as 0 (the fills leave junk
+ *   there), and a refused call changes nothing; the words are allocated
+ *   at their exact size, so ASan catches any access past them;
+ * - a clear writes no word that was zero: the same clear runs on a copy
+ *   of the words laid across a page boundary, each side made read-only
+ *   when all its words are zero; a write there faults and the handler
+ *   says so. The copy ends equal to the original.
+ *
+ * Set VUC_FUZZ_VERBOSE=1 to have it print the bitmaps and each operation
+ * with what it returned.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vucert/bitmap.h"
+#include "fuzz_priv.h"
+
+typedef unsigned __int128 u128;
+
+#define MAX_WORDS (FZB_MAX_BITS / 64)
+
+/* A bitmap under test and its model (the same geometry). */
+struct fz_bm {
+    const char *name;
+    struct vuc_bitmap lib;   /* words: exactly ceil(nbits / 64) on the heap */
+    struct vuc_bitmap model; /* words: mw */
+    uint64_t mw[MAX_WORDS];
+};
+
+/* The operation being checked, for the messages. */
+struct fz_op {
+    unsigned index;
+    const char *what;
+    const char *bad;
+    uint64_t start, end;
+};
+
+static size_t words_for(uint64_t nbits)
+{
+    return (size_t)((nbits + 63) / 64);
+}
+
+/* ---- the model: page intervals, bit by bit (bitmap.h) ---- */
+
+/* Which arguments the header calls invalid. */
+static bool model_valid(const struct vuc_bitmap *b)
+{
+    return b && b->shift <= 63 && (b->words || b->nbits == 0);
+}
+
+static bool model_bit(const struct vuc_bitmap *b, uint64_t i)
+{
+    return i < b->nbits && ((b->words[i / 64] >> (i % 64)) & 1);
+}
+
+/* Page i is [lo, hi): base + i * page, exactly, past 2^64 too. */
+static u128 page_lo(const struct vuc_bitmap *b, uint64_t i)
+{
+    return (u128)b->base + ((u128)i << b->shift);
+}
+
+static u128 page_hi(const struct vuc_bitmap *b, uint64_t i)
+{
+    return page_lo(b, i) + ((u128)1 << b->shift);
+}
+
+/*
+ * For every set src page overlapping [start, end), every dst page that
+ * overlaps (that page ∩ [start, end)) gets its bit. Consecutive src pages
+ * share at most one dst page, so the loops cost src + dst nbits.
+ */
+static int model_convert(const struct vuc_bitmap *src, struct vuc_bitmap *dst,
+                         uint64_t start, uint64_t end)
+{
+    if (!model_valid(src) || !model_valid(dst) || start > end ||
+        src->base > start || dst->base > start)
+        return -EINVAL;
+    for (uint64_t i = 0; i < src->nbits; i++) {
+        u128 lo = page_lo(src, i), hi = page_hi(src, i), j, jlast;
+
+        if (lo >= end)
+            break; /* and every page after it */
+        if (!model_bit(src, i))
+            continue;
+        if (lo < start)
+            lo = start;
+        if (hi > end)
+            hi = end;
+        if (lo >= hi)
+            continue;
+        /* dst pages holding lo .. hi - 1; lo >= start >= dst->base */
+        j = (lo - dst->base) >> dst->shift;
+        jlast = (hi - 1 - dst->base) >> dst->shift;
+        for (; j <= jlast && j < dst->nbits; j++)
+            dst->words[(size_t)(j / 64)] |= 1ull << (unsigned)(j % 64);
+    }
+    return 0;
+}
+
+/* Every page overlapping [start, end); pages below base do not exist. */
+static int model_mark(struct vuc_bitmap *bm, uint64_t start, uint64_t end)
+{
+    if (!model_valid(bm) || start > end)
+        return -EINVAL;
+    for (uint64_t i = 0; i < bm->nbits; i++) {
+        if (page_lo(bm, i) >= end)
+            break;
+        if (start < end && page_hi(bm, i) > start)
+            bm->words[i / 64] |= 1ull << (i % 64);
+    }
+    return 0;
+}
+
+/* Every page wholly inside [start, end). */
+static int model_clear(struct vuc_bitmap *bm, uint64_t start, uint64_t end)
+{
+    if (!model_valid(bm) || start > end)
+        return -EINVAL;
+    for (uint64_t i = 0; i < bm->nbits; i++)
+        if (page_lo(bm, i) >= start && page_hi(bm, i) <= end)
+            bm->words[i / 64] &= ~(1ull << (i % 64));
+    return 0;
+}
+
+/* ---- reports ---- */
+
+static void describe(const struct fz_bm *m)
+{
+    fprintf(stderr, "  %s: base 0x%016llx shift %u nbits %llu\n", m->name,
+            (unsigned long long)m->lib.base, m->lib.shift,
+            (unsigned long long)m->lib.nbits);
+}
+
+static void scene(const struct fz_bm *s, const struct fz_bm *d,
+                  const struct fz_op *o)
+{
+    fprintf(stderr, "fuzz_bitmap: op %u, %s%s%s, [0x%016llx, 0x%016llx)\n",
+            o->index, o->what, o->bad ? " with " : "", o->bad ? o->bad : "",
+            (unsigned long long)o->start, (unsigned long long)o->end);
+    describe(s);
+    describe(d);
+}
+
+/* Every word, the unused high bits of the last one included. */
+static void compare(const struct fz_bm *m, const struct fz_bm *s,
+                    const struct fz_bm *d, const struct fz_op *o)
+{
+    for (size_t w = 0; w < words_for(m->lib.nbits); w++) {
+        if (m->lib.words[w] == m->mw[w])
+            continue;
+        scene(s, d, o);
+        FZ_FAIL("%s word %zu is 0x%016llx, the model's 0x%016llx (differs "
+                "in 0x%016llx)",
+                m->name, w, (unsigned long long)m->lib.words[w],
+                (unsigned long long)m->mw[w],
+                (unsigned long long)(m->lib.words[w] ^ m->mw[w]));
+    }
+}
+
+/* ---- input ---- */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static unsigned shift_of(uint8_t v)
+{
+    return v < FZB_SHIFT_BAD ? v & 63u : 64u + (v & 63u);
+}
+
+/* An address (fuzz_priv.h: addr); own is anchor 0. */
+static uint64_t addr(struct fz_in *in, uint64_t own, const struct fz_bm *s,
+                     const struct fz_bm *d)
+{
+    uint8_t sel = fz_u8(in);
+    uint64_t sp = 1ull << (s->lib.shift & 63), dp = 1ull << (d->lib.shift & 63);
+    const uint64_t anchor[4] = {own, s->lib.base, d->lib.base, 0};
+    const uint64_t unit[4] = {1, sp, dp, 64 * sp};
+    uint64_t v;
+
+    if (sel & FZB_ADDR_RAW)
+        return fz_u64(in);
+    v = fz_u16(in) * unit[(sel & FZB_ADDR_UNIT) >> 2];
+    v = sel & FZB_ADDR_MINUS ? anchor[sel & FZB_ADDR_ANCHOR] - v
+                             : anchor[sel & FZB_ADDR_ANCHOR] + v;
+    if (sel & FZB_ADDR_BYTE)
+        v += (uint64_t)(int64_t)(int8_t)fz_u8(in);
+    return v;
+}
+
+/* The words of m and its model, from the fill byte (fuzz_priv.h). */
+static void fill(struct fz_in *in, struct fz_bm *m)
+{
+    uint8_t f = fz_u8(in);
+    size_t nw = words_for(m->lib.nbits);
+    unsigned density = (f & FZB_FILL_DENSITY) >> 2;
+    uint64_t seed = 0;
+
+    if ((f & FZB_FILL_KIND) == FZB_FILL_RANDOM)
+        seed = fz_u64(in);
+    for (size_t w = 0; w < nw; w++) {
+        uint64_t x = 0;
+
+        switch (f & FZB_FILL_KIND) {
+        case FZB_FILL_RAW:
+            x = fz_u64(in);
+            break;
+        case FZB_FILL_RANDOM:
+            x = splitmix64(&seed);
+            if (density == 1 || density == 2)
+                x &= splitmix64(&seed);
+            if (density == 2)
+                x &= splitmix64(&seed);
+            if (density == 3)
+                x |= splitmix64(&seed);
+            break;
+        case FZB_FILL_ONES:
+            x = ~0ull;
+            break;
+        default:
+            break;
+        }
+        m->lib.words[w] = x;
+    }
+    if ((f & FZB_FILL_NO_TAIL) && m->lib.nbits % 64)
+        m->lib.words[nw - 1] &= ~0ull >> (64 - m->lib.nbits % 64);
+    if (nw)
+        memcpy(m->mw, m->lib.words, nw * sizeof(uint64_t));
+}
+
+/* ---- clear writes no zero word ---- */
+
+static void zero_word_written(int sig)
+{
+    static const char msg[] =
+        "fuzz_bitmap.c: property violated: vuc_bitmap_clear wrote a word "
+        "that was zero (it faulted on a page made read-only because all "
+        "its words were zero)\n";
+
+    (void)sig;
+    if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+        /* nothing more to say */
+    }
+    abort();
+}
+
+/* Two pages; the copy of the words straddles the boundary between them. */
+struct ro_copy {
+    uint8_t *map;
+    size_t page;
+};
+
+static bool all_zero(const uint64_t *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (w[i])
+            return false;
+    return true;
+}
+
+/*
+ * Clear [start, end) of a copy of before (the words of m before its
+ * clear), split words before the page boundary, each side read-only if
+ * it is all zero; the copy must end as m's words did.
+ */
+static void check_clear_copy(struct ro_copy *rc, const struct fz_bm *m,
+                             const uint64_t *before, uint8_t split,
+                             const struct fz_bm *s, const struct fz_bm *d,
+                             const struct fz_op *o)
+{
+    size_t nw = words_for(m->lib.nbits), k = split % (nw + 1);
+    struct vuc_bitmap c = m->lib;
+    struct sigaction sa, old_segv, old_bus;
+    bool ro_lo, ro_hi;
+    int r;
+
+    if (nw == 0)
+        return;
+    if (!rc->map) {
+        void *p;
+
+        rc->page = (size_t)sysconf(_SC_PAGESIZE);
+        p = mmap(NULL, 2 * rc->page, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        FZ_CHECK(p != MAP_FAILED, "mmap of two pages");
+        rc->map = p;
+    }
+    c.words = (uint64_t *)(void *)(rc->map + rc->page) - k;
+    memcpy(c.words, before, nw * sizeof(uint64_t));
+    ro_lo = k > 0 && all_zero(c.words, k);
+    ro_hi = k < nw && all_zero(c.words + k, nw - k);
+    if (ro_lo)
+        FZ_CHECK(mprotect(rc->map, rc->page, PROT_READ) == 0, "mprotect");
+    if (ro_hi)
+        FZ_CHECK(mprotect(rc->map + rc->page, rc->page, PROT_READ) == 0,
+                 "mprotect");
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = zero_word_written;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &old_segv);
+    sigaction(SIGBUS, &sa, &old_bus);
+    r = vuc_bitmap_clear(&c, o->start, o->end);
+    sigaction(SIGSEGV, &old_segv, NULL);
+    sigaction(SIGBUS, &old_bus, NULL);
+
+    if (ro_lo || ro_hi)
+        FZ_CHECK(mprotect(rc->map, 2 * rc->page, PROT_READ | PROT_WRITE) == 0,
+                 "mprotect");
+    if (r != 0 || memcmp(c.words, m->lib.words, nw * sizeof(uint64_t))) {
+        scene(s, d, o);
+        FZ_FAIL("the same clear on a copy returned %d and different words", r);
+    }
+}
+
+/* ---- operations ---- */
+
+static const char *const op_names[8] = {
+    "convert S to D", "convert D to S", "mark S",         "mark D",
+    "clear S",        "clear D",        "convert S to D", "convert D to S",
+};
+
+/* An argument as the op passes it: the bitmap, or an invalid variant. */
+struct arg {
+    struct vuc_bitmap lib, model;
+    bool null;
+};
+
+static void make_arg(struct arg *a, const struct fz_bm *m, unsigned bad,
+                     uint8_t op)
+{
+    a->lib = m->lib;
+    a->model = m->model;
+    a->null = bad == FZB_BAD_NULL;
+    if (bad == FZB_BAD_WORDS) {
+        a->lib.words = NULL;
+        a->model.words = NULL;
+    } else if (bad == FZB_BAD_SHIFT) {
+        a->lib.shift = a->model.shift = 64u + (op >> 6);
+    }
+}
+
+static void run_op(struct fz_in *in, unsigned index, struct fz_bm *s,
+                   struct fz_bm *d, struct ro_copy *rc, bool verbose)
+{
+    static const char *const bad_names[4] = {NULL, "a NULL bitmap",
+                                             "NULL words", "a shift > 63"};
+    uint8_t op = fz_u8(in), kind = op & FZB_OP_KIND, split = 0;
+    unsigned bad = op & FZB_OP_BAD;
+    struct fz_op o = {index, op_names[kind], bad_names[bad >> 3], 0, 0};
+    uint64_t before[MAX_WORDS];
+    struct fz_bm *m;
+    struct arg a, b;
+    int got, want;
+
+    o.start =
+        addr(in, s->lib.base > d->lib.base ? s->lib.base : d->lib.base, s, d);
+    o.end = addr(in, o.start, s, d);
+    if (kind == FZB_OP_CLEAR_S || kind == FZB_OP_CLEAR_D)
+        split = fz_u8(in);
+
+    switch (kind) {
+    case FZB_OP_MARK_S:
+    case FZB_OP_MARK_D:
+        m = kind == FZB_OP_MARK_S ? s : d;
+        make_arg(&a, m, bad, op);
+        got = vuc_bitmap_mark(a.null ? NULL : &a.lib, o.start, o.end);
+        want = model_mark(a.null ? NULL : &a.model, o.start, o.end);
+        break;
+    case FZB_OP_CLEAR_S:
+    case FZB_OP_CLEAR_D:
+        m = kind == FZB_OP_CLEAR_S ? s : d;
+        make_arg(&a, m, bad, op);
+        if (m->lib.nbits)
+            memcpy(before, m->lib.words,
+                   words_for(m->lib.nbits) * sizeof(uint64_t));
+        got = vuc_bitmap_clear(a.null ? NULL : &a.lib, o.start, o.end);
+        want = model_clear(a.null ? NULL : &a.model, o.start, o.end);
+        if (!bad && got == 0 && want == 0) {
+            compare(m, s, d, &o);
+            check_clear_copy(rc, m, before, split, s, d, &o);
+        }
+        break;
+    default: {
+        const struct fz_bm *src = kind & 1 ? d : s;
+
+        m = kind & 1 ? s : d; /* the dst */
+        make_arg(&a, src, op & FZB_OP_BAD_DST ? 0 : bad, op);
+        make_arg(&b, m, op & FZB_OP_BAD_DST ? bad : 0, op);
+        got = vuc_bitmap_convert(a.null ? NULL : &a.lib, b.null ? NULL : &b.lib,
+                                 o.start, o.end);
+        want = model_convert(a.null ? NULL : &a.model, b.null ? NULL : &b.model,
+                             o.start, o.end);
+        break;
+    }
+    }
+    if (verbose)
+        fprintf(stderr, "op %u: %s%s%s [0x%016llx, 0x%016llx): %d\n", index,
+                o.what, o.bad ? " with " : "", o.bad ? o.bad : "",
+                (unsigned long long)o.start, (unsigned long long)o.end, got);
+    if (got != want) {
+        scene(s, d, &o);
+        FZ_FAIL("returned %d, the model %d", got, want);
+    }
+    /* both: convert must not write its src either */
+    compare(s, s, d, &o);
+    compare(d, s, d, &o);
+}
+
+static void init_bm(struct fz_bm *m, const char *name, unsigned shift,
+                    uint64_t nbits)
+{
+    size_t nw = words_for(nbits);
+
+    m->name = name;
+    m->lib.shift = shift;
+    m->lib.nbits = nbits;
+    /* words NULL for nbits 0, as the header allows */
+    m->lib.words = nw ? malloc(nw * sizeof(uint64_t)) : NULL;
+    FZ_CHECK(!nw || m->lib.words, "malloc");
+    m->model = m->lib;
+    m->model.words = m->mw;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct fz_in in = {data, size};
+    struct fz_bm *s = calloc(1, sizeof(*s)), *d = calloc(1, sizeof(*d));
+    struct ro_copy rc = {NULL, 0};
+    bool verbose = getenv("VUC_FUZZ_VERBOSE") != NULL;
+    unsigned ss, ds;
+    uint64_t sn, dn;
+
+    FZ_CHECK(s && d, "calloc");
+    ss = shift_of(fz_u8(&in));
+    ds = shift_of(fz_u8(&in));
+    sn = fz_u16(&in) % (FZB_MAX_BITS + 1);
+    dn = fz_u16(&in) % (FZB_MAX_BITS + 1);
+    init_bm(s, "S", ss, sn);
+    init_bm(d, "D", ds, dn);
+    s->lib.base = s->model.base = addr(&in, 0, s, d);
+    d->lib.base = d->model.base = addr(&in, 0, s, d);
+    fill(&in, s);
+    fill(&in, d);
+    if (verbose) {
+        describe(s);
+        describe(d);
+    }
+
+    for (unsigned i = 0; i < FZB_MAX_OPS && !fz_empty(&in); i++)
+        run_op(&in, i, s, d, &rc, verbose);
+
+    if (rc.map)
+        munmap(rc.map, 2 * rc.page);
+    free(s->lib.words);
+    free(d->lib.words);
+    free(s);
+    free(d);
+    return 0;
+}
