@@ -5,8 +5,9 @@
  * codec, sessions in fuzz_server's record format that walk what
  * `vucert certify` walks, replies recorded from vucert-server for the
  * client calls fuzz_client makes, VERSION JSON as vucert and the server
- * write it, and streams from vuc_save for fuzz_resume. fuzz/gen_seeds.py
- * runs it and files the seeds under corpus/<target>/ by their sha256.
+ * write it, streams from vuc_save for fuzz_resume, and bitmaps of every
+ * page-size ratio for fuzz_bitmap. fuzz/gen_seeds.py runs it and files
+ * the seeds under corpus/<target>/ by their sha256.
  *
  * Exit status: 0, or 1 at the first file that cannot be written or
  * recording that fails.
@@ -800,6 +801,265 @@ static void gen_resume(void)
     resume_seed("mutate-two", FZR_MODE_MUTATE, mut, sizeof(mut));
 }
 
+/* ---- fuzz_bitmap: two bitmaps and operations on them ---- */
+
+enum { AT_CTX, AT_S, AT_D, AT_ZERO };               /* FZB_ADDR_ANCHOR */
+enum { IN_BYTES, IN_SPAGES, IN_DPAGES, IN_SWORDS }; /* FZB_ADDR_UNIT */
+
+/* An addr: anchor + n units (minus when n < 0) + byte. */
+struct at {
+    unsigned anchor, unit;
+    int n, byte;
+};
+
+static void bm_addr(struct buf *b, struct at a)
+{
+    uint8_t sel = (uint8_t)(a.anchor | a.unit << 2);
+
+    if (a.n < 0)
+        sel |= FZB_ADDR_MINUS;
+    if (a.byte)
+        sel |= FZB_ADDR_BYTE;
+    put8(b, sel);
+    put16(b, (uint16_t)(a.n < 0 ? -a.n : a.n));
+    if (a.byte)
+        put8(b, (uint8_t)(int8_t)a.byte);
+}
+
+/* Shifts, sizes and bases; the fills come next. */
+static void bm_begin(struct buf *b, uint8_t ss, uint8_t ds, uint16_t sn,
+                     uint16_t dn, struct at sbase, struct at dbase)
+{
+    reset(b);
+    put8(b, ss);
+    put8(b, ds);
+    put16(b, sn);
+    put16(b, dn);
+    bm_addr(b, sbase);
+    bm_addr(b, dbase);
+}
+
+static void bm_random(struct buf *b, unsigned density, uint64_t seed)
+{
+    put8(b, (uint8_t)(FZB_FILL_RANDOM | density << 2));
+    put64(b, seed);
+}
+
+static void bm_op(struct buf *b, uint8_t op, struct at start, struct at end)
+{
+    put8(b, op);
+    bm_addr(b, start);
+    bm_addr(b, end);
+    if ((op & FZB_OP_KIND) == FZB_OP_CLEAR_S ||
+        (op & FZB_OP_KIND) == FZB_OP_CLEAR_D)
+        put8(b, 1); /* split: one word before the page boundary */
+}
+
+#define AT(a, u, n)         ((struct at){a, u, n, 0})
+#define AT_B(a, u, n, byte) ((struct at){a, u, n, byte})
+#define HERE                AT(AT_CTX, IN_BYTES, 0)
+
+static void bitmap_seed(const char *name, const struct buf *b)
+{
+    save_buf("fuzz_bitmap", name, b);
+}
+
+/* Convert S to D over all of S, then back, then mark and clear a bit. */
+static void bm_round(struct buf *b, uint16_t sn)
+{
+    bm_op(b, FZB_OP_CONVERT, HERE, AT(AT_S, IN_SPAGES, sn));
+    bm_op(b, FZB_OP_CONVERT_REV, AT_B(AT_CTX, IN_SPAGES, 1, 7),
+          AT_B(AT_S, IN_SPAGES, sn - 1, -3));
+    bm_op(b, FZB_OP_MARK_D, AT_B(AT_CTX, IN_BYTES, 5, 0),
+          AT_B(AT_CTX, IN_SPAGES, 3, 1));
+    bm_op(b, FZB_OP_CLEAR_S, AT_B(AT_CTX, IN_BYTES, 0, 9),
+          AT(AT_S, IN_SPAGES, sn / 2));
+    bm_op(b, FZB_OP_CONVERT, AT(AT_S, IN_SPAGES, 1),
+          AT_B(AT_S, IN_SPAGES, sn, 1));
+}
+
+/*
+ * One seed per page-size ratio and base placement, each running the same
+ * round of operations; then the edges and the -EINVAL cases.
+ */
+static void gen_bitmap(void)
+{
+    static const struct {
+        const char *name;
+        uint8_t ss, ds;
+        uint16_t sn, dn;
+        struct at dbase;
+    } geo[] = {
+        {"equal", 12, 12, 256, 256, AT(AT_S, IN_BYTES, 0)},
+        {"equal-word-apart", 12, 12, 512, 640, AT(AT_S, IN_SWORDS, -2)},
+        {"equal-3-pages-apart", 12, 12, 300, 310, AT(AT_S, IN_SPAGES, -3)},
+        {"equal-straddle", 12, 12, 200, 201, AT(AT_S, IN_BYTES, -2048)},
+        {"coarse-2x", 12, 13, 1000, 501, AT(AT_S, IN_BYTES, 0)},
+        {"coarse-4x-unaligned", 12, 14, 777, 200, AT(AT_S, IN_SPAGES, -1)},
+        {"coarse-16x", 12, 16, 4096, 256, AT(AT_S, IN_BYTES, 0)},
+        {"coarse-64x-straddle", 12, 18, 4096, 65, AT(AT_S, IN_BYTES, -100)},
+        {"coarse-512x", 12, 21, 4096, 9, AT(AT_S, IN_DPAGES, -1)},
+        {"fine-2x", 13, 12, 500, 1001, AT(AT_S, IN_BYTES, 0)},
+        {"fine-16x", 16, 12, 256, 4096, AT(AT_S, IN_BYTES, 0)},
+        {"fine-16x-unaligned", 16, 12, 255, 4090, AT(AT_S, IN_DPAGES, -5)},
+        {"fine-16x-straddle", 16, 12, 250, 4096, AT(AT_S, IN_BYTES, -1000)},
+        {"fine-64x", 18, 12, 64, 4096, AT(AT_S, IN_BYTES, 0)},
+        {"fine-512x", 21, 12, 8, 4096, AT(AT_S, IN_DPAGES, -7)},
+        {"bytes-to-pages", 0, 12, 4096, 2, AT(AT_S, IN_BYTES, -1)},
+        {"odd-nbits", 12, 12, 100, 65, AT(AT_S, IN_BYTES, -7)},
+    };
+    struct buf b = {0};
+
+    for (size_t i = 0; i < sizeof(geo) / sizeof(geo[0]); i++) {
+        bm_begin(&b, geo[i].ss, geo[i].ds, geo[i].sn, geo[i].dn,
+                 AT(AT_ZERO, IN_SWORDS, 0x1000 + (int)i), geo[i].dbase);
+        bm_random(&b, (unsigned)i % 4, 0x5eed + i);
+        put8(&b, (uint8_t)(i % 2 ? FZB_FILL_ZERO
+                                 : FZB_FILL_ONES | FZB_FILL_NO_TAIL));
+        bm_round(&b, geo[i].sn);
+        bitmap_seed(geo[i].name, &b);
+    }
+
+    /* the top of the address space: the last page ends at 2^64 */
+    bm_begin(&b, 12, 16, 256, 16, AT(AT_ZERO, IN_SPAGES, -256),
+             AT(AT_ZERO, IN_DPAGES, -16));
+    bm_random(&b, 0, 1);
+    put8(&b, FZB_FILL_ZERO);
+    bm_op(&b, FZB_OP_CONVERT, HERE, AT_B(AT_ZERO, IN_BYTES, 0, -1));
+    bm_op(&b, FZB_OP_CLEAR_S, AT(AT_S, IN_SPAGES, 200),
+          AT_B(AT_ZERO, IN_BYTES, 0, -1));
+    bm_op(&b, FZB_OP_MARK_S, AT(AT_S, IN_SPAGES, 100),
+          AT_B(AT_ZERO, IN_BYTES, 0, -1));
+    bm_op(&b, FZB_OP_CONVERT_REV, HERE, AT_B(AT_ZERO, IN_BYTES, 0, -1));
+    bitmap_seed("top", &b);
+
+    /* 2^63-byte pages: two of them cover everything */
+    bm_begin(&b, 63, 62, 2, 4, AT(AT_ZERO, IN_BYTES, 0),
+             AT(AT_ZERO, IN_BYTES, 0));
+    put8(&b, FZB_FILL_ONES);
+    put8(&b, FZB_FILL_ZERO);
+    bm_op(&b, FZB_OP_CONVERT, AT(AT_S, IN_DPAGES, 1),
+          AT_B(AT_ZERO, IN_BYTES, 0, -1));
+    bm_op(&b, FZB_OP_CLEAR_S, HERE, AT_B(AT_ZERO, IN_BYTES, 0, -1));
+    bm_op(&b, FZB_OP_CONVERT_REV, HERE, AT(AT_D, IN_DPAGES, 3));
+    bitmap_seed("huge-pages", &b);
+
+    /* a bitmap of bytes (shift 0) under one of 2^40-byte pages */
+    bm_begin(&b, 40, 0, 3, 4096, AT(AT_ZERO, IN_BYTES, 0),
+             AT(AT_S, IN_SPAGES, 1));
+    put8(&b, FZB_FILL_ONES);
+    bm_random(&b, 2, 9);
+    bm_op(&b, FZB_OP_CONVERT, AT_B(AT_CTX, IN_BYTES, 0, 100),
+          AT(AT_CTX, IN_BYTES, 3000));
+    bm_op(&b, FZB_OP_CONVERT_REV, HERE, AT(AT_CTX, IN_BYTES, 4096));
+    bitmap_seed("bytes-under-huge", &b);
+
+    /*
+     * Ranges one byte short of or past page boundaries, with bases one
+     * byte apart: the exact one-page path for the pages cut by start or
+     * end, where a byte more or less changes which src pages count.
+     */
+    bm_begin(&b, 0, 1, 512, 300, AT(AT_ZERO, IN_SPAGES, 4096),
+             AT_B(AT_S, IN_BYTES, 0, -1));
+    bm_random(&b, 0, 3);
+    put8(&b, FZB_FILL_ZERO);
+    bm_op(&b, FZB_OP_CONVERT, AT_B(AT_D, IN_DPAGES, 1, 1),
+          AT_B(AT_D, IN_DPAGES, 100, -1));
+    bm_op(&b, FZB_OP_CONVERT, AT_B(AT_D, IN_DPAGES, 120, -1),
+          AT_B(AT_D, IN_DPAGES, 250, 1));
+    bm_op(&b, FZB_OP_CONVERT_REV, AT_B(AT_S, IN_SPAGES, 3, 1),
+          AT_B(AT_D, IN_DPAGES, 90, -1));
+    bitmap_seed("cut-by-a-byte", &b);
+    bm_begin(&b, 12, 14, 1024, 256, AT(AT_ZERO, IN_SPAGES, 4096),
+             AT_B(AT_S, IN_BYTES, 0, -1));
+    bm_random(&b, 2, 4);
+    put8(&b, FZB_FILL_ZERO);
+    bm_op(&b, FZB_OP_CONVERT, AT_B(AT_D, IN_DPAGES, 1, 1),
+          AT_B(AT_D, IN_DPAGES, 100, -1));
+    bm_op(&b, FZB_OP_CONVERT, AT_B(AT_S, IN_SPAGES, 401, -1),
+          AT_B(AT_S, IN_SPAGES, 900, 1));
+    bm_op(&b, FZB_OP_CLEAR_S, AT_B(AT_S, IN_SPAGES, 1, 1),
+          AT_B(AT_S, IN_SPAGES, 9, -1));
+    bitmap_seed("coarse-cut-by-a-byte", &b);
+
+    /* mark, clear and the read-only copy: zero words either side */
+    bm_begin(&b, 12, 12, 4096, 64, AT(AT_ZERO, IN_SPAGES, 16),
+             AT(AT_S, IN_BYTES, 0));
+    put8(&b, FZB_FILL_ZERO);
+    put8(&b, FZB_FILL_ZERO);
+    bm_op(&b, FZB_OP_MARK_S, AT_B(AT_CTX, IN_SWORDS, 3, 5),
+          AT_B(AT_CTX, IN_SWORDS, 4, -5));
+    bm_op(&b, FZB_OP_CLEAR_S, HERE, AT(AT_S, IN_SPAGES, 4096));
+    bm_op(&b, FZB_OP_MARK_S, AT(AT_ZERO, IN_BYTES, 0),
+          AT_B(AT_S, IN_SPAGES, 2, 1));
+    bm_op(&b, FZB_OP_CLEAR_S, AT_B(AT_S, IN_SPAGES, 1, -1),
+          AT(AT_S, IN_SPAGES, 4000));
+    bm_op(&b, FZB_OP_MARK_D, HERE, HERE);
+    bm_op(&b, FZB_OP_CLEAR_D, HERE, AT(AT_D, IN_DPAGES, 64));
+    bitmap_seed("mark-clear", &b);
+
+    /* no pages at all: words NULL is valid */
+    bm_begin(&b, 12, 12, 0, 0, AT(AT_ZERO, IN_BYTES, 0),
+             AT(AT_ZERO, IN_BYTES, 0));
+    put8(&b, FZB_FILL_ONES);
+    put8(&b, FZB_FILL_ONES);
+    bm_op(&b, FZB_OP_CONVERT, HERE, AT(AT_ZERO, IN_SPAGES, 10));
+    bm_op(&b, FZB_OP_MARK_S, HERE, AT(AT_ZERO, IN_SPAGES, 10));
+    bm_op(&b, FZB_OP_CLEAR_D | FZB_BAD_WORDS, HERE, HERE);
+    bitmap_seed("empty", &b);
+
+    /* -EINVAL: each documented case once, and words NULL of 0 bits */
+    bm_begin(&b, 12, 14, 64, 64, AT(AT_ZERO, IN_SPAGES, 64),
+             AT(AT_S, IN_SPAGES, 2));
+    bm_random(&b, 3, 77);
+    put8(&b, FZB_FILL_ZERO);
+    bm_op(&b, FZB_OP_CONVERT, HERE, AT_B(AT_CTX, IN_BYTES, 0, -1));
+    bm_op(&b, FZB_OP_CONVERT, AT(AT_S, IN_SPAGES, 1), AT(AT_S, IN_SPAGES, 9));
+    bm_op(&b, FZB_OP_CONVERT_REV, AT(AT_S, IN_SPAGES, 1),
+          AT(AT_D, IN_DPAGES, 9));
+    bm_op(&b, FZB_OP_CONVERT | FZB_BAD_NULL, HERE, AT(AT_CTX, IN_BYTES, 1));
+    bm_op(&b, FZB_OP_CONVERT | FZB_BAD_NULL | FZB_OP_BAD_DST, HERE,
+          AT(AT_CTX, IN_BYTES, 1));
+    bm_op(&b, FZB_OP_CONVERT | FZB_BAD_WORDS, HERE, AT(AT_CTX, IN_BYTES, 1));
+    bm_op(&b, FZB_OP_CONVERT | FZB_BAD_SHIFT | FZB_OP_BAD_DST, HERE,
+          AT(AT_CTX, IN_BYTES, 1));
+    bm_op(&b, FZB_OP_MARK_S, HERE, AT_B(AT_CTX, IN_BYTES, 0, -1));
+    bm_op(&b, FZB_OP_MARK_D | FZB_BAD_NULL, HERE, HERE);
+    bm_op(&b, FZB_OP_CLEAR_S | FZB_BAD_SHIFT, HERE, AT(AT_S, IN_SPAGES, 64));
+    bm_op(&b, FZB_OP_CLEAR_D | FZB_BAD_WORDS, HERE, AT(AT_S, IN_SPAGES, 64));
+    bm_op(&b, FZB_OP_CLEAR_S, AT(AT_ZERO, IN_BYTES, 1),
+          AT(AT_ZERO, IN_BYTES, 0));
+    bitmap_seed("einval", &b);
+
+    /* a shift > 63 in the bitmap itself: every operation refused */
+    bm_begin(&b, FZB_SHIFT_BAD, 12, 64, 64, AT(AT_ZERO, IN_BYTES, 0),
+             AT(AT_ZERO, IN_BYTES, 0));
+    put8(&b, FZB_FILL_ONES);
+    put8(&b, FZB_FILL_ZERO);
+    bm_op(&b, FZB_OP_CONVERT, HERE, AT(AT_D, IN_DPAGES, 64));
+    bm_op(&b, FZB_OP_MARK_S, HERE, AT(AT_D, IN_DPAGES, 64));
+    bm_op(&b, FZB_OP_CLEAR_S, HERE, AT(AT_D, IN_DPAGES, 64));
+    bitmap_seed("bad-shift", &b);
+
+    /* raw words and raw addresses */
+    bm_begin(&b, 12, 15, 130, 20, AT(AT_ZERO, IN_BYTES, 0x3000),
+             AT(AT_ZERO, IN_BYTES, 0x1800));
+    put8(&b, FZB_FILL_RAW);
+    put64(&b, 0x8000000000000001ull);
+    put64(&b, 0x00ff00ff00ff00ffull);
+    put64(&b, 0xfffffffffffffffcull); /* 2 bits used: junk above */
+    put8(&b, FZB_FILL_RAW);
+    put64(&b, 0xfff00000ull); /* junk above bit 20 */
+    put8(&b, FZB_OP_CONVERT);
+    put8(&b, FZB_ADDR_RAW);
+    put64(&b, 0x3001);
+    put8(&b, FZB_ADDR_RAW);
+    put64(&b, 0x3000 + 130 * 4096 - 1);
+    bm_op(&b, FZB_OP_CONVERT_REV, HERE, AT(AT_CTX, IN_DPAGES, 30));
+    bitmap_seed("raw", &b);
+    free(b.p);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -815,5 +1075,6 @@ int main(int argc, char **argv)
     gen_server();
     gen_client();
     gen_resume();
+    gen_bitmap();
     return 0;
 }

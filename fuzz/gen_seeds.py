@@ -11,7 +11,8 @@ never lost; a seed whose format changed is new content and a new file
 Dictionaries: fuzz/dict/<target>.dict, the protocol's constants as
 libFuzzer/AFL++ tokens in host (little-endian) byte order: command
 numbers, header flags, feature flag words, states, migration flags, BAR0
-offsets, the capability JSON keys, the stream format's magic and fields.
+offsets, the capability JSON keys, the stream format's magic and fields,
+fuzz_bitmap's shifts, sizes, address selectors and operations.
 
 Usage: fuzz/gen_seeds.py [--build-dir DIR] [--no-seeds] [--no-dicts]
 """
@@ -120,6 +121,37 @@ def record_tokens():
     return out
 
 
+def bitmap_tokens():
+    """fuzz_bitmap's input (fuzz_priv.h: FZB_*): shifts, sizes, addrs."""
+    out = ['# fuzz_bitmap input (fuzz/fuzz_priv.h: FZB_*)']
+    out += [tok('shift_%d' % v, bytes([v])) for v in (0, 12, 16, 21, 30, 62,
+                                                       63)]
+    out += [tok('shift_bad', bytes([0xc0])), tok('shift_bad_63', b'\xff')]
+    out += [tok('nbits_%d' % v, u16(v)) for v in (1, 63, 64, 65, 4095, 4096)]
+    # addr: sel (anchor | unit << 2 | minus 0x10 | byte 0x20 | raw 0x40)
+    for a, an in enumerate(['ctx', 's', 'd', 'zero']):
+        for u, un in enumerate(['byte', 'spage', 'dpage', 'sword']):
+            out.append(tok('addr_%s_%s' % (an, un), bytes([a | u << 2])))
+    out += [tok('addr_top', b'\x23\x00\x00\xff'),
+            tok('addr_top_spage', b'\x17\x01\x00'),
+            tok('addr_top_dpage', b'\x1b\x01\x00'),
+            tok('addr_ctx_minus_1', b'\x30\x00\x00\xff'),
+            tok('addr_raw', b'\x40')]
+    out += [tok('raw_' + n, u64(v)) for n, v in
+            [('top_page', 0xfffffffffffff000), ('max', 0xffffffffffffffff),
+             ('half', 0x8000000000000000), ('4g', 0x100000000)]]
+    # op: kind | bad << 3 | bad on dst 0x20 | shift (op >> 6)
+    out += [tok('op_' + n, bytes([v])) for n, v in
+            [('convert', 0), ('convert_rev', 1), ('mark_s', 2),
+             ('mark_d', 3), ('clear_s', 4), ('clear_d', 5),
+             ('null', 0x08), ('null_dst', 0x28), ('words_null', 0x10),
+             ('bad_shift', 0x18)]]
+    out += [tok('fill_' + n, bytes([v])) for n, v in
+            [('raw', 0), ('random', 1), ('sparse', 9), ('ones', 2),
+             ('zero', 3), ('ones_no_tail', 0x82)]]
+    return out
+
+
 DICTS = {
     'fuzz_codec': wire_tokens,
     'fuzz_caps': json_tokens,
@@ -127,6 +159,7 @@ DICTS = {
                             stream_tokens()),
     'fuzz_client': lambda: wire_tokens() + json_tokens(),
     'fuzz_resume': stream_tokens,
+    'fuzz_bitmap': bitmap_tokens,
 }
 
 
