@@ -656,21 +656,37 @@ static uint32_t mig_read(struct fz *f, uint8_t ctl, uint32_t size)
     return vuc_get_u32(f->rep.payload + 4);
 }
 
+/*
+ * The first REPLAY_ASKED pieces are the size asked, the rest grow so that
+ * the whole replay takes at most 2 * REPLAY_ASKED messages (more only
+ * when max caps them): 1-byte pieces of a 16 KiB stream would be 16k
+ * messages, an input a thousand times slower than the others.
+ */
+#define REPLAY_ASKED 32u
+
 static void replay(struct fz *f, uint8_t ctl, uint32_t piece, uint32_t skip)
 {
     uint32_t max = f->small_xfer ? 4096u : 65536u;
     uint8_t *b;
+    size_t k = 0;
 
     if (piece == 0 || piece > max)
         piece = piece ? max : DEF_PIECE;
-    b = malloc(8 + (size_t)piece);
+    b = malloc(8 + (size_t)max);
     FZ_CHECK(b != NULL, "malloc");
-    for (size_t at = skip; at < f->cap_len; at += piece) {
-        uint32_t n =
-            (uint32_t)(f->cap_len - at < piece ? f->cap_len - at : piece);
+    for (size_t at = skip, n; at < f->cap_len; at += n, k++) {
+        size_t left = f->cap_len - at, fit = piece, msgs;
 
-        vuc_put_u32(b, 8 + n);
-        vuc_put_u32(b + 4, n);
+        if (k >= REPLAY_ASKED) {
+            /* the messages left in the budget, this one included */
+            msgs = k + 1 < 2 * REPLAY_ASKED ? 2 * REPLAY_ASKED - k : 1;
+            fit = (left + msgs - 1) / msgs;
+        }
+        n = fit > piece ? fit : piece;
+        n = n > max ? max : n;
+        n = n > left ? left : n;
+        vuc_put_u32(b, (uint32_t)(8 + n));
+        vuc_put_u32(b + 4, (uint32_t)n);
         memcpy(b + 8, f->cap + at, n);
         xchg(f, VUC_CMD_MIG_DATA_WRITE, ctl, b, 8u + n);
     }
