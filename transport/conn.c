@@ -98,9 +98,9 @@ static void close_fds(const int *fds, size_t n)
 static void msg_clear(struct vuc_msg *m)
 {
     memset(m, 0, sizeof(*m));
-    for (size_t i = 0; i < VUC_MAX_FDS; i++) {
-        m->fds[i] = -1;
-    }
+    /* Every fd -1: all bits set. No loop, as this runs several times per
+     * message and a loop costs a compare per fd under instrumentation. */
+    memset(m->fds, 0xff, sizeof(m->fds));
 }
 
 void vuc_msg_release(struct vuc_msg *m)
