@@ -311,18 +311,22 @@ static int client_write(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
 /* ---- the DMA engine ---- */
 
 /* n bytes of the pattern, starting at its byte `phase`: byte i of a
- * transfer is byte i % 8 of the pattern (host byte order). */
+ * transfer is byte i % 8 of the pattern (host byte order). Copied in
+ * blocks of a local buffer: p may be client memory, which is only ever
+ * written, never read back. */
 static void fill(uint8_t *p, size_t n, uint64_t pattern, uint64_t phase)
 {
-    uint8_t b[8], rot[8];
+    uint8_t b[8], blk[256];
     size_t i = 0;
 
     vuc_put_u64(b, pattern);
     for (unsigned k = 0; k < 8; k++)
-        rot[k] = b[(phase + k) & 7];
-    for (; n - i >= 8; i += 8)
-        memcpy(p + i, rot, 8);
-    memcpy(p + i, rot, n - i);
+        blk[k] = b[(phase + k) & 7];
+    for (size_t k = 8; k < sizeof(blk); k *= 2)
+        memcpy(blk + k, blk, k);
+    for (; n - i >= sizeof(blk); i += sizeof(blk))
+        memcpy(p + i, blk, sizeof(blk));
+    memcpy(p + i, blk, n - i);
 }
 
 /*
