@@ -187,7 +187,10 @@ enum fzk_kind {
  *
  * byte 0: configuration (FZS_CFG_*), then records until the input ends:
  *   u8 op, u8 ctl, u16 len (LE), len bytes (fewer at the end)
- * op < FZS_OP_MACRO: one message, command number op, payload the bytes.
+ * op < FZS_OP_MACRO: one message, command number op, payload the bytes;
+ * but four zero bytes (op 0, ctl 0, len 0) send nothing: mutation makes
+ * runs of zeros, and each would cost a message (command 0 with a ctl or
+ * bytes is still sent).
  * op >= FZS_OP_MACRO: a well-formed message (or several) built by the
  * target, so that the fuzzer reaches the deep states quickly; the bytes
  * are its parameters. ctl applies to every message a record sends.

@@ -58,11 +58,9 @@
 #define R_DIRTY      0x48u
 #define BAR0_SIZE    4096u
 
-#define R_DMA_ADDR    0x60u
-#define R_DMA_LEN     0x68u
-#define R_DMA_PATTERN 0x70u
-#define R_DMA_BELL    0x78u
-#define R_DMA_STATUS  0x7cu
+#define R_DMA_ADDR   0x60u /* then DMA_LEN at 0x68, DMA_PATTERN at 0x70 */
+#define R_DMA_BELL   0x78u
+#define R_DMA_STATUS 0x7cu
 
 #define CAPTURE_MAX (256u * 1024u)
 #define DEF_PIECE   4096u
@@ -635,7 +633,7 @@ static void send_feature(struct fz *f, uint8_t ctl, uint32_t flags,
 static void region_write(struct fz *f, uint8_t ctl, uint64_t off,
                          const void *data, uint32_t count)
 {
-    uint8_t b[16 + 8];
+    uint8_t b[16 + 24];
 
     vuc_put_u64(b, off);
     vuc_put_u32(b + 8, 0);
@@ -726,7 +724,7 @@ static void dma_map(struct fz *f, uint8_t ctl, bool with_fd)
  */
 static void dma_run(struct fz *f, uint8_t ctl, struct fz_in *a)
 {
-    uint8_t flags = fz_u8(a), nrep = fz_u8(a), b[8];
+    uint8_t flags = fz_u8(a), nrep = fz_u8(a), b[24];
     bool with_fd = flags & 1u;
     uint64_t iova = with_fd ? DMA_IOVA_FD : DMA_IOVA_NOFD;
     uint32_t len = fz_u16(a), xfer = f->small_xfer ? 4096u : (1u << 20);
@@ -742,12 +740,12 @@ static void dma_run(struct fz *f, uint8_t ctl, struct fz_in *a)
     chunks = (len + xfer - 1) / xfer;
     /* Ignored flag bits only: these must take effect. */
     dma_map(f, plain, with_fd);
+    /* DMA_ADDR, DMA_LEN and DMA_PATTERN in one write (README: the engine
+     * registers are plain bytes) */
     vuc_put_u64(b, iova);
-    region_write(f, plain, R_DMA_ADDR, b, 8);
-    vuc_put_u64(b, len);
-    region_write(f, plain, R_DMA_LEN, b, 8);
-    vuc_put_u64(b, DMA_PATTERN);
-    region_write(f, plain, R_DMA_PATTERN, b, 8);
+    vuc_put_u64(b + 8, len);
+    vuc_put_u64(b + 16, DMA_PATTERN);
+    region_write(f, plain, R_DMA_ADDR, b, 24);
 
     /* replies for the DMA_WRITEs the server will send, in order */
     for (uint32_t k = 0; k < nrep; k++) {
@@ -990,6 +988,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             struct fz_in arg;
 
             arg.p = fz_take(&in, fz_u16(&in), &arg.n);
+            if (op == 0 && ctl == 0 && arg.n == 0)
+                continue; /* zero padding (fuzz_priv.h) */
             if (op >= FZS_OP_MACRO)
                 macro(&f, op, ctl, &arg);
             else
