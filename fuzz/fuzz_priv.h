@@ -224,6 +224,20 @@ enum fzk_kind {
 #define FZS_OP_RESET     0x89u /* DEVICE_RESET */
 /* u8 flags, u8 replies, u16 length: a DMA engine run (fuzz_server.c) */
 #define FZS_OP_DMA 0x8au
+/* DMA logging (fuzz_server.c), into FZS_OP_DMA's two mappings:
+ * LOG_START: u8 ranges (FZS_LOG_*; neither: num_ranges 0, every
+ *   mapping), u8 page (hint 1 << (page & 63))
+ * LOG_STOP: nothing
+ * LOG_REPORT: u8 flags (FZS_LOG_*), u8 page (1 << (page & 63)), u16
+ *   offset into the mapping, u16 length (0: the mapping's size) */
+#define FZS_OP_LOG_START  0x8bu
+#define FZS_OP_LOG_STOP   0x8cu
+#define FZS_OP_LOG_REPORT 0x8du
+
+#define FZS_LOG_NOFD  0x01u /* START: log the mapping without an fd */
+#define FZS_LOG_FD    0x02u /* START: the one with; REPORT: report it */
+#define FZS_LOG_TWICE 0x04u /* REPORT: again at once (it must be empty) */
+#define FZS_LOG_SHORT 0x08u /* REPORT: argsz 32, too small for the bitmap */
 
 /* The server fuzz_server runs: small, so an input runs fast. */
 #define FZS_STATE_SIZE (16u * 1024u)

@@ -32,8 +32,33 @@
  * framed, bounded by max_data_xfer_size) and, in an FZS_OP_DMA run,
  * answered by replies queued behind the doorbell, with a GET pipelined:
  * DMA_STATUS and the bytes written must be what the run implies.
- * Not modelled yet: DMA logging (features 6, 7, 8; fuzz_bitmap will
- * check REPORT's conversion).
+ *
+ * DMA logging (features 6, 7, 8; reference-server/README.md), for every
+ * START, STOP and REPORT, whether a record or a macro (FZS_OP_LOG_*)
+ * built it; the model knows whether logging is on, the page START chose,
+ * its ranges (up to two), and per macro mapping what DMA runs wrote since
+ * a REPORT last covered it, or that none of its pages is dirty:
+ * - START succeeds only while not logging (EBUSY while logging), for a
+ *   page size hint that is a power of two and data of exactly its ranges,
+ *   which (up to two checked) are whole pages, neither wrap nor overlap;
+ *   the reply is the request with the page chosen (the hint, within
+ *   4 KiB .. 1 GiB); from the macro it succeeds exactly when its ranges
+ *   are whole pages;
+ * - STOP succeeds exactly while logging and echoes the request;
+ * - REPORT succeeds only while logging, never for an invalid request (a
+ *   page not a power of two of at least 4 KiB, no length, a wrap), and
+ *   always for a valid one whose bitmap fits the max_data_xfer_size the
+ *   VERSION prefix negotiated; the
+ *   reply is {argsz, flags, iova, length, page_size} with argsz 32 plus
+ *   the bitmap, and the bitmap only when the request's argsz covers it;
+ *   no bit lies past the range or (ranges known) for a page nothing
+ *   logged is in; every page the DMA engine wrote is dirty; the pages of
+ *   a mapping nothing wrote to since START, its unmapping or a report of
+ *   all of it are clear; a second identical report of whole logging
+ *   pages right after the first is empty (the first cleared them);
+ * - a PROBE of 6, 7 or 8 echoes the request;
+ * - logging stops when the client goes away, not on DEVICE_RESET.
+ * The bitmap's conversion between page sizes is fuzz_bitmap's to check.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -72,6 +97,10 @@
 #define DMA_PATTERN   0x0706050403020100ull
 
 enum { FAULT_NO, FAULT_ARMED, FAULT_UNKNOWN };
+enum { LOG_OFF, LOG_ON, LOG_UNKNOWN };
+
+/* fz.log_nr when START's ranges are not known (more than fit log_r) */
+#define LOG_MANY SIZE_MAX
 
 struct fz {
     struct vuc_srv *s;
@@ -100,6 +129,19 @@ struct fz {
     uint64_t dma_writes;
     bool mapped[2];   /* the macro's mappings: without, with an fd */
     bool dma_tainted; /* the input mapped or unmapped memory itself */
+    /* DMA logging on this connection (README: "DMA logging") */
+    int log;              /* LOG_*: between a START and a STOP */
+    uint64_t log_page;    /* the logging page START chose (0: not known) */
+    size_t log_nr;        /* START's num_ranges (0: every mapping) */
+    uint64_t log_r[2][2]; /* its ranges, [iova, end), if log_nr <= 2 */
+    /* bytes from the start of each macro mapping that DMA runs wrote
+     * while they were logged, since a REPORT last covered them: a
+     * REPORT must show their pages dirty */
+    uint64_t dirty[2];
+    /* no page of a macro mapping is dirty: a REPORT must show its pages
+     * clear (only with logging pages of at most DMA_MAP_SIZE, which
+     * never reach past a mapping) */
+    bool clean[2];
 };
 
 /* ---- the model ---- */
@@ -221,6 +263,27 @@ static void check_any_reply(const struct vuc_msg *m)
     check_reply(&h, m);
 }
 
+/* What the model knows of the log: only that it is on, off or either. */
+static void log_reset(struct fz *f, int log)
+{
+    f->log = log;
+    f->log_page = 0;
+    f->log_nr = LOG_MANY;
+    f->dirty[0] = f->dirty[1] = 0;
+    f->clean[0] = f->clean[1] = false;
+}
+
+/* The model's side of a client going away (spec: Client Disconnection;
+ * README: every mapping is unmapped, the DMA ids start again at 1, and
+ * logging, which belongs to the client, stops). */
+static void disconnected(struct fz *f)
+{
+    f->negotiated = false;
+    f->dma_id = 0;
+    f->mapped[0] = f->mapped[1] = false;
+    log_reset(f, LOG_OFF);
+}
+
 static void reconnect(struct fz *f)
 {
     release_rep(f);
@@ -228,10 +291,7 @@ static void reconnect(struct fz *f)
     vuc_conn_close(f->srv);
     f->cli = f->srv = NULL;
     FZ_CHECK(vuc_mem_pair(&f->cli, &f->srv) == 0, "mem pair");
-    f->negotiated = false;
-    /* spec: Client Disconnection: the server unmaps everything */
-    f->dma_id = 0;
-    f->mapped[0] = f->mapped[1] = false;
+    disconnected(f);
 }
 
 /* -1: no reply; 0: success; else the errno of the error reply. */
@@ -288,6 +348,297 @@ static void model_set(struct fz *f, uint32_t target, int64_t err, uint32_t st)
     f->state = target;
 }
 
+/* ---- DMA logging (README: "DMA logging") ---- */
+
+static bool pow2(uint64_t x)
+{
+    return x && !(x & (x - 1));
+}
+
+static uint64_t mapping_iova(bool with_fd)
+{
+    return with_fd ? DMA_IOVA_FD : DMA_IOVA_NOFD;
+}
+
+/* README: the logging page is the hint from 4 KiB to 1 GiB, else the
+ * nearer of the two. */
+static uint64_t log_pick(uint64_t hint)
+{
+    if (hint < 4096)
+        return 4096;
+    return hint > (1ull << 30) ? 1ull << 30 : hint;
+}
+
+/* Bytes of [a, b) inside [c, d). */
+static uint64_t overlap(uint64_t a, uint64_t b, uint64_t c, uint64_t d)
+{
+    a = a > c ? a : c;
+    b = b < d ? b : d;
+    return a < b ? b - a : 0;
+}
+
+/* Is all of [a, a + n), written by the DMA engine into a mapping, in
+ * what START logs? Only the START ranges the model knows count. */
+static bool logged(const struct fz *f, uint64_t a, uint64_t n)
+{
+    uint64_t in = 0;
+
+    if (f->log != LOG_ON || f->log_nr == LOG_MANY)
+        return false;
+    if (f->log_nr == 0)
+        return true; /* num_ranges 0: every mapping */
+    /* START refuses overlapping ranges, so the overlaps add up */
+    for (size_t i = 0; i < f->log_nr; i++)
+        in += overlap(a, a + n, f->log_r[i][0], f->log_r[i][1]);
+    return in == n;
+}
+
+/* A DMA engine run wrote n bytes at the start of a macro mapping. */
+static void log_dma(struct fz *f, bool with_fd, uint64_t n)
+{
+    if (n > f->dirty[with_fd] && logged(f, mapping_iova(with_fd), n))
+        f->dirty[with_fd] = n;
+}
+
+/* LOGGING_START (flags SET | 6): p, len the request payload. */
+static void log_start(struct fz *f, const uint8_t *p, size_t len, int64_t err)
+{
+    const uint8_t *rp = f->rep.payload;
+    uint64_t hint, page;
+    uint32_t nr;
+
+    if (err == -1) {
+        if (f->log != LOG_ON) /* logging already: it cannot start */
+            log_reset(f, LOG_UNKNOWN);
+        return;
+    }
+    if (err != 0) {
+        /* uAPI: "Another start is not allowed in the meantime" */
+        FZ_CHECK(f->log != LOG_ON || len < VUC_FEATURE_HDR_SIZE + 16 ||
+                     vuc_get_u32(p) < VUC_FEATURE_HDR_SIZE + 16 || err == EBUSY,
+                 "LOGGING_START while logging: errno %lld", (long long)err);
+        return;
+    }
+    FZ_CHECK(f->log != LOG_ON, "a second LOGGING_START succeeded");
+    FZ_CHECK(vuc_get_u32(p) >= VUC_FEATURE_HDR_SIZE + 16 &&
+                 len >= VUC_FEATURE_HDR_SIZE + 16,
+             "LOGGING_START with argsz %u, %zu bytes succeeded", vuc_get_u32(p),
+             len);
+    hint = vuc_get_u64(p + 8);
+    page = log_pick(hint);
+    nr = vuc_get_u32(p + 16);
+    FZ_CHECK(pow2(hint) && len == 24 + 16ull * nr,
+             "LOGGING_START of page size 0x%llx, %u ranges in %zu bytes "
+             "succeeded",
+             (unsigned long long)hint, nr, len);
+    /* README: the reply is the request with the page size chosen */
+    FZ_CHECK(f->rep.payload_len == len && memcmp(rp, p, 8) == 0 &&
+                 vuc_get_u64(rp + 8) == page &&
+                 memcmp(rp + 16, p + 16, len - 16) == 0,
+             "LOGGING_START of page 0x%llx: a reply of %zu bytes, page 0x%llx",
+             (unsigned long long)hint, f->rep.payload_len,
+             f->rep.payload_len >= 16 ? (unsigned long long)vuc_get_u64(rp + 8)
+                                      : 0ull);
+    log_reset(f, LOG_ON);
+    f->log_page = page;
+    f->clean[0] = f->clean[1] = page <= DMA_MAP_SIZE; /* nothing yet */
+    if (nr > 2)
+        return; /* the model keeps only a few */
+    for (uint32_t i = 0; i < nr; i++) {
+        uint64_t a = vuc_get_u64(p + 24 + 16 * i);
+        uint64_t n = vuc_get_u64(p + 32 + 16 * i);
+
+        /* README: whole pages, no wrap, no overlap */
+        FZ_CHECK(
+            n && !((a | n) & (page - 1)) && a + n > a &&
+                (i == 0 || !overlap(a, a + n, f->log_r[0][0], f->log_r[0][1])),
+            "LOGGING_START accepted range 0x%llx+0x%llx at page 0x%llx",
+            (unsigned long long)a, (unsigned long long)n,
+            (unsigned long long)page);
+        f->log_r[i][0] = a;
+        f->log_r[i][1] = a + n;
+    }
+    f->log_nr = nr;
+}
+
+/* LOGGING_STOP (flags SET | 7): the spec gives it no data. */
+static void log_stop(struct fz *f, const uint8_t *p, size_t len, int64_t err)
+{
+    /* an argsz below the 8-byte head fails before it is a STOP */
+    bool stop = vuc_get_u32(p) >= VUC_FEATURE_HDR_SIZE;
+
+    if (err == 0) {
+        FZ_CHECK(f->log != LOG_OFF, "LOGGING_STOP succeeded while not logging");
+        FZ_CHECK(f->rep.payload_len == len &&
+                     memcmp(f->rep.payload, p, len) == 0,
+                 "LOGGING_STOP reply is not the request");
+        log_reset(f, LOG_OFF);
+    } else if (err > 0) {
+        FZ_CHECK(f->log != LOG_ON || !stop,
+                 "LOGGING_STOP while logging: errno %lld", (long long)err);
+        if (stop)
+            log_reset(f, LOG_OFF); /* it was not logging */
+    } else if (stop) {
+        log_reset(f, LOG_OFF); /* it stopped, or it was not logging */
+    }
+}
+
+/* The bits of word w of a bitmap that stand for pages lo to hi. */
+static uint64_t word_bits(uint64_t w, uint64_t lo, uint64_t hi)
+{
+    uint64_t first = w * 64, last = first + 63, m = ~0ull;
+
+    if (hi < first || lo > last)
+        return 0;
+    if (lo > first)
+        m &= ~0ull << (lo - first);
+    if (hi < last)
+        m &= ~0ull >> (last - hi);
+    return m;
+}
+
+/* Bits lo to hi of bitmap bm are all set (set) or all clear. */
+static bool bits_are(const uint8_t *bm, uint64_t lo, uint64_t hi, bool set)
+{
+    for (uint64_t w = lo / 64; w <= hi / 64; w++) {
+        uint64_t m = word_bits(w, lo, hi);
+
+        if ((vuc_get_u64(bm + 8 * w) & m) != (set ? m : 0))
+            return false;
+    }
+    return true;
+}
+
+/* The pages lo to hi of a report of [iova, end) at page pg that bytes
+ * [a, b) lie in; false if none. */
+static bool pages_of(uint64_t iova, uint64_t end, uint64_t pg, uint64_t a,
+                     uint64_t b, uint64_t *lo, uint64_t *hi)
+{
+    a = a > iova ? a : iova;
+    b = b < end ? b : end;
+    if (a >= b)
+        return false;
+    *lo = (a - iova) / pg;
+    *hi = (b - 1 - iova) / pg;
+    return true;
+}
+
+/*
+ * LOGGING_REPORT (flags GET | 8). Not the conversion (fuzz_bitmap checks
+ * it), only what must hold whatever it does: served exactly while
+ * logging for a valid request; the reply's size follows from the request;
+ * no bit past the range or, when the model knows the ranges, for a page
+ * nothing logged lies in; and every page the DMA engine wrote since it
+ * was last reported is dirty.
+ */
+static void log_report(struct fz *f, const uint8_t *p, size_t len, int64_t err)
+{
+    const uint8_t *rp = f->rep.payload, *bm;
+    uint32_t argsz = vuc_get_u32(p);
+    uint64_t iova, length, page, end = 0, nbits, bytes;
+    uint64_t lo[2] = {0, 0}, hi[2] = {0, 0};
+    uint64_t xfer = f->small_xfer ? 4096u : VUC_DEFAULT_MAX_DATA_XFER_SIZE;
+    bool valid, in[2] = {false, false};
+
+    if (len != VUC_FEATURE_HDR_SIZE + VUC_LOG_REPORT_SIZE) {
+        FZ_CHECK(err != 0, "LOGGING_REPORT of %zu bytes succeeded", len);
+        return;
+    }
+    iova = vuc_get_u64(p + 8);
+    length = vuc_get_u64(p + 16);
+    page = vuc_get_u64(p + 24);
+    /* README: the checks, but for E2BIG (the bitmap above xfer) */
+    valid = argsz >= 32 && pow2(page) && page >= 4096 && length &&
+            !__builtin_add_overflow(iova, length, &end);
+    nbits = valid ? length / page + (length % page != 0) : 0;
+    bytes = (nbits + 63) / 64 * 8;
+    if (err == -1) {
+        /* served or not: what it reported is clear now */
+        f->dirty[0] = f->dirty[1] = 0;
+        return;
+    }
+    if (err != 0) {
+        FZ_CHECK(f->log != LOG_ON || !valid || !f->prefix || bytes > xfer,
+                 "LOGGING_REPORT of 0x%llx+0x%llx at 0x%llx refused while "
+                 "logging: errno %lld",
+                 (unsigned long long)iova, (unsigned long long)length,
+                 (unsigned long long)page, (long long)err);
+        return;
+    }
+    /* spec: "only valid if logging ... has been previously started" */
+    FZ_CHECK(f->log != LOG_OFF, "LOGGING_REPORT served while not logging");
+    FZ_CHECK(valid, "LOGGING_REPORT of 0x%llx+0x%llx at 0x%llx served",
+             (unsigned long long)iova, (unsigned long long)length,
+             (unsigned long long)page);
+    if (f->log == LOG_UNKNOWN)
+        log_reset(f, LOG_ON); /* it was on, with a log unknown */
+    /* README: {argsz, flags, iova, length, page_size} then the bitmap,
+     * argsz = 32 + its bytes; a smaller argsz gets the 32 bytes alone */
+    FZ_CHECK(
+        f->rep.payload_len == (argsz >= 32 + bytes ? 32 + bytes : 32) &&
+            vuc_get_u32(rp) == 32 + bytes && memcmp(rp + 4, p + 4, 28) == 0,
+        "LOGGING_REPORT of 0x%llx+0x%llx at 0x%llx, argsz %u: a reply of "
+        "%zu bytes, argsz %u",
+        (unsigned long long)iova, (unsigned long long)length,
+        (unsigned long long)page, argsz, f->rep.payload_len, vuc_get_u32(rp));
+    if (argsz < 32 + bytes)
+        return; /* README: and the log is left as it was */
+    bm = rp + 32;
+
+    for (size_t r = 0; f->log_nr >= 1 && f->log_nr <= 2 && r < f->log_nr; r++)
+        in[r] = pages_of(iova, end, page, f->log_r[r][0], f->log_r[r][1],
+                         &lo[r], &hi[r]);
+    for (uint64_t w = 0; w < bytes / 8; w++) {
+        uint64_t v = vuc_get_u64(bm + 8 * w), ok = word_bits(w, 0, nbits - 1);
+
+        if (f->log_nr >= 1 && f->log_nr <= 2)
+            ok = (in[0] ? word_bits(w, lo[0], hi[0]) : 0) |
+                 (in[1] ? word_bits(w, lo[1], hi[1]) : 0);
+        FZ_CHECK(!(v & ~ok),
+                 "LOGGING_REPORT of 0x%llx+0x%llx at 0x%llx: word %llu is "
+                 "0x%llx, bits outside the range or what is logged",
+                 (unsigned long long)iova, (unsigned long long)length,
+                 (unsigned long long)page, (unsigned long long)w,
+                 (unsigned long long)v);
+    }
+    for (int m = 0; m < 2; m++) {
+        uint64_t a = mapping_iova(m), b = a + DMA_MAP_SIZE, l, h;
+
+        if (f->dirty[m] &&
+            pages_of(iova, end, page, a, a + f->dirty[m], &l, &h)) {
+            FZ_CHECK(bits_are(bm, l, h, true),
+                     "LOGGING_REPORT of 0x%llx+0x%llx at 0x%llx: pages %llu "
+                     "to %llu not all dirty, but DMA wrote 0x%llx bytes at "
+                     "0x%llx",
+                     (unsigned long long)iova, (unsigned long long)length,
+                     (unsigned long long)page, (unsigned long long)l,
+                     (unsigned long long)h, (unsigned long long)f->dirty[m],
+                     (unsigned long long)a);
+            f->dirty[m] = 0; /* reported, and cleared where wholly inside */
+        }
+        /* the report's pages that lie wholly in a clean mapping */
+        if (f->clean[m] && pages_of(iova, end, page, a, b, &l, &h)) {
+            bool first_in = iova + l * page >= a;
+            bool last_in = (h + 1 == nbits ? end : iova + (h + 1) * page) <= b;
+
+            l += !first_in;
+            if (h >= l + !last_in)
+                FZ_CHECK(bits_are(bm, l, h - !last_in, false),
+                         "LOGGING_REPORT of 0x%llx+0x%llx at 0x%llx: a page "
+                         "from %llu to %llu is dirty, but nothing wrote to "
+                         "0x%llx since it was clear",
+                         (unsigned long long)iova, (unsigned long long)length,
+                         (unsigned long long)page, (unsigned long long)l,
+                         (unsigned long long)(h - !last_in),
+                         (unsigned long long)a);
+        }
+        /* README: the logging pages wholly inside the report are cleared;
+         * pages of at most the mapping's size lie in it or outside */
+        if (iova <= a && end >= b && f->log_page && f->log_page <= DMA_MAP_SIZE)
+            f->clean[m] = true;
+    }
+}
+
 static void model_feature(struct fz *f, const uint8_t *p, size_t len,
                           int64_t err, uint32_t st)
 {
@@ -298,6 +649,26 @@ static void model_feature(struct fz *f, const uint8_t *p, size_t len,
     argsz = vuc_get_u32(p);
     flags = vuc_get_u32(p + 4);
     idx = flags & VUC_FEATURE_MASK;
+    /* the only flags that reach the logging methods (a PROBE changes
+     * nothing, other flags are EINVAL) */
+    if (flags == (VUC_FEATURE_SET | VUC_FEATURE_DMA_LOGGING_START))
+        log_start(f, p, len, err);
+    else if (flags == (VUC_FEATURE_SET | VUC_FEATURE_DMA_LOGGING_STOP))
+        log_stop(f, p, len, err);
+    else if (flags == (VUC_FEATURE_GET | VUC_FEATURE_DMA_LOGGING_REPORT))
+        log_report(f, p, len, err);
+    /* spec: "These features can also be probed": a PROBE (with SET for
+     * START and STOP, GET for REPORT, or neither) echoes the request */
+    if (idx >= VUC_FEATURE_DMA_LOGGING_START &&
+        idx <= VUC_FEATURE_DMA_LOGGING_REPORT && (flags & VUC_FEATURE_PROBE) &&
+        argsz >= VUC_FEATURE_HDR_SIZE &&
+        !(flags & ~(VUC_FEATURE_PROBE | idx |
+                    (idx == VUC_FEATURE_DMA_LOGGING_REPORT ? VUC_FEATURE_GET
+                                                           : VUC_FEATURE_SET))))
+        FZ_CHECK(err == -1 || (err == 0 && f->rep.payload_len == len &&
+                               memcmp(f->rep.payload, p, len) == 0),
+                 "PROBE of feature %u (flags 0x%x): errno %lld", idx, flags,
+                 (long long)err);
     if ((flags & ~VUC_FEATURE_FLAGS_KNOWN) || idx != 2 ||
         argsz < VUC_FEATURE_HDR_SIZE + 8)
         return;
@@ -772,6 +1143,8 @@ static void dma_run(struct fz *f, uint8_t ctl, struct fz_in *a)
         memcpy(w + 16, b, 4);
         f->dma_run = true;
         f->dma_start = f->dma_next = iova;
+        if (len)
+            f->clean[with_fd] = false; /* whatever the run's fate */
         xchg_tail(f, VUC_CMD_REGION_WRITE, (uint8_t)(ctl & ~FZS_CTL_FD), w,
                   sizeof(w), (flags & 4u) != 0, tail, (size_t)nrep * 32);
         f->dma_run = false;
@@ -816,6 +1189,8 @@ static void dma_run(struct fz *f, uint8_t ctl, struct fz_in *a)
                  "DMA of %u bytes in %u messages, %u replies: status %u", len,
                  chunks, nrep, status);
     }
+    if (status == 0)
+        log_dma(f, with_fd, len);
 unmap:
     if (flags & 8u) {
         uint8_t u[24];
@@ -825,9 +1200,104 @@ unmap:
         vuc_put_u64(u + 8, iova);
         vuc_put_u64(u + 16, DMA_MAP_SIZE);
         xchg(f, VUC_CMD_DMA_UNMAP, 0, u, sizeof(u));
-        if (outcome(f) == 0)
+        if (outcome(f) == 0) {
+            /* README: its logging pages (of at most its size) are clear */
             f->mapped[with_fd] = false;
+            f->dirty[with_fd] = 0;
+            f->clean[with_fd] =
+                f->log == LOG_ON && f->log_page && f->log_page <= DMA_MAP_SIZE;
+        }
     }
+}
+
+/* The ctl bits that leave a request a command the server answers. */
+static bool plain_command(uint8_t ctl)
+{
+    return !(ctl & (FZS_CTL_REPLY | FZS_CTL_TYPE | FZS_CTL_NO_REPLY));
+}
+
+/*
+ * FZS_OP_LOG_START: u8 ranges (FZS_LOG_NOFD, FZS_LOG_FD: the macro
+ * mappings, whole; neither: num_ranges 0), u8 page (the hint is
+ * 1 << (page & 63)). From LOG_OFF it must start exactly when the ranges
+ * are whole pages of the page chosen (README).
+ */
+static void log_start_run(struct fz *f, uint8_t ctl, struct fz_in *a)
+{
+    uint8_t sel = fz_u8(a), b[VUC_FEATURE_HDR_SIZE + 16 + 2 * 16];
+    uint64_t hint = 1ull << (fz_u8(a) & 63);
+    uint32_t nr = 0;
+    int was = f->log;
+
+    for (int m = 0; m < 2; m++) {
+        if (!(sel & (m ? FZS_LOG_FD : FZS_LOG_NOFD)))
+            continue;
+        vuc_put_u64(b + 24 + 16 * nr, mapping_iova(m));
+        vuc_put_u64(b + 32 + 16 * nr, DMA_MAP_SIZE);
+        nr++;
+    }
+    vuc_put_u32(b, 24 + 16 * nr);
+    vuc_put_u32(b + 4, VUC_FEATURE_SET | VUC_FEATURE_DMA_LOGGING_START);
+    vuc_put_u64(b + 8, hint);
+    vuc_put_u32(b + 16, nr);
+    vuc_put_u32(b + 20, 0);
+    xchg(f, VUC_CMD_DEVICE_FEATURE, ctl, b, 24 + 16 * nr);
+    /* mappings the input made could be too big to log (ENOMEM) */
+    if (was == LOG_OFF && plain_command(ctl) && f->prefix &&
+        (nr || !f->dma_tainted))
+        FZ_CHECK((outcome(f) == 0) ==
+                     (nr == 0 || log_pick(hint) <= DMA_MAP_SIZE),
+                 "LOGGING_START of %u ranges at 0x%llx: errno %lld", nr,
+                 (unsigned long long)hint, (long long)outcome(f));
+}
+
+/*
+ * FZS_OP_LOG_REPORT: u8 flags (FZS_LOG_FD: the mapping with an fd;
+ * FZS_LOG_SHORT: argsz 32; FZS_LOG_TWICE: the same request again at
+ * once), u8 page (1 << (page & 63)), u16 offset into the mapping, u16
+ * length (0: DMA_MAP_SIZE). It must be served exactly while logging and
+ * for a page of at least 4 KiB; a second report of a range that is whole
+ * logging pages finds them all clear.
+ */
+static void log_report_run(struct fz *f, uint8_t ctl, struct fz_in *a)
+{
+    uint8_t fl = fz_u8(a), b[VUC_FEATURE_HDR_SIZE + VUC_LOG_REPORT_SIZE];
+    uint64_t page = 1ull << (fz_u8(a) & 63);
+    uint64_t iova = mapping_iova(fl & FZS_LOG_FD) + fz_u16(a);
+    uint64_t len = fz_u16(a), bytes;
+    int was = f->log;
+
+    len = len ? len : DMA_MAP_SIZE;
+    bytes = ((len / page + (len % page != 0)) + 63) / 64 * 8;
+    vuc_put_u32(b, (fl & FZS_LOG_SHORT) ? 32 : (uint32_t)(32 + bytes));
+    vuc_put_u32(b + 4, VUC_FEATURE_GET | VUC_FEATURE_DMA_LOGGING_REPORT);
+    vuc_put_u64(b + 8, iova);
+    vuc_put_u64(b + 16, len);
+    vuc_put_u64(b + 24, page);
+    xchg(f, VUC_CMD_DEVICE_FEATURE, ctl, b, sizeof(b));
+    if (!plain_command(ctl) || !f->prefix)
+        return;
+    if (was == LOG_OFF)
+        FZ_CHECK(outcome(f) == EINVAL, "LOGGING_REPORT not logging: %lld",
+                 (long long)outcome(f));
+    else if (was == LOG_ON)
+        FZ_CHECK((outcome(f) == 0) == (page >= 4096),
+                 "LOGGING_REPORT at 0x%llx: errno %lld",
+                 (unsigned long long)page, (long long)outcome(f));
+    /* README: the report cleared the logging pages wholly inside it */
+    if (!(fl & FZS_LOG_TWICE) || (fl & FZS_LOG_SHORT) || outcome(f) != 0 ||
+        !f->log_page || iova % f->log_page || (iova + len) % f->log_page)
+        return;
+    xchg(f, VUC_CMD_DEVICE_FEATURE, ctl, b, sizeof(b));
+    FZ_CHECK(outcome(f) == 0 && f->rep.payload_len == 32 + bytes,
+             "LOGGING_REPORT again: errno %lld", (long long)outcome(f));
+    for (uint64_t w = 0; w < bytes / 8; w++)
+        FZ_CHECK(vuc_get_u64(f->rep.payload + 32 + 8 * w) == 0,
+                 "LOGGING_REPORT of 0x%llx+0x%llx at 0x%llx again: word "
+                 "%llu is 0x%llx, not cleared by the first",
+                 (unsigned long long)iova, (unsigned long long)len,
+                 (unsigned long long)page, (unsigned long long)w,
+                 (unsigned long long)vuc_get_u64(f->rep.payload + 32 + 8 * w));
 }
 
 static void macro(struct fz *f, uint8_t op, uint8_t ctl, struct fz_in *a)
@@ -864,9 +1334,7 @@ static void macro(struct fz *f, uint8_t op, uint8_t ctl, struct fz_in *a)
         vuc_conn_close(f->srv);
         f->srv = NULL;
         FZ_CHECK(vuc_mem_pair(&f->cli, &f->srv) == 0, "mem pair");
-        f->negotiated = false;
-        f->dma_id = 0;
-        f->mapped[0] = f->mapped[1] = false;
+        disconnected(f);
         if (f->prefix)
             version_prefix(f);
         break;
@@ -893,6 +1361,17 @@ static void macro(struct fz *f, uint8_t op, uint8_t ctl, struct fz_in *a)
         break;
     case FZS_OP_DMA:
         dma_run(f, ctl, a);
+        break;
+    case FZS_OP_LOG_START:
+        log_start_run(f, ctl, a);
+        break;
+    case FZS_OP_LOG_STOP:
+        vuc_put_u32(b, VUC_FEATURE_HDR_SIZE);
+        vuc_put_u32(b + 4, VUC_FEATURE_SET | VUC_FEATURE_DMA_LOGGING_STOP);
+        xchg(f, VUC_CMD_DEVICE_FEATURE, ctl, b, VUC_FEATURE_HDR_SIZE);
+        break;
+    case FZS_OP_LOG_REPORT:
+        log_report_run(f, ctl, a);
         break;
     default:
         break;
@@ -994,8 +1473,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 macro(&f, op, ctl, &arg);
             else
                 xchg(&f, op, ctl, arg.p, arg.n);
-            if (op == VUC_CMD_DMA_MAP || op == VUC_CMD_DMA_UNMAP)
+            if (op == VUC_CMD_DMA_MAP || op == VUC_CMD_DMA_UNMAP) {
                 f.dma_tainted = true;
+                f.dirty[0] = f.dirty[1] = 0; /* an unmap clears them */
+            }
+            /* the DMA engine's doorbell, DIRTY_SIM_PERMILLE, a mapping
+             * over the macro's: the model no longer knows what is dirty */
+            if (op == VUC_CMD_REGION_WRITE || op == VUC_CMD_DMA_MAP ||
+                op == VUC_CMD_DMA_UNMAP)
+                f.clean[0] = f.clean[1] = false;
         }
     }
 
