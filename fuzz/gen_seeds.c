@@ -341,6 +341,185 @@ static void server_seed(const char *name, const struct buf *b)
     save_buf("fuzz_server", name, b);
 }
 
+/* ---- fuzz_server: DMA logging ---- */
+
+static void rec_log_start(struct buf *b, uint8_t ranges, uint8_t page)
+{
+    uint8_t x[2] = {ranges, page};
+
+    rec(b, FZS_OP_LOG_START, 0, x, 2);
+}
+
+static void rec_log_report(struct buf *b, uint8_t ctl, uint8_t flags,
+                           uint8_t page, uint16_t off, uint16_t len)
+{
+    uint8_t x[6] = {flags, page};
+
+    vuc_put_u16(x + 2, off);
+    vuc_put_u16(x + 4, len);
+    rec(b, FZS_OP_LOG_REPORT, ctl, x, sizeof(x));
+}
+
+/* u8 flags, u8 replies, u16 length: FZS_OP_DMA */
+static void rec_dma(struct buf *b, uint8_t flags, uint8_t replies, uint16_t len)
+{
+    uint8_t x[4] = {flags, replies};
+
+    vuc_put_u16(x + 2, len);
+    rec(b, FZS_OP_DMA, 0, x, sizeof(x));
+}
+
+/* DEVICE_FEATURE for a logging method, built by hand */
+static void rec_log_raw(struct buf *b, uint8_t ctl, uint32_t argsz,
+                        uint32_t flags, const struct buf *data)
+{
+    struct buf p = {0};
+
+    put32(&p, argsz);
+    put32(&p, flags);
+    put(&p, data->p, data->n);
+    rec(b, VUC_CMD_DEVICE_FEATURE, ctl, p.p, p.n);
+    free(p.p);
+}
+
+static void gen_server_logging(void)
+{
+    struct buf b = {0}, d = {0};
+    const uint32_t start = VUC_FEATURE_SET | VUC_FEATURE_DMA_LOGGING_START;
+    const uint32_t stop = VUC_FEATURE_SET | VUC_FEATURE_DMA_LOGGING_STOP;
+    const uint32_t report = VUC_FEATURE_GET | VUC_FEATURE_DMA_LOGGING_REPORT;
+
+    /* the macro mappings logged at 16 KiB pages: DMA into both, reports
+     * finer, coarser, unaligned, twice, too short; START twice; reset
+     * keeps logging, STOP ends it, a new client finds it off */
+    put8(&b, 0);
+    rec_log_report(&b, 0, 0, 12, 0, 0); /* not logging: EINVAL */
+    rec_log_start(&b, FZS_LOG_NOFD | FZS_LOG_FD, 14);
+    rec_log_start(&b, FZS_LOG_NOFD, 12); /* EBUSY */
+    rec_dma(&b, 1, 0, 0x2000);           /* fd, 8 KiB */
+    rec_dma(&b, 0, 1, 0x1000);           /* DMA_WRITE, 4 KiB */
+    rec_log_report(&b, 0, FZS_LOG_FD | FZS_LOG_TWICE, 12, 0, 0);
+    rec_log_report(&b, 0, 0, 16, 0x100, 0x3000);
+    rec_log_report(&b, 0, FZS_LOG_TWICE, 14, 0, 0);
+    rec_dma(&b, 1, 0, 0x5000);
+    rec_log_report(&b, 0, FZS_LOG_FD | FZS_LOG_SHORT, 12, 0, 0);
+    rec(&b, FZS_OP_RESET, 0, NULL, 0);
+    rec_log_report(&b, 0, FZS_LOG_FD | FZS_LOG_TWICE, 13, 0x1000, 0x2000);
+    rec_log_report(&b, 0, FZS_LOG_FD, 11, 0, 0); /* page 2 KiB: EINVAL */
+    rec(&b, FZS_OP_LOG_STOP, 0, NULL, 0);
+    rec_log_report(&b, 0, 0, 12, 0, 0); /* stopped: EINVAL */
+    rec(&b, FZS_OP_LOG_STOP, 0, NULL, 0);
+    rec_log_start(&b, FZS_LOG_FD, 20); /* 1 MiB: not whole pages */
+    rec_log_start(&b, FZS_LOG_FD, 12);
+    rec_dma(&b, 1 | 8, 0, 0x3000); /* then unmapped: clear */
+    rec_log_report(&b, 0, FZS_LOG_FD, 12, 0, 0);
+    rec(&b, FZS_OP_RECONNECT, 0, NULL, 0);
+    rec_log_report(&b, 0, 0, 12, 0, 0); /* a new client: EINVAL */
+    server_seed("dma-logging", &b);
+
+    /* num_ranges 0 at 1 GiB pages: every mapping, those made later too;
+     * 4 KiB transfers, so DMA_WRITEs in pieces; reports at 4 KiB and at
+     * 2 MiB; the run in STOP is refused and dirties nothing */
+    reset(&b);
+    put8(&b, FZS_CFG_SMALL_XFER | 3);
+    rec_dma(&b, 1, 0, 0x1000);
+    rec_log_start(&b, 0, 30);
+    rec_dma(&b, 0, 3, 0x2800);
+    rec_dma(&b, 1, 0, 0xffff);
+    rec_log_report(&b, 0, 0, 12, 0, 0);
+    rec_log_report(&b, 0, FZS_LOG_FD | FZS_LOG_TWICE, 21, 0, 0);
+    rec_log_report(&b, 0, FZS_LOG_FD, 12, 0x10, 0x7ff0);
+    rec_set(&b, VUC_STATE_STOP);
+    rec_dma(&b, 1, 0, 0x1000); /* EBUSY */
+    rec_log_report(&b, 0, FZS_LOG_FD, 12, 0, 0);
+    rec_set(&b, VUC_STATE_RUNNING);
+    rec(&b, FZS_OP_LOG_STOP, 0, NULL, 0);
+    server_seed("dma-logging-all", &b);
+
+    /* by hand: PROBEs, bad STARTs, a START of three ranges, bad REPORTs (a page
+     * not a power of two, a range that wraps, a bitmap above max_data_xfer, 23
+     * bytes), a STOP with data, a START and a REPORT without a reply */
+    reset(&b);
+    put8(&b, FZS_CFG_SMALL_XFER | 2);
+    reset(&d);
+    rec_log_raw(&b, 0, 8, VUC_FEATURE_PROBE | start, &d);
+    rec_log_raw(&b, 0, 8, VUC_FEATURE_PROBE | stop, &d);
+    rec_log_raw(&b, 0, 8, VUC_FEATURE_PROBE | report, &d);
+    rec_log_raw(&b, 0, 8, VUC_FEATURE_GET | VUC_FEATURE_DMA_LOGGING_START, &d);
+    /* refused: a page size not a power of two, ranges that overlap, one
+     * that wraps */
+    put64(&d, 0x3000);
+    put32(&d, 1);
+    put32(&d, 0);
+    put64(&d, 0x10000000);
+    put64(&d, 0x6000);
+    rec_log_raw(&b, 0, 24, start, &d);
+    reset(&d);
+    put64(&d, 4096);
+    put32(&d, 2);
+    put32(&d, 0);
+    put64(&d, 0x10000000);
+    put64(&d, 0x10000);
+    put64(&d, 0x1000f000);
+    put64(&d, 0x2000);
+    rec_log_raw(&b, 0, 24, start, &d);
+    reset(&d);
+    put64(&d, 4096);
+    put32(&d, 1);
+    put32(&d, 0);
+    put64(&d, 0 - 0x2000ull);
+    put64(&d, 0x4000);
+    rec_log_raw(&b, 0, 24, start, &d);
+    reset(&d);
+    put64(&d, 4096);
+    put32(&d, 3);
+    put32(&d, 0);
+    for (uint64_t i = 0; i < 3; i++) {
+        put64(&d, 0x10000000 + i * 0x20000);
+        put64(&d, 0x10000);
+    }
+    rec_log_raw(&b, 0, 24, start, &d);
+    rec_dma(&b, 0, 1, 0x1000);
+    reset(&d);
+    put64(&d, 0x10000000);
+    put64(&d, 0x10000);
+    put64(&d, 0x3000);
+    rec_log_raw(&b, 0, 64, report, &d);
+    reset(&d);
+    put64(&d, UINT64_MAX - 0x1000);
+    put64(&d, 0x2000);
+    put64(&d, 4096);
+    rec_log_raw(&b, 0, 64, report, &d);
+    reset(&d);
+    put64(&d, 0);
+    put64(&d, 1ull << 40);
+    put64(&d, 4096);
+    rec_log_raw(&b, 0, 64, report, &d);
+    reset(&d);
+    put64(&d, 0x10000000);
+    put64(&d, 0x40000);
+    put64(&d, 4096);
+    rec_log_raw(&b, 0, 64, report, &d);
+    d.n = 23;
+    rec_log_raw(&b, 0, 64, report, &d);
+    reset(&d);
+    put64(&d, 0x1234);
+    rec_log_raw(&b, 0, 16, stop, &d);
+    reset(&d);
+    put64(&d, 65536);
+    put32(&d, 0);
+    put32(&d, 0);
+    rec_log_raw(&b, FZS_CTL_NO_REPLY, 24, start, &d);
+    rec_log_report(&b, FZS_CTL_NO_REPLY, 0, 12, 0, 0);
+    rec_log_report(&b, 0, 0, 12, 0, 0);
+    rec_log_raw(&b, FZS_CTL_NO_REPLY, 8, stop, &d);
+    rec_log_report(&b, 0, 0, 12, 0, 0);
+    server_seed("dma-logging-by-hand", &b);
+
+    free(b.p);
+    free(d.p);
+}
+
 static void gen_server(void)
 {
     struct buf b = {0}, p = {0};
@@ -543,6 +722,7 @@ static void gen_server(void)
 
     free(b.p);
     free(p.p);
+    gen_server_logging();
 }
 
 /* ---- fuzz_client: replies vucert-server gives to the client's calls ---- */

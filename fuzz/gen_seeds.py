@@ -41,7 +41,8 @@ FEATURES = [('migration', 1), ('mig_state', 2), ('log_start', 6),
             ('log_stop', 7), ('log_report', 8)]
 MACROS = [('set', 0x80), ('get', 0x81), ('read', 0x82), ('replay', 0x83),
           ('fault', 0x84), ('reconnect', 0x85), ('drain', 0x86),
-          ('poke', 0x87), ('dirty', 0x88), ('reset', 0x89)]
+          ('poke', 0x87), ('dirty', 0x88), ('reset', 0x89), ('dma', 0x8a),
+          ('log_start', 0x8b), ('log_stop', 0x8c), ('log_report', 0x8d)]
 JSON_KEYS = ['capabilities', 'max_msg_fds', 'max_data_xfer_size',
              'max_dma_maps', 'pgsizes', 'twin_socket', 'supported',
              'fd_index', 'write_multiple', 'migration', 'pgsize']
