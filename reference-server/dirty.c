@@ -192,7 +192,7 @@ static int cover(struct vuc_srv *s, uint64_t a, uint64_t b)
 
     if (n == 0)
         return 0;
-    if (d->bytes + bytes > LOG_BITMAP_MAX)
+    if (d->bytes + bytes > s->log_bitmap_max)
         return ENOMEM;
     g = srv_alloc(s, n * sizeof(*g));
     lr = srv_alloc(s, n * sizeof(*lr));
@@ -475,7 +475,7 @@ static int start(struct vuc_srv *s, struct vuc_msg *m,
     d->bytes = 0;
     for (size_t i = 0; i < nv; i++)
         total += bitmap_bytes(v[i].length, d->shift);
-    if (total > LOG_BITMAP_MAX)
+    if (total > s->log_bitmap_max)
         err = ENOMEM;
     if (!err)
         err = ranges_reserve(s, nv);

@@ -345,6 +345,9 @@ int vuc_srv_new(const struct vuc_srv_opts *o, struct vuc_srv **out)
         o->send_timeout_ms > 0 ? o->send_timeout_ms : VUC_SRV_SEND_TIMEOUT_MS;
     s->xfer = s->xfer_limit;
     s->state_size = state_size;
+    s->log_bitmap_max = o->log_bitmap_max && o->log_bitmap_max < LOG_BITMAP_MAX
+                            ? o->log_bitmap_max
+                            : LOG_BITMAP_MAX;
     state = srv_big_alloc(s, (size_t)state_size);
     if (!state) {
         srv_release(s, s);

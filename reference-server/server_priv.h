@@ -235,6 +235,7 @@ struct vuc_srv {
     struct vuc_srv_opts opts;
     size_t xfer_limit; /* server's own max_data_xfer_size */
     uint64_t state_size;
+    uint64_t log_bitmap_max; /* opts.log_bitmap_max, or LOG_BITMAP_MAX */
     int send_timeout_ms;
     /* per connection */
     bool negotiated;

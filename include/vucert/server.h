@@ -213,6 +213,11 @@ struct vuc_srv_opts {
     bool verbose;              /* one line per message on stderr */
     int send_timeout_ms;       /* reply send timeout; 0 means default */
     uint64_t state_size;       /* bytes of migratable state; 0: 1 MiB */
+    /* Most bytes of dirty bitmap all logged ranges may need together; a
+     * LOGGING_START (or a mapping logged by num_ranges 0) beyond it gets
+     * ENOMEM. 0: 4 GiB. A REPORT reads up to this much, so fuzz_server
+     * keeps it small. */
+    uint64_t log_bitmap_max;
     /* A failed RESUMING -> STOP leaves the device in ERROR rather than
      * RESUMING (--resume-fail-to-error). */
     bool resume_fail_to_error;

@@ -3355,6 +3355,36 @@ static void log_teardown(struct fx *f, int fd, uint8_t *mem)
     close(fd);
 }
 
+/* log_bitmap_max: a START whose bitmaps would exceed it gets ENOMEM,
+ * one within it starts; 0 keeps the 4 GiB default. */
+static void test_log_bitmap_max(void **state)
+{
+    struct vuc_srv_opts o;
+    uint64_t rs[2] = {LOG_IOVA, 0};
+    struct fx f;
+
+    (void)state;
+    vuc_srv_opts_init(&o);
+    o.state_size = FX_STATE;
+    o.log_bitmap_max = 4096; /* 32768 pages */
+    fx_open_opts(&f, &o);
+    negotiate(&f);
+    rs[1] = 32769ull * 4096;
+    assert_int_equal(log_start(&f, 4096, rs, 1, NULL), ENOMEM);
+    rs[1] = 32768ull * 4096;
+    assert_int_equal(log_start(&f, 4096, rs, 1, NULL), 0);
+    assert_int_equal(log_stop(&f), 0);
+    fx_close(&f);
+
+    o.log_bitmap_max = 0;
+    fx_open_opts(&f, &o);
+    negotiate(&f);
+    rs[1] = 1ull << 40; /* 32 MiB of bitmap */
+    assert_int_equal(log_start(&f, 4096, rs, 1, NULL), 0);
+    assert_int_equal(log_stop(&f), 0);
+    fx_close(&f);
+}
+
 static void test_log_start_rules(void **state)
 {
     uint64_t q = *(uint64_t *)*state;
@@ -5252,6 +5282,7 @@ int main(void)
         QUIRKED(test_log_start_rules, 21),
         QUIRKED(test_log_start_rules, 22),
         QUIRKED(test_log_start_rules, 23),
+        cmocka_unit_test(test_log_bitmap_max),
         QUIRKED(test_log_report_rules, 16),
         QUIRKED(test_log_report_rules, 17),
         QUIRKED(test_log_report_rules, 18),
