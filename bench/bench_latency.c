@@ -357,21 +357,6 @@ static void usage(FILE *f)
             DEFAULT_ROUNDS);
 }
 
-static int parse_uint(const char *s, unsigned min, unsigned *out)
-{
-    unsigned long v;
-    char *end;
-
-    if (!s || !*s || *s == '-')
-        return -EINVAL;
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno || *end || v < min || v > UINT_MAX / 2)
-        return -EINVAL;
-    *out = (unsigned)v;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, struct opts *o)
 {
     static const struct option lopts[] = {
@@ -382,6 +367,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    uint64_t v;
     int opt;
 
     o->iterations = DEFAULT_ITERATIONS;
@@ -391,17 +377,19 @@ static int parse_args(int argc, char **argv, struct opts *o)
     while ((opt = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
         switch (opt) {
         case 'n':
-            if (parse_uint(optarg, 1, &o->iterations) < 0) {
+            if (bench_parse_u64(optarg, 1, UINT_MAX / 2, &v) < 0) {
                 fprintf(stderr, "bench_latency: bad --iterations '%s'\n",
                         optarg);
                 return -EINVAL;
             }
+            o->iterations = (unsigned)v;
             break;
         case 'r':
-            if (parse_uint(optarg, 1, &o->rounds) < 0) {
+            if (bench_parse_u64(optarg, 1, UINT_MAX / 2, &v) < 0) {
                 fprintf(stderr, "bench_latency: bad --rounds '%s'\n", optarg);
                 return -EINVAL;
             }
+            o->rounds = (unsigned)v;
             break;
         case 'j':
             o->json = optarg;

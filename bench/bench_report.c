@@ -764,21 +764,6 @@ static void usage(FILE *f)
             DEFAULT_ROUNDS, QUICK_RANGE_GIB, QUICK_ROUNDS);
 }
 
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    unsigned long long v;
-    char *end;
-
-    if (!s || !*s || *s == '-')
-        return -EINVAL;
-    errno = 0;
-    v = strtoull(s, &end, 0);
-    if (errno || *end || v < min || v > max)
-        return -EINVAL;
-    *out = (uint64_t)v;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, struct opts *o)
 {
     static const struct option lopts[] = {
@@ -802,14 +787,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
     while ((opt = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
         switch (opt) {
         case 'g':
-            if (parse_u64(optarg, 1, MAX_RANGE_GIB, &o->range_gib) < 0) {
+            if (bench_parse_u64(optarg, 1, MAX_RANGE_GIB, &o->range_gib) < 0) {
                 fprintf(stderr, "bench_report: bad --range-gib '%s'\n", optarg);
                 return -EINVAL;
             }
             range_set = true;
             break;
         case 'x':
-            if (parse_u64(optarg, 8, MAX_XFER, &v) < 0 || v % 8) {
+            if (bench_parse_u64(optarg, 8, MAX_XFER, &v) < 0 || v % 8) {
                 fprintf(stderr,
                         "bench_report: bad --xfer '%s' (a multiple of 8, "
                         "8..%u)\n",
@@ -819,7 +804,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->xfer = (uint32_t)v;
             break;
         case 'r':
-            if (parse_u64(optarg, 1, 64, &v) < 0) {
+            if (bench_parse_u64(optarg, 1, 64, &v) < 0) {
                 fprintf(stderr, "bench_report: bad --rounds '%s'\n", optarg);
                 return -EINVAL;
             }

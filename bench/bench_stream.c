@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "vucert/client.h"
+#include "vucert/server.h"
 #include "vucert/wire.h"
 
 #include "bench_util.h"
@@ -1064,35 +1065,6 @@ static void usage(FILE *f)
             DEFAULT_ROUNDS, VUC_CLIENT_MAX_DEPTH, DEFAULT_DEPTH);
 }
 
-/* Decimal or 0x hex, optionally K, M or G (powers of 1024), as
- * vucert-server's --state-size; a multiple of 4096, at least 4096. */
-static int parse_size(const char *s, uint64_t *out)
-{
-    unsigned long long v;
-    unsigned shift = 0;
-    char *end;
-
-    if (!s || !*s || *s == '-')
-        return -EINVAL;
-    errno = 0;
-    v = strtoull(s, &end, 0);
-    if (errno || end == s)
-        return -EINVAL;
-    if (*end == 'K' || *end == 'k')
-        shift = 10;
-    else if (*end == 'M' || *end == 'm')
-        shift = 20;
-    else if (*end == 'G' || *end == 'g')
-        shift = 30;
-    if (shift)
-        end++;
-    if (*end || v > (UINT64_MAX >> 34) || (v << shift) < 4096 ||
-        (v << shift) % 4096)
-        return -EINVAL;
-    *out = (uint64_t)v << shift;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, struct opts *o)
 {
     static const struct option lopts[] = {
@@ -1109,8 +1081,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {NULL, 0, NULL, 0},
     };
     bool size_set = false, rounds_set = false;
-    unsigned long v;
-    char *end;
+    uint64_t v;
     int opt;
 
     memset(o, 0, sizeof(*o));
@@ -1121,7 +1092,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
     while ((opt = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
         switch (opt) {
         case 's':
-            if (parse_size(optarg, &o->state_size) < 0) {
+            if (vuc_srv_size_parse(optarg, &o->state_size) < 0) {
                 fprintf(stderr, "bench_stream: bad --state-size '%s'\n",
                         optarg);
                 return -EINVAL;
@@ -1129,15 +1100,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
             size_set = true;
             break;
         case 'S':
-            if (parse_size(optarg, &o->rss_size) < 0) {
+            if (vuc_srv_size_parse(optarg, &o->rss_size) < 0) {
                 fprintf(stderr, "bench_stream: bad --rss-size '%s'\n", optarg);
                 return -EINVAL;
             }
             break;
         case 'r':
-            errno = 0;
-            v = strtoul(optarg, &end, 10);
-            if (errno || *end || *optarg == '-' || v < 1 || v > 64) {
+            if (bench_parse_u64(optarg, 1, 64, &v) < 0) {
                 fprintf(stderr, "bench_stream: bad --rounds '%s' (1..64)\n",
                         optarg);
                 return -EINVAL;
@@ -1146,10 +1115,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
             rounds_set = true;
             break;
         case 'd':
-            errno = 0;
-            v = strtoul(optarg, &end, 10);
-            if (errno || *end || *optarg == '-' || v < 1 ||
-                v > VUC_CLIENT_MAX_DEPTH) {
+            if (bench_parse_u64(optarg, 1, VUC_CLIENT_MAX_DEPTH, &v) < 0) {
                 fprintf(stderr, "bench_stream: bad --depth '%s' (1..%u)\n",
                         optarg, VUC_CLIENT_MAX_DEPTH);
                 return -EINVAL;

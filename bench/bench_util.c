@@ -362,3 +362,25 @@ double bench_series_max(const struct bench_series *s)
             m = s->v[i];
     return m;
 }
+
+int bench_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    unsigned long long v;
+    int base = 10;
+    char *end;
+
+    if (!s || !*s || *s == '-' || *s == '+')
+        return -EINVAL;
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+        if (!*s || *s == '-' || *s == '+')
+            return -EINVAL;
+    }
+    errno = 0;
+    v = strtoull(s, &end, base);
+    if (errno || *end || v < min || v > max)
+        return -EINVAL;
+    *out = (uint64_t)v;
+    return 0;
+}

@@ -126,6 +126,10 @@ struct bench_series {
     unsigned n;
 };
 
+/* A command-line number: decimal, or hex with 0x; no sign, nothing
+ * after it, within [min, max]. -EINVAL otherwise. */
+int bench_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
 /* Values past the 64th are dropped (rounds are capped at 64). */
 void bench_series_add(struct bench_series *s, double v);
 /* Median (mean of the middle two for an even count); 0 when empty. */
