@@ -111,26 +111,36 @@ hw_update(uint32_t c, const uint8_t *p, size_t n)
  * The three are a third of the run apart (k, k + t, k + 2t), not
  * neighbours: three streams 4 KiB apart compete for the same L1 sets and
  * ran at half the speed on cold data (an AMD EPYC: 73 against 44 ms per
- * GiB). Returns how many blocks from the start are done (3t); the caller
- * does the rest.
+ * GiB). With dst, each 8 bytes loaded is also stored there (the copy
+ * rides along with the CRC, which is the bottleneck); dst is a constant
+ * NULL or not at each call, so the store folds away where unused.
+ * Returns how many blocks from the start are done (3t); the caller does
+ * the rest.
  */
-__attribute__((target("sse4.2"))) static size_t
-hw_blocks3(const uint8_t *p, size_t n, size_t bs, uint32_t *out)
+__attribute__((target("sse4.2"), always_inline)) static inline size_t
+hw_blocks3_to(uint8_t *dst, const uint8_t *p, size_t n, size_t bs,
+              uint32_t *out)
 {
-    size_t t = n / 3;
+    size_t t = n / 3, tb = t * bs;
 
     if (bs & 7u)
         return 0;
     for (size_t i = 0; i < t; i++) {
-        const uint8_t *a = p + i * bs, *b = a + t * bs, *c = b + t * bs;
+        const uint8_t *a = p + i * bs;
+        uint8_t *d = dst ? dst + i * bs : NULL;
         uint64_t ca = 0xffffffffu, cb = 0xffffffffu, cc = 0xffffffffu;
 
         for (size_t k = 0; k < bs; k += 8) {
             uint64_t va, vb, vc;
 
             memcpy(&va, a + k, 8);
-            memcpy(&vb, b + k, 8);
-            memcpy(&vc, c + k, 8);
+            memcpy(&vb, a + tb + k, 8);
+            memcpy(&vc, a + 2 * tb + k, 8);
+            if (d) {
+                memcpy(d + k, &va, 8);
+                memcpy(d + tb + k, &vb, 8);
+                memcpy(d + 2 * tb + k, &vc, 8);
+            }
             ca = _mm_crc32_u64(ca, va);
             cb = _mm_crc32_u64(cb, vb);
             cc = _mm_crc32_u64(cc, vc);
@@ -140,6 +150,19 @@ hw_blocks3(const uint8_t *p, size_t n, size_t bs, uint32_t *out)
         out[i + 2 * t] = ~(uint32_t)cc;
     }
     return 3 * t;
+}
+
+__attribute__((target("sse4.2"))) static size_t
+hw_blocks3(const uint8_t *p, size_t n, size_t bs, uint32_t *out)
+{
+    return hw_blocks3_to(NULL, p, n, bs, out);
+}
+
+__attribute__((target("sse4.2"))) static size_t
+hw_copy_blocks3(uint8_t *dst, const uint8_t *src, size_t n, size_t bs,
+                uint32_t *out)
+{
+    return hw_blocks3_to(dst, src, n, bs, out);
 }
 #endif
 
@@ -270,42 +293,6 @@ void vuc_crc32c_blocks(const uint8_t *p, size_t n, size_t bs, uint32_t *out)
     for (; i < n; i++)
         out[i] = ~sw_update(0xffffffffu, p + i * bs, bs);
 }
-
-#if HAVE_HW
-/* hw_blocks3 storing what it reads to dst as well. */
-__attribute__((target("sse4.2"))) static size_t
-hw_copy_blocks3(uint8_t *dst, const uint8_t *src, size_t n, size_t bs,
-                uint32_t *out)
-{
-    size_t t = n / 3, tb = t * bs;
-
-    if (bs & 7u)
-        return 0;
-    for (size_t i = 0; i < t; i++) {
-        const uint8_t *a = src + i * bs;
-        uint8_t *d = dst + i * bs;
-        uint64_t ca = 0xffffffffu, cb = 0xffffffffu, cc = 0xffffffffu;
-
-        for (size_t k = 0; k < bs; k += 8) {
-            uint64_t va, vb, vc;
-
-            memcpy(&va, a + k, 8);
-            memcpy(&vb, a + tb + k, 8);
-            memcpy(&vc, a + 2 * tb + k, 8);
-            memcpy(d + k, &va, 8);
-            memcpy(d + tb + k, &vb, 8);
-            memcpy(d + 2 * tb + k, &vc, 8);
-            ca = _mm_crc32_u64(ca, va);
-            cb = _mm_crc32_u64(cb, vb);
-            cc = _mm_crc32_u64(cc, vc);
-        }
-        out[i] = ~(uint32_t)ca;
-        out[i + t] = ~(uint32_t)cb;
-        out[i + 2 * t] = ~(uint32_t)cc;
-    }
-    return 3 * t;
-}
-#endif
 
 void vuc_crc32c_copy_blocks(uint8_t *dst, const uint8_t *src, size_t n,
                             size_t bs, uint32_t *out)
