@@ -709,24 +709,27 @@ const struct vuc_negotiated *vuc_client_negotiated(const struct vuc_client *cl)
 
 /* ---- typed requests ---- */
 
-/* Call; an error reply becomes -EREMOTEIO with its errno in *err (the
- * reply is then already released). */
+/* An error reply to cmd becomes -EREMOTEIO with its errno in *err (if
+ * err) and is released; any other reply is left to the caller: 0. */
+static int reply_error(struct vuc_client *cl, uint16_t cmd, struct vuc_reply *r,
+                       uint32_t *err)
+{
+    if (!r->is_error)
+        return 0;
+    if (err)
+        *err = r->error;
+    set_error(cl, "%s failed with errno %u", vuc_cmd_name(cmd), r->error);
+    vuc_reply_release(r);
+    return -EREMOTEIO;
+}
+
+/* Call; an error reply becomes -EREMOTEIO (reply_error). */
 static int call_checked(struct vuc_client *cl, uint16_t cmd, const void *p,
                         size_t n, struct vuc_reply *r, uint32_t *err)
 {
     int rc = vuc_client_call(cl, cmd, p, n, NULL, 0, r);
 
-    if (rc < 0)
-        return rc;
-    if (r->is_error) {
-        if (err)
-            *err = r->error;
-        snprintf(cl->last_error, sizeof(cl->last_error),
-                 "%s failed with errno %u", vuc_cmd_name(cmd), r->error);
-        vuc_reply_release(r);
-        return -EREMOTEIO;
-    }
-    return 0;
+    return rc < 0 ? rc : reply_error(cl, cmd, r, err);
 }
 
 static uint8_t *scratch(struct vuc_client *cl, size_t n)
@@ -978,13 +981,8 @@ static int wait_checked(struct vuc_client *cl, uint16_t id, uint16_t cmd,
 
     if (rc < 0)
         return rc;
-    if (r.is_error) {
-        if (err)
-            *err = r.error;
-        set_error(cl, "%s failed with errno %u", vuc_cmd_name(cmd), r.error);
-        rc = -EREMOTEIO;
-    }
-    vuc_reply_release(&r);
+    rc = reply_error(cl, cmd, &r, err);
+    vuc_reply_release(&r); /* a no-op after reply_error released it */
     return rc;
 }
 
@@ -1055,14 +1053,9 @@ int vuc_client_mig_read_stream(struct vuc_client *cl, uint32_t chunk,
         src = wait_reply(cl, inflight_pop(&f), VUC_CMD_MIG_DATA_READ, &r);
         if (src < 0)
             return src; /* the exchange is out of step: stop here */
-        if (r.is_error) {
-            if (err)
-                *err = r.error;
-            set_error(cl, "MIG_DATA_READ failed with errno %u", r.error);
-            src = -EREMOTEIO;
-        } else {
+        src = reply_error(cl, VUC_CMD_MIG_DATA_READ, &r, rc == 0 ? err : NULL);
+        if (src == 0)
             src = mig_read_reply(cl, chunk, &r, &md);
-        }
         if (src == 0 && rc == 0 && md.size > 0) {
             src = sink(arg, md.data, md.size);
             if (src == 0)
