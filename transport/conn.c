@@ -3,13 +3,16 @@
  * Message framing over a byte-stream backend (spec: Header, "Message
  * size"), shared by the AF_UNIX and in-memory transports.
  *
- * Receive path. Bytes land in a 64 KiB buffer, so a burst of small
- * messages costs one read and the rest are cut out of the buffer with no
- * system call. A message of at least DIRECT_MIN bytes that is not yet
- * complete gets its own allocation of the declared size; what is already
- * buffered is copied once and the remainder is read straight into it, so
- * a 1 MiB payload is not copied twice. Partial headers and bodies stay
- * in the connection between calls; a timeout never loses bytes.
+ * Receive path. Bytes land in a buffer of up to 64 KiB, so a burst of
+ * small messages costs one read and the rest are cut out of the buffer
+ * with no system call. It starts at 4 KiB and doubles when a read fills
+ * it or the message at its head does not fit: a connection that only
+ * ever sees one small message at a time (most do, and every one the fuzz
+ * targets open) never pays for the 64 KiB. A message of at least DIRECT_MIN
+ * bytes that is not yet complete gets its own allocation of the declared size;
+ * what is already buffered is copied once and the remainder is read straight
+ * into it, so a 1 MiB payload is not copied twice. Partial headers and bodies
+ * stay in the connection between calls; a timeout never loses bytes.
  *
  * Fds. Each read that brings fds records them with a stream position;
  * a message takes every batch whose position falls inside it. The
@@ -34,8 +37,9 @@
 #include "transport_priv.h"
 #include "vucert/wire.h"
 
-/* Receive buffer: many small messages per read. */
+/* Receive buffer: many small messages per read; its first size. */
 #define RBUF_SIZE 65536u
+#define RBUF_MIN  4096u
 /* Incomplete messages this big are read straight into their allocation. */
 #define DIRECT_MIN 16384u
 /* Pending fd batches (see above: two suffice). */
@@ -62,6 +66,7 @@ struct vuc_conn {
     /* Buffered bytes are rbuf[rpos, rlen), at stream offsets ending at
      * in_off (the offset of the next byte the backend returns). */
     uint8_t *rbuf;
+    size_t rcap; /* RBUF_MIN .. RBUF_SIZE */
     size_t rpos;
     size_t rlen;
     uint64_t in_off;
@@ -310,6 +315,20 @@ static void skip_buffered(struct vuc_conn *c)
     }
 }
 
+/* Double the receive buffer (up to RBUF_SIZE). Errors: -ENOMEM. */
+static int rbuf_grow(struct vuc_conn *c)
+{
+    size_t cap = c->rcap * 2 < RBUF_SIZE ? c->rcap * 2 : RBUF_SIZE;
+    uint8_t *nb = realloc(c->rbuf, cap);
+
+    if (!nb) {
+        return -ENOMEM;
+    }
+    c->rbuf = nb;
+    c->rcap = cap;
+    return 0;
+}
+
 enum step {
     STEP_DONE,      /* *ret is the result */
     STEP_READ_RBUF, /* read into *dst, cap *cap, then account to rbuf */
@@ -322,13 +341,13 @@ static enum step recv_step(struct vuc_conn *c, struct vuc_msg *m, int *ret,
 {
     size_t avail;
     const uint8_t *p;
-    uint32_t size;
+    uint32_t size = 0;
 
     if (c->skip) {
         skip_buffered(c);
         if (c->skip) {
             *dst = c->rbuf;
-            *cap = RBUF_SIZE;
+            *cap = c->rcap;
             return STEP_READ_RBUF;
         }
     }
@@ -405,8 +424,15 @@ static enum step recv_step(struct vuc_conn *c, struct vuc_msg *m, int *ret,
         c->rpos = 0;
         c->rlen = avail;
     }
+    /* size < DIRECT_MIN <= RBUF_SIZE here, so this ends */
+    while (avail >= VUC_HDR_SIZE && size > c->rcap) {
+        if (rbuf_grow(c) < 0) {
+            *ret = -ENOMEM;
+            return STEP_DONE;
+        }
+    }
     *dst = c->rbuf + c->rlen;
-    *cap = RBUF_SIZE - c->rlen;
+    *cap = c->rcap - c->rlen;
     return STEP_READ_RBUF;
 }
 
@@ -448,10 +474,11 @@ int vuc_conn_recv(struct vuc_conn *c, struct vuc_msg *m, int timeout_ms)
     }
     msg_clear(m);
     if (!c->rbuf) {
-        c->rbuf = malloc(RBUF_SIZE);
+        c->rbuf = malloc(RBUF_MIN);
         if (!c->rbuf) {
             return -ENOMEM;
         }
+        c->rcap = RBUF_MIN;
     }
     deadline_init(&dl, timeout_ms);
     for (;;) {
@@ -470,6 +497,11 @@ int vuc_conn_recv(struct vuc_conn *c, struct vuc_msg *m, int timeout_ms)
                 c->big_have += (size_t)n;
             } else {
                 c->rlen += (size_t)n;
+                /* a full buffer: more may be waiting */
+                if (c->rlen == c->rcap && c->rcap < RBUF_SIZE &&
+                    rbuf_grow(c) < 0) {
+                    return -ENOMEM;
+                }
             }
             continue;
         }

@@ -329,6 +329,35 @@ static void test_burst(void **state)
     }
 }
 
+/* The receive buffer starts small and grows: a message just over its
+ * first size, one just under the direct-read threshold, then a burst of
+ * small ones far larger than the first size, all in one write. */
+static void test_rbuf_grows(void **state)
+{
+    struct fx *f = *state;
+    enum { SMALL = 2000, SMALL_SIZE = 40 };
+    size_t total = 4097 + 16383 + SMALL * SMALL_SIZE, off = 0;
+    uint8_t *b = malloc(total);
+
+    assert_non_null(b);
+    mk_msg(b, 1, 4097, 1);
+    off += 4097;
+    mk_msg(b + off, 2, 16383, 2);
+    off += 16383;
+    for (uint16_t i = 0; i < SMALL; i++) {
+        mk_msg(b + off, (uint16_t)(3 + i), SMALL_SIZE, (uint8_t)i);
+        off += SMALL_SIZE;
+    }
+    raw(f->tx, b, total);
+    expect_msg(f->rx, 1000, 1, 4097, 1);
+    expect_msg(f->rx, 1000, 2, 16383, 2);
+    for (uint16_t i = 0; i < SMALL; i++) {
+        expect_msg(f->rx, 1000, (uint16_t)(3 + i), SMALL_SIZE, (uint8_t)i);
+    }
+    expect_err(f->rx, 0, -EAGAIN);
+    free(b);
+}
+
 /* Random sizes on both sides of the 64 KiB buffer and of the direct-read
  * threshold, written in odd-sized pieces: every boundary case of the
  * buffer management in one stream. */
@@ -1310,6 +1339,7 @@ int main(void)
         BOTH(test_header_split),
         BOTH(test_header_only_msg),
         BOTH(test_burst),
+        BOTH(test_rbuf_grows),
         BOTH(test_stream_mixed),
         BOTH(test_big_round_trip),
         BOTH(test_badmsg),
