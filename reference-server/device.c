@@ -20,7 +20,7 @@
 #include "vucert/codec.h"
 #include "server_priv.h"
 
-_Static_assert(DEV_BAR0_SIZE >= DEV_CFG_SIZE, "bulk buffer sized by BAR0");
+_Static_assert(DEV_BAR0_SIZE >= DEV_CFG_SIZE, "read_buf sized by BAR0");
 _Static_assert(BAR0_TRACE_STATES + BAR0_TRACE_MAX == BAR0_COUNTER,
                "trace states end where COUNTER starts");
 _Static_assert(BAR0_COUNTER + 8 == BAR0_STATE_SIZE, "register block layout");
@@ -473,14 +473,14 @@ int srv_h_REGION_READ(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     rc = check_access(s, &a, VUC_REGION_FLAG_READ);
     if (rc)
         return rc;
-    /* check_access bounded count by a region size <= sizeof(bulk) */
-    dev_read(&s->dev, a.region, a.offset, r->bulk, a.count);
+    /* check_access bounded count by a region size <= sizeof(read_buf) */
+    dev_read(&s->dev, a.region, a.offset, s->read_buf, a.count);
     a.data = NULL;
     a.data_len = 0;
     p = reply_fixed(r, 16);
     if (!p || vuc_region_rw_encode(&a, p, 16) != 16)
         return EIO;
-    reply_add(r, r->bulk, a.count);
+    reply_add(r, s->read_buf, a.count);
     return 0;
 }
 

@@ -257,6 +257,9 @@ struct vuc_srv {
     /* quirk refuse-after-partial: a client left mid-message; the loop
      * closes the next connection at once (survives the disconnect) */
     bool refuse_next;
+    /* REGION_READ's data until its reply is sent: here rather than in
+     * struct srv_reply, which lives on the stack of every request */
+    uint8_t read_buf[DEV_BAR0_SIZE];
     /* device (survives reconnects) */
     struct dev dev;
     struct mig mig;
@@ -288,8 +291,7 @@ struct srv_reply {
     int iovcnt;
     uint8_t fixed[512];
     size_t fixed_used;
-    uint8_t bulk[DEV_BAR0_SIZE]; /* region read data */
-    bool close;                  /* drop the connection after replying */
+    bool close; /* drop the connection after replying */
 };
 
 /* Reserve n bytes of r->fixed (zeroed) and append them to the payload. */
