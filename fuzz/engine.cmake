@@ -3,7 +3,8 @@
 # top-level CMakeLists.txt before any component, so that every library a
 # fuzz target links is instrumented too. VUC_FUZZ_ENGINE:
 #   libfuzzer  clang: -fsanitize=fuzzer-no-link,address,undefined for all
-#              code, -fsanitize=fuzzer for the target binaries
+#              code, -fsanitize=fuzzer for the target binaries; no
+#              coverage for what coverage-ignore.txt lists (harnesses)
 #   afl        CC=afl-clang-fast (which instruments everything it
 #              compiles); targets link AFL++'s libFuzzer-compatible driver
 #              (libAFLDriver, persistent mode, shared-memory test cases)
@@ -21,7 +22,8 @@ if(VUC_FUZZ_ENGINE STREQUAL "libfuzzer")
   endif()
   add_compile_options(-fsanitize=fuzzer-no-link,address,undefined
                       -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-                      -gline-tables-only)
+                      -gline-tables-only
+                      -fsanitize-coverage-ignorelist=${CMAKE_CURRENT_LIST_DIR}/coverage-ignore.txt)
   add_link_options(-fsanitize=address,undefined)
   set(VUC_FUZZ_LINK -fsanitize=fuzzer)
 elseif(VUC_FUZZ_ENGINE STREQUAL "afl")

@@ -22,8 +22,8 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir build-asan --output-on-failure -j"$(nproc)"
 
-echo "== fuzz: libFuzzer (clang, ASan+UBSan, -Werror), 20 s per target"
-cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DVUC_FUZZ=ON \
+echo "== fuzz: libFuzzer (clang-19, ASan+UBSan, -Werror), 20 s per target"
+cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang-19 -DVUC_FUZZ=ON \
       -DVUC_FUZZ_ENGINE=libfuzzer -DVUC_TESTS=OFF -DVUC_WERROR=ON >/dev/null
 fuzz/run --engine libfuzzer --build-dir build-fuzz --time 20 \
              --jobs "$(nproc)" --no-merge --report-dir build-fuzz/reports
