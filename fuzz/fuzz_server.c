@@ -1416,6 +1416,21 @@ static void raw(struct fz *f, struct fz_in *in)
 
 /* ---- the target ---- */
 
+/* The server's allocator hooks (vuc_srv_opts.alloc): its state images
+ * come from malloc rather than mmap, so ASan puts redzones around them
+ * (an mmap'd image has none) and a session costs no mmap and munmap. */
+static void *srv_malloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    return malloc(n ? n : 1);
+}
+
+static void srv_free(void *ctx, void *p)
+{
+    (void)ctx;
+    free(p);
+}
+
 static int memfd_get(void)
 {
     static int fd = -1;
@@ -1449,6 +1464,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * TiB at 4 KiB made one input take 290 ms. 4 KiB of bitmap (128 MiB
      * at 4 KiB pages) logs both macro mappings at any page size. */
     o.log_bitmap_max = 4096;
+    o.alloc.alloc = srv_malloc;
+    o.alloc.release = srv_free;
     o.resume_fail_to_error = (cfg & FZS_CFG_FAIL_ERROR) != 0;
     f.flags = o.mig_flags;
     f.fail_to_error = o.resume_fail_to_error;
