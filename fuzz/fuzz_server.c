@@ -906,8 +906,15 @@ static void xchg_tail(struct fz *f, uint16_t cmd, uint8_t ctl, const uint8_t *p,
              "serve after %s returned %d", vuc_cmd_name(cmd), rc);
     aborted = rc == -ECONNABORTED;
     for (;;) {
+        /* Each message is done with before the next is received, but for
+         * the reply kept in f->rep: while none is kept, small messages
+         * land in one buffer instead of an allocation apiece (half of the
+         * allocations a run made). */
+        static uint8_t rx[4096];
+
         memset(&m, 0, sizeof(m));
-        rc = vuc_conn_recv(f->cli, &m, 0);
+        rc = f->have_rep ? vuc_conn_recv(f->cli, &m, 0)
+                         : vuc_conn_recv_buf(f->cli, &m, rx, sizeof(rx), 0);
         if (rc == -EAGAIN)
             break;
         FZ_CHECK(rc == 0, "recv: %d", rc);

@@ -81,6 +81,10 @@ struct vuc_conn {
      * is empty while this is non-zero. */
     size_t skip;
 
+    /* vuc_conn_recv_buf's buffer for the duration of the call */
+    uint8_t *ubuf;
+    size_t ucap;
+
     struct fd_batch fdq[FDQ_LEN];
     size_t nfdq;
 };
@@ -113,7 +117,9 @@ void vuc_msg_release(struct vuc_msg *m)
     if (!m) {
         return;
     }
-    free(m->buf);
+    if (!m->borrowed) {
+        free(m->buf);
+    }
     close_fds(m->fds, m->nfds < VUC_MAX_FDS ? m->nfds : VUC_MAX_FDS);
     msg_clear(m);
 }
@@ -386,7 +392,8 @@ static enum step recv_step(struct vuc_conn *c, struct vuc_msg *m, int *ret,
         }
         if (avail >= size) {
             uint64_t start = head_off(c);
-            uint8_t *buf = malloc(size);
+            bool borrow = c->ubuf && size <= c->ucap;
+            uint8_t *buf = borrow ? c->ubuf : malloc(size);
 
             if (!buf) {
                 *ret = -ENOMEM;
@@ -394,6 +401,7 @@ static enum step recv_step(struct vuc_conn *c, struct vuc_msg *m, int *ret,
             }
             memcpy(buf, p, size);
             msg_fill(m, buf, size);
+            m->borrowed = borrow;
             fdq_take(c, start, start + size, m);
             c->rpos += size;
             if (c->rpos == c->rlen) {
@@ -518,6 +526,22 @@ int vuc_conn_recv(struct vuc_conn *c, struct vuc_msg *m, int timeout_ms)
         }
         return (int)n;
     }
+}
+
+int vuc_conn_recv_buf(struct vuc_conn *c, struct vuc_msg *m, uint8_t *buf,
+                      size_t cap, int timeout_ms)
+{
+    int rc;
+
+    if (!c || !m || (cap > 0 && !buf)) {
+        return -EINVAL;
+    }
+    c->ubuf = buf;
+    c->ucap = cap;
+    rc = vuc_conn_recv(c, m, timeout_ms);
+    c->ubuf = NULL;
+    c->ucap = 0;
+    return rc;
 }
 
 /*

@@ -45,6 +45,7 @@ struct vuc_msg {
     int fds[VUC_MAX_FDS];
     size_t nfds;
     bool fds_truncated;
+    bool borrowed; /* buf is the caller's (vuc_conn_recv_buf): not freed */
 };
 
 /* Free buf and close every fd still >= 0 in fds (set an entry to -1 to
@@ -106,6 +107,16 @@ size_t vuc_conn_max_msg(const struct vuc_conn *c);
  *   -ENOMEM
  */
 int vuc_conn_recv(struct vuc_conn *c, struct vuc_msg *m, int timeout_ms);
+
+/*
+ * As vuc_conn_recv, but a message of at most cap bytes lands in buf, which
+ * stays the caller's: m->borrowed is set and vuc_msg_release does not free
+ * it. For a caller that handles each message before it receives the next
+ * (the fuzz targets), so that it costs no allocation. Larger messages are
+ * allocated as by vuc_conn_recv.
+ */
+int vuc_conn_recv_buf(struct vuc_conn *c, struct vuc_msg *m, uint8_t *buf,
+                      size_t cap, int timeout_ms);
 
 /* true if the bytes already buffered hold at least one whole message, or
  * a header recv rejects (-EBADMSG, -EMSGSIZE): either way recv with
