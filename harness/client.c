@@ -515,7 +515,8 @@ static int serve_server_request(struct vuc_client *cl, struct vuc_reply *req)
         struct vuc_dma_rw out = {.addr = rw.addr, .count = rw.count};
         vuc_dma_rw_encode(&out, fixed, sizeof(fixed));
         iov[iovcnt++] = (struct iovec){fixed, sizeof(fixed)};
-        if (is_write)
+        /* a DMA_WRITE of 0 bytes decodes with no data (NULL) */
+        if (is_write && rw.count > 0)
             memcpy(mem, rw.data, rw.count);
         else
             iov[iovcnt++] = (struct iovec){mem, (size_t)rw.count};
@@ -789,7 +790,8 @@ static int feature_get(struct vuc_client *cl, uint32_t index, void *out,
         vuc_reply_release(&r);
         return -EPROTO;
     }
-    memcpy(out, f.data, size);
+    if (size > 0)
+        memcpy(out, f.data, size);
     vuc_reply_release(&r);
     return 0;
 }
