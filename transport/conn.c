@@ -8,11 +8,12 @@
  * with no system call. It starts at 4 KiB and doubles when a read fills
  * it or the message at its head does not fit: a connection that only
  * ever sees one small message at a time (most do, and every one the fuzz
- * targets open) never pays for the 64 KiB. A message of at least DIRECT_MIN
- * bytes that is not yet complete gets its own allocation of the declared size;
- * what is already buffered is copied once and the remainder is read straight
- * into it, so a 1 MiB payload is not copied twice. Partial headers and bodies
- * stay in the connection between calls; a timeout never loses bytes.
+ * targets open) never pays for the 64 KiB. A message of at least
+ * DIRECT_MIN bytes that is not yet complete gets its own allocation of
+ * the declared size; what is already buffered is copied once and the
+ * remainder is read straight into it, so a 1 MiB payload is not copied
+ * twice. Partial headers and bodies stay in the connection between
+ * calls; a timeout never loses bytes.
  *
  * Fds. Each read that brings fds records them with a stream position;
  * a message takes every batch whose position falls inside it. The
