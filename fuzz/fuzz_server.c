@@ -61,6 +61,7 @@
  * The bitmap's conversion between page sizes is fuzz_bitmap's to check.
  */
 #include <errno.h>
+#include <setjmp.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -110,7 +111,10 @@ struct fz {
     bool fail_to_error;
     bool prefix;
     bool small_xfer;
-    bool verbose; /* VUC_FUZZ_VERBOSE set: one line per message */
+    bool verbose;    /* VUC_FUZZ_VERBOSE set: one line per message */
+    bool in_prefix;  /* sending the automatic VERSION */
+    unsigned budget; /* messages the input may still send (FZS_MSG_BUDGET) */
+    jmp_buf *out_of_budget; /* where the session ends when it is spent */
     uint16_t id;
     struct vuc_msg rep; /* the reply to the last request, if any */
     bool have_rep;
@@ -861,6 +865,13 @@ static void xchg_tail(struct fz *f, uint16_t cmd, uint8_t ctl, const uint8_t *p,
     size_t n = 0, ng = 0;
     int rc;
 
+    /* Nothing is in flight between two messages: the session can end
+     * here, as if the input ended (fuzz_priv.h: FZS_MSG_BUDGET). */
+    if (!f->in_prefix) {
+        if (f->budget == 0)
+            longjmp(*f->out_of_budget, 1);
+        f->budget--;
+    }
     if (ctl & FZS_CTL_REPLY)
         h.flags = VUC_TYPE_REPLY;
     else if (ctl & FZS_CTL_TYPE)
@@ -986,7 +997,9 @@ static void version_prefix(struct fz *f)
     vuc_put_u16(buf, VUC_VERSION_MAJOR);
     vuc_put_u16(buf + 2, VUC_VERSION_MINOR);
     memcpy(buf + 4, json, n);
+    f->in_prefix = true;
     xchg(f, VUC_CMD_VERSION, 0, buf, 4 + n);
+    f->in_prefix = false;
     FZ_CHECK(f->negotiated, "the VERSION prefix was refused");
 }
 
@@ -1043,14 +1056,13 @@ static uint32_t mig_read(struct fz *f, uint8_t ctl, uint32_t size)
 
 static void replay(struct fz *f, uint8_t ctl, uint32_t piece, uint32_t skip)
 {
+    /* static: the session may end in xchg (FZS_MSG_BUDGET) */
+    static uint8_t b[8 + 65536];
     uint32_t max = f->small_xfer ? 4096u : 65536u;
-    uint8_t *b;
     size_t k = 0;
 
     if (piece == 0 || piece > max)
         piece = piece ? max : DEF_PIECE;
-    b = malloc(8 + (size_t)max);
-    FZ_CHECK(b != NULL, "malloc");
     for (size_t at = skip, n; at < f->cap_len; at += n, k++) {
         size_t left = f->cap_len - at, fit = piece, msgs;
 
@@ -1067,7 +1079,6 @@ static void replay(struct fz *f, uint8_t ctl, uint32_t piece, uint32_t skip)
         memcpy(b + 8, f->cap + at, n);
         xchg(f, VUC_CMD_MIG_DATA_WRITE, ctl, b, 8u + n);
     }
-    free(b);
 }
 
 static bool device_runs(uint32_t st)
@@ -1108,11 +1119,10 @@ static void dma_run(struct fz *f, uint8_t ctl, struct fz_in *a)
     uint32_t len = fz_u16(a), xfer = f->small_xfer ? 4096u : (1u << 20);
     uint32_t chunks, status;
     uint8_t plain = ctl & (FZS_CTL_RESERVED | FZS_CTL_ERROR);
-    uint8_t *tail = malloc((size_t)nrep * 32 + 1);
+    static uint8_t tail[256 * 32]; /* static: as replay's */
     uint64_t sent_before = f->dma_writes;
     int64_t err;
 
-    FZ_CHECK(tail != NULL, "malloc");
     if (len > DMA_MAP_SIZE)
         len = DMA_MAP_SIZE;
     chunks = (len + xfer - 1) / xfer;
@@ -1156,7 +1166,6 @@ static void dma_run(struct fz *f, uint8_t ctl, struct fz_in *a)
                   sizeof(w), (flags & 4u) != 0, tail, (size_t)nrep * 32);
         f->dma_run = false;
     }
-    free(tail);
     err = outcome(f);
 
     /* DMA_STATUS */
@@ -1402,6 +1411,9 @@ static void raw(struct fz *f, struct fz_in *in)
         p = fz_take(in, fz_u16(in), &n);
         if (n == 0)
             continue;
+        if (f->budget == 0)
+            return;
+        f->budget--;
         rc = vuc_conn_send_raw(f->cli, p, n,
                                (ctl & FZS_CTL_FD) ? &f->memfd : NULL,
                                (ctl & FZS_CTL_FD) ? 1 : 0, 0);
@@ -1452,9 +1464,11 @@ static int memfd_get(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    /* static, and out of reach of the optimiser across longjmp */
+    static struct fz f;
     struct fz_in in = {data, size};
     struct vuc_srv_opts o;
-    struct fz f;
+    jmp_buf out_of_budget;
     uint8_t cfg;
     struct fz_fds fds;
 
@@ -1481,13 +1495,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     f.verbose = getenv("VUC_FUZZ_VERBOSE") != NULL;
     f.state = ST_RUN;
     f.fault = FAULT_NO;
+    f.budget = FZS_MSG_BUDGET;
+    f.out_of_budget = &out_of_budget;
     FZ_CHECK(vuc_srv_new(&o, &f.s) == 0, "vuc_srv_new");
     FZ_CHECK(vuc_mem_pair(&f.cli, &f.srv) == 0, "vuc_mem_pair");
     FZ_CHECK(vuc_srv_mig_state(f.s) == ST_RUN, "power-on state");
     if (f.prefix)
         version_prefix(&f);
 
-    if (cfg & FZS_CFG_RAW) {
+    if (setjmp(out_of_budget) != 0) {
+        /* the budget is spent: what is left of the input is not run */
+    } else if (cfg & FZS_CFG_RAW) {
         raw(&f, &in);
     } else {
         while (!fz_empty(&in)) {

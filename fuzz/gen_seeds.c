@@ -548,13 +548,14 @@ static void gen_server(void)
     rec(&b, FZS_OP_GET, 0, NULL, 0);
     server_seed("certify-roundtrip", &b);
 
-    /* every cell of the 8x8 matrix, for each flag set */
+    /* every cell of the 8x8 matrix, for each flag set: a row a seed,
+     * within FZS_MSG_BUDGET */
     for (uint8_t fs = 0; fs < 4; fs++) {
-        char name[32];
-
-        reset(&b);
-        put8(&b, fs);
         for (uint32_t from = 0; from < VUC_STATE_NR; from++) {
+            char name[48];
+
+            reset(&b);
+            put8(&b, fs);
             for (uint32_t to = 0; to < VUC_STATE_NR; to++) {
                 uint8_t one = 1;
 
@@ -568,9 +569,10 @@ static void gen_server(void)
                 rec_set(&b, to);
                 rec(&b, FZS_OP_GET, 0, NULL, 0);
             }
+            snprintf(name, sizeof(name), "matrix-flagset%u-%s", fs,
+                     vuc_state_name(from));
+            server_seed(name, &b);
         }
-        snprintf(name, sizeof(name), "matrix-flagset%u", fs);
-        server_seed(name, &b);
     }
 
     /* fault injection, resume failure into ERROR, bad data */
