@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * VFIO_USER_VERSION capabilities JSON (spec: VFIO_USER_VERSION, the
- * "version data" and Capabilities tables), parsed and written with json-c.
+ * "version data" and Capabilities tables), parsed with json-c and
+ * written by hand.
  *
  * The version data comes from the wire, so it is parsed with an explicit
  * length and must be exactly one JSON object: an embedded NUL, an
  * unfinished object or anything but whitespace after it is malformed.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -187,96 +190,85 @@ out:
     return r;
 }
 
-/* A capability number as a json-c int. NULL when out of memory. */
-static struct json_object *new_uint(uint64_t v)
+/* The text vuc_caps_write builds; len counts what did not fit too. */
+struct out {
+    char *buf;
+    size_t cap;
+    size_t len;
+};
+
+static void put(struct out *o, const char *s)
 {
-    return v <= INT64_MAX ? json_object_new_int64((int64_t)v)
-                          : json_object_new_uint64(v);
+    size_t n = strlen(s);
+
+    if (o->len < o->cap)
+        memcpy(o->buf + o->len, s, n < o->cap - o->len ? n : o->cap - o->len);
+    o->len += n;
 }
 
-/* Add key = val to obj, taking val's reference. Errors: -ENOMEM. */
-static int add(struct json_object *obj, const char *key,
-               struct json_object *val)
+/* ,"key": (the comma unless first) */
+static void put_key(struct out *o, const char *key, bool *first)
 {
-    if (!val)
-        return -ENOMEM;
-    if (json_object_object_add(obj, key, val) < 0) {
-        json_object_put(val);
-        return -ENOMEM;
-    }
-    return 0;
+    if (!*first)
+        put(o, ",");
+    *first = false;
+    put(o, "\"");
+    put(o, key);
+    put(o, "\":");
 }
 
-/* Build the "capabilities" members of caps->present. Errors: -ENOMEM. */
-static int build_caps(const struct vuc_caps *caps, struct json_object *c)
+static void put_uint(struct out *o, const char *key, uint64_t v, bool *first)
 {
-    struct json_object *twin;
-    int r = 0;
+    char num[24];
 
-    if (caps->present & VUC_CAP_MAX_MSG_FDS)
-        r = add(c, "max_msg_fds", new_uint(caps->max_msg_fds));
-    if (r == 0 && (caps->present & VUC_CAP_MAX_DATA_XFER_SIZE))
-        r = add(c, "max_data_xfer_size", new_uint(caps->max_data_xfer_size));
-    if (r == 0 && (caps->present & VUC_CAP_MAX_DMA_MAPS))
-        r = add(c, "max_dma_maps", new_uint(caps->max_dma_maps));
-    if (r == 0 && (caps->present & VUC_CAP_PGSIZES))
-        r = add(c, "pgsizes", new_uint(caps->pgsizes));
-    if (r == 0 && (caps->present & VUC_CAP_TWIN_SOCKET)) {
-        twin = json_object_new_object();
-        if (!twin)
-            return -ENOMEM;
-        r = add(twin, "supported",
-                json_object_new_boolean(caps->twin_supported));
-        if (r == 0 && caps->twin_has_fd_index)
-            r = add(twin, "fd_index", new_uint(caps->twin_fd_index));
-        if (r < 0) {
-            json_object_put(twin);
-            return r;
-        }
-        r = add(c, "twin_socket", twin);
-    }
-    if (r == 0 && (caps->present & VUC_CAP_WRITE_MULTIPLE))
-        r = add(c, "write_multiple",
-                json_object_new_boolean(caps->write_multiple));
-    return r;
+    put_key(o, key, first);
+    snprintf(num, sizeof(num), "%" PRIu64, v);
+    put(o, num);
+}
+
+static void put_bool(struct out *o, const char *key, bool v, bool *first)
+{
+    put_key(o, key, first);
+    put(o, v ? "true" : "false");
 }
 
 /*
  * Write {"capabilities":{...}} with only the keys in caps->present, in
- * the spec's table order, with no whitespace, and a NUL after it.
+ * the spec's table order, with no whitespace, and a NUL after it: the
+ * text json-c writes for the same object (JSON_C_TO_STRING_PLAIN), built
+ * by hand because its keys are fixed and its values are numbers and
+ * booleans, and because a server writes it for every client.
  * twin_socket is written as {"supported":b} plus "fd_index" when
  * twin_has_fd_index. Returns the length excluding the NUL.
- * Errors: -ENOSPC the text and its NUL do not fit in cap; -ENOMEM json-c
- * could not allocate.
+ * Errors: -ENOSPC the text and its NUL do not fit in cap.
  */
 int vuc_caps_write(const struct vuc_caps *caps, char *buf, size_t cap)
 {
-    struct json_object *root, *c;
-    const char *s;
-    size_t n;
-    int r;
+    struct out o = {buf, cap, 0};
+    bool first = true, tw = true;
 
-    root = json_object_new_object();
-    if (!root)
-        return -ENOMEM;
-    c = json_object_new_object();
-    r = add(root, "capabilities", c);
-    if (r == 0)
-        r = build_caps(caps, c);
-    if (r == 0) {
-        s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
-        if (!s) {
-            r = -ENOMEM;
-        } else {
-            n = strlen(s);
-            if (n >= cap || n > (size_t)INT_MAX) {
-                r = -ENOSPC;
-            } else {
-                memcpy(buf, s, n + 1);
-                r = (int)n;
-            }
-        }
+    put(&o, "{\"capabilities\":{");
+    if (caps->present & VUC_CAP_MAX_MSG_FDS)
+        put_uint(&o, "max_msg_fds", caps->max_msg_fds, &first);
+    if (caps->present & VUC_CAP_MAX_DATA_XFER_SIZE)
+        put_uint(&o, "max_data_xfer_size", caps->max_data_xfer_size, &first);
+    if (caps->present & VUC_CAP_MAX_DMA_MAPS)
+        put_uint(&o, "max_dma_maps", caps->max_dma_maps, &first);
+    if (caps->present & VUC_CAP_PGSIZES)
+        put_uint(&o, "pgsizes", caps->pgsizes, &first);
+    if (caps->present & VUC_CAP_TWIN_SOCKET) {
+        put_key(&o, "twin_socket", &first);
+        put(&o, "{");
+        put_bool(&o, "supported", caps->twin_supported, &tw);
+        if (caps->twin_has_fd_index)
+            put_uint(&o, "fd_index", caps->twin_fd_index, &tw);
+        put(&o, "}");
     }
-    json_object_put(root);
-    return r;
+    if (caps->present & VUC_CAP_WRITE_MULTIPLE)
+        put_bool(&o, "write_multiple", caps->write_multiple, &first);
+    put(&o, "}}");
+    if (o.len >= cap || o.len > (size_t)INT_MAX)
+        return -ENOSPC;
+    buf[o.len] = '\0';
+    return (int)o.len;
 }
