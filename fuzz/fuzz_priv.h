@@ -195,13 +195,16 @@ enum fzk_kind {
  * target, so that the fuzzer reaches the deep states quickly; the bytes
  * are its parameters. ctl applies to every message a record sends.
  *
- * A run sends at most FZS_MSG_BUDGET messages, not counting the automatic
- * VERSIONs; the rest of the input is not run. Macros multiply: without a
+ * A run sends at most FZS_MSG_BUDGET messages after the automatic VERSION
+ * that starts it, a reconnect (asked for, or after a hang-up) counting as
+ * one; the rest of the input is not run. Macros multiply: without a
  * bound a 43-byte input sent 200 messages, and a campaign drifted to such
- * inputs until a run took 350 us on average instead of 160 (3.4k exec/s
- * over ten minutes). What the bound costs: a state that only a longer
- * session reaches is out of reach. With the macros, every migration
- * state, a whole save and resume and a logging round take far fewer.
+ * inputs until runs took 350 us rather than the 160 of its first minute
+ * (3.4k exec/s over ten minutes); a replay whose every piece made the
+ * server hang up cost a reconnect and a VERSION per piece. What the bound
+ * costs: a state that only a longer session reaches is out of reach.
+ * With the macros, every migration state, a whole save and resume and a
+ * logging round take far fewer (the longest seed sends 44).
  */
 #define FZS_MSG_BUDGET 64u
 

@@ -112,7 +112,6 @@ struct fz {
     bool prefix;
     bool small_xfer;
     bool verbose;    /* VUC_FUZZ_VERBOSE set: one line per message */
-    bool in_prefix;  /* sending the automatic VERSION */
     unsigned budget; /* messages the input may still send (FZS_MSG_BUDGET) */
     jmp_buf *out_of_budget; /* where the session ends when it is spent */
     uint16_t id;
@@ -853,6 +852,18 @@ static void check_server_request(struct fz *f, const struct vuc_msg *m)
  * server handle everything, collect the replies and check them and the
  * model. Requests the server sends meanwhile are checked, not answered.
  */
+/*
+ * One message, or a reconnect, of the input's FZS_MSG_BUDGET (fuzz_priv.h).
+ * Called where nothing is in flight, so a spent budget ends the session
+ * there as if the input had ended.
+ */
+static void spend(struct fz *f)
+{
+    if (f->budget == 0)
+        longjmp(*f->out_of_budget, 1);
+    f->budget--;
+}
+
 static void xchg_tail(struct fz *f, uint16_t cmd, uint8_t ctl, const uint8_t *p,
                       size_t len, bool pipe_get, const uint8_t *tail,
                       size_t tail_len)
@@ -865,13 +876,7 @@ static void xchg_tail(struct fz *f, uint16_t cmd, uint8_t ctl, const uint8_t *p,
     size_t n = 0, ng = 0;
     int rc;
 
-    /* Nothing is in flight between two messages: the session can end
-     * here, as if the input ended (fuzz_priv.h: FZS_MSG_BUDGET). */
-    if (!f->in_prefix) {
-        if (f->budget == 0)
-            longjmp(*f->out_of_budget, 1);
-        f->budget--;
-    }
+    spend(f);
     if (ctl & FZS_CTL_REPLY)
         h.flags = VUC_TYPE_REPLY;
     else if (ctl & FZS_CTL_TYPE)
@@ -972,6 +977,7 @@ static void xchg_tail(struct fz *f, uint16_t cmd, uint8_t ctl, const uint8_t *p,
                 vuc_state_name(f->state), aborted ? ", hung up" : "");
     if (aborted) {
         /* a new client, which negotiates as the first one did */
+        spend(f);
         reconnect(f);
         if (f->prefix)
             version_prefix(f);
@@ -997,9 +1003,7 @@ static void version_prefix(struct fz *f)
     vuc_put_u16(buf, VUC_VERSION_MAJOR);
     vuc_put_u16(buf + 2, VUC_VERSION_MINOR);
     memcpy(buf + 4, json, n);
-    f->in_prefix = true;
     xchg(f, VUC_CMD_VERSION, 0, buf, 4 + n);
-    f->in_prefix = false;
     FZ_CHECK(f->negotiated, "the VERSION prefix was refused");
 }
 
@@ -1341,6 +1345,7 @@ static void macro(struct fz *f, uint8_t op, uint8_t ctl, struct fz_in *a)
         region_write(f, ctl, R_FAULT, b, 1);
         break;
     case FZS_OP_RECONNECT:
+        spend(f);
         release_rep(f);
         vuc_conn_close(f->cli);
         f->cli = NULL;
@@ -1495,7 +1500,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     f.verbose = getenv("VUC_FUZZ_VERBOSE") != NULL;
     f.state = ST_RUN;
     f.fault = FAULT_NO;
-    f.budget = FZS_MSG_BUDGET;
+    f.budget = FZS_MSG_BUDGET + (f.prefix ? 1u : 0u); /* and the prefix */
     f.out_of_budget = &out_of_budget;
     FZ_CHECK(vuc_srv_new(&o, &f.s) == 0, "vuc_srv_new");
     FZ_CHECK(vuc_mem_pair(&f.cli, &f.srv) == 0, "vuc_mem_pair");
