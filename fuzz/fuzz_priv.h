@@ -196,8 +196,9 @@ enum fzk_kind {
  * are its parameters. ctl applies to every message a record sends.
  *
  * A run sends at most FZS_MSG_BUDGET messages after the automatic VERSION
- * that starts it, a reconnect (asked for, or after a hang-up) counting as
- * one; the rest of the input is not run. Macros multiply: without a
+ * that starts it (a DMA run's queued replies and pipelined GET included),
+ * a reconnect (asked for, or after a hang-up) counting as one; the rest
+ * of the input is not run. Macros multiply: without a
  * bound a 43-byte input sent 200 messages, and a campaign drifted to such
  * inputs until runs took 350 us rather than the 160 of its first minute
  * (3.4k exec/s over ten minutes); a replay whose every piece made the
