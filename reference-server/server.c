@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <sanitizer/asan_interface.h>
+
 #include "server_priv.h"
 #include "vucert/codec.h"
 #include "vucert/fsm.h"
@@ -349,10 +351,14 @@ int vuc_srv_new(const struct vuc_srv_opts *o, struct vuc_srv **out)
                             ? o->log_bitmap_max
                             : LOG_BITMAP_MAX;
     state = srv_big_alloc(s, (size_t)state_size);
-    if (!state) {
+    s->req_bufs = srv_alloc(s, SRV_REQ_BUFS * SRV_REQ_SIZE);
+    if (!state || !s->req_bufs) {
+        srv_big_release(s, state, (size_t)state_size);
+        srv_release(s, s->req_bufs);
         srv_release(s, s);
         return -ENOMEM;
     }
+    ASAN_POISON_MEMORY_REGION(s->req_bufs, SRV_REQ_BUFS * SRV_REQ_SIZE);
     dev_init(&s->dev, state, state_size);
     mig_init(&s->mig);
     dma_init(&s->dma);
@@ -378,6 +384,8 @@ void vuc_srv_free(struct vuc_srv *s)
     dma_release(s);
     mig_free(s);
     srv_big_release(s, s->dev.state, (size_t)s->state_size);
+    ASAN_UNPOISON_MEMORY_REGION(s->req_bufs, SRV_REQ_BUFS * SRV_REQ_SIZE);
+    srv_release(s, s->req_bufs);
     srv_release(s, s);
 }
 
@@ -633,10 +641,27 @@ static void drop_pipelined(struct vuc_srv *s, struct vuc_conn *c)
     }
 }
 
+/* The next request buffer (SRV_REQ_SIZE), writable for the transport. */
+static uint8_t *req_buf_next(struct vuc_srv *s)
+{
+    uint8_t *b = s->req_bufs + (size_t)s->req_next * SRV_REQ_SIZE;
+
+    ASAN_UNPOISON_MEMORY_REGION(b, SRV_REQ_SIZE);
+    return b;
+}
+
+/* Poison b but for the n bytes of the request it holds (0: none). */
+static void req_buf_hold(uint8_t *b, size_t n)
+{
+    if (b)
+        ASAN_POISON_MEMORY_REGION(b + n, SRV_REQ_SIZE - n);
+}
+
 int srv_pump(struct vuc_srv *s, struct vuc_conn *c, int timeout_ms)
 {
     struct vuc_msg m;
     bool oversize = false, pipelined = false;
+    uint8_t *rb = NULL;
     int rc;
 
     memset(&m, 0, sizeof(m));
@@ -651,7 +676,11 @@ int srv_pump(struct vuc_srv *s, struct vuc_conn *c, int timeout_ms)
         s->ndefer--;
         rc = oversize ? -EMSGSIZE : 0;
     } else {
-        rc = vuc_conn_recv(c, &m, timeout_ms);
+        rb = req_buf_next(s);
+        rc = vuc_conn_recv_buf(c, &m, rb, SRV_REQ_SIZE, timeout_ms);
+        if (m.borrowed)
+            s->req_next = (s->req_next + 1) % SRV_REQ_BUFS;
+        req_buf_hold(rb, m.borrowed ? m.len : 0);
         pipelined = rc == 0 && srv_quirk(s, VUC_SRV_QUIRK_PIPELINE_DROPS) &&
                     vuc_conn_pending(c);
     }
@@ -683,9 +712,11 @@ int srv_pump(struct vuc_srv *s, struct vuc_conn *c, int timeout_ms)
             vuc_conn_partial(c))
             s->refuse_next = true;
         vuc_msg_release(&m);
+        req_buf_hold(rb, 0);
         return rc;
     }
     vuc_msg_release(&m);
+    req_buf_hold(rb, 0);
     if (rc == 0 && s->conn_err)
         rc = s->conn_err; /* it broke while a DMA reply was awaited */
     if (rc == -EPIPE || rc == -ECONNRESET)

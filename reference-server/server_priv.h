@@ -195,6 +195,17 @@ struct dma {
  * DMA_WRITE; handled in order once the current request is done. */
 #define SRV_DEFER_MAX 16
 
+/*
+ * srv_pump receives a request of up to SRV_REQ_SIZE bytes (most are) into
+ * the next of SRV_REQ_BUFS buffers rather than a malloc of its own. Under
+ * ASan a buffer is poisoned past the request it holds and wholly once the
+ * request is done, so a read past a request, or of one already handled
+ * while the next SRV_REQ_BUFS - 1 go to the other buffers, fails as it
+ * would in a freed malloc block.
+ */
+#define SRV_REQ_BUFS 4u
+#define SRV_REQ_SIZE 1024u
+
 struct srv_deferred {
     struct vuc_msg m;
     bool oversize; /* only its header: answer EINVAL (-EMSGSIZE) */
@@ -260,6 +271,10 @@ struct vuc_srv {
     /* REGION_READ's data until its reply is sent: here rather than in
      * struct srv_reply, which lives on the stack of every request */
     uint8_t read_buf[DEV_BAR0_SIZE];
+    /* requests of up to SRV_REQ_SIZE bytes, received into each of these
+     * SRV_REQ_BUFS in turn (srv_pump) */
+    uint8_t *req_bufs;
+    unsigned req_next;
     /* device (survives reconnects) */
     struct dev dev;
     struct mig mig;

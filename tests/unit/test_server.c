@@ -1646,6 +1646,93 @@ static void counting_release(void *ctx, void *p)
     free(p);
 }
 
+/*
+ * Requests of up to 1 KiB land in four buffers in turn, the 4 KiB block
+ * the server allocates after its state (server_priv.h, SRV_REQ_BUFS):
+ * the nth request that fits is in buffer n % 4, a larger one is not in
+ * any, and under ASan every byte of the four is poisoned between
+ * requests, so a read of a handled request fails as in freed memory.
+ */
+struct ring_ctx {
+    uint8_t *ring;
+};
+
+static void *ring_alloc(void *ctx, size_t n)
+{
+    uint8_t *p = malloc(n);
+
+    if (n == 4096)
+        ((struct ring_ctx *)ctx)->ring = p;
+    return p;
+}
+
+static void ring_release(void *ctx, void *p)
+{
+    (void)ctx;
+    free(p);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define RING_ASAN 1
+#else
+#define RING_ASAN 0
+#endif
+
+/* The id in the header buffer k holds (read around ASan's poison). */
+static uint16_t ring_id(const uint8_t *ring, unsigned k)
+{
+    const uint8_t *b = ring + (size_t)k * 1024;
+    uint16_t id;
+
+#if RING_ASAN
+    for (size_t i = 0; i < 4096; i++)
+        assert_true(__asan_address_is_poisoned(ring + i));
+    ASAN_UNPOISON_MEMORY_REGION(b, 2);
+#endif
+    id = vuc_get_u16(b);
+#if RING_ASAN
+    ASAN_POISON_MEMORY_REGION(b, 2);
+#endif
+    return id;
+}
+
+static void test_request_buffers(void **state)
+{
+    struct ring_ctx rc = {NULL};
+    struct vuc_srv_opts o;
+    struct fx f;
+    uint8_t big[2048];
+    uint16_t before;
+
+    (void)state;
+    vuc_srv_opts_init(&o);
+    o.state_size = 8192; /* not 4096: the ring is the one block of 4 KiB */
+    o.alloc.alloc = ring_alloc;
+    o.alloc.release = ring_release;
+    o.alloc.ctx = &rc;
+    fx_open_opts(&f, &o);
+    assert_non_null(rc.ring);
+    negotiate(&f); /* the first request: buffer 0 */
+    assert_int_equal(ring_id(rc.ring, 0), f.id);
+    for (unsigned n = 1; n < 10; n++) {
+        assert_int_equal(get_state(&f), ST_RUNNING);
+        assert_int_equal(ring_id(rc.ring, n % 4), f.id);
+    }
+    /* 10 requests so far; a 2 KiB one goes elsewhere and takes no turn */
+    before = ring_id(rc.ring, 10 % 4);
+    memset(big, 0, sizeof(big));
+    assert_int_equal(
+        region_write(&f, VUC_PCI_BAR0_REGION_INDEX, 0x800, big, sizeof(big)),
+        0);
+    for (unsigned k = 0; k < 4; k++)
+        assert_int_not_equal(ring_id(rc.ring, k), f.id);
+    assert_int_equal(ring_id(rc.ring, 10 % 4), before);
+    assert_int_equal(get_state(&f), ST_RUNNING);
+    assert_int_equal(ring_id(rc.ring, 10 % 4), f.id);
+    fx_close(&f);
+}
+
 static void test_alloc_failures(void **state)
 {
     struct vuc_srv_opts o;
@@ -1663,10 +1750,13 @@ static void test_alloc_failures(void **state)
     o.alloc.release = counting_release;
     o.alloc.ctx = &a;
 
-    /* the context itself, then the state */
+    /* the context itself, then the state, then the request buffers */
     assert_int_equal(vuc_srv_new(&o, &s), -ENOMEM);
     a.count = 0;
     a.fail_after = 1;
+    assert_int_equal(vuc_srv_new(&o, &s), -ENOMEM);
+    a.count = 0;
+    a.fail_after = 2;
     assert_int_equal(vuc_srv_new(&o, &s), -ENOMEM);
     /* only one of the two hooks */
     o.alloc.release = NULL;
@@ -5149,6 +5239,7 @@ int main(void)
         cmocka_unit_test_prestate(test_stream_read_rules, &q_none),
         cmocka_unit_test_prestate(test_stream_resume_failures, &q_none),
         cmocka_unit_test(test_resume_fail_to_error),
+        cmocka_unit_test(test_request_buffers),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_state_registers),
         cmocka_unit_test(test_state_size_option),
