@@ -195,17 +195,20 @@ enum fzk_kind {
  * target, so that the fuzzer reaches the deep states quickly; the bytes
  * are its parameters. ctl applies to every message a record sends.
  *
- * A run sends at most FZS_MSG_BUDGET messages after the automatic VERSION
- * that starts it (a DMA run's queued replies and pipelined GET included),
- * a reconnect (asked for, or after a hang-up) counting as one; the rest
- * of the input is not run. Macros multiply: without a
- * bound a 43-byte input sent 200 messages, and a campaign drifted to such
- * inputs until runs took 350 us rather than the 160 of its first minute
- * (3.4k exec/s over ten minutes); a replay whose every piece made the
- * server hang up cost a reconnect and a VERSION per piece. What the bound
- * costs: a state that only a longer session reaches is out of reach.
- * With the macros, every migration state, a whole save and resume and a
- * logging round take far fewer (the longest seed sends 44).
+ * A run spends at most FZS_MSG_BUDGET units after the automatic VERSION
+ * that starts it; the rest of the input is not run. A message costs one
+ * unit, and one more per whole 4 KiB of its payload, whichever side sent
+ * it (the server's DMA_WRITEs and the replies included); a DMA run's
+ * queued replies and pipelined GET cost one each, and so does a reconnect
+ * (asked for, or after a hang-up). Macros multiply: without a bound a
+ * 43-byte input sent 200 messages, and a campaign drifted to such inputs
+ * until runs took 350 us rather than the 160 of its first minute (3.4k
+ * exec/s over ten minutes); a replay whose every piece made the server
+ * hang up cost a reconnect and a VERSION per piece; a doorbell could
+ * queue 255 replies. What the bound costs: a state that only a longer
+ * session reaches is out of reach. With the macros, every migration
+ * state, a whole save and resume and a logging round take far fewer (the
+ * longest seed sends 44 messages).
  */
 #define FZS_MSG_BUDGET 64u
 

@@ -112,7 +112,8 @@ struct fz {
     bool prefix;
     bool small_xfer;
     bool verbose;    /* VUC_FUZZ_VERBOSE set: one line per message */
-    unsigned budget; /* messages the input may still send (FZS_MSG_BUDGET) */
+    unsigned budget; /* units the run may still spend (FZS_MSG_BUDGET) */
+    unsigned owed;   /* units the last exchange received, not yet spent */
     jmp_buf *out_of_budget; /* where the session ends when it is spent */
     uint16_t id;
     struct vuc_msg rep; /* the reply to the last request, if any */
@@ -847,23 +848,31 @@ static void check_server_request(struct fz *f, const struct vuc_msg *m)
 }
 
 /*
+ * n units of the run's FZS_MSG_BUDGET (fuzz_priv.h), and what the last
+ * exchange received. Called where nothing is in flight, so a spent
+ * budget ends the session there as if the input had ended.
+ */
+static void spend(struct fz *f, unsigned n)
+{
+    n += f->owed;
+    f->owed = 0;
+    if (n > f->budget)
+        longjmp(*f->out_of_budget, 1);
+    f->budget -= n;
+}
+
+/* A message's units beyond the first: one per whole 4 KiB of payload. */
+static unsigned data_units(size_t payload_len)
+{
+    return (unsigned)(payload_len / 4096u);
+}
+
+/*
  * Send one message (and, for FZS_OP_DMA, a GET pipelined behind it and
  * raw bytes after that: replies to the DMA_WRITEs to come), let the
  * server handle everything, collect the replies and check them and the
  * model. Requests the server sends meanwhile are checked, not answered.
  */
-/*
- * One message, or a reconnect, of the input's FZS_MSG_BUDGET (fuzz_priv.h).
- * Called where nothing is in flight, so a spent budget ends the session
- * there as if the input had ended.
- */
-static void spend(struct fz *f)
-{
-    if (f->budget == 0)
-        longjmp(*f->out_of_budget, 1);
-    f->budget--;
-}
-
 static void xchg_tail(struct fz *f, uint16_t cmd, uint8_t ctl, const uint8_t *p,
                       size_t len, bool pipe_get, const uint8_t *tail,
                       size_t tail_len)
@@ -876,7 +885,7 @@ static void xchg_tail(struct fz *f, uint16_t cmd, uint8_t ctl, const uint8_t *p,
     size_t n = 0, ng = 0;
     int rc;
 
-    spend(f);
+    spend(f, 1 + data_units(len));
     if (ctl & FZS_CTL_REPLY)
         h.flags = VUC_TYPE_REPLY;
     else if (ctl & FZS_CTL_TYPE)
@@ -934,7 +943,9 @@ static void xchg_tail(struct fz *f, uint16_t cmd, uint8_t ctl, const uint8_t *p,
         if (rc == -EAGAIN)
             break;
         FZ_CHECK(rc == 0, "recv: %d", rc);
+        f->owed += data_units(m.payload_len);
         if (vuc_hdr_type(&m.hdr) != VUC_TYPE_REPLY) {
+            f->owed++;
             check_server_request(f, &m);
             vuc_msg_release(&m);
             continue;
@@ -977,7 +988,7 @@ static void xchg_tail(struct fz *f, uint16_t cmd, uint8_t ctl, const uint8_t *p,
                 vuc_state_name(f->state), aborted ? ", hung up" : "");
     if (aborted) {
         /* a new client, which negotiates as the first one did */
-        spend(f);
+        spend(f, 1);
         reconnect(f);
         if (f->prefix)
             version_prefix(f);
@@ -1164,8 +1175,7 @@ static void dma_run(struct fz *f, uint8_t ctl, struct fz_in *a)
         memcpy(w + 16, b, 4);
         /* the replies and the pipelined GET are messages too: 255 stray
          * replies behind a doorbell made one run cost 2.5 ms */
-        for (uint32_t k = 0; k < nrep + ((flags & 4u) ? 1u : 0u); k++)
-            spend(f);
+        spend(f, nrep + ((flags & 4u) ? 1u : 0u));
         f->dma_run = true;
         f->dma_start = f->dma_next = iova;
         if (len)
@@ -1349,7 +1359,7 @@ static void macro(struct fz *f, uint8_t op, uint8_t ctl, struct fz_in *a)
         region_write(f, ctl, R_FAULT, b, 1);
         break;
     case FZS_OP_RECONNECT:
-        spend(f);
+        spend(f, 1);
         release_rep(f);
         vuc_conn_close(f->cli);
         f->cli = NULL;
