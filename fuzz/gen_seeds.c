@@ -223,6 +223,22 @@ static void caps_seed(const char *name, const char *json)
     save_file("fuzz_caps", name, json, strlen(json));
 }
 
+/* {"capabilities":{"x":[[...]]}}: the arrays end at nesting depth
+ * levels (the top object is 1, "capabilities" 2), inner inside them */
+static void deep_seed(const char *name, int levels, const char *inner)
+{
+    char buf[256];
+    int n = snprintf(buf, sizeof(buf), "{\"capabilities\":{\"x\":");
+
+    for (int i = 2; i < levels; i++)
+        buf[n++] = '[';
+    n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%s", inner);
+    for (int i = 2; i < levels; i++)
+        buf[n++] = ']';
+    snprintf(buf + n, sizeof(buf) - (size_t)n, "}}");
+    caps_seed(name, buf);
+}
+
 static void gen_caps(void)
 {
     struct vuc_caps c;
@@ -240,6 +256,23 @@ static void gen_caps(void)
     caps_seed("big-numbers",
               "{\"capabilities\":{\"max_data_xfer_size\":18446744073709551615,"
               "\"max_dma_maps\":9223372036854775807,\"pgsizes\":0}}");
+    /* where JSON leaves the meaning open (codec/caps.c): the last of a
+     * name counts, -0 is 0, nesting stops at 32 */
+    caps_seed(
+        "duplicates",
+        "{\"capabilities\":{\"max_dma_maps\":7,\"y\":1},\"capabilities\":{"
+        "\"max_msg_fds\":-1,\"max_msg_fds\":2,\"twin_socket\":{\"x\":1},"
+        "\"twin_socket\":{},\"pgsizes\":-0}}");
+    deep_seed("depth-32", 32, "");
+    deep_seed("depth-33", 32, "1");
+    /* escapes and UTF-8: a known name spelt with \u, every escape */
+    caps_seed("escapes",
+              "{\"capabilities\":{\"max\\u005fmsg_fds\":3,"
+              "\"x\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00"
+              "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}}");
+    /* what json-c accepts and RFC 8259 does not */
+    caps_seed("lenient",
+              "{'capabilities':{\"x\":[NaN,-Infinity,1.,-01,\"\t\"]}}");
     /* every key, as vuc_caps_write puts them (what servers reply) */
     vuc_caps_defaults(&c);
     c.present = 0x3f;

@@ -96,7 +96,9 @@ def json_tokens():
             'json_u64max="18446744073709551615"',
             'json_i64max="9223372036854775807"', 'json_neg="-1"',
             'json_float="1.0"', 'json_exp="1e3"', 'json_4096="4096"',
-            'json_1m="1048576"', 'json_caps="{\\"capabilities\\":{"']
+            'json_1m="1048576"', 'json_caps="{\\"capabilities\\":{"',
+            'json_arr="["', 'json_arr_end="]"', 'json_comma=","',
+            'json_esc_u="\\\\u00"', 'json_nan="NaN"', "json_squote=\"'\""]
     return out
 
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Pure wire codec: bytes <-> structs. No I/O, no globals, nothing that
- * wire bytes reach asserts. (The VERSION capabilities use json-c, which
- * allocates internally; nothing else here allocates.)
+ * Pure wire codec: bytes <-> structs. No I/O, no globals, no allocation,
+ * nothing that wire bytes reach asserts. (The VERSION capabilities are
+ * JSON, parsed here without json-c: codec/caps.c.)
  *
  * Conventions for every message below:
  *
@@ -110,16 +110,20 @@ struct vuc_caps {
     bool twin_has_fd_index;
     uint64_t twin_fd_index;
     bool write_multiple;
-    unsigned unknown; /* number of unknown keys inside "capabilities" */
+    unsigned unknown; /* unknown keys in "capabilities" and twin_socket
+                         (the last of each), counted as they occur */
 };
 
 /* Fill caps with the spec defaults and present = 0. */
 void vuc_caps_defaults(struct vuc_caps *caps);
 /*
- * Parse version JSON (json_len bytes, no NUL needed). An absent
- * "capabilities" object leaves the defaults. Errors: -EINVAL malformed
- * JSON, top level not an object, or a known key of the wrong type or a
- * negative / non-integer number.
+ * Parse version JSON (json_len bytes, no NUL needed): RFC 8259 exactly,
+ * in RFC 3629 UTF-8; codec/caps.c says where JSON leaves the meaning open
+ * and what it does there. An absent "capabilities" object leaves the
+ * defaults; on error caps is unchanged. Errors: -EINVAL malformed JSON,
+ * nested deeper than 32, top level not an object, "capabilities" not an
+ * object, or a known key of the wrong type or a negative, non-integer or
+ * above-UINT64_MAX number.
  */
 int vuc_caps_parse(const char *json, size_t json_len, struct vuc_caps *caps);
 /*

@@ -1297,6 +1297,187 @@ static void test_caps_malformed(void **state)
     assert_int_equal(vuc_caps_parse("{}", 0, &c), -EINVAL);
 }
 
+/* RFC 8259 and RFC 3629 to the letter, at each edge of the grammar. */
+static void test_caps_rfc8259(void **state)
+{
+    static const char *const good[] = {
+        " \t\r\n{ \t\r\n} \t\r\n",
+        "{\"x\":[0,-0,1,-1,0.5,-0.0e0,1E+2,1e-2,123456789012345678901234]}",
+        "{\"x\":[true,false,null,\"\",[],{},[[]],{\"\":{}}]}",
+        /* every escape; a surrogate pair, and one alone */
+        "{\"x\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\uD83D\\uDE00\\ud800\"}",
+        /* UTF-8 of 2, 3 and 4 bytes, at the edges of each range */
+        "{\"x\":\"\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80"
+        "\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\"}",
+        "{\"\xc3\xa9\":1,\"\\u0041\":2}",
+    };
+    static const char *const bad[] = {
+        /* json-c accepted each of these */
+        "{'x':1}",
+        "{\"x\":'a'}",
+        "{\"x\":NaN}",
+        "{\"x\":Infinity}",
+        "{\"x\":-Infinity}",
+        "{\"x\":-01}",
+        "{\"x\":1.}",
+        "{\"x\":1.e5}",
+        "{\"x\":\"\t\"}", /* a raw control character */
+        "{\"x\":\"\x01\"}",
+        /* and the rest of the grammar */
+        "{\"x\":+1}",
+        "{\"x\":.5}",
+        "{\"x\":-}",
+        "{\"x\":1e}",
+        "{\"x\":1e+}",
+        "{\"x\":0x10}",
+        "{\"x\":tru}",
+        "{\"x\":True}",
+        "{\"x\":nulll}",
+        "{\"x\":\"\\x\"}",
+        "{\"x\":\"\\U0041\"}",
+        "{\"x\":\"\\u00G0\"}",
+        "{\"x\":\"\\u00\"}",
+        "{\"x\":\"abc}",
+        "{\"x\":[1,]}",
+        "{\"x\":[,1]}",
+        "{\"x\":[1 2]}",
+        "{\"x\"::1}",
+        "{\"x\" 1}",
+        "{,\"x\":1}",
+        "{\"x\":1,,\"y\":2}",
+        "{\"x\":/*c*/1}",
+        "{\"x\":1}\f",
+        "\v{}",
+        /* UTF-8: overlong, surrogate, above U+10FFFF, cut short, stray */
+        "{\"x\":\"\xc0\x80\"}",
+        "{\"x\":\"\xc1\xbf\"}",
+        "{\"x\":\"\xe0\x9f\xbf\"}",
+        "{\"x\":\"\xed\xa0\x80\"}",
+        "{\"x\":\"\xf0\x8f\xbf\xbf\"}",
+        "{\"x\":\"\xf4\x90\x80\x80\"}",
+        "{\"x\":\"\xf5\x80\x80\x80\"}",
+        "{\"x\":\"\xe2\x82\"}",
+        "{\"x\":\"\x80\"}",
+        "{\"x\":\"\xc3\"}",
+    };
+    struct vuc_caps c;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < ARRAY_SIZE(good); i++)
+        if (parse_str(good[i], &c) != 0)
+            fail_msg("rejected: '%s'", good[i]);
+    for (i = 0; i < ARRAY_SIZE(bad); i++)
+        if (parse_str(bad[i], &c) != -EINVAL)
+            fail_msg("accepted: '%s'", bad[i]);
+}
+
+/* {"x":[[...inner...]]}: inner (if any) at nesting depth levels, the
+ * top object being 1, inside levels - 2 arrays */
+static int parse_nested(int levels, const char *inner)
+{
+    char buf[256];
+    struct vuc_caps c;
+    int n = snprintf(buf, sizeof(buf), "{\"x\":");
+
+    for (int i = 2; i < levels; i++)
+        buf[n++] = '[';
+    n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%s", inner);
+    for (int i = 2; i < levels; i++)
+        buf[n++] = ']';
+    snprintf(buf + n, sizeof(buf) - (size_t)n, "}");
+    return parse_str(buf, &c);
+}
+
+/* Where JSON leaves the meaning open, the parser follows json-c. */
+static void test_caps_json_c_choices(void **state)
+{
+    struct vuc_caps c;
+
+    (void)state;
+    /* nesting: a value 32 deep (the top object is 1), not 33 */
+    assert_int_equal(parse_nested(32, "[]"), 0);
+    assert_int_equal(parse_nested(32, "{}"), 0);
+    assert_int_equal(parse_nested(32, "1"), 0);
+    assert_int_equal(parse_nested(32, "[1]"), -EINVAL);
+    assert_int_equal(parse_nested(32, "{\"a\":1}"), -EINVAL);
+    assert_int_equal(parse_nested(33, ""), 0); /* the last array at 32 */
+    assert_int_equal(parse_nested(34, ""), -EINVAL);
+
+    /* the last of a name counts, wherever it is */
+    assert_int_equal(
+        parse_str("{\"capabilities\":{\"max_msg_fds\":-1,\"max_msg_fds\":2}}",
+                  &c),
+        0);
+    assert_int_equal(c.max_msg_fds, 2);
+    assert_int_equal(
+        parse_str("{\"capabilities\":{\"max_msg_fds\":2,\"max_msg_fds\":-1}}",
+                  &c),
+        -EINVAL);
+    assert_int_equal(parse_str("{\"capabilities\":{\"pgsizes\":8192},"
+                               "\"capabilities\":{\"max_dma_maps\":3}}",
+                               &c),
+                     0);
+    assert_int_equal(c.present, VUC_CAP_MAX_DMA_MAPS);
+    assert_int_equal(c.pgsizes, 4096);
+    assert_int_equal(c.max_dma_maps, 3);
+    assert_int_equal(parse_str("{\"capabilities\":1,\"capabilities\":{}}", &c),
+                     0);
+    assert_int_equal(parse_str("{\"capabilities\":{},\"capabilities\":1}", &c),
+                     -EINVAL);
+    assert_int_equal(parse_str("{\"capabilities\":{\"twin_socket\":{\"fd_"
+                               "index\":5,\"y\":1},\"twin_socket\":{\"supported"
+                               "\":true}}}",
+                               &c),
+                     0);
+    assert_true(c.twin_supported);
+    assert_false(c.twin_has_fd_index);
+    assert_int_equal(c.unknown, 0);
+    assert_int_equal(parse_str("{\"capabilities\":{\"twin_socket\":{\"fd_"
+                               "index\":-1},\"twin_socket\":{}}}",
+                               &c),
+                     0);
+
+    /* -0 is the integer 0; -0.0 is not an integer */
+    assert_int_equal(parse_str("{\"capabilities\":{\"max_msg_fds\":-0}}", &c),
+                     0);
+    assert_int_equal(c.max_msg_fds, 0);
+    assert_int_equal(parse_str("{\"capabilities\":{\"max_msg_fds\":-0.0}}", &c),
+                     -EINVAL);
+
+    /* a name is compared unescaped */
+    assert_int_equal(
+        parse_str("{\"capabilities\":{\"max\\u005Fmsg_fds\":9}}", &c), 0);
+    assert_int_equal(c.max_msg_fds, 9);
+    assert_int_equal(c.unknown, 0);
+}
+
+/* Where json-c erred, the parser does not. */
+static void test_caps_json_c_errors(void **state)
+{
+    struct vuc_caps c;
+
+    (void)state;
+    /* above UINT64_MAX is not clamped to it */
+    assert_int_equal(
+        parse_str("{\"capabilities\":{\"pgsizes\":18446744073709551616}}", &c),
+        -EINVAL);
+    assert_int_equal(
+        parse_str("{\"capabilities\":{\"pgsizes\":99999999999999999999}}", &c),
+        -EINVAL);
+    assert_int_equal(
+        parse_str("{\"capabilities\":{\"x\":18446744073709551616}}", &c), 0);
+    /* a name with U+0000 is not the name before it */
+    assert_int_equal(
+        parse_str("{\"capabilities\":{\"max_msg_fds\\u0000\":-1}}", &c), 0);
+    assert_int_equal(c.present, 0);
+    assert_int_equal(c.unknown, 1);
+    /* a name longer than any known one, starting like one */
+    assert_int_equal(
+        parse_str("{\"capabilities\":{\"max_data_xfer_sizes\":-1}}", &c), 0);
+    assert_int_equal(c.unknown, 1);
+}
+
 static void test_caps_explicit_length(void **state)
 {
     /* not NUL-terminated: only json_len bytes count */
@@ -1545,6 +1726,9 @@ int main(void)
         cmocka_unit_test(test_caps_wrong_types),
         cmocka_unit_test(test_caps_malformed),
         cmocka_unit_test(test_caps_explicit_length),
+        cmocka_unit_test(test_caps_rfc8259),
+        cmocka_unit_test(test_caps_json_c_choices),
+        cmocka_unit_test(test_caps_json_c_errors),
         cmocka_unit_test(test_caps_write),
         cmocka_unit_test(test_version_with_caps),
         cmocka_unit_test(test_state_names),
