@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,9 +26,16 @@ struct mem_fd {
     int fd;
 };
 
+/*
+ * Bytes a direction holds before its buffer is allocated: most messages
+ * fit, and under ASan an allocation costs fuzz_server far more than its
+ * bytes (a cold chunk from the quarantine, a stack trace, its fill).
+ */
+#define MEM_DIR_INLINE 1024
+
 /* One direction: bytes buf[head, tail) start at stream offset head_pos. */
 struct mem_dir {
-    uint8_t *buf;
+    uint8_t *buf; /* inline, or allocated once it outgrew it */
     size_t head;
     size_t tail;
     size_t cap;
@@ -37,16 +45,21 @@ struct mem_dir {
     size_t ftail;
     size_t fcap;
     bool eof; /* the writer shut down or closed */
+    uint8_t inline_buf[MEM_DIR_INLINE];
 };
 
-struct mem_shared {
-    struct mem_dir dir[2]; /* dir[i] is read by end i */
-    bool open[2];
-};
+struct mem_shared;
 
 struct mem_end {
     struct mem_shared *sh;
     int side;
+};
+
+/* A pair is one allocation: both directions and both ends. */
+struct mem_shared {
+    struct mem_dir dir[2]; /* dir[i] is read by end i */
+    struct mem_end end[2];
+    bool open[2];
 };
 
 static void dir_free(struct mem_dir *d)
@@ -55,8 +68,14 @@ static void dir_free(struct mem_dir *d)
         close(d->fds[i].fd);
     }
     free(d->fds);
-    free(d->buf);
-    memset(d, 0, sizeof(*d));
+    if (d->buf != d->inline_buf) {
+        free(d->buf);
+    }
+    d->buf = d->inline_buf;
+    d->cap = sizeof(d->inline_buf);
+    d->head = d->tail = 0;
+    d->fds = NULL;
+    d->fhead = d->ftail = d->fcap = 0;
 }
 
 /* Room for len more bytes and nfds more fds. Errors: -ENOMEM. */
@@ -68,9 +87,7 @@ static int dir_reserve(struct mem_dir *d, size_t len, size_t nfds)
         d->head = 0;
     }
     if (d->cap - d->tail < len) {
-        /* 1 KiB holds most messages: under ASan a first 4 KiB cost
-         * fuzz_server a fill of the whole block per direction per run */
-        size_t cap = d->cap ? d->cap : 1024;
+        size_t cap = d->cap;
         uint8_t *nb;
 
         while (cap - d->tail < len) {
@@ -79,7 +96,14 @@ static int dir_reserve(struct mem_dir *d, size_t len, size_t nfds)
             }
             cap *= 2;
         }
-        nb = realloc(d->buf, cap);
+        if (d->buf == d->inline_buf) {
+            nb = malloc(cap);
+            if (nb) {
+                memcpy(nb, d->buf, d->tail);
+            }
+        } else {
+            nb = realloc(d->buf, cap);
+        }
         if (!nb) {
             return -ENOMEM;
         }
@@ -221,7 +245,6 @@ static void mem_close(void *ctx)
         dir_free(&sh->dir[!e->side]);
         free(sh);
     }
-    free(e);
 }
 
 static int mem_fd(const void *ctx)
@@ -242,45 +265,41 @@ static const struct vuc_conn_ops mem_ops = {
 int vuc_mem_pair(struct vuc_conn **a, struct vuc_conn **b)
 {
     struct mem_shared *sh;
-    struct mem_end *e[2] = {NULL, NULL};
     struct vuc_conn *c[2] = {NULL, NULL};
 
     if (!a || !b) {
         return -EINVAL;
     }
-    sh = calloc(1, sizeof(*sh));
+    sh = malloc(sizeof(*sh));
     if (!sh) {
         return -ENOMEM;
     }
     for (int i = 0; i < 2; i++) {
-        e[i] = malloc(sizeof(*e[i]));
-        if (!e[i]) {
-            goto fail;
-        }
-        e[i]->sh = sh;
-        e[i]->side = i;
+        struct mem_dir *d = &sh->dir[i];
+
+        /* the inline bytes are written before they are read */
+        memset(d, 0, offsetof(struct mem_dir, inline_buf));
+        d->buf = d->inline_buf;
+        d->cap = sizeof(d->inline_buf);
+        sh->end[i].sh = sh;
+        sh->end[i].side = i;
         sh->open[i] = true;
     }
     for (int i = 0; i < 2; i++) {
-        if (vuc_conn_new(&mem_ops, e[i], &c[i]) < 0) {
+        if (vuc_conn_new(&mem_ops, &sh->end[i], &c[i]) < 0) {
             goto fail;
         }
-        e[i] = NULL; /* owned by c[i] now */
     }
     *a = c[0];
     *b = c[1];
     return 0;
 fail:
-    /* Closing a conn closes its end; free the ends not yet owned. */
-    for (int i = 0; i < 2; i++) {
-        if (c[i]) {
-            vuc_conn_close(c[i]);
-        } else if (e[i]) {
-            free(e[i]);
-            sh->open[i] = false;
-        }
-    }
-    if (!sh->open[0] && !sh->open[1]) {
+    /* Closing the conn closes its end, and the pair with it once the
+     * other end is marked closed. */
+    if (c[0]) {
+        sh->open[1] = false;
+        vuc_conn_close(c[0]);
+    } else {
         free(sh);
     }
     return -ENOMEM;
