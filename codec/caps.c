@@ -68,7 +68,8 @@ enum where {
     W_TWIN, /* twin_socket */
 };
 
-/* A known member whose last value had the wrong type (see "last"). */
+/* A known member whose value has the wrong type; the member occurring
+ * again clears it first, so that the last one counts. */
 enum bad_bit {
     BAD_CAPS = 1u << 8, /* "capabilities" not an object */
     BAD_TWIN_SUPPORTED = 1u << 9,

@@ -853,8 +853,8 @@ static void check_server_request(struct fz *f, const struct vuc_msg *m)
  * Receive the next message from the server. Each is done with before the
  * next is received, but for the reply kept in f->rep: the first buffer
  * takes messages while none is kept, the second while one is, and only
- * larger messages get an allocation of their own (those were three in
- * five of the allocations a run made).
+ * larger messages get an allocation of their own (with one 4 KiB buffer,
+ * 1.5 of the 28 allocations a run of the corpus made).
  */
 static int recv_reply(struct fz *f, struct vuc_msg *m)
 {
