@@ -103,7 +103,7 @@ struct parser {
 #define NAME_MAX_LEN 19
 
 struct name {
-    char s[NAME_MAX_LEN + 1];
+    char s[NAME_MAX_LEN];
     size_t len;
     bool other; /* longer, not ASCII, or with U+0000: no known name */
 };
