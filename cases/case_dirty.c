@@ -875,63 +875,63 @@ size_t vuc_cases_dirty(struct vuc_case *out, size_t max)
     size_t n = 0;
 
     VUC_CASE("dirty.probe.start", "PROBE of DMA_LOGGING_START with SET",
-             SPEC_START, VUC_MUST, probe, VUC_FEATURE_DMA_LOGGING_START,
+             SPEC_START, "must", probe, VUC_FEATURE_DMA_LOGGING_START,
              VUC_FEATURE_SET, NULL);
     VUC_CASE("dirty.probe.stop", "PROBE of DMA_LOGGING_STOP with SET",
-             SPEC_START, VUC_MUST, probe, VUC_FEATURE_DMA_LOGGING_STOP,
+             SPEC_START, "must", probe, VUC_FEATURE_DMA_LOGGING_STOP,
              VUC_FEATURE_SET, NULL);
     VUC_CASE("dirty.probe.report", "PROBE of DMA_LOGGING_REPORT with GET",
-             SPEC_REPORT, VUC_MUST, probe, VUC_FEATURE_DMA_LOGGING_REPORT,
+             SPEC_REPORT, "must", probe, VUC_FEATURE_DMA_LOGGING_REPORT,
              VUC_FEATURE_GET, NULL);
     VUC_CASE("dirty.report.before-start", "REPORT before START is rejected",
-             SPEC_REPORT, VUC_MUST, report_before_start, 0, 0, NULL);
+             SPEC_REPORT, "must", report_before_start, 0, 0, NULL);
     VUC_CASE("dirty.start.twice", "a second START while logging is rejected",
-             SPEC_START, VUC_MUST, start_twice, 0, 0, NULL);
+             SPEC_START, "must", start_twice, 0, 0, NULL);
     VUC_CASE("dirty.start.page-size-zero", "START with page size 0", SPEC_START,
-             VUC_MUST, start_bad_page, 0, 0, NULL);
+             "must", start_bad_page, 0, 0, NULL);
     VUC_CASE("dirty.start.page-size-not-pow2", "START with page size 12288",
-             SPEC_START, VUC_MUST, start_bad_page, 12288, 0, NULL);
+             SPEC_START, "must", start_bad_page, 12288, 0, NULL);
     VUC_CASE("dirty.start.overflow", "a range whose iova + length overflows",
-             SPEC_START, VUC_MUST, start_bad_ranges, 0, 0, &bs_overflow);
+             SPEC_START, "must", start_bad_ranges, 0, 0, &bs_overflow);
     VUC_CASE("dirty.start.unaligned", "an unaligned range is rejected",
-             SPEC_START, VUC_MUST, start_bad_ranges, 0, 0, &bs_unaligned);
+             SPEC_START, "must", start_bad_ranges, 0, 0, &bs_unaligned);
     VUC_CASE("dirty.start.overlap", "overlapping ranges are rejected",
-             SPEC_START, VUC_MUST, start_bad_ranges, 0, 0, &bs_overlap);
+             SPEC_START, "must", start_bad_ranges, 0, 0, &bs_overlap);
     VUC_CASE("dirty.start.all-ranges", "num_ranges = 0 logs every mapping",
-             SPEC_START, VUC_SHOULD, all_ranges, 0, 0, NULL);
+             SPEC_START, "should", all_ranges, 0, 0, NULL);
     VUC_CASE("dirty.report.page-size-bad",
              "REPORT with a page size that is not a power of two", SPEC_REPORT,
-             VUC_MUST, report_bad_page, 12288, 0, NULL);
+             "must", report_bad_page, 12288, 0, NULL);
     VUC_CASE("dirty.report.page-size-half",
-             "exact bitmap at half the logging page size", SPEC_REPORT,
-             VUC_MUST, report_scaled, 8, 0, NULL);
+             "exact bitmap at half the logging page size", SPEC_REPORT, "must",
+             report_scaled, 8, 0, NULL);
     VUC_CASE("dirty.report.page-size-same",
-             "exact bitmap at the logging page size", SPEC_REPORT, VUC_MUST,
+             "exact bitmap at the logging page size", SPEC_REPORT, "must",
              report_scaled, 16, 0, NULL);
     VUC_CASE("dirty.report.page-size-double",
-             "exact bitmap at twice the logging page size", SPEC_REPORT,
-             VUC_MUST, report_scaled, 32, 0, NULL);
+             "exact bitmap at twice the logging page size", SPEC_REPORT, "must",
+             report_scaled, 32, 0, NULL);
     VUC_CASE("dirty.report.page-size-16x",
              "exact bitmap at 16 times the logging page size", SPEC_REPORT,
-             VUC_MUST, report_scaled, 256, 0, NULL);
+             "must", report_scaled, 256, 0, NULL);
     VUC_CASE("dirty.report.range-edges",
-             "the first and last page of a report range", SPEC_REPORT, VUC_MUST,
+             "the first and last page of a report range", SPEC_REPORT, "must",
              range_edges, 0, 0, NULL);
     VUC_CASE("dirty.report.outside-zero", "bits outside the range are zero",
-             SPEC_REPORT, VUC_MUST, outside_zero, 0, 0, NULL);
+             SPEC_REPORT, "must", outside_zero, 0, 0, NULL);
     VUC_CASE("dirty.report.second-empty",
              "a second REPORT with no new writes is empty", SPEC_REPORT,
-             VUC_SHOULD, second_empty, 0, 0, NULL);
+             "should", second_empty, 0, 0, NULL);
     VUC_CASE("dirty.report.after-stop", "REPORT after STOP is rejected",
-             SPEC_REPORT, VUC_MUST, report_after_stop, 0, 0, NULL);
+             SPEC_REPORT, "must", report_after_stop, 0, 0, NULL);
     VUC_CASE("dirty.report.argsz-small",
              "a REPORT too large for argsz gets the argsz needed",
-             "Message sizes", VUC_MUST, argsz_small, 0, 0, NULL);
+             "Message sizes", "must", argsz_small, 0, 0, NULL);
     VUC_CASE("dirty.unmap.while-logging",
              "unmapping a logged range drops its dirty pages", SPEC_START,
-             VUC_SHOULD, unmap_while_logging, 0, 0, NULL);
+             "should", unmap_while_logging, 0, 0, NULL);
     VUC_CASE("dirty.disconnect.stops-logging",
              "logging stops when its client disconnects",
-             "Client Disconnection", VUC_SHOULD, disconnect_stops, 0, 0, NULL);
+             "Client Disconnection", "should", disconnect_stops, 0, 0, NULL);
     return n;
 }

@@ -463,34 +463,34 @@ size_t vuc_cases_fsm(struct vuc_case *out, size_t max)
     size_t n = 0;
     char id[64], title[128];
 
-    VUC_CASE(
-        "fsm.flags.valid", "migration flags have STOP_COPY and no unknown bit",
-        "VFIO_DEVICE_FEATURE_MIGRATION", VUC_MUST, flags_valid, 0, 0, NULL);
+    VUC_CASE("fsm.flags.valid",
+             "migration flags have STOP_COPY and no unknown bit",
+             "VFIO_DEVICE_FEATURE_MIGRATION", "must", flags_valid, 0, 0, NULL);
     VUC_CASE("fsm.probe.migration-get", "PROBE|GET of MIGRATION succeeds",
-             SPEC_FEATURE, VUC_MUST, probe_ok, VUC_FEATURE_MIGRATION,
+             SPEC_FEATURE, "must", probe_ok, VUC_FEATURE_MIGRATION,
              VUC_FEATURE_GET, NULL);
     VUC_CASE("fsm.probe.mig-state-get-set",
-             "PROBE|GET|SET of MIG_DEVICE_STATE succeeds", SPEC_FEATURE,
-             VUC_MUST, probe_ok, VUC_FEATURE_MIG_DEVICE_STATE,
+             "PROBE|GET|SET of MIG_DEVICE_STATE succeeds", SPEC_FEATURE, "must",
+             probe_ok, VUC_FEATURE_MIG_DEVICE_STATE,
              VUC_FEATURE_GET | VUC_FEATURE_SET, NULL);
     VUC_CASE("fsm.feature.get-and-set", "GET|SET without PROBE is rejected",
-             SPEC_FEATURE, VUC_MUST, must_reject, 0, 0, &bad_get_set);
+             SPEC_FEATURE, "must", must_reject, 0, 0, &bad_get_set);
     VUC_CASE("fsm.feature.unknown-index",
-             "an unknown feature index is rejected", "Device Features",
-             VUC_MUST, must_reject, 0, 0, &bad_index);
+             "an unknown feature index is rejected", "Device Features", "must",
+             must_reject, 0, 0, &bad_index);
     VUC_CASE("fsm.feature.argsz-small-get",
              "GET with argsz below the minimum is rejected", "Message sizes",
-             VUC_MUST, argsz_small_get, 0, 0, NULL);
+             "must", argsz_small_get, 0, 0, NULL);
     VUC_CASE("fsm.feature.argsz-small-set",
              "SET with argsz below the minimum is rejected", "Message sizes",
-             VUC_MUST, must_reject, 0, 0, &bad_argsz_set);
+             "must", must_reject, 0, 0, &bad_argsz_set);
     VUC_CASE("fsm.set.state-8", "device_state 8 is rejected", SPEC_STATE,
-             VUC_MUST, must_reject, 0, 0, &bad_state8);
+             "must", must_reject, 0, 0, &bad_state8);
     VUC_CASE("fsm.set.state-0xffffffff", "device_state 0xffffffff is rejected",
-             SPEC_STATE, VUC_MUST, must_reject, 0, 0, &bad_state_max);
+             SPEC_STATE, "must", must_reject, 0, 0, &bad_state_max);
     VUC_CASE("fsm.reject.keeps-state",
-             "rejected requests leave STOP_COPY unchanged", SPEC_STATE,
-             VUC_MUST, reject_keeps_state, 0, 0, NULL);
+             "rejected requests leave STOP_COPY unchanged", SPEC_STATE, "must",
+             reject_keeps_state, 0, 0, NULL);
 
     for (uint32_t from = 0; from < VUC_STATE_NR; from++) {
         for (uint32_t to = 0; to < VUC_STATE_NR; to++) {
@@ -498,7 +498,7 @@ size_t vuc_cases_fsm(struct vuc_case *out, size_t max)
                      vuc_state_name(to));
             snprintf(title, sizeof(title), "SET %s from %s", vuc_state_name(to),
                      vuc_state_name(from));
-            VUC_CASE(id, title, "Direct/Complex State Transitions", VUC_MUST,
+            VUC_CASE(id, title, "Direct/Complex State Transitions", "must",
                      matrix_cell, from, to, NULL);
         }
     }
@@ -508,13 +508,13 @@ size_t vuc_cases_fsm(struct vuc_case *out, size_t max)
         snprintf(title, sizeof(title), "DEVICE_RESET from %s gives RUNNING",
                  vuc_state_name(s));
         VUC_CASE(id, title, "VFIO_USER_DEVICE_RESET",
-                 s == VUC_STATE_ERROR ? VUC_MUST : VUC_SHOULD, reset_from, s, 0,
+                 s == VUC_STATE_ERROR ? "must" : "should", reset_from, s, 0,
                  NULL);
     }
 
     VUC_CASE("fsm.error-reply.no-payload", "error replies are header only",
-             "Header", VUC_MUST, error_reply_form, 1, 0, NULL);
+             "Header", "must", error_reply_form, 1, 0, NULL);
     VUC_CASE("fsm.error-reply.errno-nonzero", "error replies carry an errno",
-             "Header", VUC_SHOULD, error_reply_form, 0, 0, NULL);
+             "Header", "should", error_reply_form, 0, 0, NULL);
     return n;
 }

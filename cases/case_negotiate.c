@@ -219,20 +219,20 @@ size_t vuc_cases_negotiate(struct vuc_case *out, size_t max)
     size_t n = 0;
 
     VUC_CASE("negotiate.version.major", "the reply's major equals the proposal",
-             SPEC_VERSION, VUC_MUST, version_major, 0, 0, NULL);
+             SPEC_VERSION, "must", version_major, 0, 0, NULL);
     VUC_CASE("negotiate.version.minor", "the reply's minor is not above it",
-             SPEC_VERSION, VUC_MUST, version_minor, 0, 0, NULL);
+             SPEC_VERSION, "must", version_minor, 0, 0, NULL);
     VUC_CASE("negotiate.caps.subset",
              "the reply's capabilities are a subset of the proposal",
-             SPEC_VERSION, VUC_MUST, caps_subset, 0, 0, NULL);
+             SPEC_VERSION, "must", caps_subset, 0, 0, NULL);
     VUC_CASE("negotiate.json.absent",
-             "VERSION without version data is accepted", SPEC_VERSION, VUC_MUST,
+             "VERSION without version data is accepted", SPEC_VERSION, "must",
              json_absent, 0, 0, NULL);
     VUC_CASE("negotiate.json.malformed",
              "malformed version JSON is rejected or the connection closed",
-             SPEC_VERSION, VUC_SHOULD, json_malformed, 0, 0, NULL);
+             SPEC_VERSION, "should", json_malformed, 0, 0, NULL);
     VUC_CASE("negotiate.limits.max-data-xfer-size",
              "a transfer of exactly max_data_xfer_size is accepted",
-             SPEC_VERSION, VUC_MUST, limit_xfer, 0, 0, NULL);
+             SPEC_VERSION, "must", limit_xfer, 0, 0, NULL);
     return n;
 }

@@ -531,22 +531,22 @@ size_t vuc_cases_robust(struct vuc_case *out, size_t max)
     char id[64], title[128], label[26];
 
     VUC_CASE("robust.header.short-msg-size",
-             "a message size below the header is refused", SPEC_HDR, VUC_MUST,
+             "a message size below the header is refused", SPEC_HDR, "must",
              short_msg_size, 0, 0, NULL);
     VUC_CASE("robust.header.unknown-command",
-             "unknown command numbers are refused", "Commands", VUC_MUST,
+             "unknown command numbers are refused", "Commands", "must",
              unknown_command, 0, 0, NULL);
     VUC_CASE("robust.header.reply-type", "a request of type Reply", SPEC_HDR,
-             VUC_MUST, odd_flags, VUC_TYPE_REPLY, 0, NULL);
+             "must", odd_flags, VUC_TYPE_REPLY, 0, NULL);
     VUC_CASE("robust.header.error-flag", "a request with the Error flag",
-             SPEC_HDR, VUC_MUST, odd_flags, VUC_TYPE_COMMAND | VUC_FLAG_ERROR,
-             0, NULL);
+             SPEC_HDR, "must", odd_flags, VUC_TYPE_COMMAND | VUC_FLAG_ERROR, 0,
+             NULL);
     VUC_CASE("robust.header.split-with-pauses",
              "a request split across writes with pauses is served",
-             "Message sizes", VUC_MUST, split_pauses, 0, 0, NULL);
+             "Message sizes", "must", split_pauses, 0, 0, NULL);
     VUC_CASE("robust.header.many-in-one-write",
              "64 requests in one write are served in order",
-             "Command Concurrency", VUC_MUST, many_in_one, 0, 0, NULL);
+             "Command Concurrency", "must", many_in_one, 0, 0, NULL);
     for (size_t i = 0; i < table_n; i++) {
         const struct vuc_msg_desc *d = &table[i];
         if (d->dir != VUC_DIR_C2S)
@@ -556,36 +556,36 @@ size_t vuc_cases_robust(struct vuc_case *out, size_t max)
             snprintf(id, sizeof(id), "robust.%s.short-payload", label);
             snprintf(title, sizeof(title),
                      "%s below its fixed request size is refused", d->name);
-            VUC_CASE(id, title, d->name, VUC_MUST, short_payload, d->cmd, 0,
+            VUC_CASE(id, title, d->name, "must", short_payload, d->cmd, 0,
                      NULL);
         }
         snprintf(id, sizeof(id), "robust.%s.oversized", label);
         snprintf(title, sizeof(title),
                  "%s above the negotiated maximum is refused", d->name);
-        VUC_CASE(id, title, "Message sizes", VUC_MUST, oversized, d->cmd, 0,
+        VUC_CASE(id, title, "Message sizes", "must", oversized, d->cmd, 0,
                  NULL);
         snprintf(id, sizeof(id), "robust.%s.truncated-silence", label);
         snprintf(title, sizeof(title),
                  "%s cut short, then silence: others are still served",
                  d->name);
-        VUC_CASE(id, title, "Security Considerations", VUC_MUST,
+        VUC_CASE(id, title, "Security Considerations", "must",
                  truncated_silence, d->cmd, 0, NULL);
     }
     VUC_CASE("robust.argsz.below-min", "argsz below the minimum",
-             "Message sizes", VUC_MUST, argsz_extremes, 0, 0, NULL);
-    VUC_CASE("robust.argsz.huge", "argsz 0xffffffff", "Message sizes", VUC_MUST,
+             "Message sizes", "must", argsz_extremes, 0, 0, NULL);
+    VUC_CASE("robust.argsz.huge", "argsz 0xffffffff", "Message sizes", "must",
              argsz_extremes, 1, 0, NULL);
     VUC_CASE("robust.dma-map.offset-without-fd",
              "DMA_MAP with a file offset and no fd is refused",
-             "VFIO_USER_DMA_MAP", VUC_MUST, dma_map_fds, 0, 0, NULL);
+             "VFIO_USER_DMA_MAP", "must", dma_map_fds, 0, 0, NULL);
     VUC_CASE("robust.dma-map.two-fds", "DMA_MAP with two fds is refused",
-             "VFIO_USER_DMA_MAP", VUC_MUST, dma_map_fds, 1, 0, NULL);
+             "VFIO_USER_DMA_MAP", "must", dma_map_fds, 1, 0, NULL);
     VUC_CASE("robust.feature.unknown-flags",
              "DEVICE_FEATURE with unknown flag bits is refused",
-             "VFIO_USER_DEVICE_FEATURE", VUC_MUST, feature_unknown_flags, 0, 0,
+             "VFIO_USER_DEVICE_FEATURE", "must", feature_unknown_flags, 0, 0,
              NULL);
     VUC_CASE("robust.resources.end",
              "the server's fds and memory did not grow over the run",
-             "Security Considerations", VUC_MUST, resources, 0, 0, NULL);
+             "Security Considerations", "must", resources, 0, 0, NULL);
     return n;
 }

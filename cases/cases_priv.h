@@ -99,6 +99,9 @@ bool vuc_case_inject_error(struct vuc_ctx *ctx);
  * saving a stream and writing it back, so that leaving RESUMING is a
  * valid request). false after recording a verdict. */
 bool vuc_case_reach(struct vuc_ctx *ctx, uint32_t state);
+/* Walk direct arcs from `from` (the state now) to `to`, each a setup
+ * step owned by its matrix cell. false after recording a verdict. */
+bool vuc_case_walk(struct vuc_ctx *ctx, uint32_t from, uint32_t to);
 
 /* Judge the form of an error reply: a payload is FAIL, errno 0 is
  * NON-STRICT (design.md, error replies). `what` names the request. */
@@ -114,8 +117,11 @@ int vuc_case_reg_read(struct vuc_ctx *ctx, const struct vuc_reg_ref *reg,
  * `what` names the request. */
 void vuc_case_report_rc(struct vuc_ctx *ctx, int rc, const char *what);
 
-/* Append a case to a table being built (out, n, max in scope). */
-#define VUC_CASE(id_, title_, spec_, level_, fn_, a_, b_, arg_)                \
+/* Append a case to a table being built (out, n, max in scope). source_
+ * is the keyword of the spec sentence the case checks ("must", "must
+ * only include", "should", "cannot", "kernel uAPI", "silent"); the level,
+ * and so the verdict of a violation, follows from it (docs/grading.md). */
+#define VUC_CASE(id_, title_, spec_, source_, fn_, a_, b_, arg_)               \
     do {                                                                       \
         if (n < max) {                                                         \
             struct vuc_case *k = &out[n];                                      \
@@ -123,7 +129,8 @@ void vuc_case_report_rc(struct vuc_ctx *ctx, int rc, const char *what);
             snprintf(k->id, sizeof(k->id), "%s", id_);                         \
             snprintf(k->title, sizeof(k->title), "%s", title_);                \
             k->spec = spec_;                                                   \
-            k->level = level_;                                                 \
+            k->source = source_;                                               \
+            k->level = vuc_source_level(source_);                              \
             k->run = fn_;                                                      \
             k->a = a_;                                                         \
             k->b = b_;                                                         \
@@ -131,6 +138,9 @@ void vuc_case_report_rc(struct vuc_ctx *ctx, int rc, const char *what);
         }                                                                      \
         n++;                                                                   \
     } while (0)
+
+/* The verdict for a violation of the running case's own rule. */
+#define VUC_VIOLATION(ctx) vuc_level_verdict((ctx)->c->level)
 
 /* Case tables of each file, for the registry. */
 size_t vuc_cases_fsm(struct vuc_case *out, size_t max);

@@ -22,9 +22,19 @@ void vuc_stream_free(struct vuc_stream *s)
 uint64_t vuc_case_flags(struct vuc_ctx *ctx)
 {
     if (!ctx->info->mig_flags_known) {
+        ctx->res->no_migration = true;
         vuc_verdict(ctx, VUC_SKIP,
-                    "the server does not answer VFIO_DEVICE_FEATURE_MIGRATION "
-                    "GET, so its migration states are unknown");
+                    "migration not supported: the server does not answer "
+                    "VFIO_DEVICE_FEATURE_MIGRATION GET");
+        return 0;
+    }
+    if (!(ctx->info->mig_flags & VUC_MIGRATION_STOP_COPY)) {
+        /* fsm.flags.valid judges the flags; nothing else can run */
+        ctx->res->no_migration = true;
+        vuc_verdict(ctx, VUC_SKIP,
+                    "migration not supported: the device's migration flags "
+                    "0x%llx lack VFIO_MIGRATION_STOP_COPY",
+                    (unsigned long long)ctx->info->mig_flags);
         return 0;
     }
     /* unknown bits are judged by fsm.flags.valid alone */
@@ -33,29 +43,49 @@ uint64_t vuc_case_flags(struct vuc_ctx *ctx)
 
 void vuc_case_report_rc(struct vuc_ctx *ctx, int rc, const char *what)
 {
-    if (rc == -ETIMEDOUT || rc == -ECONNRESET || rc == -EPIPE || rc == -EPROTO)
-        vuc_verdict(ctx, VUC_FAIL, "%s: %s", what,
-                    vuc_client_last_error(ctx->cl));
-    else
+    const char *why;
+
+    if (rc != -ETIMEDOUT && rc != -ECONNRESET && rc != -EPIPE &&
+        rc != -EPROTO) {
         vuc_verdict(ctx, VUC_ERROR, "%s: %s", what, strerror(-rc));
+        return;
+    }
+    why = vuc_client_last_error(ctx->cl);
+    if (rc == -ETIMEDOUT)
+        why = ctx->target->cmd != NULL
+                  ? "no reply within the timeout (the server was killed and "
+                    "started again for the next case)"
+                  : "no reply within the timeout";
+    if (ctx->setup_owner != NULL)
+        vuc_blocked(ctx, ctx->setup_owner, "%s: %s", what, why);
+    else
+        vuc_verdict(ctx, VUC_FAIL, "%s: %s", what, why);
 }
 
 bool vuc_case_get(struct vuc_ctx *ctx, uint32_t *state)
 {
+    static const char owner[] = "fsm.get.valid";
     uint32_t err = 0;
     char eb[16];
     int rc = vuc_client_get_state(ctx->cl, state, &err);
+    const char *prev;
 
-    if (rc == -EREMOTEIO) {
-        vuc_verdict(ctx, VUC_FAIL, "MIG_DEVICE_STATE GET failed with errno %s",
+    if (rc == 0 && *state < VUC_STATE_NR)
+        return true;
+    /* a GET that fails is fsm.get.valid's to judge; a wire failure is
+     * the current step's */
+    prev = vuc_setup_begin(ctx, ctx->setup_owner ? ctx->setup_owner : owner);
+    if (rc == -EREMOTEIO)
+        vuc_blocked(ctx, owner, "MIG_DEVICE_STATE GET failed with errno %s",
                     vuc_errno_name(err, eb, sizeof(eb)));
-        return false;
-    }
-    if (rc < 0) {
+    else if (rc == 0)
+        vuc_blocked(ctx, owner,
+                    "MIG_DEVICE_STATE GET reads %u, not a migration state",
+                    *state);
+    else
         vuc_case_report_rc(ctx, rc, "MIG_DEVICE_STATE GET");
-        return false;
-    }
-    return true;
+    vuc_setup_end(ctx, prev);
+    return false;
 }
 
 bool vuc_case_set_ok(struct vuc_ctx *ctx, uint32_t state, const char *why)
@@ -69,9 +99,16 @@ bool vuc_case_set_ok(struct vuc_ctx *ctx, uint32_t state, const char *why)
         return false;
     }
     if (r.is_error) {
-        vuc_verdict(ctx, VUC_FAIL, "%s: SET %s was rejected with errno %s", why,
-                    vuc_state_name(state),
-                    vuc_errno_name(r.error, eb, sizeof(eb)));
+        if (ctx->setup_owner != NULL)
+            vuc_blocked(ctx, ctx->setup_owner,
+                        "%s: SET %s was rejected with errno %s", why,
+                        vuc_state_name(state),
+                        vuc_errno_name(r.error, eb, sizeof(eb)));
+        else
+            vuc_verdict(ctx, VUC_VIOLATION(ctx),
+                        "%s: SET %s was rejected with errno %s", why,
+                        vuc_state_name(state),
+                        vuc_errno_name(r.error, eb, sizeof(eb)));
         vuc_reply_release(&r);
         return false;
     }
@@ -79,13 +116,56 @@ bool vuc_case_set_ok(struct vuc_ctx *ctx, uint32_t state, const char *why)
     return true;
 }
 
+/* SET `to` from `from` as a setup step, owned by the matrix cell that
+ * judges that arc, and check with GET that it took. */
+static bool arc(struct vuc_ctx *ctx, uint32_t from, uint32_t to)
+{
+    char owner[64], why[96];
+    const char *prev;
+    uint32_t st;
+    bool ok;
+
+    snprintf(owner, sizeof(owner), "fsm.%s.%s", vuc_state_name(from),
+             vuc_state_name(to));
+    snprintf(why, sizeof(why), "setup: SET %s from %s", vuc_state_name(to),
+             vuc_state_name(from));
+    prev = vuc_setup_begin(ctx, owner);
+    ok = vuc_case_set_ok(ctx, to, why) && vuc_case_get(ctx, &st);
+    if (ok && st != to) {
+        vuc_blocked(ctx, owner, "after SET %s, GET reads %s",
+                    vuc_state_name(to), vuc_state_name(st));
+        ok = false;
+    }
+    vuc_setup_end(ctx, prev);
+    return ok;
+}
+
+/* Stop dirty logging a device may keep across reconnects and resets:
+ * a case must not depend on what an earlier one left (the reply does not
+ * matter; most devices answer that logging is not on). */
+static void stop_logging(struct vuc_ctx *ctx)
+{
+    struct vuc_reply r;
+
+    if (vuc_client_feature(ctx->cl,
+                           VUC_FEATURE_SET | VUC_FEATURE_DMA_LOGGING_STOP,
+                           VUC_FEATURE_HDR_SIZE, NULL, 0, &r) == 0)
+        vuc_reply_release(&r);
+}
+
 bool vuc_case_fresh(struct vuc_ctx *ctx)
 {
     struct vuc_reply r;
-    uint32_t st;
+    uint32_t st0, st;
+    char owner[64];
+    const char *prev;
     int rc;
 
     vuc_client_trace_note(ctx->cl, "# fresh device: DEVICE_RESET");
+    if (!vuc_case_get(ctx, &st0))
+        return false;
+    snprintf(owner, sizeof(owner), "fsm.reset.from.%s", vuc_state_name(st0));
+    prev = vuc_setup_begin(ctx, owner);
     rc = vuc_client_reset(ctx->cl, &r);
     if (rc < 0) {
         vuc_case_report_rc(ctx, rc, "DEVICE_RESET");
@@ -94,13 +174,16 @@ bool vuc_case_fresh(struct vuc_ctx *ctx)
     vuc_reply_release(&r);
     if (!vuc_case_get(ctx, &st))
         return false;
-    if (st == VUC_STATE_RUNNING)
+    stop_logging(ctx);
+    if (st == VUC_STATE_RUNNING) {
+        vuc_setup_end(ctx, prev);
         return true;
+    }
     /* Reset did not bring RUNNING back (the reset cases judge that);
      * other cases still want a fresh device: walk back, and if even that
      * is refused (RESUMING without a valid stream cannot be left), start
      * the server again when vucert runs it. */
-    if (st != VUC_STATE_ERROR && st < VUC_STATE_NR) {
+    if (st != VUC_STATE_ERROR) {
         vuc_client_trace_note(ctx->cl,
                               "# reset left %s; walking back to RUNNING",
                               vuc_state_name(st));
@@ -112,8 +195,10 @@ bool vuc_case_fresh(struct vuc_ctx *ctx)
         vuc_reply_release(&r);
         if (!vuc_case_get(ctx, &st))
             return false;
-        if (st == VUC_STATE_RUNNING)
+        if (st == VUC_STATE_RUNNING) {
+            vuc_setup_end(ctx, prev);
             return true;
+        }
     }
     if (ctx->target->cmd != NULL) {
         char err[256];
@@ -124,9 +209,15 @@ bool vuc_case_fresh(struct vuc_ctx *ctx)
             vuc_verdict(ctx, VUC_ERROR, "restarting the server: %s", err);
             return false;
         }
-        return vuc_ctx_connect(ctx) != NULL;
+        vuc_setup_end(ctx, prev);
+        return vuc_ctx_connect(ctx) != NULL && vuc_case_get(ctx, &st) &&
+               (st == VUC_STATE_RUNNING ||
+                (vuc_blocked(ctx, owner,
+                             "a freshly started server reads %s, not RUNNING",
+                             vuc_state_name(st)),
+                 false));
     }
-    vuc_verdict(ctx, VUC_ERROR,
+    vuc_blocked(ctx, owner,
                 "neither DEVICE_RESET nor SET RUNNING leaves %s, and vucert "
                 "cannot restart a server it did not start",
                 vuc_state_name(st));
@@ -327,72 +418,63 @@ static bool walk(struct vuc_ctx *ctx, uint64_t flags, uint32_t cur, uint32_t to)
 {
     uint32_t path[VUC_STATE_NR * 2];
     int n = vuc_expect_path(flags, cur, to, path, VUC_STATE_NR * 2);
-    char why[96];
 
     if (n < 0) {
         vuc_verdict(ctx, VUC_ERROR, "no path from %s to %s",
                     vuc_state_name(cur), vuc_state_name(to));
         return false;
     }
-    for (int i = 0; i < n; i++) {
-        snprintf(why, sizeof(why), "setup: direct arc %s -> %s",
-                 vuc_state_name(i ? path[i - 1] : cur),
-                 vuc_state_name(path[i]));
-        if (!vuc_case_set_ok(ctx, path[i], why))
+    for (int i = 0; i < n; i++)
+        if (!arc(ctx, i ? path[i - 1] : cur, path[i]))
             return false;
-    }
     return true;
+}
+
+bool vuc_case_walk(struct vuc_ctx *ctx, uint32_t from, uint32_t to)
+{
+    uint64_t flags = vuc_case_flags(ctx);
+
+    return flags != 0 && walk(ctx, flags, from, to);
 }
 
 bool vuc_case_reach(struct vuc_ctx *ctx, uint32_t state)
 {
     uint64_t flags = vuc_case_flags(ctx);
     struct vuc_stream s = {0};
+    const char *prev;
     char err[256];
-    uint32_t st;
+    bool ok;
 
     if (flags == 0)
         return false;
     if (state == VUC_STATE_ERROR)
         return vuc_case_inject_error(ctx);
     vuc_client_trace_note(ctx->cl, "# setup: reach %s", vuc_state_name(state));
-    if (state != VUC_STATE_RESUMING) {
-        if (!walk(ctx, flags, VUC_STATE_RUNNING, state))
-            return false;
-    } else {
-        /* A real stream, so that RESUMING -> STOP is a valid request. */
-        if (!walk(ctx, flags, VUC_STATE_RUNNING, VUC_STATE_STOP_COPY))
-            return false;
-        if (vuc_case_read_stream(ctx, &s, err, sizeof(err)) < 0) {
-            /* the stream.* cases judge the stream; this case cannot run */
-            vuc_verdict(ctx, VUC_ERROR,
-                        "setup: could not save a stream to resume from: %s",
-                        err);
-            vuc_stream_free(&s);
-            return false;
-        }
-        if (!walk(ctx, flags, VUC_STATE_STOP_COPY, VUC_STATE_RESUMING)) {
-            vuc_stream_free(&s);
-            return false;
-        }
-        if (vuc_case_write_stream(ctx, &s, err, sizeof(err)) < 0) {
-            vuc_verdict(ctx, VUC_FAIL,
-                        "setup: writing back the saved stream (%zu bytes): "
-                        "%s",
-                        s.len, err);
-            vuc_stream_free(&s);
-            return false;
-        }
+    if (state != VUC_STATE_RESUMING)
+        return walk(ctx, flags, VUC_STATE_RUNNING, state);
+
+    /* A real stream, so that RESUMING -> STOP is a valid request. */
+    if (!walk(ctx, flags, VUC_STATE_RUNNING, VUC_STATE_STOP_COPY))
+        return false;
+    prev = vuc_setup_begin(ctx, "stream.read.full-to-end");
+    ok = vuc_case_read_stream(ctx, &s, err, sizeof(err)) == 0;
+    if (!ok && !ctx->stopped)
+        vuc_blocked(ctx, "stream.read.full-to-end",
+                    "could not save a stream to resume from: %s", err);
+    vuc_setup_end(ctx, prev);
+    if (!ok || !walk(ctx, flags, VUC_STATE_STOP_COPY, VUC_STATE_RESUMING)) {
         vuc_stream_free(&s);
-    }
-    if (!vuc_case_get(ctx, &st))
-        return false;
-    if (st != state) {
-        vuc_verdict(ctx, VUC_FAIL, "setup: after walking to %s, GET reads %s",
-                    vuc_state_name(state), vuc_state_name(st));
         return false;
     }
-    return true;
+    prev = vuc_setup_begin(ctx, "stream.resume.odd-segments");
+    ok = vuc_case_write_stream(ctx, &s, err, sizeof(err)) == 0;
+    if (!ok && !ctx->stopped)
+        vuc_blocked(ctx, "stream.resume.odd-segments",
+                    "writing back the saved stream (%zu bytes): %s", s.len,
+                    err);
+    vuc_setup_end(ctx, prev);
+    vuc_stream_free(&s);
+    return ok;
 }
 
 void vuc_case_check_error_form(struct vuc_ctx *ctx, const struct vuc_reply *r,

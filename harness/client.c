@@ -54,7 +54,13 @@ struct vuc_client {
     } mem[VUC_CLIENT_MAX_MEMORY];
     size_t n_mem;
     unsigned server_requests; /* served during the current call */
-    const char *record_dir;   /* --record, or NULL */
+    /* Violations tolerated since the last vuc_client_take_notes: each
+     * belongs to a case of its own, so the call goes on (client.h). */
+    char notes[512];
+    bool timed_out;         /* a wait for the server ran out */
+    unsigned stray_fds;     /* fds on replies that carry none */
+    uint64_t proposed_xfer; /* max_data_xfer_size vucert proposed */
+    const char *record_dir; /* --record, or NULL */
     /* scratch for requests */
     uint8_t *scratch;
     size_t scratch_cap;
@@ -89,6 +95,42 @@ static void set_error(struct vuc_client *cl, const char *fmt, ...)
     vsnprintf(cl->last_error, sizeof(cl->last_error), fmt, ap);
     va_end(ap);
     vuc_client_trace_note(cl, "! %s", cl->last_error);
+}
+
+static void tolerate(struct vuc_client *cl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* A violation another case judges: note it and go on. */
+static void tolerate(struct vuc_client *cl, const char *fmt, ...)
+{
+    char msg[200];
+    size_t n = strlen(cl->notes);
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    vuc_client_trace_note(cl, "# tolerated: %s", msg);
+    if (strstr(cl->notes, msg) != NULL)
+        return;
+    snprintf(cl->notes + n, sizeof(cl->notes) - n, "%s%s", n ? "; " : "", msg);
+}
+
+const char *vuc_client_take_notes(struct vuc_client *cl, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", cl->notes);
+    cl->notes[0] = '\0';
+    return buf;
+}
+
+unsigned vuc_client_stray_fds(const struct vuc_client *cl)
+{
+    return cl->stray_fds;
+}
+
+bool vuc_client_timed_out(const struct vuc_client *cl)
+{
+    return cl->timed_out;
 }
 
 bool vuc_client_lost(const struct vuc_client *cl)
@@ -376,6 +418,8 @@ int vuc_client_recv_any(struct vuc_client *cl, struct vuc_reply *r)
     rc = vuc_conn_recv(cl->conn, &r->msg, cl->timeout_ms);
     if (rc == -ECONNRESET || rc == -EPIPE)
         cl->lost = true;
+    if (rc == -ETIMEDOUT)
+        cl->timed_out = true;
     if (rc < 0) {
         if (rc == -EBADMSG || rc == -EMSGSIZE)
             trace_msg(cl, false, &r->msg.hdr, NULL, 0);
@@ -612,9 +656,18 @@ static int wait_reply(struct vuc_client *cl, uint16_t id, uint16_t cmd,
             return rc;
     }
     rc = check_reply(cl, id, cmd, r);
-    if (rc < 0)
+    if (rc < 0) {
         vuc_reply_release(r);
-    return rc;
+        return rc;
+    }
+    /* spec: only these replies carry fds; others are closed at release */
+    if (r->msg.nfds > 0 && cmd != VUC_CMD_DEVICE_GET_REGION_INFO &&
+        cmd != VUC_CMD_DEVICE_GET_REGION_IO_FDS) {
+        cl->stray_fds += (unsigned)r->msg.nfds;
+        tolerate(cl, "a %s reply carries %zu fds, which vucert closed",
+                 vuc_cmd_name(cmd), r->msg.nfds);
+    }
+    return 0;
 }
 
 int vuc_client_call(struct vuc_client *cl, uint16_t cmd, const void *payload,
@@ -693,6 +746,25 @@ int vuc_client_negotiate(struct vuc_client *cl, uint16_t major, uint16_t minor,
         }
     }
     cl->neg.limits = cl->neg.caps;
+    /* vucert never takes more than it proposed (negotiate.limits.* judge
+     * a claim above the proposal): a server announcing 4 GiB must not
+     * make vucert accept, or allocate for, 4 GiB messages. */
+    {
+        struct vuc_caps mine;
+        vuc_caps_defaults(&mine);
+        if (json[0] != '\0')
+            (void)vuc_caps_parse(json, strlen(json), &mine);
+        if (cl->neg.limits.max_data_xfer_size > mine.max_data_xfer_size) {
+            tolerate(cl,
+                     "the server's max_data_xfer_size %llu is above the %llu "
+                     "vucert proposed; vucert keeps to its own (judged by "
+                     "negotiate.limits.not-above-proposal)",
+                     (unsigned long long)cl->neg.limits.max_data_xfer_size,
+                     (unsigned long long)mine.max_data_xfer_size);
+            cl->neg.limits.max_data_xfer_size = mine.max_data_xfer_size;
+        }
+        cl->proposed_xfer = mine.max_data_xfer_size;
+    }
     /* The limits vucert will honour when it talks to this server. */
     vuc_conn_set_max_msg(
         cl->conn,
@@ -881,16 +953,21 @@ int vuc_client_region_read(struct vuc_client *cl, uint32_t region,
     rc = call_checked(cl, VUC_CMD_REGION_READ, p, sizeof(p), &r, err);
     if (rc < 0)
         return rc;
-    rc = vuc_region_rw_decode(r.payload, r.payload_len, true, &rw);
-    if (rc < 0 || rw.count != len) {
+    /* the data is `count` bytes; bytes after them are tolerated */
+    rc = vuc_region_rw_decode(r.payload, r.payload_len, false, &rw);
+    if (rc < 0 || rw.count != len || r.payload_len - 16 < len) {
         set_error(cl, "REGION_READ reply: count %u for a read of %u bytes%s",
                   rc < 0 ? 0 : rw.count, len,
-                  rc < 0 ? " (data length disagrees with count)" : "");
+                  rc < 0 || rw.count != len ? ""
+                                            : " (fewer data bytes than count)");
         vuc_reply_release(&r);
         return -EPROTO;
     }
+    if (r.payload_len - 16 > len)
+        tolerate(cl, "a REGION_READ reply carries %zu bytes after its data",
+                 r.payload_len - 16 - len);
     if (len > 0)
-        memcpy(buf, rw.data, len);
+        memcpy(buf, r.payload + 16, len);
     vuc_reply_release(&r);
     return 0;
 }
@@ -921,19 +998,38 @@ int vuc_client_region_write(struct vuc_client *cl, uint32_t region,
     return 0;
 }
 
-/* A MIG_DATA_READ reply to a request of size: *got and the data, or
- * -EPROTO. */
+/*
+ * A MIG_DATA_READ reply to a request of size: its data is the `size`
+ * field's count of bytes (spec: VFIO_USER_MIG_DATA_READ), never the
+ * message length. Bytes after them are tolerated and noted
+ * (stream.read.reply-size judges them); a size above the request, or
+ * fewer bytes than size, leave no data to take: -EPROTO.
+ */
 static int mig_read_reply(struct vuc_client *cl, uint32_t size,
                           const struct vuc_reply *r, struct vuc_mig_data *md)
 {
-    int rc = vuc_mig_data_decode(r->payload, r->payload_len, true, md);
+    int rc = vuc_mig_data_decode(r->payload, r->payload_len, false, md);
 
-    if (rc < 0 || md->size > size) {
+    if (rc < 0 || md->size > size ||
+        r->payload_len - VUC_MIG_DATA_HDR_SIZE < md->size) {
         set_error(cl, "MIG_DATA_READ reply: size %u for a request of %u%s",
                   rc < 0 ? 0 : md->size, size,
-                  rc < 0 ? " (data length disagrees with size)" : "");
+                  rc < 0 || md->size > size ? ""
+                                            : " (fewer data bytes than size)");
         return -EPROTO;
     }
+    md->data = r->payload + VUC_MIG_DATA_HDR_SIZE;
+    md->data_len = md->size;
+    if (r->payload_len - VUC_MIG_DATA_HDR_SIZE > md->size)
+        tolerate(cl,
+                 "a MIG_DATA_READ reply carries %zu bytes after the %u its "
+                 "size field counts (judged by stream.read.reply-size)",
+                 r->payload_len - VUC_MIG_DATA_HDR_SIZE - md->size, md->size);
+    if (md->argsz != VUC_MIG_DATA_HDR_SIZE + md->size)
+        tolerate(cl,
+                 "a MIG_DATA_READ reply has argsz %u for %u data bytes "
+                 "(judged by stream.read.reply-size)",
+                 md->argsz, md->size);
     return 0;
 }
 

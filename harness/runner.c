@@ -19,6 +19,7 @@ static const char *const verdict_names[VUC_VERDICT_NR] = {
     [VUC_FAIL] = "FAIL",
     [VUC_ERROR] = "ERROR",
     [VUC_SKIP] = "SKIP",
+    [VUC_BLOCKED] = "BLOCKED",
 };
 
 const char *vuc_verdict_name(enum vuc_verdict v)
@@ -28,7 +29,40 @@ const char *vuc_verdict_name(enum vuc_verdict v)
 
 const char *vuc_level_name(enum vuc_level l)
 {
-    return l == VUC_MUST ? "MUST" : "SHOULD";
+    switch (l) {
+    case VUC_MUST:
+        return "MUST";
+    case VUC_SHOULD:
+        return "SHOULD";
+    default:
+        return "MAY";
+    }
+}
+
+enum vuc_level vuc_source_level(const char *source)
+{
+    if (source == NULL)
+        return VUC_MUST;
+    if (strcmp(source, "kernel uAPI") == 0 ||
+        strncmp(source, "should", 6) == 0 ||
+        strncmp(source, "is expected to", 14) == 0)
+        return VUC_SHOULD;
+    if (strncmp(source, "may", 3) == 0 || strcmp(source, "silent") == 0 ||
+        strcmp(source, "optional") == 0)
+        return VUC_MAY;
+    return VUC_MUST;
+}
+
+enum vuc_verdict vuc_level_verdict(enum vuc_level l)
+{
+    switch (l) {
+    case VUC_MUST:
+        return VUC_FAIL;
+    case VUC_SHOULD:
+        return VUC_NON_STRICT;
+    default:
+        return VUC_IMPL_DEFINED;
+    }
 }
 
 static double now_ms(void)
@@ -40,7 +74,8 @@ static double now_ms(void)
 }
 
 /* Severity for merging: SKIP ranks just above PASS (it ends the case but
- * never hides a failure found before it). */
+ * never hides a failure found before it); BLOCKED below FAIL, so a claim
+ * already judged wrong stays FAIL when a later step is blocked. */
 static int severity(enum vuc_verdict v)
 {
     switch (v) {
@@ -52,12 +87,14 @@ static int severity(enum vuc_verdict v)
         return 2;
     case VUC_NON_STRICT:
         return 3;
-    case VUC_FAIL:
+    case VUC_BLOCKED:
         return 4;
+    case VUC_FAIL:
+        return 5;
     case VUC_ERROR:
-        return 5;
+        return 6;
     default:
-        return 5;
+        return 6;
     }
 }
 
@@ -73,18 +110,15 @@ static char *append(char *old, const char *sep, const char *add)
     return s;
 }
 
-void vuc_verdict(struct vuc_ctx *ctx, enum vuc_verdict v, const char *fmt, ...)
+static void record(struct vuc_ctx *ctx, enum vuc_verdict v, const char *msg)
 {
     struct vuc_result *res = ctx->res;
-    char msg[1024];
-    va_list ap;
     int sv = severity(v), cur = severity(res->verdict);
 
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (v == VUC_SKIP)
+    if (v == VUC_SKIP || v == VUC_BLOCKED)
         ctx->stopped = true;
+    if (v == VUC_FAIL || v == VUC_NON_STRICT || v == VUC_IMPL_DEFINED)
+        res->checks++;
     if (sv > cur || (sv == cur && res->reason == NULL)) {
         res->verdict = v;
         free(res->reason);
@@ -98,6 +132,124 @@ void vuc_verdict(struct vuc_ctx *ctx, enum vuc_verdict v, const char *fmt, ...)
     }
 }
 
+void vuc_verdict(struct vuc_ctx *ctx, enum vuc_verdict v, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    record(ctx, v, msg);
+}
+
+void vuc_blocked(struct vuc_ctx *ctx, const char *by, const char *fmt, ...)
+{
+    struct vuc_result *res = ctx->res;
+    char msg[1024], full[1200];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (ctx->c != NULL && strcmp(by, ctx->c->id) == 0) {
+        /* the step is this case's own claim */
+        record(ctx, vuc_level_verdict(ctx->c->level), msg);
+        ctx->stopped = true;
+        return;
+    }
+    if (severity(res->verdict) >= severity(VUC_BLOCKED)) {
+        ctx->stopped = true;
+        return;
+    }
+    snprintf(full, sizeof(full), "blocked by %s: %s", by, msg);
+    record(ctx, VUC_BLOCKED, full);
+    free(res->root_cause);
+    res->root_cause = strdup(by);
+}
+
+void vuc_check(struct vuc_ctx *ctx)
+{
+    ctx->res->checks++;
+}
+
+void vuc_note(struct vuc_ctx *ctx, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (ctx->res->notes != NULL && strstr(ctx->res->notes, msg) != NULL)
+        return; /* once per case is enough */
+    ctx->res->notes = append(ctx->res->notes, ctx->res->notes ? "; " : "", msg);
+    if (ctx->cl != NULL)
+        vuc_client_trace_note(ctx->cl, "# tolerated: %s", msg);
+}
+
+const char *vuc_setup_begin(struct vuc_ctx *ctx, const char *owner)
+{
+    const char *prev = ctx->setup_owner;
+
+    ctx->setup_owner = owner;
+    return prev;
+}
+
+void vuc_setup_end(struct vuc_ctx *ctx, const char *prev)
+{
+    ctx->setup_owner = prev;
+}
+
+/* Move what the client tolerated into the result's notes. */
+static void take_notes(struct vuc_ctx *ctx, struct vuc_client *cl)
+{
+    char buf[512];
+
+    if (cl == NULL)
+        return;
+    if (vuc_client_timed_out(cl))
+        ctx->timed_out = true;
+    vuc_client_take_notes(cl, buf, sizeof(buf));
+    if (buf[0] != '\0' &&
+        (ctx->res->notes == NULL || strstr(ctx->res->notes, buf) == NULL))
+        ctx->res->notes =
+            append(ctx->res->notes, ctx->res->notes ? "; " : "", buf);
+}
+
+/* The restart of a server that died or hung; after MAX_FAILED_STARTS in
+ * a row that did not come up it is a crash loop: the target is marked
+ * down, and later cases are BLOCKED by the case that brought it down. */
+#define MAX_FAILED_STARTS 3
+
+static int restart(struct vuc_ctx *ctx, char *err, size_t errcap)
+{
+    struct vuc_target *t = ctx->target;
+    int rc;
+
+    if (t->down_by[0] != '\0') {
+        snprintf(err, errcap, "%s", t->down_why);
+        return -ECHILD;
+    }
+    for (;;) {
+        rc = vuc_target_restart(t, err, errcap);
+        if (rc == 0) {
+            t->failed_starts = 0;
+            return 0;
+        }
+        if (++t->failed_starts >= MAX_FAILED_STARTS) {
+            snprintf(t->down_by, sizeof(t->down_by), "%s",
+                     ctx->c ? ctx->c->id : "?");
+            snprintf(t->down_why, sizeof(t->down_why),
+                     "the server is in a crash loop: it failed to start %u "
+                     "times in a row after %s; the last start: %.300s",
+                     t->failed_starts, ctx->c ? ctx->c->id : "?", err);
+            snprintf(err, errcap, "%s", t->down_why);
+            return -ECHILD;
+        }
+    }
+}
+
 void vuc_ctx_disconnect(struct vuc_ctx *ctx)
 {
     char err[256];
@@ -106,49 +258,36 @@ void vuc_ctx_disconnect(struct vuc_ctx *ctx)
         return;
     if (vuc_client_lost(ctx->cl))
         ctx->conn_lost = true;
+    take_notes(ctx, ctx->cl);
     vuc_client_close(ctx->cl);
     ctx->cl = NULL;
     if (vuc_target_after_disconnect(ctx->target, err, sizeof(err)) < 0)
         vuc_verdict(ctx, VUC_ERROR, "restarting the server: %s", err);
 }
 
-/*
- * Has the server vucert runs exited? A death is a FAIL of the case, with
- * its status and stderr, unless it exited with status 0: some servers end
- * when their client leaves, by design, and are started again without a
- * verdict. Returns true if it had exited.
- */
-static bool server_died(struct vuc_ctx *ctx)
-{
-    char *tail;
-
-    if (!vuc_target_died(ctx->target))
-        return false;
-    if (ctx->target->last_exit_clean)
-        return true;
-    tail = vuc_target_stderr_tail(ctx->target, 1500);
-    vuc_verdict(ctx, VUC_FAIL, "the server died: %s%s%s",
-                ctx->target->last_death, tail && *tail ? "; its stderr:\n" : "",
-                tail ? tail : "");
-    free(tail);
-    return true;
-}
-
-/* What in a server's stderr is a report of its own failure. */
+/* What in a server's stderr tells of its own failure: the first of
+ * these starts the quote. */
 static const char *const testimony[] = {
     "ERROR: AddressSanitizer",
     "ERROR: LeakSanitizer",
+    "ERROR: MemorySanitizer",
+    "WARNING: MemorySanitizer",
+    "ERROR: ThreadSanitizer",
     "runtime error:",
     "UndefinedBehaviorSanitizer",
     "Assertion `",
     "Assertion failed",
     "assertion failed",
+    "Assertion '",
     "*** stack smashing detected",
     "double free or corruption",
     "free(): invalid",
     "malloc(): ",
-    "Invalid read of size",  /* valgrind */
-    "Invalid write of size", /* valgrind */
+    "Invalid read of size",                    /* valgrind */
+    "Invalid write of size",                   /* valgrind */
+    "uninitialised value",                     /* valgrind */
+    "definitely lost in",                      /* valgrind */
+    "Process terminating with default action", /* valgrind */
 };
 
 /* valgrind's summary line with a non-zero count */
@@ -165,14 +304,11 @@ static const char *valgrind_errors(const char *s)
     return NULL;
 }
 
-/* Charge to this case what the server wrote to stderr during it. */
-static void check_testimony(struct vuc_ctx *ctx, long from)
+/* The start of the first line of txt that tells of a failure, or NULL. */
+static const char *telling_line(const char *txt)
 {
-    char *txt = vuc_target_stderr_since(ctx->target, from, 1 << 20);
     const char *hit = NULL;
 
-    if (txt == NULL)
-        return;
     for (size_t i = 0; i < sizeof(testimony) / sizeof(testimony[0]); i++) {
         const char *p = strstr(txt, testimony[i]);
         if (p != NULL && (hit == NULL || p < hit))
@@ -180,12 +316,90 @@ static void check_testimony(struct vuc_ctx *ctx, long from)
     }
     if (hit == NULL)
         hit = valgrind_errors(txt);
-    if (hit != NULL) {
-        /* quote from the start of the line that says it */
+    if (hit != NULL)
         while (hit > txt && hit[-1] != '\n')
             hit--;
-        vuc_verdict(ctx, VUC_FAIL, "the server reported an error:\n%.1500s",
-                    hit);
+    return hit;
+}
+
+/* What the server wrote during this case, from its first telling line
+ * (or its last lines when none tells), for a reason; caller frees. */
+static char *case_stderr(struct vuc_ctx *ctx, long from)
+{
+    char *txt = vuc_target_stderr_since(ctx->target, from, 1 << 20);
+    const char *hit;
+    char *out;
+
+    if (txt == NULL)
+        return NULL;
+    hit = telling_line(txt);
+    if (hit == NULL) {
+        size_t n = strlen(txt);
+        hit = n > 1000 ? txt + n - 1000 : txt;
+    }
+    out = strndup(hit, 1500);
+    free(txt);
+    return out;
+}
+
+/*
+ * A failure of the server that the case caused (a death, a hang, a
+ * sanitizer report): a FAIL of the case while it judged its claim, or
+ * BLOCKED by the owner of the setup step it happened in.
+ */
+static void charge(struct vuc_ctx *ctx, const char *owner, const char *what,
+                   const char *log)
+{
+    const char *sep = log && *log ? "; its stderr:\n" : "";
+
+    if (log == NULL)
+        log = "";
+    if (owner != NULL)
+        vuc_blocked(ctx, owner, "in setup, %s%s%s", what, sep, log);
+    else
+        vuc_verdict(ctx, VUC_FAIL, "%s%s%s", what, sep, log);
+}
+
+/*
+ * Has the server vucert runs exited? A death is charged to the case
+ * (charge()), with its status and what it wrote during the case, unless
+ * it exited with status 0: some servers end when their client leaves,
+ * by design, and are started again without a verdict. Returns true if
+ * it had exited.
+ */
+static bool server_died(struct vuc_ctx *ctx, long err_from)
+{
+    char what[320], *log;
+
+    if (!vuc_target_died(ctx->target))
+        return false;
+    if (ctx->target->last_exit_clean)
+        return true;
+    log = case_stderr(ctx, err_from);
+    snprintf(what, sizeof(what), "the server %s", ctx->target->last_death);
+    charge(ctx, ctx->setup_owner, what, log);
+    free(log);
+    return true;
+}
+
+/* Charge to this case a report the server wrote to stderr during it. */
+static void check_testimony(struct vuc_ctx *ctx, long from)
+{
+    char *txt = vuc_target_stderr_since(ctx->target, from, 1 << 20);
+    const char *hit;
+
+    if (txt == NULL)
+        return;
+    hit = telling_line(txt);
+    if (hit != NULL) {
+        char *q = strndup(hit, 1500);
+        if (ctx->res->verdict != VUC_FAIL && ctx->res->verdict != VUC_BLOCKED)
+            charge(ctx, ctx->setup_owner, "the server reported an error", q);
+        else if (ctx->res->reason == NULL ||
+                 strstr(ctx->res->reason, "its stderr") == NULL)
+            ctx->res->reason = append(ctx->res->reason,
+                                      "; the server reported an error:\n", q);
+        free(q);
     }
     free(txt);
 }
@@ -198,7 +412,7 @@ static void check_testimony(struct vuc_ctx *ctx, long from)
 static int connect_managed(struct vuc_ctx *ctx)
 {
     int left = ctx->opts->timeout_ms, rc = -ETIMEDOUT;
-    char err[256];
+    char err[512];
 
     while (left > 0) {
         int step = left < 100 ? left : 100;
@@ -212,7 +426,7 @@ static int connect_managed(struct vuc_ctx *ctx)
         if (vuc_target_died(ctx->target)) {
             if (!ctx->target->last_exit_clean)
                 return -ECHILD;
-            if (vuc_target_restart(ctx->target, err, sizeof(err)) < 0) {
+            if (restart(ctx, err, sizeof(err)) < 0) {
                 vuc_verdict(ctx, VUC_ERROR, "restarting the server: %s", err);
                 return -ECHILD;
             }
@@ -221,11 +435,25 @@ static int connect_managed(struct vuc_ctx *ctx)
     return rc;
 }
 
+/* The target is down (crash loop, or hung and not restartable): the case
+ * is BLOCKED by the case that brought it down. */
+static bool target_down(struct vuc_ctx *ctx)
+{
+    struct vuc_target *t = ctx->target;
+
+    if (t->down_by[0] == '\0')
+        return false;
+    vuc_blocked(ctx, t->down_by, "%s", t->down_why);
+    return true;
+}
+
 struct vuc_client *vuc_ctx_connect_raw(struct vuc_ctx *ctx)
 {
     int rc;
 
     vuc_ctx_disconnect(ctx);
+    if (target_down(ctx))
+        return NULL;
     if (ctx->target->cmd != NULL)
         rc = connect_managed(ctx);
     else
@@ -237,14 +465,14 @@ struct vuc_client *vuc_ctx_connect_raw(struct vuc_ctx *ctx)
         ctx->cl = NULL;
         if (rc == -ECHILD) {
             /* vuc_target_died reaped it: report how it went */
-            char *tail = vuc_target_stderr_tail(ctx->target, 1500);
-            if (ctx->res->verdict < VUC_FAIL)
-                vuc_verdict(ctx, VUC_FAIL, "the server died: %s%s%s",
-                            ctx->target->last_death,
-                            tail && *tail ? "; its stderr:\n" : "",
-                            tail ? tail : "");
-            free(tail);
-        } else if (!server_died(ctx)) {
+            if (ctx->res->verdict < VUC_FAIL && !ctx->stopped) {
+                char what[320], *log = case_stderr(ctx, ctx->err_from);
+                snprintf(what, sizeof(what), "the server %s",
+                         ctx->target->last_death);
+                charge(ctx, ctx->setup_owner, what, log);
+                free(log);
+            }
+        } else if (!server_died(ctx, ctx->err_from)) {
             vuc_verdict(ctx, VUC_ERROR, "cannot connect to %s: %s",
                         ctx->target->socket,
                         rc == -ETIMEDOUT ? "timed out" : strerror(-rc));
@@ -264,8 +492,11 @@ struct vuc_client *vuc_ctx_connect(struct vuc_ctx *ctx)
     rc = vuc_client_negotiate(ctx->cl, VUC_VERSION_MAJOR, VUC_VERSION_MINOR,
                               NULL, &r);
     if (rc < 0 || r.is_error) {
-        if (!server_died(ctx))
-            vuc_verdict(ctx, VUC_ERROR, "negotiation failed: %s",
+        /* it negotiated before the run: what changed is judged by the
+         * negotiation cases, or a death found by the runner */
+        if (!server_died(ctx, ctx->err_from))
+            vuc_blocked(ctx, "negotiate.version.major",
+                        "negotiating a fresh connection failed: %s",
                         rc < 0 ? vuc_client_last_error(ctx->cl)
                                : "the server rejected vucert's VERSION");
         vuc_reply_release(&r);
@@ -305,6 +536,50 @@ struct vuc_client *vuc_ctx_connect_dest(struct vuc_ctx *ctx)
     return cl;
 }
 
+/* Has a server vucert cannot restart come back after a hang? A fresh
+ * connection must negotiate within the timeout. */
+static bool alive(const struct vuc_target *t, int timeout_ms)
+{
+    struct vuc_client *cl;
+    struct vuc_reply r;
+    int rc = vuc_client_connect(t->socket, timeout_ms, &cl);
+
+    if (rc < 0)
+        return false;
+    rc = vuc_client_negotiate(cl, VUC_VERSION_MAJOR, VUC_VERSION_MINOR, NULL,
+                              &r);
+    vuc_reply_release(&r);
+    vuc_client_close(cl);
+    return rc == 0;
+}
+
+/*
+ * After a case in which the server stopped answering: one that vucert
+ * runs is killed and started again, so the next case runs on a fresh
+ * server; one it only connects to must answer a fresh connection, or it
+ * is down and the remaining cases are BLOCKED by this one.
+ */
+static void after_hang(struct vuc_ctx *ctx)
+{
+    struct vuc_target *t = ctx->target;
+    char err[512];
+
+    if (t->cmd != NULL) {
+        vuc_target_kill(t);
+        if (restart(ctx, err, sizeof(err)) < 0)
+            vuc_verdict(ctx, VUC_ERROR, "restarting the server: %s", err);
+        return;
+    }
+    if (!alive(t, ctx->opts->timeout_ms)) {
+        snprintf(t->down_by, sizeof(t->down_by), "%s", ctx->c->id);
+        snprintf(t->down_why, sizeof(t->down_why),
+                 "the server stopped answering during %s and does not "
+                 "answer a fresh connection; vucert cannot restart a "
+                 "server it did not start (--server-cmd)",
+                 ctx->c->id);
+    }
+}
+
 void vuc_run_case(struct vuc_target *t, struct vuc_target *dest,
                   const struct vuc_profile *p, const struct vuc_options *o,
                   struct vuc_run_info *info, const struct vuc_case *c,
@@ -315,10 +590,10 @@ void vuc_run_case(struct vuc_target *t, struct vuc_target *dest,
                           .profile = p,
                           .opts = o,
                           .info = info,
-                          .res = res};
-    char err[256];
+                          .res = res,
+                          .c = c};
+    char err[512];
     double t0 = now_ms();
-    long err_from;
 
     memset(res, 0, sizeof(*res));
     res->c = c;
@@ -327,7 +602,7 @@ void vuc_run_case(struct vuc_target *t, struct vuc_target *dest,
     /* A server that died between cases (or exits by design when its
      * client leaves) is started again without a verdict. */
     if (t->cmd != NULL && vuc_target_died(t) &&
-        vuc_target_restart(t, err, sizeof(err)) < 0) {
+        restart(&ctx, err, sizeof(err)) < 0 && !target_down(&ctx)) {
         vuc_verdict(&ctx, VUC_ERROR, "restarting the server: %s", err);
         goto out;
     }
@@ -347,23 +622,34 @@ void vuc_run_case(struct vuc_target *t, struct vuc_target *dest,
         }
         info->usage_runs++;
     }
-    err_from = vuc_target_stderr_size(t);
+    ctx.err_from = vuc_target_stderr_size(t);
     c->run(&ctx, c);
+    take_notes(&ctx, ctx.cl);
+    if (ctx.timed_out && t->down_by[0] == '\0') {
+        /* the hang is the case's (or its setup owner's), recorded by the
+         * case from the timeout; the next case gets a live server */
+        vuc_ctx_disconnect(&ctx);
+        after_hang(&ctx);
+    }
     vuc_ctx_disconnect(&ctx);
     if (t->cmd != NULL) {
         /* A crashing server closes its socket a moment before it can be
-         * reaped: when it closed a connection, give it that moment (100 ms) so
-         * the death is charged to this case, not found by the next one. */
-        bool died = server_died(&ctx);
-        for (int i = 0; !died && ctx.conn_lost && i < 20; i++) {
-            struct timespec ts = {0, 5 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-            died = server_died(&ctx);
-        }
-        check_testimony(&ctx, err_from);
-        if (died && vuc_target_restart(t, err, sizeof(err)) < 0)
+         * reaped: when it closed a connection, wait for its exit (up to
+         * 100 ms) so the death is charged to this case, not found by the
+         * next one. */
+        bool died = server_died(&ctx, ctx.err_from);
+        if (!died && ctx.conn_lost)
+            died =
+                vuc_target_wait_exit(t, 100) && server_died(&ctx, ctx.err_from);
+        check_testimony(&ctx, ctx.err_from);
+        if (died && t->pid <= 0 && restart(&ctx, err, sizeof(err)) < 0 &&
+            t->down_by[0] == '\0')
             vuc_verdict(&ctx, VUC_ERROR, "restarting the server: %s", err);
     }
+    if (res->verdict == VUC_PASS && res->checks == 0)
+        vuc_verdict(&ctx, VUC_ERROR,
+                    "the case ended without a verdict and without making a "
+                    "check (a vucert bug: please report it)");
 out:
     vuc_ctx_disconnect(&ctx);
     res->duration_ms = now_ms() - t0;

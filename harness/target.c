@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -199,6 +201,47 @@ void vuc_target_stop(struct vuc_target *t)
     kill(t->pid, SIGKILL);
     waitpid(t->pid, &status, 0);
     t->pid = 0;
+}
+
+void vuc_target_kill(struct vuc_target *t)
+{
+    int status;
+
+    if (t->pid <= 0)
+        return;
+    kill(-t->pid, SIGKILL);
+    kill(t->pid, SIGKILL);
+    waitpid(t->pid, &status, 0);
+    t->pid = 0;
+}
+
+bool vuc_target_wait_exit(struct vuc_target *t, int timeout_ms)
+{
+    siginfo_t si;
+    int fd;
+
+    if (t->pid <= 0)
+        return false;
+    /* a pidfd turns readable when the process exits: no polling loop */
+    fd = (int)syscall(SYS_pidfd_open, t->pid, 0);
+    if (fd >= 0) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int rc = poll(&pfd, 1, timeout_ms);
+        close(fd);
+        if (rc <= 0)
+            return false;
+    } else {
+        for (int waited = 0; waited < timeout_ms; waited++) {
+            memset(&si, 0, sizeof(si));
+            if (waitid(P_PID, (id_t)t->pid, &si, WEXITED | WNOHANG | WNOWAIT) ==
+                    0 &&
+                si.si_pid == t->pid)
+                return true;
+            sleep_ms(1);
+        }
+        return false;
+    }
+    return true;
 }
 
 int vuc_target_restart(struct vuc_target *t, char *err, size_t errcap)

@@ -54,6 +54,19 @@ struct vuc_conn *vuc_client_conn(struct vuc_client *cl);
 
 /* true once the server closed the connection under this client. */
 bool vuc_client_lost(const struct vuc_client *cl);
+/* true once a wait for the server ran out (it may be hung). */
+bool vuc_client_timed_out(const struct vuc_client *cl);
+/* fds received on replies that carry none (closed by the client). */
+unsigned vuc_client_stray_fds(const struct vuc_client *cl);
+/*
+ * Violations the client tolerated since the last call, "; "-separated,
+ * copied into buf ("" if none), and forgotten. A violation of a rule
+ * that a conformance case of its own judges (a MIG_DATA_READ reply
+ * padded after its data, a max_data_xfer_size above the proposal, fds on
+ * a reply that carries none) does not stop a call: the client takes what
+ * the fields the spec defines say, notes the rest here and goes on.
+ */
+const char *vuc_client_take_notes(struct vuc_client *cl, char *buf, size_t cap);
 
 /* What went wrong in the last call that failed (framing, timeouts). */
 const char *vuc_client_last_error(const struct vuc_client *cl);

@@ -15,7 +15,8 @@
 
 #include "vucert/client.h"
 
-/* design.md: Case ids and verdicts. Ordered by severity for merging. */
+/* docs/verdicts.md. The order is the wire order of results.json's
+ * summary; severity for merging is the runner's (BLOCKED below FAIL). */
 enum vuc_verdict {
     VUC_PASS = 0,
     VUC_IMPL_DEFINED,
@@ -23,16 +24,25 @@ enum vuc_verdict {
     VUC_FAIL,
     VUC_ERROR,
     VUC_SKIP,
+    VUC_BLOCKED, /* the server misbehaved in setup; names the root case */
     VUC_VERDICT_NR,
 };
 
+/* What the spec's own words make of a rule (docs/grading.md). */
 enum vuc_level {
-    VUC_MUST = 0,
-    VUC_SHOULD,
+    VUC_MUST = 0, /* must, must not, cannot, is not allowed, only: FAIL */
+    VUC_SHOULD,   /* should, is expected to, or a kernel-only rule */
+    VUC_MAY,      /* may, optional, or silence: IMPL-DEFINED */
 };
 
 const char *vuc_verdict_name(enum vuc_verdict v); /* "PASS", "NON-STRICT" */
 const char *vuc_level_name(enum vuc_level l);     /* "MUST", "SHOULD" */
+/* The level a source keyword gives: "kernel uAPI" and "should ..." give
+ * SHOULD, "may ..." and "silent" MAY, anything else MUST. */
+enum vuc_level vuc_source_level(const char *source);
+/* The verdict a violated rule of that level gets: FAIL, NON-STRICT or
+ * IMPL-DEFINED. */
+enum vuc_verdict vuc_level_verdict(enum vuc_level l);
 
 struct vuc_ctx;
 struct vuc_case;
@@ -42,8 +52,10 @@ typedef void (*vuc_case_fn)(struct vuc_ctx *ctx, const struct vuc_case *c);
 struct vuc_case {
     char id[64];
     char title[128];
-    const char *spec; /* spec section it checks */
-    enum vuc_level level;
+    const char *spec;     /* spec section it checks */
+    const char *source;   /* the sentence's keyword ("must only include",
+                             "should", "kernel uAPI", "silent") */
+    enum vuc_level level; /* from source */
     vuc_case_fn run;
     uint32_t a, b; /* parameters (the matrix: from, to) */
     const void *arg;
@@ -111,7 +123,13 @@ struct vuc_target {
     pid_t watch_pid;        /* --server-pid: a server vucert only watches */
     unsigned restarts;
     int timeout_ms;
-    char last_death[256];     /* how the server last died, "" if it did not */
+    char last_death[256];   /* how the server last died, "" if it did not */
+    unsigned failed_starts; /* restarts in a row that did not come up */
+    /* Set when the server can no longer be used (a crash loop, or a hung
+     * server vucert cannot restart): the case that brought it down, and
+     * how; later cases are BLOCKED by it without waiting. */
+    char down_by[64];
+    char down_why[512];
     bool last_exit_clean;     /* ... and whether that was exit status 0 */
     bool exits_on_disconnect; /* it ends (status 0) when its client leaves */
 };
@@ -138,6 +156,12 @@ void vuc_target_stop(struct vuc_target *t);
  * the exit (up to 2 s) and start it again. No-op for other servers. */
 int vuc_target_after_disconnect(struct vuc_target *t, char *err, size_t errcap);
 
+/* SIGKILL the server vucert started (a hung server may ignore SIGTERM)
+ * and reap it. */
+void vuc_target_kill(struct vuc_target *t);
+/* Wait up to timeout_ms for the server to exit, without reaping it. */
+bool vuc_target_wait_exit(struct vuc_target *t, int timeout_ms);
+
 /* Stop and start again. */
 int vuc_target_restart(struct vuc_target *t, char *err, size_t errcap);
 /* The last lines of the server's stderr capture, "" if none. Caller
@@ -149,8 +173,12 @@ char *vuc_target_stderr_tail(struct vuc_target *t, size_t max_bytes);
 struct vuc_result {
     const struct vuc_case *c;
     enum vuc_verdict verdict;
-    char *reason;   /* what was expected and what was seen */
-    char *exchange; /* the message trace that showed it (non-PASS) */
+    char *reason;      /* what was expected and what was seen */
+    char *exchange;    /* the message trace that showed it (non-PASS) */
+    char *root_cause;  /* BLOCKED: the case that judges what blocked it */
+    char *notes;       /* violations tolerated because other cases own them */
+    unsigned checks;   /* checks the case made */
+    bool no_migration; /* SKIP: the device does not support migration */
     double duration_ms;
 };
 
@@ -189,8 +217,15 @@ struct vuc_ctx {
     struct vuc_run_info *info;
     struct vuc_client *cl; /* the current connection */
     struct vuc_result *res;
-    bool stopped;   /* a case ended itself (skip/error) */
+    const struct vuc_case *c; /* the case running */
+    long err_from;            /* the server's stderr size when it began */
+    bool stopped;             /* a case ended itself (skip/error/blocked) */
     bool conn_lost; /* the server closed a connection during the case */
+    bool timed_out; /* a wait for the server ran out: it may be hung */
+    /* The case that judges the setup step running now, or NULL while the
+     * case judges its own claim: what goes wrong in a setup step is
+     * BLOCKED by its owner (a death and a hang included). */
+    const char *setup_owner;
 };
 
 /*
@@ -215,6 +250,29 @@ struct vuc_client *vuc_ctx_connect_dest(struct vuc_ctx *ctx);
  */
 void vuc_verdict(struct vuc_ctx *ctx, enum vuc_verdict v, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * A step owned by case `by` went wrong: BLOCKED naming it ("blocked by
+ * fsm.RUNNING.STOP: after SET STOP, GET reads RUNNING"), which ends the
+ * case; when `by` is the running case itself this is its own claim, and
+ * the rule's verdict (FAIL for a MUST) is recorded instead.
+ */
+void vuc_blocked(struct vuc_ctx *ctx, const char *by, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The case judged its claim (a PASS needs at least one). Verdicts other
+ * than PASS, SKIP, ERROR and BLOCKED count as checks too. */
+void vuc_check(struct vuc_ctx *ctx);
+
+/* A violation this case tolerates because another case owns it: kept in
+ * the result's notes and in the trace. */
+void vuc_note(struct vuc_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Enter a setup step owned by case `owner` (a string that outlives the
+ * step); returns the previous owner, for vuc_setup_end. */
+const char *vuc_setup_begin(struct vuc_ctx *ctx, const char *owner);
+void vuc_setup_end(struct vuc_ctx *ctx, const char *prev);
 
 /* Case registry (cases/): fills out with up to max cases, in run order,
  * and returns how many there are (call again with more room if larger). */
