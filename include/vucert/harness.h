@@ -193,6 +193,12 @@ struct vuc_run_info {
     bool mig_flags_known;
     const char *profile; /* path or NULL */
     double duration_ms;
+    long long started;        /* wall clock at the start, Unix seconds */
+    const char *command_line; /* how vucert was run, shell-quoted */
+    int timeout_ms;           /* --timeout */
+    bool strict;              /* --strict */
+    bool shuffled;            /* --shuffle SEED */
+    uint64_t shuffle_seed;
     /* robust.resources.*: the server's usage before the robustness run */
     pid_t usage_pid;
     long usage_fds, usage_rss_kib;
