@@ -70,12 +70,31 @@ static void check_trace(struct vuc_ctx *ctx, uint64_t flags, uint32_t from,
                     vuc_state_name(path[n - 1]), vuc_state_name(to), text);
         return;
     }
-    if (!vuc_expect_path_ok(flags, from, path, (size_t)n, why, sizeof(why)))
+    switch (
+        vuc_expect_path_check(flags, from, path, (size_t)n, why, sizeof(why))) {
+    case VUC_PATH_OK:
+        vuc_check(ctx);
+        break;
+    case VUC_PATH_LONGER:
+        /* "the path should be selected based on the following rules:
+         * Select the shortest path" */
+        vuc_verdict(ctx, VUC_NON_STRICT,
+                    "the server walked %s: %s; \"the path should be "
+                    "selected based on the following rules: Select the "
+                    "shortest path\" (spec: Complex State Transitions)",
+                    text, why);
+        break;
+    default:
+        /* "The path cannot have saving group states as interior arcs";
+         * and every hop must be an arc of the FSM */
         vuc_verdict(ctx, VUC_FAIL,
                     "the server walked %s: %s (spec: Complex State "
-                    "Transitions: shortest path, saving-group states only "
-                    "at the ends)",
+                    "Transitions: \"The path cannot have saving group "
+                    "states as interior arcs\"; combinations of the FSM's "
+                    "arcs)",
                     text, why);
+        break;
+    }
 }
 
 /* fsm.FROM.TO: one cell of the matrix. */
@@ -111,12 +130,22 @@ static void matrix_cell(struct vuc_ctx *ctx, const struct vuc_case *c)
     if (e == VUC_EXP_ACCEPT) {
         if (r.is_error) {
             char eb[16];
-            vuc_verdict(ctx, VUC_FAIL,
-                        "%s -> %s is a valid transition for flags %s, but "
-                        "the server rejected it (errno %s)",
-                        vuc_state_name(from), vuc_state_name(to),
-                        flags_str(flags, fb, sizeof(fb)),
-                        vuc_errno_name(r.error, eb, sizeof(eb)));
+            if (from == to)
+                /* the spec does not say; the kernel accepts it */
+                vuc_verdict(ctx, VUC_IMPL_DEFINED,
+                            "a SET to the current state %s was rejected "
+                            "(errno %s); the spec does not say what a SET "
+                            "to the current state does (the kernel accepts "
+                            "it)",
+                            vuc_state_name(to),
+                            vuc_errno_name(r.error, eb, sizeof(eb)));
+            else
+                vuc_verdict(ctx, VUC_FAIL,
+                            "%s -> %s is a valid transition for flags %s, "
+                            "but the server rejected it (errno %s)",
+                            vuc_state_name(from), vuc_state_name(to),
+                            flags_str(flags, fb, sizeof(fb)),
+                            vuc_errno_name(r.error, eb, sizeof(eb)));
             vuc_reply_release(&r);
             return;
         }
@@ -131,6 +160,7 @@ static void matrix_cell(struct vuc_ctx *ctx, const struct vuc_case *c)
                         vuc_state_name(to), vuc_state_name(st));
             return;
         }
+        vuc_check(ctx);
         check_trace(ctx, flags, from, to);
         return;
     }
@@ -147,7 +177,7 @@ static void matrix_cell(struct vuc_ctx *ctx, const struct vuc_case *c)
                                   vuc_state_name(st));
         return;
     }
-    vuc_case_check_error_form(ctx, &r, "a rejected SET");
+    /* the error reply's form is fsm.error-reply.*'s to judge */
     vuc_reply_release(&r);
     if (!vuc_case_get(ctx, &st))
         return;
@@ -156,6 +186,41 @@ static void matrix_cell(struct vuc_ctx *ctx, const struct vuc_case *c)
                     "after the rejected request GET reads %s; a request "
                     "rejected before any arc ran must leave the state %s",
                     vuc_state_name(st), vuc_state_name(from));
+    else
+        vuc_check(ctx);
+}
+
+/* fsm.get.valid: GET reads the device's current state, one the device
+ * supports (spec: "device_state is the current state of the device (for
+ * GET)"; RUNNING and ERROR are always supported). */
+static void get_valid(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    uint64_t flags = vuc_case_flags(ctx);
+    uint32_t st = 0, err = 0;
+    char eb[16];
+    int rc;
+
+    (void)c;
+    if (flags == 0 || vuc_ctx_connect(ctx) == NULL)
+        return;
+    rc = vuc_client_get_state(ctx->cl, &st, &err);
+    if (rc == -EREMOTEIO) {
+        vuc_verdict(ctx, VUC_FAIL, "MIG_DEVICE_STATE GET failed with errno %s",
+                    vuc_errno_name(err, eb, sizeof(eb)));
+        return;
+    }
+    if (rc < 0) {
+        vuc_case_report_rc(ctx, rc, "MIG_DEVICE_STATE GET");
+        return;
+    }
+    if (st >= VUC_STATE_NR || !vuc_expect_state_advertised(flags, st)) {
+        vuc_verdict(ctx, VUC_FAIL,
+                    "MIG_DEVICE_STATE GET reads %u (%s), not a state the "
+                    "device supports",
+                    st, vuc_state_name(st));
+        return;
+    }
+    vuc_check(ctx);
 }
 
 /* fsm.flags.valid */
@@ -171,9 +236,9 @@ static void flags_valid(struct vuc_ctx *ctx, const struct vuc_case *c)
         return;
     rc = vuc_client_mig_flags(ctx->cl, &flags, &err);
     if (rc == -EREMOTEIO) {
+        ctx->res->no_migration = true;
         vuc_verdict(ctx, VUC_SKIP,
-                    "MIGRATION GET fails (errno %s): the device does not "
-                    "support migration",
+                    "migration not supported: MIGRATION GET fails (errno %s)",
                     vuc_errno_name(err, eb, sizeof(eb)));
         return;
     }
@@ -192,6 +257,9 @@ static void flags_valid(struct vuc_ctx *ctx, const struct vuc_case *c)
                     "define (0x%llx)",
                     (unsigned long long)flags,
                     (unsigned long long)(flags & ~VUC_MIGRATION_KNOWN));
+    if ((flags & ~VUC_MIGRATION_KNOWN) == 0 &&
+        (flags & VUC_MIGRATION_STOP_COPY))
+        vuc_check(ctx);
 }
 
 /* A PROBE that must succeed and echo the request payload. */
@@ -224,6 +292,8 @@ static void probe_ok(struct vuc_ctx *ctx, const struct vuc_case *c)
                     "request payload (\"The reply payload must be the same "
                     "as the request payload for setting or probing\")",
                     r.payload_len);
+    } else {
+        vuc_check(ctx);
     }
     vuc_reply_release(&r);
 }
@@ -262,6 +332,7 @@ static void must_reject(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
     const struct bad_request *b = c->arg;
     struct vuc_mig_state ms = {.device_state = b->state, .data_fd = UINT32_MAX};
+    bool r_rejected;
     uint8_t d[8];
     struct vuc_reply r;
     uint32_t st;
@@ -277,6 +348,7 @@ static void must_reject(struct vuc_ctx *ctx, const struct vuc_case *c)
         vuc_case_report_rc(ctx, rc, "DEVICE_FEATURE");
         return;
     }
+    r_rejected = r.is_error;
     if (!r.is_error)
         vuc_verdict(ctx, VUC_FAIL, "the server accepted it; %s", b->why);
     vuc_reply_release(&r);
@@ -287,6 +359,8 @@ static void must_reject(struct vuc_ctx *ctx, const struct vuc_case *c)
                     "the state changed from RUNNING to %s after a request "
                     "that must be rejected",
                     vuc_state_name(st));
+    else if (r_rejected)
+        vuc_check(ctx);
 }
 
 /* fsm.feature.argsz-small-get: GET MIG_DEVICE_STATE with argsz 8. */
@@ -308,7 +382,8 @@ static void argsz_small_get(struct vuc_ctx *ctx, const struct vuc_case *c)
     }
     if (r.is_error) {
         vuc_reply_release(&r);
-        return; /* rejected, like the kernel */
+        vuc_check(ctx); /* rejected, like the kernel */
+        return;
     }
     if (vuc_feature_decode(r.payload, r.payload_len, &f) >= 0 &&
         f.data_len == 0 && f.argsz >= VUC_FEATURE_HDR_SIZE + 8) {
@@ -363,8 +438,10 @@ static void reset_from(struct vuc_ctx *ctx, const struct vuc_case *c)
     vuc_reply_release(&r);
     if (!vuc_case_get(ctx, &st))
         return;
-    if (st == VUC_STATE_RUNNING)
+    if (st == VUC_STATE_RUNNING) {
+        vuc_check(ctx);
         return;
+    }
     if (c->a == VUC_STATE_ERROR)
         vuc_verdict(ctx, VUC_FAIL,
                     "after DEVICE_RESET from ERROR, GET reads %s (\"To "
@@ -373,8 +450,8 @@ static void reset_from(struct vuc_ctx *ctx, const struct vuc_case *c)
                     vuc_state_name(st));
     else
         vuc_verdict(ctx, VUC_NON_STRICT,
-                    "after DEVICE_RESET from %s, GET reads %s; the kernel "
-                    "and QEMU expect RUNNING",
+                    "after DEVICE_RESET from %s, GET reads %s; kernel rule: "
+                    "the kernel and QEMU expect RUNNING",
                     vuc_state_name(c->a), vuc_state_name(st));
 }
 
@@ -413,6 +490,7 @@ static void reject_keeps_state(struct vuc_ctx *ctx, const struct vuc_case *c)
             return;
         }
     }
+    vuc_check(ctx);
 }
 
 /* Error replies provoked by requests every server must reject. */
@@ -420,6 +498,7 @@ static void error_reply_form(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
     static const struct bad_request *const reqs[] = {&bad_index, &bad_state8};
     bool payload_check = c->a != 0;
+    unsigned judged = 0, zero = 0;
 
     if (vuc_ctx_connect(ctx) == NULL)
         return;
@@ -443,19 +522,51 @@ static void error_reply_form(struct vuc_ctx *ctx, const struct vuc_case *c)
             vuc_reply_release(&r);
             continue; /* judged by fsm.feature.* / fsm.set.* */
         }
+        judged++;
         if (payload_check && r.payload_len != 0)
             vuc_verdict(ctx, VUC_FAIL,
                         "an error reply carries %zu payload bytes (\"If an "
                         "error occurs, the reply message must only include "
                         "the reply header\")",
                         r.payload_len);
-        if (!payload_check && r.error == 0)
-            vuc_verdict(ctx, VUC_NON_STRICT,
-                        "an error reply has errno 0: allowed (\"It may be "
-                        "zero even if the Error bit is set\") but it tells "
-                        "the client nothing");
+        if (r.error == 0)
+            zero++;
         vuc_reply_release(&r);
     }
+    if (judged == 0) {
+        vuc_verdict(ctx, VUC_SKIP,
+                    "the server answered none of the invalid requests with "
+                    "an error reply (judged by fsm.feature.unknown-index and "
+                    "fsm.set.state-8)");
+        return;
+    }
+    if (!payload_check && zero > 0)
+        vuc_verdict(ctx, VUC_IMPL_DEFINED,
+                    "%u of %u error replies have errno 0: allowed (\"It may "
+                    "be zero even if the Error bit is set\"), but it tells "
+                    "the client nothing",
+                    zero, judged);
+    else
+        vuc_check(ctx);
+}
+
+/* The sentence a matrix cell checks, whatever the flag set: the arcs
+ * "need to be supported"; STOP_COPY -> PRE_COPY "is explicitly not
+ * allowed"; "ERROR cannot be specified as a device state"; from ERROR
+ * "VFIO_USER_DEVICE_RESET must be used"; a SET to the current state is
+ * not mentioned. */
+static const char *cell_source(uint32_t from, uint32_t to)
+{
+    if (from == to && from != VUC_STATE_ERROR)
+        return "silent";
+    if (to == VUC_STATE_ERROR)
+        return "cannot";
+    if (from == VUC_STATE_ERROR)
+        return "must";
+    if (from == VUC_STATE_STOP_COPY &&
+        (to == VUC_STATE_PRE_COPY || to == VUC_STATE_PRE_COPY_P2P))
+        return "is explicitly not allowed";
+    return "need to be supported";
 }
 
 size_t vuc_cases_fsm(struct vuc_case *out, size_t max)
@@ -463,9 +574,15 @@ size_t vuc_cases_fsm(struct vuc_case *out, size_t max)
     size_t n = 0;
     char id[64], title[128];
 
+    /* "at least VFIO_MIGRATION_STOP_COPY must be set" */
     VUC_CASE("fsm.flags.valid",
              "migration flags have STOP_COPY and no unknown bit",
              "VFIO_DEVICE_FEATURE_MIGRATION", "must", flags_valid, 0, 0, NULL);
+    /* "device_state is the current state of the device (for GET)" */
+    VUC_CASE("fsm.get.valid", "GET MIG_DEVICE_STATE reads a supported state",
+             SPEC_STATE, "is the current state", get_valid, 0, 0, NULL);
+    /* "The reply payload must be the same as the request payload for
+     * setting or probing" */
     VUC_CASE("fsm.probe.migration-get", "PROBE|GET of MIGRATION succeeds",
              SPEC_FEATURE, "must", probe_ok, VUC_FEATURE_MIGRATION,
              VUC_FEATURE_GET, NULL);
@@ -473,8 +590,10 @@ size_t vuc_cases_fsm(struct vuc_case *out, size_t max)
              "PROBE|GET|SET of MIG_DEVICE_STATE succeeds", SPEC_FEATURE, "must",
              probe_ok, VUC_FEATURE_MIG_DEVICE_STATE,
              VUC_FEATURE_GET | VUC_FEATURE_SET, NULL);
+    /* "mutually exclusive, except for use with VFIO_DEVICE_FEATURE_PROBE" */
     VUC_CASE("fsm.feature.get-and-set", "GET|SET without PROBE is rejected",
-             SPEC_FEATURE, "must", must_reject, 0, 0, &bad_get_set);
+             SPEC_FEATURE, "are mutually exclusive", must_reject, 0, 0,
+             &bad_get_set);
     VUC_CASE("fsm.feature.unknown-index",
              "an unknown feature index is rejected", "Device Features", "must",
              must_reject, 0, 0, &bad_index);
@@ -484,6 +603,7 @@ size_t vuc_cases_fsm(struct vuc_case *out, size_t max)
     VUC_CASE("fsm.feature.argsz-small-set",
              "SET with argsz below the minimum is rejected", "Message sizes",
              "must", must_reject, 0, 0, &bad_argsz_set);
+    /* "It is defined by the vfio_device_mig_state enum" */
     VUC_CASE("fsm.set.state-8", "device_state 8 is rejected", SPEC_STATE,
              "must", must_reject, 0, 0, &bad_state8);
     VUC_CASE("fsm.set.state-0xffffffff", "device_state 0xffffffff is rejected",
@@ -498,23 +618,25 @@ size_t vuc_cases_fsm(struct vuc_case *out, size_t max)
                      vuc_state_name(to));
             snprintf(title, sizeof(title), "SET %s from %s", vuc_state_name(to),
                      vuc_state_name(from));
-            VUC_CASE(id, title, "Direct/Complex State Transitions", "must",
-                     matrix_cell, from, to, NULL);
+            VUC_CASE(id, title, "Direct/Complex State Transitions",
+                     cell_source(from, to), matrix_cell, from, to, NULL);
         }
     }
 
+    /* from ERROR: "VFIO_USER_DEVICE_RESET must be used to return back to
+     * RUNNING"; from the others only the kernel and QEMU expect RUNNING */
     for (uint32_t s = 0; s < VUC_STATE_NR; s++) {
         snprintf(id, sizeof(id), "fsm.reset.from.%s", vuc_state_name(s));
         snprintf(title, sizeof(title), "DEVICE_RESET from %s gives RUNNING",
                  vuc_state_name(s));
         VUC_CASE(id, title, "VFIO_USER_DEVICE_RESET",
-                 s == VUC_STATE_ERROR ? "must" : "should", reset_from, s, 0,
-                 NULL);
+                 s == VUC_STATE_ERROR ? "must" : "kernel uAPI", reset_from, s,
+                 0, NULL);
     }
 
     VUC_CASE("fsm.error-reply.no-payload", "error replies are header only",
-             "Header", "must", error_reply_form, 1, 0, NULL);
+             "Header", "must only include", error_reply_form, 1, 0, NULL);
     VUC_CASE("fsm.error-reply.errno-nonzero", "error replies carry an errno",
-             "Header", "should", error_reply_form, 0, 0, NULL);
+             "Header", "may be zero", error_reply_form, 0, 0, NULL);
     return n;
 }

@@ -44,6 +44,16 @@ bool vuc_expect_saving(uint32_t state);
  */
 bool vuc_expect_path_ok(uint64_t flags, uint32_t from, const uint32_t *path,
                         size_t n, char *why, size_t whycap);
+/* The same, graded: a path longer than the shortest breaks a "should be
+ * selected" rule, a broken one a "cannot" (spec: Complex State
+ * Transitions). */
+enum vuc_path_verdict {
+    VUC_PATH_OK = 0,
+    VUC_PATH_LONGER, /* valid, but not the shortest */
+    VUC_PATH_BAD,    /* not arcs, or a saving-group state inside */
+};
+int vuc_expect_path_check(uint64_t flags, uint32_t from, const uint32_t *path,
+                          size_t n, char *why, size_t whycap);
 /* Length of the shortest acceptable path, or -1 if none. */
 int vuc_expect_shortest(uint64_t flags, uint32_t from, uint32_t to);
 /* One shortest acceptable path (for reaching a state); returns n or -1. */

@@ -239,8 +239,8 @@ int vuc_expect_path(uint64_t flags, uint32_t from, uint32_t to, uint32_t *path,
     return bfs(flags, from, to, path, max);
 }
 
-bool vuc_expect_path_ok(uint64_t flags, uint32_t from, const uint32_t *path,
-                        size_t n, char *why, size_t whycap)
+int vuc_expect_path_check(uint64_t flags, uint32_t from, const uint32_t *path,
+                          size_t n, char *why, size_t whycap)
 {
     uint32_t cur = from;
     bool in_group = vuc_expect_saving(from);
@@ -248,14 +248,14 @@ bool vuc_expect_path_ok(uint64_t flags, uint32_t from, const uint32_t *path,
 
     if (n == 0) {
         snprintf(why, whycap, "empty path");
-        return false;
+        return VUC_PATH_BAD;
     }
     for (size_t i = 0; i < n; i++) {
         if (path[i] >= VUC_STATE_NR ||
             !vuc_expect_direct_arc(flags, cur, path[i])) {
             snprintf(why, whycap, "%s -> %s is not a direct arc",
                      vuc_state_name(cur), vuc_state_name(path[i]));
-            return false;
+            return VUC_PATH_BAD;
         }
         in_group = in_group && vuc_expect_saving(path[i]);
         if (i + 1 < n && vuc_expect_saving(path[i]) && !in_group) {
@@ -263,7 +263,7 @@ bool vuc_expect_path_ok(uint64_t flags, uint32_t from, const uint32_t *path,
                      "saving-group state %s inside the path (spec: Complex "
                      "State Transitions)",
                      vuc_state_name(path[i]));
-            return false;
+            return VUC_PATH_BAD;
         }
         cur = path[i];
     }
@@ -273,7 +273,14 @@ bool vuc_expect_path_ok(uint64_t flags, uint32_t from, const uint32_t *path,
                  "%zu arcs where the shortest path has %d (spec: Complex "
                  "State Transitions)",
                  n, shortest);
-        return false;
+        return VUC_PATH_LONGER;
     }
-    return true;
+    return VUC_PATH_OK;
+}
+
+bool vuc_expect_path_ok(uint64_t flags, uint32_t from, const uint32_t *path,
+                        size_t n, char *why, size_t whycap)
+{
+    return vuc_expect_path_check(flags, from, path, n, why, whycap) ==
+           VUC_PATH_OK;
 }
