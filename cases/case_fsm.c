@@ -533,6 +533,39 @@ static void error_reply_form(struct vuc_ctx *ctx, const struct vuc_case *c)
             zero++;
         vuc_reply_release(&r);
     }
+    /* and a MIG_DATA_READ, which a device that is not saving rejects:
+     * the rule holds for every command (spec: Header) */
+    if (ctx->info->mig_flags_known &&
+        (ctx->info->mig_flags & VUC_MIGRATION_STOP_COPY) &&
+        vuc_case_fresh(ctx)) {
+        uint8_t p[VUC_MIG_DATA_HDR_SIZE];
+        struct vuc_mig_data md = {.argsz = VUC_MIG_DATA_HDR_SIZE + 64,
+                                  .size = 64};
+        struct vuc_reply r;
+        int rc;
+
+        vuc_mig_data_encode(&md, p, sizeof(p));
+        rc = vuc_client_call(ctx->cl, VUC_CMD_MIG_DATA_READ, p, sizeof(p), NULL,
+                             0, &r);
+        if (rc < 0) {
+            vuc_case_report_rc(ctx, rc, "MIG_DATA_READ in RUNNING");
+            return;
+        }
+        if (r.is_error) {
+            judged++;
+            if (payload_check && r.payload_len != 0)
+                vuc_verdict(ctx, VUC_FAIL,
+                            "the error reply to MIG_DATA_READ carries %zu "
+                            "payload bytes (\"If an error occurs, the reply "
+                            "message must only include the reply header\")",
+                            r.payload_len);
+            if (r.error == 0)
+                zero++;
+        }
+        vuc_reply_release(&r);
+    } else if (ctx->stopped) {
+        return;
+    }
     if (judged == 0) {
         vuc_verdict(ctx, VUC_SKIP,
                     "the server answered none of the invalid requests with "

@@ -74,47 +74,94 @@ static int raw_write(struct vuc_ctx *ctx, const uint8_t *data, uint32_t size,
     return rc;
 }
 
+#define OWN_READ    "stream.read.full-to-end"
+#define OWN_SIZE    "stream.read.reply-size"
+#define OWN_WRITE   "stream.resume.odd-segments"
+#define OWN_PRECOPY "stream.precopy.then-stopcopy"
+
+/* Is the running case `id`? */
+static bool is_case(struct vuc_ctx *ctx, const char *id)
+{
+    return strcmp(ctx->c->id, id) == 0;
+}
+
 /*
  * Judge a successful READ reply to a request of `asked` bytes: the data
  * length equals size, size <= asked, argsz = 8 + size (spec: "argsz is
  * the size of the above structure, including the size of the data").
- * Returns the size, or -1 after a FAIL.
+ * These are stream.read.reply-size's rules: elsewhere a padded reply or a
+ * wrong argsz is noted and the data is taken by its size field, and a
+ * reply that leaves no data to take is BLOCKED by that case.
+ * Returns the size, or -1 after a verdict.
  */
 static int64_t judge_read(struct vuc_ctx *ctx, uint32_t asked,
                           const struct vuc_reply *r)
 {
+    bool own = is_case(ctx, OWN_SIZE);
     struct vuc_mig_data md;
+    size_t data;
 
-    if (vuc_mig_data_decode(r->payload, r->payload_len, true, &md) < 0) {
-        vuc_verdict(ctx, VUC_FAIL,
-                    "the MIG_DATA_READ reply carries %zu payload bytes, which "
-                    "disagrees with its size field",
+    if (vuc_mig_data_decode(r->payload, r->payload_len, false, &md) < 0) {
+        vuc_blocked(ctx, OWN_SIZE,
+                    "the MIG_DATA_READ reply carries %zu payload bytes, "
+                    "below the 8-byte argsz and size",
                     r->payload_len);
         return -1;
     }
+    data = r->payload_len - VUC_MIG_DATA_HDR_SIZE;
     if (md.size > asked) {
-        vuc_verdict(ctx, VUC_FAIL,
+        vuc_blocked(ctx, OWN_SIZE,
                     "a read of %u bytes returned %u bytes (size must not "
                     "exceed the request)",
                     asked, md.size);
         return -1;
     }
-    if (md.argsz != VUC_MIG_DATA_HDR_SIZE + md.size) {
-        vuc_verdict(ctx, VUC_FAIL,
-                    "reply argsz is %u for %u data bytes; \"argsz is the size "
-                    "of the above structure, including the size of the data\"",
-                    md.argsz, md.size);
+    if (data < md.size) {
+        vuc_blocked(ctx, OWN_SIZE,
+                    "the MIG_DATA_READ reply's size is %u but it carries "
+                    "%zu data bytes",
+                    md.size, data);
         return -1;
     }
+    if (data > md.size) {
+        if (own) {
+            vuc_verdict(ctx, VUC_FAIL,
+                        "the reply to a read of %u bytes carries %zu data "
+                        "bytes but its size field says %u; the data is "
+                        "size bytes (\"size is the size of the migration "
+                        "data read\")",
+                        asked, data, md.size);
+            return -1;
+        }
+        vuc_note(ctx, "MIG_DATA_READ replies carry bytes after the data their "
+                      "size field counts (judged by " OWN_SIZE ")");
+    }
+    if (md.argsz != VUC_MIG_DATA_HDR_SIZE + md.size) {
+        if (own) {
+            vuc_verdict(ctx, VUC_FAIL,
+                        "reply argsz is %u for %u data bytes; \"argsz is "
+                        "the size of the above structure, including the "
+                        "size of the data\"",
+                        md.argsz, md.size);
+            return -1;
+        }
+        vuc_note(ctx, "MIG_DATA_READ replies have an argsz other than 8 + "
+                      "size (judged by " OWN_SIZE ")");
+    }
+    if (own)
+        vuc_check(ctx);
     return md.size;
 }
 
-/* One judged read; -1 after a verdict. */
-static int64_t read_once(struct vuc_ctx *ctx, uint32_t size)
+/* One judged read; -1 after a verdict. An error reply is `owner`'s to
+ * judge (NULL: this case's claim). */
+static int64_t read_once_owned(struct vuc_ctx *ctx, uint32_t size,
+                               const char *owner)
 {
     struct vuc_reply r;
     int64_t got;
     char eb[16];
+    const char *prev = vuc_setup_begin(ctx, owner);
     int rc = raw_read(ctx, VUC_MIG_DATA_HDR_SIZE + size, size, &r);
 
     if (rc < 0) {
@@ -122,16 +169,24 @@ static int64_t read_once(struct vuc_ctx *ctx, uint32_t size)
         return -1;
     }
     if (r.is_error) {
-        vuc_verdict(ctx, VUC_FAIL,
-                    "MIG_DATA_READ of %u bytes in a saving state failed with "
-                    "errno %s",
+        vuc_blocked(ctx, owner ? owner : ctx->c->id,
+                    "MIG_DATA_READ of %u bytes in a saving state failed "
+                    "with errno %s",
                     size, vuc_errno_name(r.error, eb, sizeof(eb)));
         vuc_reply_release(&r);
         return -1;
     }
+    vuc_setup_end(ctx, prev);
     got = judge_read(ctx, size, &r);
     vuc_reply_release(&r);
     return got;
+}
+
+/* A read on the way to what the case judges: stream.read.full-to-end
+ * owns it. */
+static int64_t read_once(struct vuc_ctx *ctx, uint32_t size)
+{
+    return read_once_owned(ctx, size, is_case(ctx, OWN_READ) ? NULL : OWN_READ);
 }
 
 /* Read to the end with judged reads of `size`; total in *total. */
@@ -141,7 +196,7 @@ static bool read_to_end(struct vuc_ctx *ctx, uint32_t size, uint64_t *total)
     for (;;) {
         int64_t got;
         if (*total >= ctx->opts->stream_limit) {
-            vuc_verdict(ctx, VUC_FAIL,
+            vuc_blocked(ctx, OWN_READ,
                         "the stream did not end within %llu bytes "
                         "(--stream-limit): every read returned all it asked "
                         "for, so the client never sees the end (spec: \"If "
@@ -165,8 +220,9 @@ static void full_to_end(struct vuc_ctx *ctx, const struct vuc_case *c)
     uint64_t total;
 
     (void)c;
-    if (at(ctx, VUC_STATE_STOP_COPY))
-        read_to_end(ctx, chunk_size(ctx), &total);
+    if (at(ctx, VUC_STATE_STOP_COPY) &&
+        read_to_end(ctx, chunk_size(ctx), &total))
+        vuc_check(ctx);
 }
 
 /* stream.read.eof-sticky */
@@ -189,11 +245,12 @@ static void eof_sticky(struct vuc_ctx *ctx, const struct vuc_case *c)
             vuc_verdict(ctx, VUC_FAIL,
                         "after the end of the STOP_COPY stream (%llu bytes), "
                         "read %d returned %lld bytes; in STOP_COPY the end is "
-                        "permanent (design.md: short MIG_DATA_READ)",
+                        "permanent (spec: VFIO_USER_MIG_DATA_READ)",
                         (unsigned long long)total, i + 1, (long long)got);
             return;
         }
     }
+    vuc_check(ctx);
 }
 
 /* stream.read.reply-size: odd sizes, each reply judged */
@@ -230,7 +287,8 @@ static void max_exact(struct vuc_ctx *ctx, const struct vuc_case *c)
                     (unsigned long long)m);
         return;
     }
-    read_once(ctx, (uint32_t)m);
+    if (read_once_owned(ctx, (uint32_t)m, NULL) >= 0)
+        vuc_check(ctx);
 }
 
 /* stream.read.over-max */
@@ -261,6 +319,8 @@ static void over_max(struct vuc_ctx *ctx, const struct vuc_case *c)
                     "max_data_xfer_size, was served (%zu payload bytes); it "
                     "must be rejected (spec: Read and Write Operations)",
                     (unsigned long long)(m + 1), r.payload_len);
+    else
+        vuc_check(ctx);
     vuc_reply_release(&r);
 }
 
@@ -287,6 +347,8 @@ static void read_outside(struct vuc_ctx *ctx, const struct vuc_case *c)
                         "it is only valid in a saving state (PRE_COPY or "
                         "STOP_COPY)",
                         vuc_state_name(states[i]), r.payload_len);
+        else
+            vuc_check(ctx);
         vuc_reply_release(&r);
     }
 }
@@ -314,6 +376,8 @@ static void write_outside(struct vuc_ctx *ctx, const struct vuc_case *c)
                         "MIG_DATA_WRITE in %s succeeded; it is only valid in "
                         "RESUMING",
                         vuc_state_name(states[i]));
+        else
+            vuc_check(ctx);
         vuc_reply_release(&r);
     }
 }
@@ -349,6 +413,8 @@ static void size_zero(struct vuc_ctx *ctx, const struct vuc_case *c)
         vuc_verdict(ctx, VUC_NON_STRICT,
                     "after a read of 0 bytes the stream reports its end at "
                     "once");
+    else if (got > 0)
+        vuc_check(ctx);
 }
 
 /* Save a whole stream from a fresh device (STOP -> STOP_COPY -> read all
@@ -358,13 +424,17 @@ static bool save(struct vuc_ctx *ctx, struct vuc_stream *s, uint8_t *digest,
 {
     char err[256];
 
+    const char *prev;
+    bool ok;
+
     if (!at(ctx, VUC_STATE_STOP_COPY))
         return false;
-    if (vuc_case_read_stream(ctx, s, err, sizeof(err)) < 0) {
-        vuc_verdict(ctx, VUC_FAIL, "saving the stream: %s", err);
-        return false;
-    }
-    if (!vuc_case_set_ok(ctx, VUC_STATE_STOP, "ending the save (STOP)"))
+    prev = vuc_setup_begin(ctx, OWN_READ);
+    ok = vuc_case_read_stream(ctx, s, err, sizeof(err)) == 0;
+    if (!ok && !ctx->stopped)
+        vuc_blocked(ctx, OWN_READ, "saving the stream: %s", err);
+    vuc_setup_end(ctx, prev);
+    if (!ok || !vuc_case_walk(ctx, VUC_STATE_STOP_COPY, VUC_STATE_STOP))
         return false;
     *have_digest = false;
     if (digest != NULL && vuc_case_digest(ctx, digest, 64) == 0)
@@ -379,10 +449,13 @@ static bool resume_write(struct vuc_ctx *ctx, const uint8_t *data, size_t len,
 {
     size_t off = 0, k = 0;
     uint64_t m = max_xfer(ctx);
+    const char *owner = is_case(ctx, OWN_WRITE) ? NULL : OWN_WRITE;
+    const char *prev;
 
     if (!vuc_case_fresh(ctx) || !vuc_case_reach(ctx, VUC_STATE_STOP) ||
-        !vuc_case_set_ok(ctx, VUC_STATE_RESUMING, "STOP -> RESUMING"))
+        !vuc_case_walk(ctx, VUC_STATE_STOP, VUC_STATE_RESUMING))
         return false;
+    prev = vuc_setup_begin(ctx, owner);
     while (off < len) {
         uint32_t n = seg[k++ % nseg];
         uint32_t e = 0;
@@ -394,7 +467,7 @@ static bool resume_write(struct vuc_ctx *ctx, const uint8_t *data, size_t len,
             n = (uint32_t)(len - off);
         rc = vuc_client_mig_write(ctx->cl, data + off, n, &e);
         if (rc == -EREMOTEIO) {
-            vuc_verdict(ctx, VUC_FAIL,
+            vuc_blocked(ctx, owner ? owner : ctx->c->id,
                         "MIG_DATA_WRITE of %u bytes at offset %zu failed "
                         "with errno %s",
                         n, off, vuc_errno_name(e, eb, sizeof(eb)));
@@ -406,7 +479,20 @@ static bool resume_write(struct vuc_ctx *ctx, const uint8_t *data, size_t len,
         }
         off += n;
     }
+    vuc_setup_end(ctx, prev);
     return true;
+}
+
+/* RESUMING -> STOP after a whole stream: stream.resume.odd-segments'
+ * claim, a step of the others. */
+static bool finish_resume(struct vuc_ctx *ctx, const char *what)
+{
+    const char *owner = is_case(ctx, OWN_WRITE) ? NULL : OWN_WRITE;
+    const char *prev = vuc_setup_begin(ctx, owner);
+    bool ok = vuc_case_set_ok(ctx, VUC_STATE_STOP, what);
+
+    vuc_setup_end(ctx, prev);
+    return ok;
 }
 
 static const uint32_t whole_chunks[] = {1u << 20};
@@ -424,9 +510,9 @@ static void odd_segments(struct vuc_ctx *ctx, const struct vuc_case *c)
         goto out;
     if (!resume_write(ctx, s.data, s.len, seg, sizeof(seg) / sizeof(seg[0])))
         goto out;
-    if (!vuc_case_set_ok(ctx, VUC_STATE_STOP,
-                         "RESUMING -> STOP after the whole stream, written "
-                         "in segments of 1, 3, 7, 4093, 65537 and 1 MiB bytes"))
+    if (!finish_resume(ctx, "RESUMING -> STOP after the whole stream, "
+                            "written in segments of 1, 3, 7, 4093, 65537 and "
+                            "1 MiB bytes"))
         goto out;
     if (have && vuc_case_digest(ctx, d1, sizeof(d1)) == 0 &&
         memcmp(d0, d1, ctx->profile->digest.size) != 0)
@@ -434,6 +520,8 @@ static void odd_segments(struct vuc_ctx *ctx, const struct vuc_case *c)
                     "the device state digest after resuming differs from the "
                     "one saved (a stream written in odd segments must resume "
                     "the same state)");
+    else
+        vuc_check(ctx);
 out:
     vuc_stream_free(&s);
 }
@@ -451,11 +539,17 @@ static void expect_resume_fails(struct vuc_ctx *ctx, const char *what)
     }
     if (!r.is_error) {
         vuc_reply_release(&r);
-        vuc_verdict(ctx, VUC_FAIL,
+        /* the spec asks for detection of incomplete data; of corrupt but
+         * complete data it says only "if ... found" (the case's source) */
+        vuc_verdict(ctx, VUC_VIOLATION(ctx),
                     "RESUMING -> STOP succeeded after %s; \"If the delivered "
                     "data is found to be incomplete, inconsistent, or "
-                    "otherwise invalid, fail the SET command\"",
-                    what);
+                    "otherwise invalid, fail the SET command\"%s",
+                    what,
+                    ctx->c->level == VUC_MAY
+                        ? " (the spec does not require a device to detect "
+                          "corrupt data)"
+                        : "");
         return;
     }
     vuc_reply_release(&r);
@@ -466,6 +560,8 @@ static void expect_resume_fails(struct vuc_ctx *ctx, const char *what)
                     "after the failed RESUMING -> STOP, GET reads %s; the "
                     "state must stay RESUMING (or go to ERROR)",
                     vuc_state_name(st));
+    else
+        vuc_check(ctx);
 }
 
 /* stream.resume.truncated / .corrupt: a = 0 truncated, 1 corrupt */
@@ -505,7 +601,7 @@ static void resume_empty(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
     (void)c;
     if (!at(ctx, VUC_STATE_STOP) ||
-        !vuc_case_set_ok(ctx, VUC_STATE_RESUMING, "STOP -> RESUMING"))
+        !vuc_case_walk(ctx, VUC_STATE_STOP, VUC_STATE_RESUMING))
         return;
     expect_resume_fails(ctx, "no data at all");
 }
@@ -529,9 +625,10 @@ static void leave_early(struct vuc_ctx *ctx, const struct vuc_case *c)
         goto out;
     if (!resume_write(ctx, s.data, s.len, whole_chunks, 1))
         goto out;
-    vuc_case_set_ok(ctx, VUC_STATE_STOP,
-                    "RESUMING -> STOP with a stream saved after an abandoned "
-                    "one");
+    if (vuc_case_set_ok(ctx, VUC_STATE_STOP,
+                        "RESUMING -> STOP with a stream saved after an "
+                        "abandoned one"))
+        vuc_check(ctx);
 out:
     vuc_stream_free(&s);
 }
@@ -593,44 +690,22 @@ static void pipelined(struct vuc_ctx *ctx, const struct vuc_case *c)
         }
         vuc_reply_release(&r);
     }
+    vuc_check(ctx);
 }
 
-/* stream.error-reply.form */
-static void error_form(struct vuc_ctx *ctx, const struct vuc_case *c)
+/* Read the rest of the current saving state's data onto s, as a step
+ * owned by `owner` (NULL: the case's claim). */
+static bool read_more_owned(struct vuc_ctx *ctx, struct vuc_stream *s,
+                            const char *owner, const char *what)
 {
-    uint8_t junk[16] = {0};
-    struct vuc_reply r;
-    unsigned judged = 0;
-    int rc;
+    const char *prev = vuc_setup_begin(ctx, owner);
+    char err[256];
+    bool ok = vuc_case_read_more(ctx, s, err, sizeof(err)) == 0;
 
-    (void)c;
-    if (!at(ctx, VUC_STATE_RUNNING))
-        return;
-    for (int i = 0; i < 3; i++) {
-        if (i == 0)
-            rc = raw_read(ctx, VUC_MIG_DATA_HDR_SIZE + 64, 64, &r);
-        else if (i == 1)
-            rc = raw_write(ctx, junk, sizeof(junk), &r);
-        else /* a READ whose payload is 4 bytes short */
-            rc = vuc_client_call(ctx->cl, VUC_CMD_MIG_DATA_READ, junk, 4, NULL,
-                                 0, &r);
-        if (rc < 0) {
-            if (rc == -ECONNRESET && i == 2)
-                break; /* closing on a malformed message is allowed */
-            vuc_case_report_rc(ctx, rc, "provoking an error reply");
-            return;
-        }
-        if (r.is_error) {
-            judged++;
-            vuc_case_check_error_form(ctx, &r, "a MIG_DATA request");
-        }
-        vuc_reply_release(&r);
-    }
-    if (judged == 0)
-        vuc_verdict(ctx, VUC_SKIP,
-                    "the server answered none of the invalid MIG_DATA "
-                    "requests with an error reply (judged by the other "
-                    "stream.* cases)");
+    if (!ok && !ctx->stopped)
+        vuc_blocked(ctx, owner ? owner : ctx->c->id, "%s: %s", what, err);
+    vuc_setup_end(ctx, prev);
+    return ok;
 }
 
 /* stream.precopy.then-stopcopy: the PRE_COPY and STOP_COPY parts form one
@@ -639,7 +714,6 @@ static void precopy_then_stopcopy(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
     uint64_t flags = vuc_case_flags(ctx);
     struct vuc_stream s = {0};
-    char err[256];
 
     (void)c;
     if (flags == 0)
@@ -650,30 +724,26 @@ static void precopy_then_stopcopy(struct vuc_ctx *ctx, const struct vuc_case *c)
     }
     if (!at(ctx, VUC_STATE_PRE_COPY))
         return;
-    if (vuc_case_read_stream(ctx, &s, err, sizeof(err)) < 0) {
-        vuc_verdict(ctx, VUC_FAIL, "reading in PRE_COPY: %s", err);
+    if (!read_more_owned(ctx, &s, NULL, "reading in PRE_COPY"))
         goto out;
-    }
     vuc_client_trace_note(ctx->cl, "# %zu bytes read in PRE_COPY", s.len);
-    if (!vuc_case_set_ok(ctx, VUC_STATE_STOP_COPY, "PRE_COPY -> STOP_COPY"))
+    if (!vuc_case_walk(ctx, VUC_STATE_PRE_COPY, VUC_STATE_STOP_COPY) ||
+        !read_more_owned(ctx, &s, OWN_READ, "reading in STOP_COPY") ||
+        !vuc_case_walk(ctx, VUC_STATE_STOP_COPY, VUC_STATE_STOP) ||
+        !resume_write(ctx, s.data, s.len, whole_chunks, 1))
         goto out;
-    if (vuc_case_read_more(ctx, &s, err, sizeof(err)) < 0) {
-        vuc_verdict(ctx, VUC_FAIL, "reading in STOP_COPY: %s", err);
-        goto out;
-    }
-    if (!vuc_case_set_ok(ctx, VUC_STATE_STOP, "STOP_COPY -> STOP"))
-        goto out;
-    if (!resume_write(ctx, s.data, s.len, whole_chunks, 1))
-        goto out;
-    vuc_case_set_ok(ctx, VUC_STATE_STOP,
-                    "RESUMING -> STOP with the PRE_COPY and STOP_COPY data "
-                    "as one stream");
+    /* the claim: the two parts resume as one stream */
+    if (vuc_case_set_ok(ctx, VUC_STATE_STOP,
+                        "RESUMING -> STOP with the PRE_COPY and STOP_COPY "
+                        "data as one stream"))
+        vuc_check(ctx);
 out:
     vuc_stream_free(&s);
 }
 
 /* stream.roundtrip: migrate the device to the destination (or onto
- * itself) and check the state arrived whole. */
+ * itself) and check the state arrived whole. Every step on the way is
+ * owned by the case that judges it; the claim is the comparison. */
 static void roundtrip(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
     uint64_t flags = vuc_case_flags(ctx);
@@ -681,7 +751,9 @@ static void roundtrip(struct vuc_ctx *ctx, const struct vuc_case *c)
     struct vuc_client *src, *dst = NULL;
     uint8_t d0[64], d1[64];
     bool have0 = false, mutated = false;
+    uint32_t cur = VUC_STATE_RUNNING;
     char err[256];
+    const char *prev;
 
     (void)c;
     if (flags == 0 || vuc_ctx_connect(ctx) == NULL || !vuc_case_fresh(ctx))
@@ -689,31 +761,22 @@ static void roundtrip(struct vuc_ctx *ctx, const struct vuc_case *c)
     src = ctx->cl;
     /* source: RUNNING -> (PRE_COPY -> read -> change state ->) STOP_COPY */
     if (flags & VUC_MIGRATION_PRE_COPY) {
-        if (!vuc_case_set_ok(ctx, VUC_STATE_PRE_COPY, "RUNNING -> PRE_COPY"))
-            return;
-        if (vuc_case_read_stream(ctx, &s, err, sizeof(err)) < 0) {
-            vuc_verdict(ctx, VUC_FAIL, "reading in PRE_COPY: %s", err);
+        if (!vuc_case_walk(ctx, VUC_STATE_RUNNING, VUC_STATE_PRE_COPY) ||
+            !read_more_owned(ctx, &s, OWN_PRECOPY, "reading in PRE_COPY"))
             goto out;
-        }
+        cur = VUC_STATE_PRE_COPY;
         mutated = vuc_case_mutate(ctx);
-        if (ctx->res->verdict != VUC_PASS)
+        if (ctx->res->verdict != VUC_PASS ||
+            !read_more_owned(ctx, &s, OWN_PRECOPY, "reading in PRE_COPY"))
             goto out;
-        if (vuc_case_read_more(ctx, &s, err, sizeof(err)) < 0) {
-            vuc_verdict(ctx, VUC_FAIL, "reading in PRE_COPY: %s", err);
-            goto out;
-        }
     } else {
         mutated = vuc_case_mutate(ctx);
         if (ctx->res->verdict != VUC_PASS)
             goto out;
     }
-    if (!vuc_case_set_ok(ctx, VUC_STATE_STOP_COPY, "entering STOP_COPY"))
-        goto out;
-    if (vuc_case_read_more(ctx, &s, err, sizeof(err)) < 0) {
-        vuc_verdict(ctx, VUC_FAIL, "reading in STOP_COPY: %s", err);
-        goto out;
-    }
-    if (!vuc_case_set_ok(ctx, VUC_STATE_STOP, "STOP_COPY -> STOP"))
+    if (!vuc_case_walk(ctx, cur, VUC_STATE_STOP_COPY) ||
+        !read_more_owned(ctx, &s, OWN_READ, "reading in STOP_COPY") ||
+        !vuc_case_walk(ctx, VUC_STATE_STOP_COPY, VUC_STATE_STOP))
         goto out;
     have0 = vuc_case_digest(ctx, d0, sizeof(d0)) == 0;
     vuc_client_trace_note(ctx->cl, "# saved %zu bytes%s", s.len,
@@ -727,9 +790,8 @@ static void roundtrip(struct vuc_ctx *ctx, const struct vuc_case *c)
         ctx->cl = dst;
     }
     if (!resume_write(ctx, s.data, s.len, whole_chunks, 1) ||
-        !vuc_case_set_ok(ctx, VUC_STATE_STOP,
-                         "destination RESUMING -> STOP with the whole "
-                         "stream"))
+        !finish_resume(ctx, "destination RESUMING -> STOP with the whole "
+                            "stream"))
         goto out;
     if (have0) {
         if (vuc_case_digest(ctx, d1, sizeof(d1)) < 0) {
@@ -744,21 +806,28 @@ static void roundtrip(struct vuc_ctx *ctx, const struct vuc_case *c)
                         mutated ? " (the source changed during PRE_COPY: "
                                   "were the changes sent in STOP_COPY?)"
                                 : "");
+        else
+            vuc_check(ctx);
     } else {
         /* no digest: save the destination and compare the streams */
-        if (!vuc_case_set_ok(ctx, VUC_STATE_STOP_COPY,
-                             "saving the destination again") ||
-            vuc_case_read_stream(ctx, &again, err, sizeof(err)) < 0)
+        if (!vuc_case_walk(ctx, VUC_STATE_STOP, VUC_STATE_STOP_COPY))
             goto out;
+        prev = vuc_setup_begin(ctx, OWN_READ);
+        if (vuc_case_read_stream(ctx, &again, err, sizeof(err)) < 0) {
+            if (!ctx->stopped)
+                vuc_blocked(ctx, OWN_READ, "saving the destination: %s", err);
+            goto out;
+        }
+        vuc_setup_end(ctx, prev);
         if (again.len != s.len || memcmp(again.data, s.data, s.len) != 0)
             vuc_verdict(ctx, VUC_IMPL_DEFINED,
                         "saving the destination gives a different stream "
                         "(%zu vs %zu bytes); without a digest in the profile "
                         "vucert cannot tell whether the state differs",
                         again.len, s.len);
-        vuc_case_set_ok(ctx, VUC_STATE_STOP, "STOP_COPY -> STOP");
+        else
+            vuc_check(ctx);
     }
-    vuc_case_set_ok(ctx, VUC_STATE_RUNNING, "destination STOP -> RUNNING");
 out:
     if (dst != NULL) {
         ctx->cl = src;
@@ -809,15 +878,14 @@ size_t vuc_cases_stream(struct vuc_case *out, size_t max)
     VUC_CASE("stream.resume.empty",
              "RESUMING -> STOP fails when nothing was written", SPEC_RESUME,
              "must", resume_empty, 0, 0, NULL);
+    /* "If the delivered data is found to be ... otherwise invalid": the
+     * spec does not require finding corrupt data */
     VUC_CASE("stream.resume.corrupt",
              "RESUMING -> STOP fails when a bit is flipped", SPEC_RESUME,
-             "must", resume_bad, 1, 0, NULL);
+             "silent", resume_bad, 1, 0, NULL);
     VUC_CASE("stream.stopcopy.leave-early",
              "leaving STOP_COPY early leaves the device able to migrate",
              "Direct State Transitions", "must", leave_early, 0, 0, NULL);
-    VUC_CASE("stream.error-reply.form",
-             "MIG_DATA error replies are header only with an errno", "Header",
-             "must", error_form, 0, 0, NULL);
     VUC_CASE("stream.roundtrip",
              "the device state arrives whole at the destination",
              "VFIO_USER_MIG_DATA_READ/WRITE", "must", roundtrip, 0, 0, NULL);
