@@ -54,7 +54,7 @@ static void usage(FILE *f)
             "                      [--dest-socket PATH | --dest-server-cmd "
             "'CMD ... {socket} ...']\n"
             "                      [--stream-limit BYTES] [--server-pid PID]\n"
-            "                      [--record DIR]\n"
+            "                      [--record DIR] [--shuffle SEED]\n"
             "       vucert fuzz   (--socket PATH | --server-cmd CMD) "
             "[--time S | --runs N]\n"
             "                     [--seed N] [--out DIR] [--timeout S]\n"
@@ -247,6 +247,69 @@ static int preflight(struct vuc_target *t, const struct vuc_options *o,
     return 0;
 }
 
+/* splitmix64: a seeded, portable sequence for --shuffle, so a seed
+ * names the same order on every machine */
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Fisher-Yates over the selected cases' indexes. */
+static void shuffle(size_t *v, size_t n, uint64_t seed)
+{
+    uint64_t x = seed;
+
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(splitmix64(&x) % i);
+        size_t t = v[i - 1];
+        v[i - 1] = v[j];
+        v[j] = t;
+    }
+}
+
+/* "vucert certify --case 'fsm.*'": the command line, each argument
+ * quoted for a POSIX shell when it needs it. */
+static char *quote_argv(int argc, char **argv)
+{
+    size_t cap = 16;
+    char *s, *p;
+
+    for (int i = 0; i < argc; i++)
+        cap += 4 * strlen(argv[i]) + 3;
+    s = p = malloc(cap);
+    if (s == NULL)
+        return NULL;
+    p += sprintf(p, "vucert");
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        bool plain =
+            *a != '\0' && strspn(a, "abcdefghijklmnopqrstuvwxyz"
+                                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                    "0123456789-_./=:,+@%") == strlen(a);
+        *p++ = ' ';
+        if (plain) {
+            p += sprintf(p, "%s", a);
+            continue;
+        }
+        *p++ = '\'';
+        for (; *a; a++) {
+            if (*a == '\'') {
+                memcpy(p, "'\\''", 4);
+                p += 4;
+            } else {
+                *p++ = *a;
+            }
+        }
+        *p++ = '\'';
+        *p = '\0';
+    }
+    return s;
+}
+
 static int certify(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -265,6 +328,7 @@ static int certify(int argc, char **argv)
         {"stream-limit", required_argument, NULL, 'L'},
         {"server-pid", required_argument, NULL, 'P'},
         {"record", required_argument, NULL, 'R'},
+        {"shuffle", required_argument, NULL, 'X'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -280,7 +344,8 @@ static int certify(int argc, char **argv)
     struct vuc_run_info info = {.tool_version = VUC_VERSION_STRING};
     struct vuc_case *cases;
     struct vuc_result *res;
-    size_t n_cases, n_run = 0;
+    size_t n_cases, n_run = 0, n_sel = 0, *order = NULL;
+    char *command_line = NULL;
     char err[512];
     int opt, exit_code = 0;
     double t0;
@@ -374,6 +439,20 @@ static int certify(int argc, char **argv)
         case 'v':
             opts.verbose = true;
             break;
+        case 'X': {
+            char *end;
+            errno = 0;
+            info.shuffle_seed = strtoull(optarg, &end, 0);
+            if (errno != 0 || end == optarg || *end != '\0') {
+                fprintf(stderr,
+                        "vucert: --shuffle takes a seed (an unsigned "
+                        "integer), not '%s'\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            info.shuffled = true;
+            break;
+        }
         case 'h':
             usage(stdout);
             return 0;
@@ -399,7 +478,10 @@ static int certify(int argc, char **argv)
 
     cases = calloc(VUC_MAX_CASES, sizeof(*cases));
     res = calloc(VUC_MAX_CASES, sizeof(*res));
-    if (cases == NULL || res == NULL) {
+    order = calloc(VUC_MAX_CASES, sizeof(*order));
+    command_line = quote_argv(argc, argv);
+    info.command_line = command_line;
+    if (cases == NULL || res == NULL || order == NULL) {
         fprintf(stderr, "vucert: out of memory\n");
         return EXIT_USAGE;
     }
@@ -472,10 +554,17 @@ static int certify(int argc, char **argv)
                "failed)\n",
                VUC_VERSION_STRING, info.target_desc, info.major, info.minor);
 
+    for (size_t i = 0; i < n_cases; i++)
+        if (vuc_case_selected(cases[i].id, include, n_inc, exclude, n_exc))
+            order[n_sel++] = i;
+    if (info.shuffled)
+        shuffle(order, n_sel, info.shuffle_seed);
+    info.timeout_ms = opts.timeout_ms;
+    info.strict = opts.strict;
+    info.started = (long long)time(NULL);
     t0 = now_ms();
-    for (size_t i = 0; i < n_cases; i++) {
-        if (!vuc_case_selected(cases[i].id, include, n_inc, exclude, n_exc))
-            continue;
+    for (size_t k = 0; k < n_sel; k++) {
+        size_t i = order[k];
         vuc_run_case(&target, info.dest_desc ? &dest : NULL,
                      have_profile ? &profile : NULL, &opts, &info, &cases[i],
                      &res[n_run]);
@@ -489,7 +578,7 @@ static int certify(int argc, char **argv)
 
     for (size_t i = 0; i < n_run; i++) {
         enum vuc_verdict v = res[i].verdict;
-        if (v == VUC_FAIL || v == VUC_ERROR ||
+        if (v == VUC_FAIL || v == VUC_ERROR || v == VUC_BLOCKED ||
             (opts.strict && v == VUC_NON_STRICT))
             exit_code = EXIT_FAILED;
     }
@@ -511,6 +600,8 @@ out:
     }
     free(res);
     free(cases);
+    free(order);
+    free(command_line);
     free(info.server_json);
     if (have_profile)
         vuc_profile_free(&profile);
