@@ -181,6 +181,9 @@ static const struct quirk_info quirk_table[VUC_SRV_QUIRK_COUNT] = {
         {"planted-crash",
          "abort() on a SET of PRE_COPY_P2P when P2P is not advertised (a "
          "crash for vucert fuzz to find)"},
+    [VUC_SRV_QUIRK_BIT_LOGGING_KEPT] =
+        {"logging-kept-on-reconnect",
+         "a disconnect neither unmaps DMA nor stops dirty logging"},
 };
 
 const char *vuc_srv_quirk_name(unsigned i)
@@ -400,9 +403,17 @@ void vuc_srv_disconnect(struct vuc_srv *s)
     s->negotiated = false;
     s->xfer = s->xfer_limit;
     drop_deferred(s);
-    dirty_release(s);
-    s->log.started = false;
-    dma_release(s);
+    if (srv_quirk(s, VUC_SRV_QUIRK_LOGGING_KEPT)) {
+        /* quirk: a server that ties mappings and logging to the device,
+         * not to the client: they outlive it (and the memory it shared
+         * stays mapped) until unmapped or stopped. Only the ids of the
+         * server's own requests start again, as on a new connection. */
+        s->dma.next_id = 0;
+    } else {
+        dirty_release(s);
+        s->log.started = false;
+        dma_release(s);
+    }
     s->conn_err = 0;
     s->deaf = false;
     chaos_reset(s);

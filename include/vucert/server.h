@@ -83,6 +83,7 @@ enum vuc_srv_quirk_bit {
     VUC_SRV_QUIRK_BIT_PIPELINE_DROPS,          /* pipeline-drops */
     VUC_SRV_QUIRK_BIT_REFUSE_AFTER_PARTIAL,    /* refuse-after-partial */
     VUC_SRV_QUIRK_BIT_PLANTED_CRASH,           /* planted-crash */
+    VUC_SRV_QUIRK_BIT_LOGGING_KEPT,            /* logging-kept-on-reconnect */
     VUC_SRV_QUIRK_COUNT
 };
 _Static_assert(VUC_SRV_QUIRK_COUNT <= 64, "quirks are bits of a uint64_t");
@@ -144,6 +145,7 @@ _Static_assert(VUC_SRV_QUIRK_COUNT <= 64, "quirks are bits of a uint64_t");
 #define VUC_SRV_QUIRK_PIPELINE_DROPS       VUC_SRV_QUIRK(PIPELINE_DROPS)
 #define VUC_SRV_QUIRK_REFUSE_AFTER_PARTIAL VUC_SRV_QUIRK(REFUSE_AFTER_PARTIAL)
 #define VUC_SRV_QUIRK_PLANTED_CRASH        VUC_SRV_QUIRK(PLANTED_CRASH)
+#define VUC_SRV_QUIRK_LOGGING_KEPT         VUC_SRV_QUIRK(LOGGING_KEPT)
 #define VUC_SRV_QUIRKS_KNOWN               ((1ull << VUC_SRV_QUIRK_COUNT) - 1)
 
 /*
@@ -285,7 +287,8 @@ int vuc_srv_serve(struct vuc_srv *s, struct vuc_conn *c, int timeout_ms);
  * VERSION again) and per-connection resources: every DMA mapping is
  * unmapped, DMA logging stops, commands kept while waiting for a DMA
  * reply are dropped. The device state, the migration state and any
- * migration data session are kept (spec: Client Disconnection).
+ * migration data session are kept (spec: Client Disconnection). Quirk
+ * logging-kept-on-reconnect keeps the mappings and the logging too.
  */
 void vuc_srv_disconnect(struct vuc_srv *s);
 

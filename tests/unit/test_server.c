@@ -3896,6 +3896,60 @@ static void test_log_disconnect(void **state)
     assert_int_equal(count_fds(), fds0);
 }
 
+/* Quirk logging-kept-on-reconnect: the mappings and the log outlive the
+ * client, and DEVICE_RESET (which never touches them); an unmap or a
+ * STOP still ends them. */
+static void test_quirk_logging_kept(void **state)
+{
+    const uint64_t whole = (uint64_t)LOG_PAGES * LOG_PAGE;
+    const uint64_t r1[2] = {LOG_IOVA, whole};
+    int maps0 = count_memfd_maps(), fds0 = count_fds();
+    uint64_t bm[1];
+    int fd;
+    uint8_t *mem;
+    struct fx f;
+
+    (void)state;
+    log_setup(&f, VUC_SRV_QUIRK_LOGGING_KEPT, true, &fd, &mem);
+    log_write_all(&f);
+    /* the client goes, a new one negotiates */
+    vuc_conn_close(f.cli);
+    f.cli = NULL;
+    assert_int_equal(vuc_srv_serve(f.s, f.srv, 0), 0);
+    assert_false(vuc_srv_negotiated(f.s));
+    vuc_conn_close(f.srv);
+    assert_int_equal(vuc_mem_pair(&f.cli, &f.srv), 0);
+    negotiate(&f);
+    /* still mapped (the test's mapping and the server's), no fd kept */
+    assert_int_equal(count_memfd_maps(), maps0 + 2);
+    assert_int_equal(count_fds(), fds0 + 1);
+    /* the old client's dirt is reported to the new one */
+    expect_report(&f, LOG_IOVA, whole, LOG_PAGE, false);
+    assert_int_equal(log_start(&f, LOG_PAGE, r1, 1, NULL), EBUSY);
+    assert_int_equal(dma_map(&f, LOG_IOVA, LOG_PAGE, DMA_RW, 0, -1), EEXIST);
+    assert_int_equal(dma_run(&f, LOG_IOVA + 5 * LOG_PAGE, 8, PAT), 0);
+    /* DEVICE_RESET leaves both be */
+    assert_int_equal(reset(&f), 0);
+    assert_int_equal(log_report(&f, LOG_IOVA, 64 * LOG_PAGE, LOG_PAGE, bm), 0);
+    assert_int_equal(bm[0], 1ull << 5);
+    /* an unmap releases the memory, a STOP the log */
+    assert_int_equal(dma_unmap(&f, LOG_IOVA, whole), 0);
+    assert_int_equal(count_memfd_maps(), maps0 + 1);
+    assert_int_equal(log_stop(&f), 0);
+    assert_int_equal(log_report(&f, LOG_IOVA, 64 * LOG_PAGE, LOG_PAGE, bm),
+                     EINVAL);
+    log_teardown(&f, fd, mem);
+
+    /* a server freed with kept mappings and logging releases them */
+    log_setup(&f, VUC_SRV_QUIRK_LOGGING_KEPT, true, &fd, &mem);
+    vuc_conn_close(f.cli);
+    f.cli = NULL;
+    assert_int_equal(vuc_srv_serve(f.s, f.srv, 0), 0);
+    log_teardown(&f, fd, mem);
+    assert_int_equal(count_memfd_maps(), maps0);
+    assert_int_equal(count_fds(), fds0);
+}
+
 /* ---- BAR0 DIRTY_SIM_PERMILLE: logged pages dirty without DMA ---- */
 
 #define R_DIRTY_SIM 0x80u
@@ -5306,6 +5360,7 @@ int main(void)
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_PARTIAL_DROPPED),
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_PIPELINE_DROPS),
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_REFUSE_AFTER_PARTIAL),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_LOGGING_KEPT),
         QUIRKED(test_reset_from_every_state, 3),
         QUIRKED(test_reset_from_every_state, 4),
         QUIRKED(test_reset_from_every_state, 5),
@@ -5359,6 +5414,7 @@ int main(void)
         cmocka_unit_test(test_log_all_mapped),
         cmocka_unit_test(test_log_unmap_and_nofd),
         cmocka_unit_test(test_log_disconnect),
+        cmocka_unit_test(test_quirk_logging_kept),
         cmocka_unit_test(test_log_dirty_sim),
         cmocka_unit_test(test_log_quirks),
         cmocka_unit_test(test_quirk_version),
@@ -5394,7 +5450,7 @@ int main(void)
     };
     /* every quirk but planted-crash, which aborts on purpose (a SET of
      * PRE_COPY_P2P) and is shown by tests/e2e/test_fuzz_live.py */
-    _Static_assert(VUC_SRV_QUIRK_COUNT == 51 + 1,
+    _Static_assert(VUC_SRV_QUIRK_COUNT == 52 + 1,
                    "one QUIRKED test_fsm_matrix line per quirk");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
