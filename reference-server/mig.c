@@ -15,8 +15,10 @@
  * state, which replaces the device's on a successful RESUMING -> STOP.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vucert/codec.h"
 #include "vucert/fsm.h"
@@ -633,6 +635,21 @@ static void save_restart(struct vuc_srv *s)
     sv->eof = false;
 }
 
+/*
+ * Quirk hang-on-zero-read: a deadlocked server. It never replies and
+ * never reads again, and vuc_srv_run keeps SIGINT and SIGTERM blocked (to
+ * its signalfd, which nobody reads now), so only SIGKILL ends it: what a
+ * client or harness must be able to do to a server that stops answering.
+ */
+static _Noreturn void hang(const struct vuc_srv *s)
+{
+    if (s->opts.verbose)
+        fprintf(stderr, "vucert-server: MIG_DATA_READ of 0 bytes: hanging "
+                        "for ever (quirk)\n");
+    for (;;)
+        pause();
+}
+
 int srv_h_MIG_DATA_READ(struct vuc_srv *s, struct vuc_conn *c,
                         struct vuc_msg *m, struct srv_reply *r)
 {
@@ -648,6 +665,8 @@ int srv_h_MIG_DATA_READ(struct vuc_srv *s, struct vuc_conn *c,
     if (rc < 0 || (size_t)rc != m->payload_len ||
         m->payload_len != VUC_MIG_DATA_HDR_SIZE)
         return EINVAL;
+    if (req.size == 0 && srv_quirk(s, VUC_SRV_QUIRK_HANG_ON_ZERO_READ))
+        hang(s); /* in any state, whatever argsz says */
     if (req.argsz < VUC_MIG_DATA_HDR_SIZE)
         return EINVAL;
     if (!vuc_fsm_is_saving(s->mig.state) || !sv->open) {

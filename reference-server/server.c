@@ -184,6 +184,10 @@ static const struct quirk_info quirk_table[VUC_SRV_QUIRK_COUNT] = {
     [VUC_SRV_QUIRK_BIT_LOGGING_KEPT] =
         {"logging-kept-on-reconnect",
          "a disconnect neither unmaps DMA nor stops dirty logging"},
+    [VUC_SRV_QUIRK_BIT_HANG_ON_ZERO_READ] =
+        {"hang-on-zero-read",
+         "MIG_DATA_READ of size 0 hangs the whole server for ever (only "
+         "SIGKILL ends it)"},
 };
 
 const char *vuc_srv_quirk_name(unsigned i)

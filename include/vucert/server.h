@@ -84,6 +84,7 @@ enum vuc_srv_quirk_bit {
     VUC_SRV_QUIRK_BIT_REFUSE_AFTER_PARTIAL,    /* refuse-after-partial */
     VUC_SRV_QUIRK_BIT_PLANTED_CRASH,           /* planted-crash */
     VUC_SRV_QUIRK_BIT_LOGGING_KEPT,            /* logging-kept-on-reconnect */
+    VUC_SRV_QUIRK_BIT_HANG_ON_ZERO_READ,       /* hang-on-zero-read */
     VUC_SRV_QUIRK_COUNT
 };
 _Static_assert(VUC_SRV_QUIRK_COUNT <= 64, "quirks are bits of a uint64_t");
@@ -146,6 +147,7 @@ _Static_assert(VUC_SRV_QUIRK_COUNT <= 64, "quirks are bits of a uint64_t");
 #define VUC_SRV_QUIRK_REFUSE_AFTER_PARTIAL VUC_SRV_QUIRK(REFUSE_AFTER_PARTIAL)
 #define VUC_SRV_QUIRK_PLANTED_CRASH        VUC_SRV_QUIRK(PLANTED_CRASH)
 #define VUC_SRV_QUIRK_LOGGING_KEPT         VUC_SRV_QUIRK(LOGGING_KEPT)
+#define VUC_SRV_QUIRK_HANG_ON_ZERO_READ    VUC_SRV_QUIRK(HANG_ON_ZERO_READ)
 #define VUC_SRV_QUIRKS_KNOWN               ((1ull << VUC_SRV_QUIRK_COUNT) - 1)
 
 /*

@@ -4851,6 +4851,53 @@ static void test_quirk_loop(void **state)
     loop_stop(pid, path);
 }
 
+/* Quirk hang-on-zero-read: a MIG_DATA_READ of 0 bytes, in any state,
+ * and the server answers nothing more, ignores SIGTERM, and dies only of
+ * SIGKILL. A read of 8 bytes before it is refused as usual (RUNNING). */
+static void test_quirk_hang(void **state)
+{
+    struct vuc_hdr h = {.id = 20, .cmd = VUC_CMD_MIG_DATA_READ};
+    uint8_t rd[16] = {0};
+    char path[108];
+    struct vuc_conn *c;
+    struct vuc_msg m;
+    int status;
+    pid_t pid;
+
+    (void)state;
+    snprintf(path, sizeof(path), "/tmp/vucert-test-hang-%d.sock",
+             (int)getpid());
+    pid = loop_start(path, VUC_SRV_QUIRK_HANG_ON_ZERO_READ);
+    assert_int_equal(vuc_unix_connect(path, 5000, &c), 0);
+    version_over(c);
+    vuc_put_u32(rd, 16);
+    vuc_put_u32(rd + 4, 8);
+    assert_int_equal(vuc_conn_send(c, &h, rd, 8, NULL, 0, 1000), 0);
+    assert_int_equal(vuc_conn_recv(c, &m, 5000), 0);
+    assert_int_equal(m.hdr.id, 20);
+    assert_int_equal(m.hdr.flags, VUC_TYPE_REPLY | VUC_FLAG_ERROR);
+    assert_int_equal(m.hdr.error, EINVAL);
+    vuc_msg_release(&m);
+    /* size 0: no reply, and nothing after it is read */
+    h.id = 21;
+    vuc_put_u32(rd + 4, 0);
+    assert_int_equal(vuc_conn_send(c, &h, rd, 8, NULL, 0, 1000), 0);
+    h.id = 22;
+    h.cmd = VUC_CMD_DEVICE_GET_INFO;
+    assert_int_equal(vuc_conn_send(c, &h, rd, 16, NULL, 0, 1000), 0);
+    assert_int_equal(vuc_conn_recv(c, &m, 300), -ETIMEDOUT);
+    /* SIGTERM stays pending; SIGKILL ends it */
+    kill(pid, SIGTERM);
+    usleep(200000);
+    assert_int_equal(waitpid(pid, &status, WNOHANG), 0);
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+    vuc_conn_close(c);
+    unlink(path); /* a killed server leaves its socket */
+}
+
 /* ---- chaos modes (README.md: Chaos modes) ---- */
 
 static void test_chaos_table(void **state)
@@ -5361,6 +5408,7 @@ int main(void)
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_PIPELINE_DROPS),
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_REFUSE_AFTER_PARTIAL),
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_LOGGING_KEPT),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_HANG_ON_ZERO_READ),
         QUIRKED(test_reset_from_every_state, 3),
         QUIRKED(test_reset_from_every_state, 4),
         QUIRKED(test_reset_from_every_state, 5),
@@ -5422,6 +5470,7 @@ int main(void)
         cmocka_unit_test(test_quirk_logging_args),
         cmocka_unit_test(test_quirk_wire),
         cmocka_unit_test(test_quirk_loop),
+        cmocka_unit_test(test_quirk_hang),
         /* the logging rules under the logging quirks that leave them be */
         QUIRKED(test_log_start_rules, 16),
         QUIRKED(test_log_start_rules, 17),
@@ -5450,7 +5499,7 @@ int main(void)
     };
     /* every quirk but planted-crash, which aborts on purpose (a SET of
      * PRE_COPY_P2P) and is shown by tests/e2e/test_fuzz_live.py */
-    _Static_assert(VUC_SRV_QUIRK_COUNT == 52 + 1,
+    _Static_assert(VUC_SRV_QUIRK_COUNT == 53 + 1,
                    "one QUIRKED test_fsm_matrix line per quirk");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
