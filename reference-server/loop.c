@@ -33,6 +33,7 @@ struct loop {
     struct vuc_srv *s;
     int ep, lfd, sfd;
     struct vuc_conn *client;
+    bool client_gone; /* quirk exit-after-client: the end of the loop */
 };
 
 static int ep_add(int ep, int fd, uint32_t tag)
@@ -103,7 +104,8 @@ static void accept_client(struct loop *l)
 
 /*
  * Serve the connected client until it leaves or a signal arrives (returns
- * true for a signal). One client at a time means there is nothing else to
+ * true for a signal, or, quirk exit-after-client, when the client is
+ * gone). One client at a time means there is nothing else to
  * wait for: others wait in the listen backlog, and pending SIGINT/SIGTERM
  * are picked up from the signalfd whenever a read times out and every
  * SIGNAL_CHECK_EVERY messages. Reading straight from the client's socket
@@ -177,6 +179,12 @@ static bool serve_client(struct loop *l)
         }
         drop_client(l,
                     rc == -ECONNRESET || rc == -EPIPE ? "closed" : "dropped");
+        /* quirk exit-after-client: a server that serves one client per
+         * process, however that client ended */
+        if (srv_quirk(l->s, VUC_SRV_QUIRK_EXIT_AFTER_CLIENT)) {
+            l->client_gone = true;
+            return true;
+        }
     }
     return false;
 }
@@ -258,7 +266,8 @@ int vuc_srv_run(struct vuc_srv *s, const char *socket_path)
     }
     rc = 0;
     if (s->opts.verbose)
-        fprintf(stderr, "vucert-server: signal received, exiting\n");
+        fprintf(stderr, "vucert-server: %s, exiting\n",
+                l.client_gone ? "client gone (quirk)" : "signal received");
 
 out:
     if (l.client) {

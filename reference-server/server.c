@@ -188,6 +188,9 @@ static const struct quirk_info quirk_table[VUC_SRV_QUIRK_COUNT] = {
         {"hang-on-zero-read",
          "MIG_DATA_READ of size 0 hangs the whole server for ever (only "
          "SIGKILL ends it)"},
+    [VUC_SRV_QUIRK_BIT_EXIT_AFTER_CLIENT] =
+        {"exit-after-client",
+         "the server exits (status 0) as soon as its first client is gone"},
 };
 
 const char *vuc_srv_quirk_name(unsigned i)

@@ -85,6 +85,7 @@ enum vuc_srv_quirk_bit {
     VUC_SRV_QUIRK_BIT_PLANTED_CRASH,           /* planted-crash */
     VUC_SRV_QUIRK_BIT_LOGGING_KEPT,            /* logging-kept-on-reconnect */
     VUC_SRV_QUIRK_BIT_HANG_ON_ZERO_READ,       /* hang-on-zero-read */
+    VUC_SRV_QUIRK_BIT_EXIT_AFTER_CLIENT,       /* exit-after-client */
     VUC_SRV_QUIRK_COUNT
 };
 _Static_assert(VUC_SRV_QUIRK_COUNT <= 64, "quirks are bits of a uint64_t");
@@ -148,6 +149,7 @@ _Static_assert(VUC_SRV_QUIRK_COUNT <= 64, "quirks are bits of a uint64_t");
 #define VUC_SRV_QUIRK_PLANTED_CRASH        VUC_SRV_QUIRK(PLANTED_CRASH)
 #define VUC_SRV_QUIRK_LOGGING_KEPT         VUC_SRV_QUIRK(LOGGING_KEPT)
 #define VUC_SRV_QUIRK_HANG_ON_ZERO_READ    VUC_SRV_QUIRK(HANG_ON_ZERO_READ)
+#define VUC_SRV_QUIRK_EXIT_AFTER_CLIENT    VUC_SRV_QUIRK(EXIT_AFTER_CLIENT)
 #define VUC_SRV_QUIRKS_KNOWN               ((1ull << VUC_SRV_QUIRK_COUNT) - 1)
 
 /*
@@ -299,7 +301,8 @@ void vuc_srv_disconnect(struct vuc_srv *s);
  * in the listen backlog), SIGINT/SIGTERM through a signalfd. SIGPIPE is
  * set to ignored and SIGINT/SIGTERM are blocked for the calling thread
  * while it runs (the old mask is restored on return). Removes the socket
- * file on exit. Returns 0 after a SIGINT/SIGTERM, or a negative errno when
+ * file on exit. Returns 0 after a SIGINT/SIGTERM (quirk exit-after-client:
+ * also as soon as the first client is gone), or a negative errno when
  * setup or the event loop fails (-ENAMETOOLONG, socket/bind/listen/epoll
  * errors).
  */

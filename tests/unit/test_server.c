@@ -4898,6 +4898,46 @@ static void test_quirk_hang(void **state)
     unlink(path); /* a killed server leaves its socket */
 }
 
+/* Quirk exit-after-client: the server exits 0 and removes its socket
+ * when its first client goes, however it went. */
+static void test_quirk_exit_after_client(void **state)
+{
+    static const uint8_t bad_major[4] = {1, 0, 0, 0};
+    struct vuc_hdr h = {.id = 3, .cmd = VUC_CMD_VERSION};
+    char path[108];
+    struct vuc_conn *c;
+    struct stat st;
+    pid_t pid;
+
+    (void)state;
+    snprintf(path, sizeof(path), "/tmp/vucert-test-exit-%d.sock",
+             (int)getpid());
+    for (int how = 0; how < 3; how++) {
+        pid = loop_start(path, VUC_SRV_QUIRK_EXIT_AFTER_CLIENT);
+        if (how == 0) {
+            client_visit(path); /* negotiates, then closes */
+        } else {
+            assert_int_equal(vuc_unix_connect(path, 5000, &c), 0);
+            if (how == 2) {
+                struct vuc_msg m;
+
+                /* dropped by the server after its EINVAL: a major it
+                 * does not speak */
+                assert_int_equal(
+                    vuc_conn_send(c, &h, bad_major, 4, NULL, 0, 1000), 0);
+                assert_int_equal(vuc_conn_recv(c, &m, 5000), 0);
+                assert_int_equal(m.hdr.error, EINVAL);
+                vuc_msg_release(&m);
+                expect_closed(c);
+            }
+            vuc_conn_close(c); /* how 1: without a message */
+        }
+        assert_int_equal(wait_exit(pid, 5000), 0);
+        assert_int_equal(stat(path, &st), -1);
+        assert_int_equal(errno, ENOENT);
+    }
+}
+
 /* ---- chaos modes (README.md: Chaos modes) ---- */
 
 static void test_chaos_table(void **state)
@@ -5409,6 +5449,7 @@ int main(void)
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_REFUSE_AFTER_PARTIAL),
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_LOGGING_KEPT),
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_HANG_ON_ZERO_READ),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_EXIT_AFTER_CLIENT),
         QUIRKED(test_reset_from_every_state, 3),
         QUIRKED(test_reset_from_every_state, 4),
         QUIRKED(test_reset_from_every_state, 5),
@@ -5471,6 +5512,7 @@ int main(void)
         cmocka_unit_test(test_quirk_wire),
         cmocka_unit_test(test_quirk_loop),
         cmocka_unit_test(test_quirk_hang),
+        cmocka_unit_test(test_quirk_exit_after_client),
         /* the logging rules under the logging quirks that leave them be */
         QUIRKED(test_log_start_rules, 16),
         QUIRKED(test_log_start_rules, 17),
@@ -5499,7 +5541,7 @@ int main(void)
     };
     /* every quirk but planted-crash, which aborts on purpose (a SET of
      * PRE_COPY_P2P) and is shown by tests/e2e/test_fuzz_live.py */
-    _Static_assert(VUC_SRV_QUIRK_COUNT == 53 + 1,
+    _Static_assert(VUC_SRV_QUIRK_COUNT == 54 + 1,
                    "one QUIRKED test_fsm_matrix line per quirk");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
