@@ -191,6 +191,10 @@ static const struct quirk_info quirk_table[VUC_SRV_QUIRK_COUNT] = {
     [VUC_SRV_QUIRK_BIT_EXIT_AFTER_CLIENT] =
         {"exit-after-client",
          "the server exits (status 0) as soon as its first client is gone"},
+    [VUC_SRV_QUIRK_BIT_CRASH_LOOP] =
+        {"crash-loop",
+         "abort() on the 2nd connection, leaving PATH.crashed; abort() at "
+         "start while it exists"},
 };
 
 const char *vuc_srv_quirk_name(unsigned i)

@@ -86,6 +86,7 @@ enum vuc_srv_quirk_bit {
     VUC_SRV_QUIRK_BIT_LOGGING_KEPT,            /* logging-kept-on-reconnect */
     VUC_SRV_QUIRK_BIT_HANG_ON_ZERO_READ,       /* hang-on-zero-read */
     VUC_SRV_QUIRK_BIT_EXIT_AFTER_CLIENT,       /* exit-after-client */
+    VUC_SRV_QUIRK_BIT_CRASH_LOOP,              /* crash-loop */
     VUC_SRV_QUIRK_COUNT
 };
 _Static_assert(VUC_SRV_QUIRK_COUNT <= 64, "quirks are bits of a uint64_t");
@@ -150,6 +151,7 @@ _Static_assert(VUC_SRV_QUIRK_COUNT <= 64, "quirks are bits of a uint64_t");
 #define VUC_SRV_QUIRK_LOGGING_KEPT         VUC_SRV_QUIRK(LOGGING_KEPT)
 #define VUC_SRV_QUIRK_HANG_ON_ZERO_READ    VUC_SRV_QUIRK(HANG_ON_ZERO_READ)
 #define VUC_SRV_QUIRK_EXIT_AFTER_CLIENT    VUC_SRV_QUIRK(EXIT_AFTER_CLIENT)
+#define VUC_SRV_QUIRK_CRASH_LOOP           VUC_SRV_QUIRK(CRASH_LOOP)
 #define VUC_SRV_QUIRKS_KNOWN               ((1ull << VUC_SRV_QUIRK_COUNT) - 1)
 
 /*
@@ -304,7 +306,8 @@ void vuc_srv_disconnect(struct vuc_srv *s);
  * file on exit. Returns 0 after a SIGINT/SIGTERM (quirk exit-after-client:
  * also as soon as the first client is gone), or a negative errno when
  * setup or the event loop fails (-ENAMETOOLONG, socket/bind/listen/epoll
- * errors).
+ * errors). Quirk crash-loop aborts the process on its second connection,
+ * and at once when an earlier run left socket_path + ".crashed".
  */
 int vuc_srv_run(struct vuc_srv *s, const char *socket_path);
 

@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -4938,6 +4939,120 @@ static void test_quirk_exit_after_client(void **state)
     }
 }
 
+/* As loop_start, with the child's stderr into a pipe (*err, the reading
+ * end) and no core file when it aborts. */
+static pid_t loop_start_err(const char *path, uint64_t q, int *err)
+{
+    int p[2];
+    pid_t pid;
+
+    assert_int_equal(pipe(p), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit no_core = {0, 0};
+        struct vuc_srv_opts o;
+        struct vuc_srv *s;
+        int rc;
+
+        (void)setrlimit(RLIMIT_CORE, &no_core);
+        dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        vuc_srv_opts_init(&o);
+        o.quirks = q;
+        rc = vuc_srv_new(&o, &s);
+        if (rc == 0)
+            rc = vuc_srv_run(s, path);
+        vuc_srv_free(s);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    close(p[1]);
+    *err = p[0];
+    return pid;
+}
+
+/* Everything a child wrote to the pipe fd (closed), as a string. */
+static void read_err(int fd, char *out, size_t cap)
+{
+    size_t n = 0;
+    ssize_t k;
+
+    while (n + 1 < cap && (k = read(fd, out + n, cap - 1 - n)) > 0)
+        n += (size_t)k;
+    out[n] = 0;
+    close(fd);
+}
+
+/* The child died of SIGABRT. */
+static void expect_abort(pid_t pid)
+{
+    pid_t r = 0;
+    int status = 0;
+
+    for (int i = 0; i < 500 && (r = waitpid(pid, &status, WNOHANG)) == 0; i++)
+        usleep(10000);
+    if (r != pid) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    assert_int_equal(r, pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+
+/* Quirk crash-loop: the first client is served, the second connection
+ * aborts the server and leaves PATH.crashed; a restart then aborts before
+ * it creates the socket, until the marker is gone. */
+static void test_quirk_crash_loop(void **state)
+{
+    char path[108], marker[128], err[512], want[256];
+    struct vuc_conn *c;
+    struct stat st;
+    int efd;
+    pid_t pid;
+
+    (void)state;
+    snprintf(path, sizeof(path), "/tmp/vucert-test-crash-%d.sock",
+             (int)getpid());
+    snprintf(marker, sizeof(marker), "%s.crashed", path);
+    unlink(path);
+    unlink(marker);
+    pid = loop_start_err(path, VUC_SRV_QUIRK_CRASH_LOOP, &efd);
+    assert_int_equal(vuc_unix_connect(path, 5000, &c), 0);
+    version_over(c);
+    vuc_conn_close(c);
+    assert_int_equal(stat(marker, &st), -1);
+    assert_int_equal(vuc_unix_connect(path, 5000, &c), 0);
+    expect_closed(c);
+    vuc_conn_close(c);
+    expect_abort(pid);
+    read_err(efd, err, sizeof(err));
+    assert_string_equal(
+        err, "vucert-server: crash-loop quirk: Assertion 'state_ok' failed\n");
+    assert_int_equal(stat(marker, &st), 0);
+
+    /* the crash left the socket file; the restart makes no new one */
+    assert_int_equal(stat(path, &st), 0);
+    unlink(path);
+    pid = loop_start_err(path, VUC_SRV_QUIRK_CRASH_LOOP, &efd);
+    expect_abort(pid);
+    read_err(efd, err, sizeof(err));
+    snprintf(want, sizeof(want),
+             "vucert-server: crash-loop quirk: stale %s from an earlier "
+             "crash\n",
+             marker);
+    assert_string_equal(err, want);
+    assert_int_equal(stat(path, &st), -1);
+
+    /* without the marker it starts, and serves a first client again */
+    unlink(marker);
+    pid = loop_start(path, VUC_SRV_QUIRK_CRASH_LOOP);
+    client_visit(path);
+    loop_stop(pid, path);
+    assert_int_equal(stat(marker, &st), -1);
+}
+
 /* ---- chaos modes (README.md: Chaos modes) ---- */
 
 static void test_chaos_table(void **state)
@@ -5450,6 +5565,7 @@ int main(void)
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_LOGGING_KEPT),
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_HANG_ON_ZERO_READ),
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_EXIT_AFTER_CLIENT),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_CRASH_LOOP),
         QUIRKED(test_reset_from_every_state, 3),
         QUIRKED(test_reset_from_every_state, 4),
         QUIRKED(test_reset_from_every_state, 5),
@@ -5513,6 +5629,7 @@ int main(void)
         cmocka_unit_test(test_quirk_loop),
         cmocka_unit_test(test_quirk_hang),
         cmocka_unit_test(test_quirk_exit_after_client),
+        cmocka_unit_test(test_quirk_crash_loop),
         /* the logging rules under the logging quirks that leave them be */
         QUIRKED(test_log_start_rules, 16),
         QUIRKED(test_log_start_rules, 17),
@@ -5541,7 +5658,7 @@ int main(void)
     };
     /* every quirk but planted-crash, which aborts on purpose (a SET of
      * PRE_COPY_P2P) and is shown by tests/e2e/test_fuzz_live.py */
-    _Static_assert(VUC_SRV_QUIRK_COUNT == 54 + 1,
+    _Static_assert(VUC_SRV_QUIRK_COUNT == 55 + 1,
                    "one QUIRKED test_fsm_matrix line per quirk");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
