@@ -502,7 +502,12 @@ int srv_h_DEVICE_FEATURE(struct vuc_srv *s, struct vuc_conn *c,
         return dirty_feature(s, m, &f, r);
 
     if (idx == VUC_FEATURE_MIGRATION) {
-        if (vuc_feat_migration_encode(s->opts.mig_flags, data, 8) != 8)
+        /* quirk migration-flags-zero: a device that claims no migration
+         * capability at all here, though the feature is there and works */
+        uint64_t flags =
+            srv_quirk(s, VUC_SRV_QUIRK_MIG_FLAGS_ZERO) ? 0 : s->opts.mig_flags;
+
+        if (vuc_feat_migration_encode(flags, data, 8) != 8)
             return EIO;
         /* quirk: bit 3 too, which no spec defines */
         if (srv_quirk(s, VUC_SRV_QUIRK_MIG_FLAGS_EXTRA_BIT))

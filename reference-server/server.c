@@ -195,6 +195,8 @@ static const struct quirk_info quirk_table[VUC_SRV_QUIRK_COUNT] = {
         {"crash-loop",
          "abort() on the 2nd connection, leaving PATH.crashed; abort() at "
          "start while it exists"},
+    [VUC_SRV_QUIRK_BIT_MIG_FLAGS_ZERO] = {"migration-flags-zero",
+                                          "MIGRATION GET returns flags 0"},
 };
 
 const char *vuc_srv_quirk_name(unsigned i)

@@ -87,6 +87,7 @@ enum vuc_srv_quirk_bit {
     VUC_SRV_QUIRK_BIT_HANG_ON_ZERO_READ,       /* hang-on-zero-read */
     VUC_SRV_QUIRK_BIT_EXIT_AFTER_CLIENT,       /* exit-after-client */
     VUC_SRV_QUIRK_BIT_CRASH_LOOP,              /* crash-loop */
+    VUC_SRV_QUIRK_BIT_MIG_FLAGS_ZERO,          /* migration-flags-zero */
     VUC_SRV_QUIRK_COUNT
 };
 _Static_assert(VUC_SRV_QUIRK_COUNT <= 64, "quirks are bits of a uint64_t");
@@ -152,6 +153,7 @@ _Static_assert(VUC_SRV_QUIRK_COUNT <= 64, "quirks are bits of a uint64_t");
 #define VUC_SRV_QUIRK_HANG_ON_ZERO_READ    VUC_SRV_QUIRK(HANG_ON_ZERO_READ)
 #define VUC_SRV_QUIRK_EXIT_AFTER_CLIENT    VUC_SRV_QUIRK(EXIT_AFTER_CLIENT)
 #define VUC_SRV_QUIRK_CRASH_LOOP           VUC_SRV_QUIRK(CRASH_LOOP)
+#define VUC_SRV_QUIRK_MIG_FLAGS_ZERO       VUC_SRV_QUIRK(MIG_FLAGS_ZERO)
 #define VUC_SRV_QUIRKS_KNOWN               ((1ull << VUC_SRV_QUIRK_COUNT) - 1)
 
 /*

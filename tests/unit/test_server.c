@@ -4404,6 +4404,19 @@ static void test_quirk_feature(void **state)
     assert_int_equal(vuc_get_u64(pl(&f) + 8), DEF_FLAGS | 8u);
     fx_close(&f);
 
+    /* migration-flags-zero: flags 0, the rest of the reply as usual, and
+     * the state machine still works with the real flag set */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_MIG_FLAGS_ZERO);
+    negotiate(&f);
+    assert_int_equal(feature(&f, 16, F_GET | FEAT_MIG, NULL, 0), 0);
+    assert_int_equal(f.rep.payload_len, 16);
+    assert_int_equal(vuc_get_u32(pl(&f)), 16);
+    assert_int_equal(vuc_get_u32(pl(&f) + 4), F_GET | FEAT_MIG);
+    assert_int_equal(vuc_get_u64(pl(&f) + 8), 0);
+    assert_int_equal(set_state(&f, ST_PRE_COPY), 0);
+    assert_int_equal(state_now(&f), ST_PRE_COPY);
+    fx_close(&f);
+
     /* probe-reply-differs: the PROBE flag is missing from the echo, the
      * rest is as sent; a failing PROBE still fails */
     fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_PROBE_REPLY_DIFFERS);
@@ -5566,6 +5579,7 @@ int main(void)
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_HANG_ON_ZERO_READ),
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_EXIT_AFTER_CLIENT),
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_CRASH_LOOP),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_MIG_FLAGS_ZERO),
         QUIRKED(test_reset_from_every_state, 3),
         QUIRKED(test_reset_from_every_state, 4),
         QUIRKED(test_reset_from_every_state, 5),
@@ -5658,7 +5672,7 @@ int main(void)
     };
     /* every quirk but planted-crash, which aborts on purpose (a SET of
      * PRE_COPY_P2P) and is shown by tests/e2e/test_fuzz_live.py */
-    _Static_assert(VUC_SRV_QUIRK_COUNT == 55 + 1,
+    _Static_assert(VUC_SRV_QUIRK_COUNT == 56 + 1,
                    "one QUIRKED test_fsm_matrix line per quirk");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
