@@ -458,6 +458,11 @@ int srv_h_DEVICE_FEATURE(struct vuc_srv *s, struct vuc_conn *c,
 
     idx = vuc_feature_index(f.flags);
     ops = idx < sizeof(features) / sizeof(features[0]) ? features[idx].ops : 0;
+    /* quirk no-migration: a device without the migration features, so
+     * they are unknown indexes like any other (DMA logging stays) */
+    if ((idx == VUC_FEATURE_MIGRATION || idx == VUC_FEATURE_MIG_DEVICE_STATE) &&
+        srv_quirk(s, VUC_SRV_QUIRK_NO_MIGRATION))
+        ops = 0;
     if (!ops) {
         if (!srv_quirk(s, VUC_SRV_QUIRK_UNKNOWN_FEATURE))
             return ENOTTY;
@@ -666,6 +671,10 @@ int srv_h_MIG_DATA_READ(struct vuc_srv *s, struct vuc_conn *c,
     int rc;
 
     (void)c;
+    /* quirk no-migration: no data to read, as libvfio-user answers
+     * without migration */
+    if (srv_quirk(s, VUC_SRV_QUIRK_NO_MIGRATION))
+        return EINVAL;
     rc = vuc_mig_data_decode(m->payload, m->payload_len, false, &req);
     if (rc < 0 || (size_t)rc != m->payload_len ||
         m->payload_len != VUC_MIG_DATA_HDR_SIZE)
@@ -737,6 +746,8 @@ int srv_h_MIG_DATA_WRITE(struct vuc_srv *s, struct vuc_conn *c,
     int rc;
 
     (void)c, (void)r;
+    if (srv_quirk(s, VUC_SRV_QUIRK_NO_MIGRATION))
+        return EINVAL; /* quirk: nowhere to write to */
     /* with_data: exactly `size` bytes must follow */
     rc = vuc_mig_data_decode(m->payload, m->payload_len, true, &w);
     if (rc < 0 || (size_t)rc != m->payload_len || w.data_len != w.size)

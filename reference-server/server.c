@@ -197,6 +197,10 @@ static const struct quirk_info quirk_table[VUC_SRV_QUIRK_COUNT] = {
          "start while it exists"},
     [VUC_SRV_QUIRK_BIT_MIG_FLAGS_ZERO] = {"migration-flags-zero",
                                           "MIGRATION GET returns flags 0"},
+    [VUC_SRV_QUIRK_BIT_NO_MIGRATION] =
+        {"no-migration",
+         "features MIGRATION and MIG_DEVICE_STATE are ENOTTY, MIG_DATA_READ/"
+         "WRITE EINVAL"},
 };
 
 const char *vuc_srv_quirk_name(unsigned i)

@@ -4501,6 +4501,40 @@ static void test_quirk_feature(void **state)
     assert_int_equal(state_now(&f), ST_STOP);
     assert_int_equal(mig_read(&f, 16, 8, NULL, &n), EINVAL);
     fx_close(&f);
+
+    /* no-migration: features 1 and 2 are ENOTTY whatever the method,
+     * PROBE included, after the generic flag checks; the data transfers
+     * EINVAL in every state there is (RUNNING); DMA logging works */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_NO_MIGRATION);
+    negotiate(&f);
+    assert_int_equal(feature(&f, 16, F_GET | FEAT_MIG, NULL, 0), ENOTTY);
+    assert_int_equal(feature(&f, 8, F_PROBE | F_GET | FEAT_MIG, NULL, 0),
+                     ENOTTY);
+    assert_int_equal(feature(&f, 16, F_GET | FEAT_STATE, NULL, 0), ENOTTY);
+    assert_int_equal(feature(&f, 8, F_PROBE | F_SET | FEAT_STATE, NULL, 0),
+                     ENOTTY);
+    assert_int_equal(set_state(&f, ST_STOP), ENOTTY);
+    assert_int_equal(set_state(&f, ST_RUNNING), ENOTTY);
+    assert_int_equal(feature(&f, 16, F_GET | F_SET | FEAT_STATE, NULL, 0),
+                     EINVAL);
+    assert_int_equal(feature(&f, 16, F_GET | FEAT_MIG | (1u << 20), NULL, 0),
+                     EINVAL);
+    assert_int_equal(vuc_srv_mig_state(f.s), ST_RUNNING);
+    assert_int_equal(mig_read(&f, 16, 8, NULL, &n), EINVAL);
+    assert_int_equal(mig_read(&f, 8, 0, NULL, &n), EINVAL);
+    assert_int_equal(mig_write(&f, big, 8), EINVAL);
+    assert_int_equal(feature(&f, 8, F_PROBE | F_SET | F_LOG_START, NULL, 0), 0);
+    {
+        const uint64_t r1[2] = {LOG_IOVA, 16 * LOG_PAGE};
+        uint64_t chosen;
+
+        assert_int_equal(log_start(&f, LOG_PAGE, r1, 1, &chosen), 0);
+        assert_int_equal(chosen, LOG_PAGE);
+        assert_int_equal(log_stop(&f), 0);
+    }
+    assert_int_equal(reset(&f), 0);
+    assert_int_equal(vuc_srv_mig_state(f.s), ST_RUNNING);
+    fx_close(&f);
 }
 
 /* The logging quirks that the gates and the START/STOP/REPORT argument
@@ -5671,8 +5705,9 @@ int main(void)
         cmocka_unit_test(test_handle_defer_full),
     };
     /* every quirk but planted-crash, which aborts on purpose (a SET of
-     * PRE_COPY_P2P) and is shown by tests/e2e/test_fuzz_live.py */
-    _Static_assert(VUC_SRV_QUIRK_COUNT == 56 + 1,
+     * PRE_COPY_P2P) and is shown by tests/e2e/test_fuzz_live.py, and
+     * no-migration, which refuses every SET (test_quirk_feature) */
+    _Static_assert(VUC_SRV_QUIRK_COUNT == 56 + 2,
                    "one QUIRKED test_fsm_matrix line per quirk");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
