@@ -201,6 +201,10 @@ static const struct quirk_info quirk_table[VUC_SRV_QUIRK_COUNT] = {
         {"no-migration",
          "features MIGRATION and MIG_DEVICE_STATE are ENOTTY, MIG_DATA_READ/"
          "WRITE EINVAL"},
+    [VUC_SRV_QUIRK_BIT_MAX_XFER_ABOVE] =
+        {"max-xfer-above-proposal",
+         "the VERSION reply's max_data_xfer_size is 4 GiB, whatever was "
+         "proposed"},
 };
 
 const char *vuc_srv_quirk_name(unsigned i)
@@ -773,6 +777,9 @@ int vuc_srv_serve(struct vuc_srv *s, struct vuc_conn *c, int timeout_ms)
 
 /* ---- VERSION (spec: VFIO_USER_VERSION) ---- */
 
+/* Quirk max-xfer-above-proposal: what the VERSION reply claims (4 GiB). */
+#define MAX_XFER_ABOVE_PROPOSAL (4ull << 30)
+
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
     return a < b ? a : b;
@@ -837,7 +844,11 @@ int srv_h_VERSION(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
                        VUC_CAP_MAX_DMA_MAPS | VUC_CAP_PGSIZES |
                        VUC_CAP_WRITE_MULTIPLE;
     rep.max_msg_fds = min_u64(cc.max_msg_fds, VUC_DEFAULT_MAX_MSG_FDS);
-    rep.max_data_xfer_size = xfer;
+    /* quirk: a limit above the client's proposal (and the server's own,
+     * which still bounds what it accepts: s->xfer below) */
+    rep.max_data_xfer_size = srv_quirk(s, VUC_SRV_QUIRK_MAX_XFER_ABOVE)
+                                 ? MAX_XFER_ABOVE_PROPOSAL
+                                 : xfer;
     rep.max_dma_maps = min_u64(cc.max_dma_maps, VUC_DEFAULT_MAX_DMA_MAPS);
     rep.pgsizes = VUC_DEFAULT_PGSIZES;
     rep.twin_supported = false; /* never enabled: no server -> client cmds */

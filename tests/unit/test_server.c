@@ -4341,6 +4341,30 @@ static void test_quirk_version(void **state)
     assert_int_equal(f.rep.payload_len, 4);
     fx_close(&f);
 
+    /* max-xfer-above-proposal: 4 GiB claimed whatever was proposed, the
+     * key only when proposed; what the server takes is still min(the
+     * proposal, its own limit) */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_MAX_XFER_ABOVE);
+    assert_int_equal(
+        version(&f, 0, 1, "{\"capabilities\":{\"max_data_xfer_size\":256}}"),
+        0);
+    assert_int_equal(
+        vuc_caps_parse((const char *)pl(&f) + 4, f.rep.payload_len - 5, &caps),
+        0);
+    assert_int_equal(caps.present, VUC_CAP_MAX_DATA_XFER_SIZE);
+    assert_int_equal(caps.max_data_xfer_size, 4294967296ull);
+    {
+        uint8_t big[300] = {0};
+
+        assert_int_equal(region_read(&f, 0, 0, 256, big), 0);
+        assert_int_equal(region_read(&f, 0, 0, 257, big), EINVAL);
+    }
+    fx_close(&f);
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_MAX_XFER_ABOVE);
+    assert_int_equal(version(&f, 0, 1, "{\"capabilities\":{}}"), 0);
+    assert_string_equal((const char *)pl(&f) + 4, "{\"capabilities\":{}}");
+    fx_close(&f);
+
     /* json-required: 4 bytes of VERSION are refused, the connection stays
      * and version data is accepted */
     fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_JSON_REQUIRED);
@@ -5614,6 +5638,7 @@ int main(void)
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_EXIT_AFTER_CLIENT),
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_CRASH_LOOP),
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_MIG_FLAGS_ZERO),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_MAX_XFER_ABOVE),
         QUIRKED(test_reset_from_every_state, 3),
         QUIRKED(test_reset_from_every_state, 4),
         QUIRKED(test_reset_from_every_state, 5),
@@ -5707,7 +5732,7 @@ int main(void)
     /* every quirk but planted-crash, which aborts on purpose (a SET of
      * PRE_COPY_P2P) and is shown by tests/e2e/test_fuzz_live.py, and
      * no-migration, which refuses every SET (test_quirk_feature) */
-    _Static_assert(VUC_SRV_QUIRK_COUNT == 56 + 2,
+    _Static_assert(VUC_SRV_QUIRK_COUNT == 57 + 2,
                    "one QUIRKED test_fsm_matrix line per quirk");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
