@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <sanitizer/asan_interface.h>
 
@@ -205,6 +207,9 @@ static const struct quirk_info quirk_table[VUC_SRV_QUIRK_COUNT] = {
         {"max-xfer-above-proposal",
          "the VERSION reply's max_data_xfer_size is 4 GiB, whatever was "
          "proposed"},
+    [VUC_SRV_QUIRK_BIT_REPLY_FD_ATTACHED] =
+        {"reply-fd-attached",
+         "every successful DEVICE_FEATURE reply carries an extra fd"},
 };
 
 const char *vuc_srv_quirk_name(unsigned i)
@@ -511,7 +516,7 @@ static int finish(struct vuc_srv *s, struct vuc_conn *c,
                          .iov_len = sizeof(junk)};
     const struct iovec *iov = r->iov;
     int iovcnt = r->iovcnt;
-    int rc;
+    int rc, xfd = -1;
 
     if (err) {
         rh.flags |= VUC_FLAG_ERROR;
@@ -528,10 +533,19 @@ static int finish(struct vuc_srv *s, struct vuc_conn *c,
         return r->close ? -ECONNABORTED : 0;
     }
     log_msg(s, h, err ? "" : "ok", (uint32_t)err);
+    /* quirk reply-fd-attached: an fd the spec gives no meaning, as a
+     * server that passes one along with a reply by mistake; the client
+     * must close it. Without one to spare the reply goes as usual. */
+    if (!err && h->cmd == VUC_CMD_DEVICE_FEATURE &&
+        srv_quirk(s, VUC_SRV_QUIRK_REPLY_FD_ATTACHED))
+        xfd = eventfd(0, EFD_CLOEXEC);
     if (s->opts.chaos)
-        rc = chaos_sendv(s, c, h, &rh, iov, iovcnt);
+        rc = chaos_sendv(s, c, h, &rh, iov, iovcnt, &xfd, xfd >= 0 ? 1 : 0);
     else
-        rc = vuc_conn_sendv(c, &rh, iov, iovcnt, NULL, 0, s->send_timeout_ms);
+        rc = vuc_conn_sendv(c, &rh, iov, iovcnt, &xfd, xfd >= 0 ? 1 : 0,
+                            s->send_timeout_ms);
+    if (xfd >= 0)
+        close(xfd); /* the client has its own copy now, or none */
     if (rc < 0)
         return rc;
     return r->close ? -ECONNABORTED : 0;

@@ -4559,6 +4559,36 @@ static void test_quirk_feature(void **state)
     assert_int_equal(reset(&f), 0);
     assert_int_equal(vuc_srv_mig_state(f.s), ST_RUNNING);
     fx_close(&f);
+
+    /* reply-fd-attached: one fd with every successful DEVICE_FEATURE
+     * reply (the server keeps no copy), none with an error reply or a
+     * reply to another command */
+    {
+        int fds0 = count_fds();
+        uint32_t flags[] = {F_GET | FEAT_MIG, F_GET | FEAT_STATE,
+                            F_PROBE | F_GET | FEAT_MIG,
+                            F_PROBE | F_SET | F_LOG_START};
+
+        fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_REPLY_FD_ATTACHED);
+        negotiate(&f);
+        assert_int_equal(f.rep.nfds, 0);
+        for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+            assert_int_equal(feature(&f, 16, flags[i], NULL, 0), 0);
+            assert_int_equal(f.rep.nfds, 1);
+            assert_true(fcntl(f.rep.fds[0], F_GETFD) >= 0);
+            assert_int_equal(count_fds(), fds0 + 1);
+        }
+        assert_int_equal(set_state(&f, ST_STOP), 0);
+        assert_int_equal(f.rep.nfds, 1);
+        assert_int_equal(set_state(&f, ST_ERROR), EINVAL);
+        assert_int_equal(f.rep.nfds, 0);
+        assert_int_equal(feature(&f, 16, F_GET | 9u, NULL, 0), ENOTTY);
+        assert_int_equal(f.rep.nfds, 0);
+        assert_int_equal(reset(&f), 0);
+        assert_int_equal(f.rep.nfds, 0);
+        fx_close(&f);
+        assert_int_equal(count_fds(), fds0);
+    }
 }
 
 /* The logging quirks that the gates and the START/STOP/REPORT argument
@@ -5639,6 +5669,7 @@ int main(void)
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_CRASH_LOOP),
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_MIG_FLAGS_ZERO),
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_MAX_XFER_ABOVE),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_REPLY_FD_ATTACHED),
         QUIRKED(test_reset_from_every_state, 3),
         QUIRKED(test_reset_from_every_state, 4),
         QUIRKED(test_reset_from_every_state, 5),
@@ -5732,7 +5763,7 @@ int main(void)
     /* every quirk but planted-crash, which aborts on purpose (a SET of
      * PRE_COPY_P2P) and is shown by tests/e2e/test_fuzz_live.py, and
      * no-migration, which refuses every SET (test_quirk_feature) */
-    _Static_assert(VUC_SRV_QUIRK_COUNT == 57 + 2,
+    _Static_assert(VUC_SRV_QUIRK_COUNT == 58 + 2,
                    "one QUIRKED test_fsm_matrix line per quirk");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
