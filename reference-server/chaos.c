@@ -240,7 +240,8 @@ static int send_error_payload(struct vuc_srv *s, struct vuc_conn *c,
 
 int chaos_sendv(struct vuc_srv *s, struct vuc_conn *c,
                 const struct vuc_hdr *req, struct vuc_hdr *rh,
-                const struct iovec *iov, int iovcnt)
+                const struct iovec *iov, int iovcnt, const int *fds,
+                size_t nfds)
 {
     uint32_t mode = s->opts.chaos;
     int rc;
@@ -248,7 +249,8 @@ int chaos_sendv(struct vuc_srv *s, struct vuc_conn *c,
     if (s->chaos_mute)
         return 0; /* the client has lost the framing: say nothing more */
     if (mode == VUC_SRV_CHAOS_NONE || !chosen(s, req))
-        return vuc_conn_sendv(c, rh, iov, iovcnt, NULL, 0, s->send_timeout_ms);
+        return vuc_conn_sendv(c, rh, iov, iovcnt, fds, nfds,
+                              s->send_timeout_ms);
     if (s->opts.verbose)
         fprintf(stderr, "vucert-server: chaos %s: reply to #%u %s\n",
                 chaos_table[mode].name, req->id, vuc_cmd_name(req->cmd));

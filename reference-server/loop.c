@@ -8,9 +8,12 @@
  * never delays shutdown.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -33,6 +36,9 @@ struct loop {
     struct vuc_srv *s;
     int ep, lfd, sfd;
     struct vuc_conn *client;
+    bool client_gone;  /* quirk exit-after-client: the end of the loop */
+    const char *path;  /* the socket's */
+    unsigned accepted; /* connections accepted (quirk crash-loop) */
 };
 
 static int ep_add(int ep, int fd, uint32_t tag)
@@ -58,6 +64,54 @@ static void drop_client(struct loop *l, const char *why)
     ep_add(l->ep, l->lfd, TAG_LISTEN);
 }
 
+/*
+ * Quirk crash-loop: a server that crashes and then cannot start again,
+ * because the crash left state on disk that start-up trips over (a stale
+ * lock or pid file). The marker is the socket path + ".crashed", so it
+ * lies wherever the socket does (the harness's temporary directory).
+ */
+#define CRASH_MARKER ".crashed"
+
+/* The marker's path into out; false when it would not fit. */
+static bool crash_marker(const char *path, char *out, size_t n)
+{
+    int k = snprintf(out, n, "%s" CRASH_MARKER, path);
+
+    return k > 0 && (size_t)k < n;
+}
+
+/* The second connection: leave the marker, then fail an assertion. */
+static _Noreturn void crash_loop_crash(const char *path)
+{
+    char marker[PATH_MAX];
+
+    if (crash_marker(path, marker, sizeof(marker))) {
+        int fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+        if (fd >= 0)
+            close(fd);
+    }
+    fprintf(stderr,
+            "vucert-server: crash-loop quirk: Assertion 'state_ok' failed\n");
+    abort();
+}
+
+/* Start-up: the marker of an earlier crash is there, so start-up fails
+ * again, before the socket is created. */
+static void crash_loop_check(const char *path)
+{
+    char marker[PATH_MAX];
+
+    if (!crash_marker(path, marker, sizeof(marker)) ||
+        access(marker, F_OK) != 0)
+        return;
+    fprintf(stderr,
+            "vucert-server: crash-loop quirk: stale %s from an earlier "
+            "crash\n",
+            marker);
+    abort();
+}
+
 static void accept_client(struct loop *l)
 {
     struct vuc_conn *c;
@@ -71,6 +125,8 @@ static void accept_client(struct loop *l)
             fprintf(stderr, "vucert-server: accept: %s\n", strerror(-rc));
         return;
     }
+    if (++l->accepted == 2 && srv_quirk(l->s, VUC_SRV_QUIRK_CRASH_LOOP))
+        crash_loop_crash(l->path);
     if (l->s->refuse_next) {
         /* quirk refuse-after-partial: the client before left in the
          * middle of a message; this one is closed at once, the next
@@ -103,7 +159,8 @@ static void accept_client(struct loop *l)
 
 /*
  * Serve the connected client until it leaves or a signal arrives (returns
- * true for a signal). One client at a time means there is nothing else to
+ * true for a signal, or, quirk exit-after-client, when the client is
+ * gone). One client at a time means there is nothing else to
  * wait for: others wait in the listen backlog, and pending SIGINT/SIGTERM
  * are picked up from the signalfd whenever a read times out and every
  * SIGNAL_CHECK_EVERY messages. Reading straight from the client's socket
@@ -177,6 +234,12 @@ static bool serve_client(struct loop *l)
         }
         drop_client(l,
                     rc == -ECONNRESET || rc == -EPIPE ? "closed" : "dropped");
+        /* quirk exit-after-client: a server that serves one client per
+         * process, however that client ended */
+        if (srv_quirk(l->s, VUC_SRV_QUIRK_EXIT_AFTER_CLIENT)) {
+            l->client_gone = true;
+            return true;
+        }
     }
     return false;
 }
@@ -192,7 +255,8 @@ static void drain_signals(int sfd)
 
 int vuc_srv_run(struct vuc_srv *s, const char *socket_path)
 {
-    struct loop l = {.s = s, .ep = -1, .lfd = -1, .sfd = -1};
+    struct loop l = {
+        .s = s, .ep = -1, .lfd = -1, .sfd = -1, .path = socket_path};
     struct sigaction ign = {.sa_handler = SIG_IGN};
     sigset_t mask, old;
     bool listening = false, done = false;
@@ -200,6 +264,8 @@ int vuc_srv_run(struct vuc_srv *s, const char *socket_path)
 
     if (!s || !socket_path)
         return -EINVAL;
+    if (srv_quirk(s, VUC_SRV_QUIRK_CRASH_LOOP))
+        crash_loop_check(socket_path);
     /* A client that vanishes must cost an EPIPE, not the process. */
     sigemptyset(&ign.sa_mask);
     sigaction(SIGPIPE, &ign, NULL);
@@ -258,7 +324,8 @@ int vuc_srv_run(struct vuc_srv *s, const char *socket_path)
     }
     rc = 0;
     if (s->opts.verbose)
-        fprintf(stderr, "vucert-server: signal received, exiting\n");
+        fprintf(stderr, "vucert-server: %s, exiting\n",
+                l.client_gone ? "client gone (quirk)" : "signal received");
 
 out:
     if (l.client) {

@@ -15,8 +15,10 @@
  * state, which replaces the device's on a successful RESUMING -> STOP.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vucert/codec.h"
 #include "vucert/fsm.h"
@@ -456,6 +458,11 @@ int srv_h_DEVICE_FEATURE(struct vuc_srv *s, struct vuc_conn *c,
 
     idx = vuc_feature_index(f.flags);
     ops = idx < sizeof(features) / sizeof(features[0]) ? features[idx].ops : 0;
+    /* quirk no-migration: a device without the migration features, so
+     * they are unknown indexes like any other (DMA logging stays) */
+    if ((idx == VUC_FEATURE_MIGRATION || idx == VUC_FEATURE_MIG_DEVICE_STATE) &&
+        srv_quirk(s, VUC_SRV_QUIRK_NO_MIGRATION))
+        ops = 0;
     if (!ops) {
         if (!srv_quirk(s, VUC_SRV_QUIRK_UNKNOWN_FEATURE))
             return ENOTTY;
@@ -500,7 +507,12 @@ int srv_h_DEVICE_FEATURE(struct vuc_srv *s, struct vuc_conn *c,
         return dirty_feature(s, m, &f, r);
 
     if (idx == VUC_FEATURE_MIGRATION) {
-        if (vuc_feat_migration_encode(s->opts.mig_flags, data, 8) != 8)
+        /* quirk migration-flags-zero: a device that claims no migration
+         * capability at all here, though the feature is there and works */
+        uint64_t flags =
+            srv_quirk(s, VUC_SRV_QUIRK_MIG_FLAGS_ZERO) ? 0 : s->opts.mig_flags;
+
+        if (vuc_feat_migration_encode(flags, data, 8) != 8)
             return EIO;
         /* quirk: bit 3 too, which no spec defines */
         if (srv_quirk(s, VUC_SRV_QUIRK_MIG_FLAGS_EXTRA_BIT))
@@ -633,6 +645,21 @@ static void save_restart(struct vuc_srv *s)
     sv->eof = false;
 }
 
+/*
+ * Quirk hang-on-zero-read: a deadlocked server. It never replies and
+ * never reads again, and vuc_srv_run keeps SIGINT and SIGTERM blocked (to
+ * its signalfd, which nobody reads now), so only SIGKILL ends it: what a
+ * client or harness must be able to do to a server that stops answering.
+ */
+static _Noreturn void hang(const struct vuc_srv *s)
+{
+    if (s->opts.verbose)
+        fprintf(stderr, "vucert-server: MIG_DATA_READ of 0 bytes: hanging "
+                        "for ever (quirk)\n");
+    for (;;)
+        pause();
+}
+
 int srv_h_MIG_DATA_READ(struct vuc_srv *s, struct vuc_conn *c,
                         struct vuc_msg *m, struct srv_reply *r)
 {
@@ -644,10 +671,16 @@ int srv_h_MIG_DATA_READ(struct vuc_srv *s, struct vuc_conn *c,
     int rc;
 
     (void)c;
+    /* quirk no-migration: no data to read, as libvfio-user answers
+     * without migration */
+    if (srv_quirk(s, VUC_SRV_QUIRK_NO_MIGRATION))
+        return EINVAL;
     rc = vuc_mig_data_decode(m->payload, m->payload_len, false, &req);
     if (rc < 0 || (size_t)rc != m->payload_len ||
         m->payload_len != VUC_MIG_DATA_HDR_SIZE)
         return EINVAL;
+    if (req.size == 0 && srv_quirk(s, VUC_SRV_QUIRK_HANG_ON_ZERO_READ))
+        hang(s); /* in any state, whatever argsz says */
     if (req.argsz < VUC_MIG_DATA_HDR_SIZE)
         return EINVAL;
     if (!vuc_fsm_is_saving(s->mig.state) || !sv->open) {
@@ -713,6 +746,8 @@ int srv_h_MIG_DATA_WRITE(struct vuc_srv *s, struct vuc_conn *c,
     int rc;
 
     (void)c, (void)r;
+    if (srv_quirk(s, VUC_SRV_QUIRK_NO_MIGRATION))
+        return EINVAL; /* quirk: nowhere to write to */
     /* with_data: exactly `size` bytes must follow */
     rc = vuc_mig_data_decode(m->payload, m->payload_len, true, &w);
     if (rc < 0 || (size_t)rc != m->payload_len || w.data_len != w.size)

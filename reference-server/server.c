@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <sanitizer/asan_interface.h>
 
@@ -181,6 +183,33 @@ static const struct quirk_info quirk_table[VUC_SRV_QUIRK_COUNT] = {
         {"planted-crash",
          "abort() on a SET of PRE_COPY_P2P when P2P is not advertised (a "
          "crash for vucert fuzz to find)"},
+    [VUC_SRV_QUIRK_BIT_LOGGING_KEPT] =
+        {"logging-kept-on-reconnect",
+         "a disconnect neither unmaps DMA nor stops dirty logging"},
+    [VUC_SRV_QUIRK_BIT_HANG_ON_ZERO_READ] =
+        {"hang-on-zero-read",
+         "MIG_DATA_READ of size 0 hangs the whole server for ever (only "
+         "SIGKILL ends it)"},
+    [VUC_SRV_QUIRK_BIT_EXIT_AFTER_CLIENT] =
+        {"exit-after-client",
+         "the server exits (status 0) as soon as its first client is gone"},
+    [VUC_SRV_QUIRK_BIT_CRASH_LOOP] =
+        {"crash-loop",
+         "abort() on the 2nd connection, leaving PATH.crashed; abort() at "
+         "start while it exists"},
+    [VUC_SRV_QUIRK_BIT_MIG_FLAGS_ZERO] = {"migration-flags-zero",
+                                          "MIGRATION GET returns flags 0"},
+    [VUC_SRV_QUIRK_BIT_NO_MIGRATION] =
+        {"no-migration",
+         "features MIGRATION and MIG_DEVICE_STATE are ENOTTY, MIG_DATA_READ/"
+         "WRITE EINVAL"},
+    [VUC_SRV_QUIRK_BIT_MAX_XFER_ABOVE] =
+        {"max-xfer-above-proposal",
+         "the VERSION reply's max_data_xfer_size is 4 GiB, whatever was "
+         "proposed"},
+    [VUC_SRV_QUIRK_BIT_REPLY_FD_ATTACHED] =
+        {"reply-fd-attached",
+         "every successful DEVICE_FEATURE reply carries an extra fd"},
 };
 
 const char *vuc_srv_quirk_name(unsigned i)
@@ -400,9 +429,17 @@ void vuc_srv_disconnect(struct vuc_srv *s)
     s->negotiated = false;
     s->xfer = s->xfer_limit;
     drop_deferred(s);
-    dirty_release(s);
-    s->log.started = false;
-    dma_release(s);
+    if (srv_quirk(s, VUC_SRV_QUIRK_LOGGING_KEPT)) {
+        /* quirk: a server that ties mappings and logging to the device,
+         * not to the client: they outlive it (and the memory it shared
+         * stays mapped) until unmapped or stopped. Only the ids of the
+         * server's own requests start again, as on a new connection. */
+        s->dma.next_id = 0;
+    } else {
+        dirty_release(s);
+        s->log.started = false;
+        dma_release(s);
+    }
     s->conn_err = 0;
     s->deaf = false;
     chaos_reset(s);
@@ -479,7 +516,7 @@ static int finish(struct vuc_srv *s, struct vuc_conn *c,
                          .iov_len = sizeof(junk)};
     const struct iovec *iov = r->iov;
     int iovcnt = r->iovcnt;
-    int rc;
+    int rc, xfd = -1;
 
     if (err) {
         rh.flags |= VUC_FLAG_ERROR;
@@ -496,10 +533,19 @@ static int finish(struct vuc_srv *s, struct vuc_conn *c,
         return r->close ? -ECONNABORTED : 0;
     }
     log_msg(s, h, err ? "" : "ok", (uint32_t)err);
+    /* quirk reply-fd-attached: an fd the spec gives no meaning, as a
+     * server that passes one along with a reply by mistake; the client
+     * must close it. Without one to spare the reply goes as usual. */
+    if (!err && h->cmd == VUC_CMD_DEVICE_FEATURE &&
+        srv_quirk(s, VUC_SRV_QUIRK_REPLY_FD_ATTACHED))
+        xfd = eventfd(0, EFD_CLOEXEC);
     if (s->opts.chaos)
-        rc = chaos_sendv(s, c, h, &rh, iov, iovcnt);
+        rc = chaos_sendv(s, c, h, &rh, iov, iovcnt, &xfd, xfd >= 0 ? 1 : 0);
     else
-        rc = vuc_conn_sendv(c, &rh, iov, iovcnt, NULL, 0, s->send_timeout_ms);
+        rc = vuc_conn_sendv(c, &rh, iov, iovcnt, &xfd, xfd >= 0 ? 1 : 0,
+                            s->send_timeout_ms);
+    if (xfd >= 0)
+        close(xfd); /* the client has its own copy now, or none */
     if (rc < 0)
         return rc;
     return r->close ? -ECONNABORTED : 0;
@@ -745,6 +791,9 @@ int vuc_srv_serve(struct vuc_srv *s, struct vuc_conn *c, int timeout_ms)
 
 /* ---- VERSION (spec: VFIO_USER_VERSION) ---- */
 
+/* Quirk max-xfer-above-proposal: what the VERSION reply claims (4 GiB). */
+#define MAX_XFER_ABOVE_PROPOSAL (4ull << 30)
+
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
     return a < b ? a : b;
@@ -809,7 +858,11 @@ int srv_h_VERSION(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
                        VUC_CAP_MAX_DMA_MAPS | VUC_CAP_PGSIZES |
                        VUC_CAP_WRITE_MULTIPLE;
     rep.max_msg_fds = min_u64(cc.max_msg_fds, VUC_DEFAULT_MAX_MSG_FDS);
-    rep.max_data_xfer_size = xfer;
+    /* quirk: a limit above the client's proposal (and the server's own,
+     * which still bounds what it accepts: s->xfer below) */
+    rep.max_data_xfer_size = srv_quirk(s, VUC_SRV_QUIRK_MAX_XFER_ABOVE)
+                                 ? MAX_XFER_ABOVE_PROPOSAL
+                                 : xfer;
     rep.max_dma_maps = min_u64(cc.max_dma_maps, VUC_DEFAULT_MAX_DMA_MAPS);
     rep.pgsizes = VUC_DEFAULT_PGSIZES;
     rep.twin_supported = false; /* never enabled: no server -> client cmds */

@@ -363,13 +363,15 @@ void dirty_unmapped(struct vuc_srv *s, uint64_t iova, uint64_t size);
 void dirty_release(struct vuc_srv *s);
 
 /* chaos.c */
-/* Send the reply rh + iov to request req, mangled the chaos mode's way
- * when it is one of the replies chosen (vuc_srv_opts.chaos_*). Returns 0
- * or a negative errno as vuc_conn_sendv; -ECONNABORTED: the chaos mode
- * closes the connection. */
+/* Send the reply rh + iov (and the nfds fds) to request req, mangled the
+ * chaos mode's way when it is one of the replies chosen
+ * (vuc_srv_opts.chaos_*; a mangled reply carries no fd). Returns 0 or a
+ * negative errno as vuc_conn_sendv; -ECONNABORTED: the chaos mode closes
+ * the connection. */
 int chaos_sendv(struct vuc_srv *s, struct vuc_conn *c,
                 const struct vuc_hdr *req, struct vuc_hdr *rh,
-                const struct iovec *iov, int iovcnt);
+                const struct iovec *iov, int iovcnt, const int *fds,
+                size_t nfds);
 /* A new connection: count from the start again, framing intact. */
 void chaos_reset(struct vuc_srv *s);
 

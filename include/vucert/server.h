@@ -83,6 +83,14 @@ enum vuc_srv_quirk_bit {
     VUC_SRV_QUIRK_BIT_PIPELINE_DROPS,          /* pipeline-drops */
     VUC_SRV_QUIRK_BIT_REFUSE_AFTER_PARTIAL,    /* refuse-after-partial */
     VUC_SRV_QUIRK_BIT_PLANTED_CRASH,           /* planted-crash */
+    VUC_SRV_QUIRK_BIT_LOGGING_KEPT,            /* logging-kept-on-reconnect */
+    VUC_SRV_QUIRK_BIT_HANG_ON_ZERO_READ,       /* hang-on-zero-read */
+    VUC_SRV_QUIRK_BIT_EXIT_AFTER_CLIENT,       /* exit-after-client */
+    VUC_SRV_QUIRK_BIT_CRASH_LOOP,              /* crash-loop */
+    VUC_SRV_QUIRK_BIT_MIG_FLAGS_ZERO,          /* migration-flags-zero */
+    VUC_SRV_QUIRK_BIT_NO_MIGRATION,            /* no-migration */
+    VUC_SRV_QUIRK_BIT_MAX_XFER_ABOVE,          /* max-xfer-above-proposal */
+    VUC_SRV_QUIRK_BIT_REPLY_FD_ATTACHED,       /* reply-fd-attached */
     VUC_SRV_QUIRK_COUNT
 };
 _Static_assert(VUC_SRV_QUIRK_COUNT <= 64, "quirks are bits of a uint64_t");
@@ -144,6 +152,14 @@ _Static_assert(VUC_SRV_QUIRK_COUNT <= 64, "quirks are bits of a uint64_t");
 #define VUC_SRV_QUIRK_PIPELINE_DROPS       VUC_SRV_QUIRK(PIPELINE_DROPS)
 #define VUC_SRV_QUIRK_REFUSE_AFTER_PARTIAL VUC_SRV_QUIRK(REFUSE_AFTER_PARTIAL)
 #define VUC_SRV_QUIRK_PLANTED_CRASH        VUC_SRV_QUIRK(PLANTED_CRASH)
+#define VUC_SRV_QUIRK_LOGGING_KEPT         VUC_SRV_QUIRK(LOGGING_KEPT)
+#define VUC_SRV_QUIRK_HANG_ON_ZERO_READ    VUC_SRV_QUIRK(HANG_ON_ZERO_READ)
+#define VUC_SRV_QUIRK_EXIT_AFTER_CLIENT    VUC_SRV_QUIRK(EXIT_AFTER_CLIENT)
+#define VUC_SRV_QUIRK_CRASH_LOOP           VUC_SRV_QUIRK(CRASH_LOOP)
+#define VUC_SRV_QUIRK_MIG_FLAGS_ZERO       VUC_SRV_QUIRK(MIG_FLAGS_ZERO)
+#define VUC_SRV_QUIRK_NO_MIGRATION         VUC_SRV_QUIRK(NO_MIGRATION)
+#define VUC_SRV_QUIRK_MAX_XFER_ABOVE       VUC_SRV_QUIRK(MAX_XFER_ABOVE)
+#define VUC_SRV_QUIRK_REPLY_FD_ATTACHED    VUC_SRV_QUIRK(REPLY_FD_ATTACHED)
 #define VUC_SRV_QUIRKS_KNOWN               ((1ull << VUC_SRV_QUIRK_COUNT) - 1)
 
 /*
@@ -285,7 +301,8 @@ int vuc_srv_serve(struct vuc_srv *s, struct vuc_conn *c, int timeout_ms);
  * VERSION again) and per-connection resources: every DMA mapping is
  * unmapped, DMA logging stops, commands kept while waiting for a DMA
  * reply are dropped. The device state, the migration state and any
- * migration data session are kept (spec: Client Disconnection).
+ * migration data session are kept (spec: Client Disconnection). Quirk
+ * logging-kept-on-reconnect keeps the mappings and the logging too.
  */
 void vuc_srv_disconnect(struct vuc_srv *s);
 
@@ -294,9 +311,11 @@ void vuc_srv_disconnect(struct vuc_srv *s);
  * in the listen backlog), SIGINT/SIGTERM through a signalfd. SIGPIPE is
  * set to ignored and SIGINT/SIGTERM are blocked for the calling thread
  * while it runs (the old mask is restored on return). Removes the socket
- * file on exit. Returns 0 after a SIGINT/SIGTERM, or a negative errno when
+ * file on exit. Returns 0 after a SIGINT/SIGTERM (quirk exit-after-client:
+ * also as soon as the first client is gone), or a negative errno when
  * setup or the event loop fails (-ENAMETOOLONG, socket/bind/listen/epoll
- * errors).
+ * errors). Quirk crash-loop aborts the process on its second connection,
+ * and at once when an earlier run left socket_path + ".crashed".
  */
 int vuc_srv_run(struct vuc_srv *s, const char *socket_path);
 

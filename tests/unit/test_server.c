@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -3896,6 +3897,60 @@ static void test_log_disconnect(void **state)
     assert_int_equal(count_fds(), fds0);
 }
 
+/* Quirk logging-kept-on-reconnect: the mappings and the log outlive the
+ * client, and DEVICE_RESET (which never touches them); an unmap or a
+ * STOP still ends them. */
+static void test_quirk_logging_kept(void **state)
+{
+    const uint64_t whole = (uint64_t)LOG_PAGES * LOG_PAGE;
+    const uint64_t r1[2] = {LOG_IOVA, whole};
+    int maps0 = count_memfd_maps(), fds0 = count_fds();
+    uint64_t bm[1];
+    int fd;
+    uint8_t *mem;
+    struct fx f;
+
+    (void)state;
+    log_setup(&f, VUC_SRV_QUIRK_LOGGING_KEPT, true, &fd, &mem);
+    log_write_all(&f);
+    /* the client goes, a new one negotiates */
+    vuc_conn_close(f.cli);
+    f.cli = NULL;
+    assert_int_equal(vuc_srv_serve(f.s, f.srv, 0), 0);
+    assert_false(vuc_srv_negotiated(f.s));
+    vuc_conn_close(f.srv);
+    assert_int_equal(vuc_mem_pair(&f.cli, &f.srv), 0);
+    negotiate(&f);
+    /* still mapped (the test's mapping and the server's), no fd kept */
+    assert_int_equal(count_memfd_maps(), maps0 + 2);
+    assert_int_equal(count_fds(), fds0 + 1);
+    /* the old client's dirt is reported to the new one */
+    expect_report(&f, LOG_IOVA, whole, LOG_PAGE, false);
+    assert_int_equal(log_start(&f, LOG_PAGE, r1, 1, NULL), EBUSY);
+    assert_int_equal(dma_map(&f, LOG_IOVA, LOG_PAGE, DMA_RW, 0, -1), EEXIST);
+    assert_int_equal(dma_run(&f, LOG_IOVA + 5 * LOG_PAGE, 8, PAT), 0);
+    /* DEVICE_RESET leaves both be */
+    assert_int_equal(reset(&f), 0);
+    assert_int_equal(log_report(&f, LOG_IOVA, 64 * LOG_PAGE, LOG_PAGE, bm), 0);
+    assert_int_equal(bm[0], 1ull << 5);
+    /* an unmap releases the memory, a STOP the log */
+    assert_int_equal(dma_unmap(&f, LOG_IOVA, whole), 0);
+    assert_int_equal(count_memfd_maps(), maps0 + 1);
+    assert_int_equal(log_stop(&f), 0);
+    assert_int_equal(log_report(&f, LOG_IOVA, 64 * LOG_PAGE, LOG_PAGE, bm),
+                     EINVAL);
+    log_teardown(&f, fd, mem);
+
+    /* a server freed with kept mappings and logging releases them */
+    log_setup(&f, VUC_SRV_QUIRK_LOGGING_KEPT, true, &fd, &mem);
+    vuc_conn_close(f.cli);
+    f.cli = NULL;
+    assert_int_equal(vuc_srv_serve(f.s, f.srv, 0), 0);
+    log_teardown(&f, fd, mem);
+    assert_int_equal(count_memfd_maps(), maps0);
+    assert_int_equal(count_fds(), fds0);
+}
+
 /* ---- BAR0 DIRTY_SIM_PERMILLE: logged pages dirty without DMA ---- */
 
 #define R_DIRTY_SIM 0x80u
@@ -4286,6 +4341,30 @@ static void test_quirk_version(void **state)
     assert_int_equal(f.rep.payload_len, 4);
     fx_close(&f);
 
+    /* max-xfer-above-proposal: 4 GiB claimed whatever was proposed, the
+     * key only when proposed; what the server takes is still min(the
+     * proposal, its own limit) */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_MAX_XFER_ABOVE);
+    assert_int_equal(
+        version(&f, 0, 1, "{\"capabilities\":{\"max_data_xfer_size\":256}}"),
+        0);
+    assert_int_equal(
+        vuc_caps_parse((const char *)pl(&f) + 4, f.rep.payload_len - 5, &caps),
+        0);
+    assert_int_equal(caps.present, VUC_CAP_MAX_DATA_XFER_SIZE);
+    assert_int_equal(caps.max_data_xfer_size, 4294967296ull);
+    {
+        uint8_t big[300] = {0};
+
+        assert_int_equal(region_read(&f, 0, 0, 256, big), 0);
+        assert_int_equal(region_read(&f, 0, 0, 257, big), EINVAL);
+    }
+    fx_close(&f);
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_MAX_XFER_ABOVE);
+    assert_int_equal(version(&f, 0, 1, "{\"capabilities\":{}}"), 0);
+    assert_string_equal((const char *)pl(&f) + 4, "{\"capabilities\":{}}");
+    fx_close(&f);
+
     /* json-required: 4 bytes of VERSION are refused, the connection stays
      * and version data is accepted */
     fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_JSON_REQUIRED);
@@ -4347,6 +4426,19 @@ static void test_quirk_feature(void **state)
     negotiate(&f);
     assert_int_equal(feature(&f, 16, F_GET | FEAT_MIG, NULL, 0), 0);
     assert_int_equal(vuc_get_u64(pl(&f) + 8), DEF_FLAGS | 8u);
+    fx_close(&f);
+
+    /* migration-flags-zero: flags 0, the rest of the reply as usual, and
+     * the state machine still works with the real flag set */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_MIG_FLAGS_ZERO);
+    negotiate(&f);
+    assert_int_equal(feature(&f, 16, F_GET | FEAT_MIG, NULL, 0), 0);
+    assert_int_equal(f.rep.payload_len, 16);
+    assert_int_equal(vuc_get_u32(pl(&f)), 16);
+    assert_int_equal(vuc_get_u32(pl(&f) + 4), F_GET | FEAT_MIG);
+    assert_int_equal(vuc_get_u64(pl(&f) + 8), 0);
+    assert_int_equal(set_state(&f, ST_PRE_COPY), 0);
+    assert_int_equal(state_now(&f), ST_PRE_COPY);
     fx_close(&f);
 
     /* probe-reply-differs: the PROBE flag is missing from the echo, the
@@ -4433,6 +4525,70 @@ static void test_quirk_feature(void **state)
     assert_int_equal(state_now(&f), ST_STOP);
     assert_int_equal(mig_read(&f, 16, 8, NULL, &n), EINVAL);
     fx_close(&f);
+
+    /* no-migration: features 1 and 2 are ENOTTY whatever the method,
+     * PROBE included, after the generic flag checks; the data transfers
+     * EINVAL in every state there is (RUNNING); DMA logging works */
+    fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_NO_MIGRATION);
+    negotiate(&f);
+    assert_int_equal(feature(&f, 16, F_GET | FEAT_MIG, NULL, 0), ENOTTY);
+    assert_int_equal(feature(&f, 8, F_PROBE | F_GET | FEAT_MIG, NULL, 0),
+                     ENOTTY);
+    assert_int_equal(feature(&f, 16, F_GET | FEAT_STATE, NULL, 0), ENOTTY);
+    assert_int_equal(feature(&f, 8, F_PROBE | F_SET | FEAT_STATE, NULL, 0),
+                     ENOTTY);
+    assert_int_equal(set_state(&f, ST_STOP), ENOTTY);
+    assert_int_equal(set_state(&f, ST_RUNNING), ENOTTY);
+    assert_int_equal(feature(&f, 16, F_GET | F_SET | FEAT_STATE, NULL, 0),
+                     EINVAL);
+    assert_int_equal(feature(&f, 16, F_GET | FEAT_MIG | (1u << 20), NULL, 0),
+                     EINVAL);
+    assert_int_equal(vuc_srv_mig_state(f.s), ST_RUNNING);
+    assert_int_equal(mig_read(&f, 16, 8, NULL, &n), EINVAL);
+    assert_int_equal(mig_read(&f, 8, 0, NULL, &n), EINVAL);
+    assert_int_equal(mig_write(&f, big, 8), EINVAL);
+    assert_int_equal(feature(&f, 8, F_PROBE | F_SET | F_LOG_START, NULL, 0), 0);
+    {
+        const uint64_t r1[2] = {LOG_IOVA, 16 * LOG_PAGE};
+        uint64_t chosen;
+
+        assert_int_equal(log_start(&f, LOG_PAGE, r1, 1, &chosen), 0);
+        assert_int_equal(chosen, LOG_PAGE);
+        assert_int_equal(log_stop(&f), 0);
+    }
+    assert_int_equal(reset(&f), 0);
+    assert_int_equal(vuc_srv_mig_state(f.s), ST_RUNNING);
+    fx_close(&f);
+
+    /* reply-fd-attached: one fd with every successful DEVICE_FEATURE
+     * reply (the server keeps no copy), none with an error reply or a
+     * reply to another command */
+    {
+        int fds0 = count_fds();
+        uint32_t flags[] = {F_GET | FEAT_MIG, F_GET | FEAT_STATE,
+                            F_PROBE | F_GET | FEAT_MIG,
+                            F_PROBE | F_SET | F_LOG_START};
+
+        fx_open(&f, DEF_FLAGS, VUC_SRV_QUIRK_REPLY_FD_ATTACHED);
+        negotiate(&f);
+        assert_int_equal(f.rep.nfds, 0);
+        for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+            assert_int_equal(feature(&f, 16, flags[i], NULL, 0), 0);
+            assert_int_equal(f.rep.nfds, 1);
+            assert_true(fcntl(f.rep.fds[0], F_GETFD) >= 0);
+            assert_int_equal(count_fds(), fds0 + 1);
+        }
+        assert_int_equal(set_state(&f, ST_STOP), 0);
+        assert_int_equal(f.rep.nfds, 1);
+        assert_int_equal(set_state(&f, ST_ERROR), EINVAL);
+        assert_int_equal(f.rep.nfds, 0);
+        assert_int_equal(feature(&f, 16, F_GET | 9u, NULL, 0), ENOTTY);
+        assert_int_equal(f.rep.nfds, 0);
+        assert_int_equal(reset(&f), 0);
+        assert_int_equal(f.rep.nfds, 0);
+        fx_close(&f);
+        assert_int_equal(count_fds(), fds0);
+    }
 }
 
 /* The logging quirks that the gates and the START/STOP/REPORT argument
@@ -4795,6 +4951,207 @@ static void test_quirk_loop(void **state)
     client_visit(path);
     client_visit(path);
     loop_stop(pid, path);
+}
+
+/* Quirk hang-on-zero-read: a MIG_DATA_READ of 0 bytes, in any state,
+ * and the server answers nothing more, ignores SIGTERM, and dies only of
+ * SIGKILL. A read of 8 bytes before it is refused as usual (RUNNING). */
+static void test_quirk_hang(void **state)
+{
+    struct vuc_hdr h = {.id = 20, .cmd = VUC_CMD_MIG_DATA_READ};
+    uint8_t rd[16] = {0};
+    char path[108];
+    struct vuc_conn *c;
+    struct vuc_msg m;
+    int status;
+    pid_t pid;
+
+    (void)state;
+    snprintf(path, sizeof(path), "/tmp/vucert-test-hang-%d.sock",
+             (int)getpid());
+    pid = loop_start(path, VUC_SRV_QUIRK_HANG_ON_ZERO_READ);
+    assert_int_equal(vuc_unix_connect(path, 5000, &c), 0);
+    version_over(c);
+    vuc_put_u32(rd, 16);
+    vuc_put_u32(rd + 4, 8);
+    assert_int_equal(vuc_conn_send(c, &h, rd, 8, NULL, 0, 1000), 0);
+    assert_int_equal(vuc_conn_recv(c, &m, 5000), 0);
+    assert_int_equal(m.hdr.id, 20);
+    assert_int_equal(m.hdr.flags, VUC_TYPE_REPLY | VUC_FLAG_ERROR);
+    assert_int_equal(m.hdr.error, EINVAL);
+    vuc_msg_release(&m);
+    /* size 0: no reply, and nothing after it is read */
+    h.id = 21;
+    vuc_put_u32(rd + 4, 0);
+    assert_int_equal(vuc_conn_send(c, &h, rd, 8, NULL, 0, 1000), 0);
+    h.id = 22;
+    h.cmd = VUC_CMD_DEVICE_GET_INFO;
+    assert_int_equal(vuc_conn_send(c, &h, rd, 16, NULL, 0, 1000), 0);
+    assert_int_equal(vuc_conn_recv(c, &m, 300), -ETIMEDOUT);
+    /* SIGTERM stays pending; SIGKILL ends it */
+    kill(pid, SIGTERM);
+    usleep(200000);
+    assert_int_equal(waitpid(pid, &status, WNOHANG), 0);
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+    vuc_conn_close(c);
+    unlink(path); /* a killed server leaves its socket */
+}
+
+/* Quirk exit-after-client: the server exits 0 and removes its socket
+ * when its first client goes, however it went. */
+static void test_quirk_exit_after_client(void **state)
+{
+    static const uint8_t bad_major[4] = {1, 0, 0, 0};
+    struct vuc_hdr h = {.id = 3, .cmd = VUC_CMD_VERSION};
+    char path[108];
+    struct vuc_conn *c;
+    struct stat st;
+    pid_t pid;
+
+    (void)state;
+    snprintf(path, sizeof(path), "/tmp/vucert-test-exit-%d.sock",
+             (int)getpid());
+    for (int how = 0; how < 3; how++) {
+        pid = loop_start(path, VUC_SRV_QUIRK_EXIT_AFTER_CLIENT);
+        if (how == 0) {
+            client_visit(path); /* negotiates, then closes */
+        } else {
+            assert_int_equal(vuc_unix_connect(path, 5000, &c), 0);
+            if (how == 2) {
+                struct vuc_msg m;
+
+                /* dropped by the server after its EINVAL: a major it
+                 * does not speak */
+                assert_int_equal(
+                    vuc_conn_send(c, &h, bad_major, 4, NULL, 0, 1000), 0);
+                assert_int_equal(vuc_conn_recv(c, &m, 5000), 0);
+                assert_int_equal(m.hdr.error, EINVAL);
+                vuc_msg_release(&m);
+                expect_closed(c);
+            }
+            vuc_conn_close(c); /* how 1: without a message */
+        }
+        assert_int_equal(wait_exit(pid, 5000), 0);
+        assert_int_equal(stat(path, &st), -1);
+        assert_int_equal(errno, ENOENT);
+    }
+}
+
+/* As loop_start, with the child's stderr into a pipe (*err, the reading
+ * end) and no core file when it aborts. */
+static pid_t loop_start_err(const char *path, uint64_t q, int *err)
+{
+    int p[2];
+    pid_t pid;
+
+    assert_int_equal(pipe(p), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit no_core = {0, 0};
+        struct vuc_srv_opts o;
+        struct vuc_srv *s;
+        int rc;
+
+        (void)setrlimit(RLIMIT_CORE, &no_core);
+        dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        vuc_srv_opts_init(&o);
+        o.quirks = q;
+        rc = vuc_srv_new(&o, &s);
+        if (rc == 0)
+            rc = vuc_srv_run(s, path);
+        vuc_srv_free(s);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    close(p[1]);
+    *err = p[0];
+    return pid;
+}
+
+/* Everything a child wrote to the pipe fd (closed), as a string. */
+static void read_err(int fd, char *out, size_t cap)
+{
+    size_t n = 0;
+    ssize_t k;
+
+    while (n + 1 < cap && (k = read(fd, out + n, cap - 1 - n)) > 0)
+        n += (size_t)k;
+    out[n] = 0;
+    close(fd);
+}
+
+/* The child died of SIGABRT. */
+static void expect_abort(pid_t pid)
+{
+    pid_t r = 0;
+    int status = 0;
+
+    for (int i = 0; i < 500 && (r = waitpid(pid, &status, WNOHANG)) == 0; i++)
+        usleep(10000);
+    if (r != pid) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    assert_int_equal(r, pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+
+/* Quirk crash-loop: the first client is served, the second connection
+ * aborts the server and leaves PATH.crashed; a restart then aborts before
+ * it creates the socket, until the marker is gone. */
+static void test_quirk_crash_loop(void **state)
+{
+    char path[108], marker[128], err[512], want[256];
+    struct vuc_conn *c;
+    struct stat st;
+    int efd;
+    pid_t pid;
+
+    (void)state;
+    snprintf(path, sizeof(path), "/tmp/vucert-test-crash-%d.sock",
+             (int)getpid());
+    snprintf(marker, sizeof(marker), "%s.crashed", path);
+    unlink(path);
+    unlink(marker);
+    pid = loop_start_err(path, VUC_SRV_QUIRK_CRASH_LOOP, &efd);
+    assert_int_equal(vuc_unix_connect(path, 5000, &c), 0);
+    version_over(c);
+    vuc_conn_close(c);
+    assert_int_equal(stat(marker, &st), -1);
+    assert_int_equal(vuc_unix_connect(path, 5000, &c), 0);
+    expect_closed(c);
+    vuc_conn_close(c);
+    expect_abort(pid);
+    read_err(efd, err, sizeof(err));
+    assert_string_equal(
+        err, "vucert-server: crash-loop quirk: Assertion 'state_ok' failed\n");
+    assert_int_equal(stat(marker, &st), 0);
+
+    /* the crash left the socket file; the restart makes no new one */
+    assert_int_equal(stat(path, &st), 0);
+    unlink(path);
+    pid = loop_start_err(path, VUC_SRV_QUIRK_CRASH_LOOP, &efd);
+    expect_abort(pid);
+    read_err(efd, err, sizeof(err));
+    snprintf(want, sizeof(want),
+             "vucert-server: crash-loop quirk: stale %s from an earlier "
+             "crash\n",
+             marker);
+    assert_string_equal(err, want);
+    assert_int_equal(stat(path, &st), -1);
+
+    /* without the marker it starts, and serves a first client again */
+    unlink(marker);
+    pid = loop_start(path, VUC_SRV_QUIRK_CRASH_LOOP);
+    client_visit(path);
+    loop_stop(pid, path);
+    assert_int_equal(stat(marker, &st), -1);
 }
 
 /* ---- chaos modes (README.md: Chaos modes) ---- */
@@ -5306,6 +5663,13 @@ int main(void)
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_PARTIAL_DROPPED),
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_PIPELINE_DROPS),
         QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_REFUSE_AFTER_PARTIAL),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_LOGGING_KEPT),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_HANG_ON_ZERO_READ),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_EXIT_AFTER_CLIENT),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_CRASH_LOOP),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_MIG_FLAGS_ZERO),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_MAX_XFER_ABOVE),
+        QUIRKED(test_fsm_matrix, VUC_SRV_QUIRK_BIT_REPLY_FD_ATTACHED),
         QUIRKED(test_reset_from_every_state, 3),
         QUIRKED(test_reset_from_every_state, 4),
         QUIRKED(test_reset_from_every_state, 5),
@@ -5359,6 +5723,7 @@ int main(void)
         cmocka_unit_test(test_log_all_mapped),
         cmocka_unit_test(test_log_unmap_and_nofd),
         cmocka_unit_test(test_log_disconnect),
+        cmocka_unit_test(test_quirk_logging_kept),
         cmocka_unit_test(test_log_dirty_sim),
         cmocka_unit_test(test_log_quirks),
         cmocka_unit_test(test_quirk_version),
@@ -5366,6 +5731,9 @@ int main(void)
         cmocka_unit_test(test_quirk_logging_args),
         cmocka_unit_test(test_quirk_wire),
         cmocka_unit_test(test_quirk_loop),
+        cmocka_unit_test(test_quirk_hang),
+        cmocka_unit_test(test_quirk_exit_after_client),
+        cmocka_unit_test(test_quirk_crash_loop),
         /* the logging rules under the logging quirks that leave them be */
         QUIRKED(test_log_start_rules, 16),
         QUIRKED(test_log_start_rules, 17),
@@ -5393,8 +5761,9 @@ int main(void)
         cmocka_unit_test(test_handle_defer_full),
     };
     /* every quirk but planted-crash, which aborts on purpose (a SET of
-     * PRE_COPY_P2P) and is shown by tests/e2e/test_fuzz_live.py */
-    _Static_assert(VUC_SRV_QUIRK_COUNT == 51 + 1,
+     * PRE_COPY_P2P) and is shown by tests/e2e/test_fuzz_live.py, and
+     * no-migration, which refuses every SET (test_quirk_feature) */
+    _Static_assert(VUC_SRV_QUIRK_COUNT == 58 + 2,
                    "one QUIRKED test_fsm_matrix line per quirk");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
