@@ -9,11 +9,192 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "vucert/codec.h"
 #include "vucert/report.h"
 
 #define RESULTS_SCHEMA 1
+
+bool vuc_result_not_passed(const struct vuc_result *r, bool strict)
+{
+    switch (r->verdict) {
+    case VUC_FAIL:
+    case VUC_ERROR:
+    case VUC_BLOCKED:
+        return true;
+    case VUC_NON_STRICT:
+        return strict;
+    default:
+        return false;
+    }
+}
+
+/* ---- root causes ---- */
+
+#define NOT_RUN SIZE_MAX
+
+static size_t find_result(const struct vuc_result *res, size_t n,
+                          const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(res[i].c->id, id) == 0)
+            return i;
+    return NOT_RUN;
+}
+
+/*
+ * The root of BLOCKED result `start`: walk root_cause while it names a
+ * BLOCKED result. stamp[i] == start + 1 marks what this walk has seen, so
+ * a cycle ends it; the cycle's member run first stands for the cycle, so
+ * that every member and every case blocked by one lands in one group
+ * whichever member the walk came in by.
+ */
+static void follow(const struct vuc_result *res, const size_t *parent,
+                   size_t start, size_t *stamp, struct vuc_root_cause *key)
+{
+    size_t cur = start;
+
+    stamp[cur] = start + 1;
+    for (;;) {
+        const struct vuc_result *r = &res[cur];
+        size_t next = parent[cur];
+
+        if (r->verdict != VUC_BLOCKED || r->root_cause == NULL) {
+            key->id = r->c->id;
+            key->r = r;
+            return;
+        }
+        if (next == NOT_RUN) {
+            key->id = r->root_cause;
+            key->r = NULL;
+            return;
+        }
+        if (stamp[next] == start + 1) {
+            size_t first = next;
+            for (size_t k = parent[next]; k != next; k = parent[k])
+                if (k < first)
+                    first = k;
+            key->id = res[first].c->id;
+            key->r = &res[first];
+            key->cycle = true;
+            return;
+        }
+        stamp[next] = start + 1;
+        cur = next;
+    }
+}
+
+void vuc_root_causes_free(struct vuc_root_causes *rc)
+{
+    free(rc->root_of);
+    free(rc->group_of);
+    free(rc->groups);
+    memset(rc, 0, sizeof(*rc));
+}
+
+/* Order groups by count, descending; equal counts keep the order they
+ * were found in (run order), so reports do not reorder between runs. */
+static int sort_groups(struct vuc_root_causes *rc, size_t n)
+{
+    size_t *idx, *pos;
+    struct vuc_root_cause *sorted;
+
+    if (rc->n_groups == 0)
+        return 0;
+    idx = malloc(rc->n_groups * sizeof(*idx));
+    pos = malloc(rc->n_groups * sizeof(*pos));
+    sorted = malloc(rc->n_groups * sizeof(*sorted));
+    if (idx == NULL || pos == NULL || sorted == NULL) {
+        free(idx);
+        free(pos);
+        free(sorted);
+        return -ENOMEM;
+    }
+    /* insertion sort: stable, and a run has at most VUC_MAX_CASES */
+    for (size_t i = 0; i < rc->n_groups; i++) {
+        size_t j = i;
+        for (; j > 0 && rc->groups[idx[j - 1]].count < rc->groups[i].count; j--)
+            idx[j] = idx[j - 1];
+        idx[j] = i;
+    }
+    for (size_t k = 0; k < rc->n_groups; k++) {
+        sorted[k] = rc->groups[idx[k]];
+        pos[idx[k]] = k;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (rc->group_of[i] != VUC_NO_GROUP)
+            rc->group_of[i] = pos[rc->group_of[i]];
+    free(rc->groups);
+    rc->groups = sorted;
+    free(idx);
+    free(pos);
+    return 0;
+}
+
+int vuc_root_causes_build(const struct vuc_result *res, size_t n, bool strict,
+                          struct vuc_root_causes *out)
+{
+    size_t *parent = NULL, *stamp = NULL;
+    int rc = -ENOMEM;
+
+    memset(out, 0, sizeof(*out));
+    if (n == 0)
+        return 0;
+    out->root_of = calloc(n, sizeof(*out->root_of));
+    out->group_of = calloc(n, sizeof(*out->group_of));
+    out->groups = calloc(n, sizeof(*out->groups));
+    parent = calloc(n, sizeof(*parent));
+    stamp = calloc(n, sizeof(*stamp));
+    if (out->root_of == NULL || out->group_of == NULL || out->groups == NULL ||
+        parent == NULL || stamp == NULL)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        bool blocked = res[i].verdict == VUC_BLOCKED;
+        parent[i] = blocked && res[i].root_cause != NULL
+                        ? find_result(res, n, res[i].root_cause)
+                        : NOT_RUN;
+        out->group_of[i] = VUC_NO_GROUP;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct vuc_result *r = &res[i];
+        struct vuc_root_cause key = {0};
+        size_t g = 0;
+
+        switch (r->verdict) {
+        case VUC_FAIL:
+        case VUC_ERROR:
+        case VUC_NON_STRICT:
+            key.id = r->c->id;
+            key.r = r;
+            break;
+        case VUC_BLOCKED:
+            follow(res, parent, i, stamp, &key);
+            break;
+        default:
+            continue;
+        }
+        out->root_of[i] = key.id;
+        if (!vuc_result_not_passed(r, strict))
+            continue;
+        out->not_passed++;
+        while (g < out->n_groups && strcmp(out->groups[g].id, key.id) != 0)
+            g++;
+        if (g == out->n_groups)
+            out->groups[out->n_groups++] = key;
+        out->groups[g].count++;
+        out->group_of[i] = g;
+    }
+    rc = sort_groups(out, n);
+out:
+    free(parent);
+    free(stamp);
+    if (rc < 0)
+        vuc_root_causes_free(out);
+    return rc;
+}
+
+/* ---- console ---- */
 
 void vuc_report_console_case(FILE *f, const struct vuc_result *r, bool verbose)
 {
@@ -41,16 +222,143 @@ static void count(const struct vuc_result *res, size_t n,
         counts[res[i].verdict]++;
 }
 
-void vuc_report_console_summary(FILE *f, const struct vuc_result *res, size_t n)
+/* Results SKIPped because the device does not support migration. */
+static size_t not_applicable(const struct vuc_result *res, size_t n,
+                             const struct vuc_result **first)
 {
-    size_t c[VUC_VERDICT_NR];
+    size_t na = 0;
 
+    *first = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!res[i].no_migration)
+            continue;
+        if (na++ == 0)
+            *first = &res[i];
+    }
+    return na;
+}
+
+static const char *plural(size_t k)
+{
+    return k == 1 ? "" : "s";
+}
+
+/* A reason up to its first newline, for one-line lists. */
+static int line_len(const char *s)
+{
+    const char *e = strchr(s, '\n');
+    return e ? (int)(e - s) : (int)strlen(s);
+}
+
+/* At most max bytes of s, on one line and safe in a table cell. */
+static void md_text(FILE *f, const char *s, size_t max)
+{
+    for (; s && *s && max > 0; s++, max--) {
+        if (*s == '|')
+            fputs("\\|", f);
+        else if (*s == '\n')
+            fputs(" ", f);
+        else
+            fputc(*s, f);
+    }
+}
+
+/* The headline names this many roots; the list below has them all. */
+#define HEADLINE_ROOTS 10
+
+/*
+ * "N not passed, K root causes: a (9), b (2)" and, per root, its verdict,
+ * one-line reason and the cases it blocked: plain text for the console
+ * (ids wrapped at 80 columns), markdown for matrix.md.
+ */
+static void print_roots(FILE *f, const struct vuc_result *res, size_t n,
+                        const struct vuc_root_causes *rc, bool md)
+{
+    const char *q = md ? "`" : "";
+
+    fprintf(f, "%zu not passed, %zu root cause%s: ", rc->not_passed,
+            rc->n_groups, plural(rc->n_groups));
+    for (size_t g = 0; g < rc->n_groups && g < HEADLINE_ROOTS; g++) {
+        fprintf(f, "%s%s%s%s", g ? ", " : "", q, rc->groups[g].id, q);
+        if (rc->n_groups > 1)
+            fprintf(f, " (%zu)", rc->groups[g].count);
+    }
+    if (rc->n_groups > HEADLINE_ROOTS)
+        fprintf(f, ", and %zu more", rc->n_groups - HEADLINE_ROOTS);
+    fprintf(f, "\n%s", md ? "\n" : "");
+    for (size_t g = 0; g < rc->n_groups; g++) {
+        const struct vuc_root_cause *root = &rc->groups[g];
+        size_t blocked = 0, col;
+
+        fprintf(f, "%s%s%s%s ", md ? "- " : "  ", q, root->id, q);
+        if (root->r == NULL) {
+            fprintf(f, "(not run)\n");
+        } else {
+            fprintf(f, "%s%s", vuc_verdict_name(root->r->verdict),
+                    root->cycle ? " (in a cycle of BLOCKED cases)" : "");
+            if (root->r->reason != NULL && root->r->reason[0] != '\0') {
+                int len = line_len(root->r->reason);
+                fputs(": ", f);
+                if (md)
+                    md_text(f, root->r->reason, (size_t)len);
+                else
+                    fprintf(f, "%.*s", len, root->r->reason);
+            }
+            fputc('\n', f);
+        }
+        for (size_t i = 0; i < n; i++)
+            if (rc->group_of[i] == g && &res[i] != root->r)
+                blocked++;
+        if (blocked == 0)
+            continue;
+        col =
+            (size_t)fprintf(f, "%sblocked %zu:", md ? "  - " : "    ", blocked);
+        for (size_t i = 0, k = 0; i < n; i++) {
+            size_t len;
+            if (rc->group_of[i] != g || &res[i] == root->r)
+                continue;
+            len = strlen(res[i].c->id) + (md ? 2 : 0);
+            /* room for ", id" and the comma a wrap after it adds */
+            if (!md && col + 3 + len > 80 && k > 0) {
+                fputs(",\n      ", f);
+                col = 6;
+            } else {
+                fputs(k ? ", " : " ", f);
+                col += k ? 2 : 1;
+            }
+            fprintf(f, "%s%s%s", q, res[i].c->id, q);
+            col += len;
+            k++;
+        }
+        fputc('\n', f);
+    }
+}
+
+int vuc_report_console_summary(FILE *f, const struct vuc_run_info *info,
+                               const struct vuc_result *res, size_t n)
+{
+    const struct vuc_result *first;
+    size_t c[VUC_VERDICT_NR], na = not_applicable(res, n, &first);
+    struct vuc_root_causes rc;
+    int err;
+
+    fputc('\n', f);
+    if (na > 0)
+        fprintf(f, "migration not supported: %zu case%s not applicable\n", na,
+                plural(na));
     count(res, n, c);
     fprintf(f,
-            "\n%zu cases: %zu PASS, %zu FAIL, %zu NON-STRICT, "
-            "%zu IMPL-DEFINED, %zu SKIP, %zu ERROR\n",
+            "%zu cases: %zu PASS, %zu FAIL, %zu NON-STRICT, "
+            "%zu IMPL-DEFINED, %zu SKIP, %zu ERROR, %zu BLOCKED\n",
             n, c[VUC_PASS], c[VUC_FAIL], c[VUC_NON_STRICT], c[VUC_IMPL_DEFINED],
-            c[VUC_SKIP], c[VUC_ERROR]);
+            c[VUC_SKIP], c[VUC_ERROR], c[VUC_BLOCKED]);
+    err = vuc_root_causes_build(res, n, info->strict, &rc);
+    if (err < 0)
+        return err;
+    if (rc.not_passed > 0)
+        print_roots(f, res, n, &rc, false);
+    vuc_root_causes_free(&rc);
+    return 0;
 }
 
 static json_object *jstr(const char *s)
@@ -240,18 +548,6 @@ static const char *symbol(enum vuc_verdict v)
     }
 }
 
-static void md_text(FILE *f, const char *s)
-{
-    for (; s && *s; s++) {
-        if (*s == '|')
-            fputs("\\|", f);
-        else if (*s == '\n')
-            fputs(" ", f);
-        else
-            fputc(*s, f);
-    }
-}
-
 int vuc_report_matrix_md(const char *path, const struct vuc_run_info *info,
                          const struct vuc_result *res, size_t n)
 {
@@ -312,7 +608,7 @@ int vuc_report_matrix_md(const char *path, const struct vuc_run_info *info,
                 continue; /* one line per skipped row is enough */
             any = true;
             fprintf(f, "- `%s` %s: ", r->c->id, vuc_verdict_name(r->verdict));
-            md_text(f, r->reason);
+            md_text(f, r->reason, SIZE_MAX);
             fprintf(f, "\n");
         }
     }
