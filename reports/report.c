@@ -361,6 +361,25 @@ int vuc_report_console_summary(FILE *f, const struct vuc_run_info *info,
     return 0;
 }
 
+/* ---- results.json ---- */
+
+/* The name of a single migration flag bit; "0x..." for bits vfio-user
+ * does not define, so a report still shows what the server claimed. */
+static const char *flag_name(uint64_t bit, char *buf, size_t cap)
+{
+    switch (bit) {
+    case VUC_MIGRATION_STOP_COPY:
+        return "STOP_COPY";
+    case VUC_MIGRATION_P2P:
+        return "P2P";
+    case VUC_MIGRATION_PRE_COPY:
+        return "PRE_COPY";
+    default:
+        snprintf(buf, cap, "0x%llx", (unsigned long long)bit);
+        return buf;
+    }
+}
+
 static json_object *jstr(const char *s)
 {
     return s ? json_object_new_string(s) : json_object_new_null();
@@ -369,34 +388,120 @@ static json_object *jstr(const char *s)
 static json_object *flags_list(uint64_t flags)
 {
     json_object *a = json_object_new_array();
+    char one[24];
 
-    if (flags & VUC_MIGRATION_STOP_COPY)
-        json_object_array_add(a, json_object_new_string("STOP_COPY"));
-    if (flags & VUC_MIGRATION_P2P)
-        json_object_array_add(a, json_object_new_string("P2P"));
-    if (flags & VUC_MIGRATION_PRE_COPY)
-        json_object_array_add(a, json_object_new_string("PRE_COPY"));
+    for (unsigned b = 0; b < 64; b++) {
+        uint64_t bit = 1ull << b;
+        if (flags & bit)
+            json_object_array_add(
+                a, json_object_new_string(flag_name(bit, one, sizeof(one))));
+    }
     return a;
+}
+
+/* ISO 8601 in UTC, "2026-12-07T06:36:02Z"; zone false drops the "Z" for
+ * junit.xml, whose XSD pattern for timestamp has no zone. */
+static bool iso_time(long long t, bool zone, char *buf, size_t cap)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (t <= 0 || gmtime_r(&tt, &tm) == NULL)
+        return false;
+    return strftime(buf, cap, zone ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%dT%H:%M:%S",
+                    &tm) > 0;
+}
+
+static json_object *json_root_causes(const struct vuc_result *res, size_t n,
+                                     const struct vuc_root_causes *rc)
+{
+    json_object *a = json_object_new_array();
+
+    for (size_t g = 0; g < rc->n_groups; g++) {
+        const struct vuc_root_cause *root = &rc->groups[g];
+        json_object *o = json_object_new_object();
+        json_object *ids = json_object_new_array();
+
+        json_object_object_add(o, "case", json_object_new_string(root->id));
+        json_object_object_add(
+            o, "verdict",
+            root->r ? json_object_new_string(vuc_verdict_name(root->r->verdict))
+                    : json_object_new_null());
+        json_object_object_add(o, "count",
+                               json_object_new_int64((int64_t)root->count));
+        for (size_t i = 0; i < n; i++)
+            if (rc->group_of[i] == g)
+                json_object_array_add(ids,
+                                      json_object_new_string(res[i].c->id));
+        json_object_object_add(o, "cases", ids);
+        json_object_array_add(a, o);
+    }
+    return a;
+}
+
+static json_object *json_case(const struct vuc_result *r, const char *root)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "id", json_object_new_string(r->c->id));
+    json_object_object_add(o, "title", json_object_new_string(r->c->title));
+    json_object_object_add(o, "spec", jstr(r->c->spec));
+    json_object_object_add(o, "source", jstr(r->c->source));
+    json_object_object_add(o, "level",
+                           json_object_new_string(vuc_level_name(r->c->level)));
+    json_object_object_add(
+        o, "verdict", json_object_new_string(vuc_verdict_name(r->verdict)));
+    json_object_object_add(o, "reason", jstr(r->reason));
+    json_object_object_add(o, "root_cause", jstr(root));
+    json_object_object_add(o, "notes", jstr(r->notes));
+    json_object_object_add(o, "checks", json_object_new_int64(r->checks));
+    json_object_object_add(o, "duration_ms",
+                           json_object_new_double(r->duration_ms));
+    if (r->exchange != NULL)
+        json_object_object_add(o, "exchange",
+                               json_object_new_string(r->exchange));
+    return o;
 }
 
 int vuc_report_json(const char *path, const struct vuc_run_info *info,
                     const struct vuc_result *res, size_t n)
 {
-    json_object *root = json_object_new_object();
-    json_object *server = json_object_new_object();
-    json_object *cases = json_object_new_array();
-    json_object *summary = json_object_new_object();
+    json_object *root, *server, *cases, *summary;
+    const struct vuc_result *first;
+    struct vuc_root_causes rc;
     size_t c[VUC_VERDICT_NR];
-    char ver[32];
-    int rc;
+    char buf[32];
+    int err;
 
+    err = vuc_root_causes_build(res, n, info->strict, &rc);
+    if (err < 0)
+        return err;
+    root = json_object_new_object();
+    server = json_object_new_object();
+    cases = json_object_new_array();
+    summary = json_object_new_object();
     json_object_object_add(root, "schema", json_object_new_int(RESULTS_SCHEMA));
     json_object_object_add(root, "tool", json_object_new_string("vucert"));
     json_object_object_add(root, "version", jstr(info->tool_version));
+    json_object_object_add(root, "started",
+                           iso_time(info->started, true, buf, sizeof(buf))
+                               ? json_object_new_string(buf)
+                               : json_object_new_null());
+    json_object_object_add(root, "command_line", jstr(info->command_line));
+    json_object_object_add(root, "timeout_s",
+                           info->timeout_ms > 0
+                               ? json_object_new_double(info->timeout_ms / 1e3)
+                               : json_object_new_null());
+    json_object_object_add(root, "strict",
+                           json_object_new_boolean(info->strict));
+    json_object_object_add(root, "shuffle_seed",
+                           info->shuffled
+                               ? json_object_new_uint64(info->shuffle_seed)
+                               : json_object_new_null());
     json_object_object_add(server, "target", jstr(info->target_desc));
     if (info->negotiated) {
-        snprintf(ver, sizeof(ver), "%u.%u", info->major, info->minor);
-        json_object_object_add(server, "version", json_object_new_string(ver));
+        snprintf(buf, sizeof(buf), "%u.%u", info->major, info->minor);
+        json_object_object_add(server, "version", json_object_new_string(buf));
         json_object_object_add(
             server, "capabilities",
             info->server_json ? json_tokener_parse(info->server_json) : NULL);
@@ -405,42 +510,34 @@ int vuc_report_json(const char *path, const struct vuc_run_info *info,
         json_object_object_add(server, "migration_flags",
                                flags_list(info->mig_flags));
         json_object_object_add(server, "migration_flags_raw",
-                               json_object_new_int64((int64_t)info->mig_flags));
+                               json_object_new_uint64(info->mig_flags));
     }
     json_object_object_add(server, "profile", jstr(info->profile));
     json_object_object_add(server, "destination", jstr(info->dest_desc));
     json_object_object_add(root, "server", server);
-    for (size_t i = 0; i < n; i++) {
-        const struct vuc_result *r = &res[i];
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "id", json_object_new_string(r->c->id));
-        json_object_object_add(o, "title", json_object_new_string(r->c->title));
-        json_object_object_add(o, "spec", jstr(r->c->spec));
-        json_object_object_add(
-            o, "level", json_object_new_string(vuc_level_name(r->c->level)));
-        json_object_object_add(
-            o, "verdict", json_object_new_string(vuc_verdict_name(r->verdict)));
-        json_object_object_add(o, "reason", jstr(r->reason));
-        json_object_object_add(o, "duration_ms",
-                               json_object_new_double(r->duration_ms));
-        if (r->exchange != NULL)
-            json_object_object_add(o, "exchange",
-                                   json_object_new_string(r->exchange));
-        json_object_array_add(cases, o);
-    }
+    json_object_object_add(
+        root, "migration_supported",
+        json_object_new_boolean(not_applicable(res, n, &first) == 0));
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(cases, json_case(&res[i], rc.root_of[i]));
     json_object_object_add(root, "cases", cases);
     count(res, n, c);
     for (unsigned v = 0; v < VUC_VERDICT_NR; v++)
         json_object_object_add(summary, vuc_verdict_name((enum vuc_verdict)v),
                                json_object_new_int64((int64_t)c[v]));
     json_object_object_add(summary, "total", json_object_new_int64((int64_t)n));
+    json_object_object_add(summary, "not_passed",
+                           json_object_new_int64((int64_t)rc.not_passed));
+    json_object_object_add(summary, "root_causes",
+                           json_root_causes(res, n, &rc));
     json_object_object_add(root, "summary", summary);
     json_object_object_add(root, "duration_ms",
                            json_object_new_double(info->duration_ms));
-    rc = json_object_to_file_ext(
+    err = json_object_to_file_ext(
         path, root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
     json_object_put(root);
-    return rc == 0 ? 0 : -EIO;
+    vuc_root_causes_free(&rc);
+    return err == 0 ? 0 : -EIO;
 }
 
 static void xml_escape(FILE *f, const char *s)
