@@ -380,6 +380,29 @@ static const char *flag_name(uint64_t bit, char *buf, size_t cap)
     }
 }
 
+/* "STOP_COPY,PRE_COPY (0x5)", "none (0x0)" or "unknown". */
+static void flags_text(const struct vuc_run_info *info, char *buf, size_t cap)
+{
+    size_t len = 0;
+    char one[24];
+
+    if (!info->mig_flags_known) {
+        snprintf(buf, cap, "unknown (MIGRATION GET failed)");
+        return;
+    }
+    buf[0] = '\0';
+    for (unsigned b = 0; b < 64 && len < cap; b++) {
+        uint64_t bit = 1ull << b;
+        if (info->mig_flags & bit)
+            len +=
+                (size_t)snprintf(buf + len, cap - len, "%s%s", len ? "," : "",
+                                 flag_name(bit, one, sizeof(one)));
+    }
+    if (len < cap)
+        snprintf(buf + len, cap - len, "%s(0x%llx)", len ? " " : "none ",
+                 (unsigned long long)info->mig_flags);
+}
+
 static json_object *jstr(const char *s)
 {
     return s ? json_object_new_string(s) : json_object_new_null();
@@ -540,6 +563,8 @@ int vuc_report_json(const char *path, const struct vuc_run_info *info,
     return err == 0 ? 0 : -EIO;
 }
 
+/* ---- junit.xml ---- */
+
 static void xml_escape(FILE *f, const char *s)
 {
     for (; s && *s; s++) {
@@ -567,29 +592,103 @@ static void xml_escape(FILE *f, const char *s)
     }
 }
 
+static void xml_property(FILE *f, const char *name, const char *value)
+{
+    fprintf(f, "    <property name=\"%s\" value=\"", name);
+    xml_escape(f, value ? value : "");
+    fprintf(f, "\"/>\n");
+}
+
+static void junit_properties(FILE *f, const struct vuc_run_info *info)
+{
+    char buf[256];
+
+    fprintf(f, "  <properties>\n");
+    xml_property(f, "target", info->target_desc);
+    xml_property(f, "vucert_version", info->tool_version);
+    flags_text(info, buf, sizeof(buf));
+    xml_property(f, "migration_flags", buf);
+    if (info->shuffled)
+        snprintf(buf, sizeof(buf), "%llu",
+                 (unsigned long long)info->shuffle_seed);
+    else
+        snprintf(buf, sizeof(buf), "none");
+    xml_property(f, "shuffle_seed", buf);
+    xml_property(f, "strict", info->strict ? "true" : "false");
+    fprintf(f, "  </properties>\n");
+}
+
+/* A BLOCKED failure's message names the root cause; the reason names
+ * only the case that blocked it, which may itself be BLOCKED. */
+static void junit_blocked(FILE *f, const struct vuc_result *r, const char *root)
+{
+    char direct[128];
+
+    snprintf(direct, sizeof(direct), "blocked by %s:", root ? root : "");
+    fprintf(f, "\n    <failure type=\"BLOCKED\" message=\"");
+    if (root != NULL && (r->reason == NULL ||
+                         strncmp(r->reason, direct, strlen(direct)) != 0)) {
+        fputs("root cause ", f);
+        xml_escape(f, root);
+        fputs(r->reason ? "; " : "", f);
+    }
+    xml_escape(f, r->reason);
+    fprintf(f, "\">");
+    xml_escape(f, r->exchange);
+    fprintf(f, "</failure>\n  ");
+}
+
 int vuc_report_junit(const char *path, const struct vuc_run_info *info,
                      const struct vuc_result *res, size_t n)
 {
-    FILE *f = fopen(path, "w");
-    size_t c[VUC_VERDICT_NR];
+    struct vuc_root_causes rc;
+    size_t c[VUC_VERDICT_NR], failures = 0;
+    char stamp[32], host[256] = "localhost";
+    FILE *f;
+    int err;
 
-    if (f == NULL)
-        return -errno;
+    err = vuc_root_causes_build(res, n, info->strict, &rc);
+    if (err < 0)
+        return err;
+    f = fopen(path, "w");
+    if (f == NULL) {
+        err = -errno;
+        vuc_root_causes_free(&rc);
+        return err;
+    }
     count(res, n, c);
+    /* failures are what fails the run but ERROR, so the suite fails
+     * exactly when vucert exits 1 */
+    for (size_t i = 0; i < n; i++)
+        if (res[i].verdict != VUC_ERROR &&
+            vuc_result_not_passed(&res[i], info->strict))
+            failures++;
+    if (gethostname(host, sizeof(host)) < 0)
+        snprintf(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = '\0';
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     fprintf(f,
             "<testsuites>\n<testsuite name=\"vucert\" tests=\"%zu\" "
-            "failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\">\n",
-            n, c[VUC_FAIL] + c[VUC_NON_STRICT], c[VUC_ERROR], c[VUC_SKIP],
-            info->duration_ms / 1e3);
+            "failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\"",
+            n, failures, c[VUC_ERROR], c[VUC_SKIP], info->duration_ms / 1e3);
+    if (iso_time(info->started, false, stamp, sizeof(stamp)))
+        fprintf(f, " timestamp=\"%s\"", stamp);
+    fprintf(f, " hostname=\"");
+    xml_escape(f, host);
+    fprintf(f, "\">\n");
+    junit_properties(f, info);
     for (size_t i = 0; i < n; i++) {
         const struct vuc_result *r = &res[i];
         const char *dot = strchr(r->c->id, '.');
+        enum vuc_verdict v = r->verdict;
+
         fprintf(f, "  <testcase classname=\"vucert.%.*s\" name=\"",
                 dot ? (int)(dot - r->c->id) : (int)strlen(r->c->id), r->c->id);
         xml_escape(f, r->c->id);
         fprintf(f, "\" time=\"%.4f\">", r->duration_ms / 1e3);
-        switch (r->verdict) {
+        if (v == VUC_NON_STRICT && !info->strict)
+            v = VUC_IMPL_DEFINED; /* reported, but it does not fail */
+        switch (v) {
         case VUC_FAIL:
         case VUC_NON_STRICT:
             fprintf(f, "\n    <failure type=\"%s\" message=\"",
@@ -598,6 +697,9 @@ int vuc_report_junit(const char *path, const struct vuc_run_info *info,
             fprintf(f, "\">");
             xml_escape(f, r->exchange);
             fprintf(f, "</failure>\n  ");
+            break;
+        case VUC_BLOCKED:
+            junit_blocked(f, r, rc.root_of[i]);
             break;
         case VUC_ERROR:
             fprintf(f, "\n    <error message=\"");
@@ -612,7 +714,7 @@ int vuc_report_junit(const char *path, const struct vuc_run_info *info,
             fprintf(f, "\"/>\n  ");
             break;
         case VUC_IMPL_DEFINED:
-            fprintf(f, "\n    <system-out>IMPL-DEFINED: ");
+            fprintf(f, "\n    <system-out>%s: ", vuc_verdict_name(r->verdict));
             xml_escape(f, r->reason);
             fprintf(f, "</system-out>\n  ");
             break;
@@ -622,6 +724,7 @@ int vuc_report_junit(const char *path, const struct vuc_run_info *info,
         fprintf(f, "</testcase>\n");
     }
     fprintf(f, "</testsuite>\n</testsuites>\n");
+    vuc_root_causes_free(&rc);
     return fclose(f) == 0 ? 0 : -EIO;
 }
 
