@@ -728,6 +728,8 @@ int vuc_report_junit(const char *path, const struct vuc_run_info *info,
     return fclose(f) == 0 ? 0 : -EIO;
 }
 
+/* ---- matrix.md ---- */
+
 static const char *symbol(enum vuc_verdict v)
 {
     switch (v) {
@@ -743,42 +745,17 @@ static const char *symbol(enum vuc_verdict v)
         return "-";
     case VUC_ERROR:
         return "**ERR**";
+    case VUC_BLOCKED:
+        return "blk";
     default:
         return "?";
     }
 }
 
-int vuc_report_matrix_md(const char *path, const struct vuc_run_info *info,
-                         const struct vuc_result *res, size_t n)
+static void matrix_grid(FILE *f, const struct vuc_result *cell[][VUC_STATE_NR])
 {
-    const struct vuc_result *cell[VUC_STATE_NR][VUC_STATE_NR] = {{NULL}};
-    FILE *f = fopen(path, "w");
     bool any = false;
 
-    if (f == NULL)
-        return -errno;
-    for (size_t i = 0; i < n; i++) {
-        char from[32], to[32];
-        uint32_t a, b;
-        if (sscanf(res[i].c->id, "fsm.%31[A-Z_0-9].%31[A-Z_0-9]", from, to) !=
-                2 ||
-            vuc_state_parse(from, &a) < 0 || vuc_state_parse(to, &b) < 0 ||
-            a >= VUC_STATE_NR || b >= VUC_STATE_NR)
-            continue;
-        cell[a][b] = &res[i];
-    }
-    fprintf(f, "# vucert transition matrix\n\n");
-    fprintf(f, "- target: `%s`\n", info->target_desc ? info->target_desc : "?");
-    if (info->mig_flags_known)
-        fprintf(f, "- migration flags: %s%s%s (0x%llx)\n",
-                (info->mig_flags & VUC_MIGRATION_STOP_COPY) ? "STOP_COPY" : "",
-                (info->mig_flags & VUC_MIGRATION_P2P) ? " P2P" : "",
-                (info->mig_flags & VUC_MIGRATION_PRE_COPY) ? " PRE_COPY" : "",
-                (unsigned long long)info->mig_flags);
-    else
-        fprintf(f, "- migration flags: unknown (MIGRATION GET failed)\n");
-    if (info->profile)
-        fprintf(f, "- profile: `%s`\n", info->profile);
     fprintf(f, "\nRows: the state the device is in. Columns: the state "
                "requested with MIG_DEVICE_STATE SET. Each cell is the case "
                "`fsm.FROM.TO`.\n\n");
@@ -797,7 +774,8 @@ int vuc_report_matrix_md(const char *path, const struct vuc_run_info *info,
     }
     fprintf(f, "\nLegend: ok = PASS, **FAIL** = FAIL, *ns* = NON-STRICT, "
                "impl = IMPL-DEFINED, - = SKIP, **ERR** = ERROR (vucert could "
-               "not run the case), empty = not run.\n");
+               "not run the case), blk = BLOCKED: setup failed; see root "
+               "cause, empty = not run.\n");
     fprintf(f, "\n## Cells that did not pass\n\n");
     for (uint32_t a = 0; a < VUC_STATE_NR; a++) {
         for (uint32_t b = 0; b < VUC_STATE_NR; b++) {
@@ -814,6 +792,65 @@ int vuc_report_matrix_md(const char *path, const struct vuc_run_info *info,
     }
     if (!any)
         fprintf(f, "None.\n");
+}
+
+int vuc_report_matrix_md(const char *path, const struct vuc_run_info *info,
+                         const struct vuc_result *res, size_t n)
+{
+    const struct vuc_result *cell[VUC_STATE_NR][VUC_STATE_NR] = {{NULL}};
+    const struct vuc_result *na_first;
+    size_t na = not_applicable(res, n, &na_first);
+    struct vuc_root_causes rc;
+    char flags[256];
+    FILE *f;
+    int err;
+
+    err = vuc_root_causes_build(res, n, info->strict, &rc);
+    if (err < 0)
+        return err;
+    f = fopen(path, "w");
+    if (f == NULL) {
+        err = -errno;
+        vuc_root_causes_free(&rc);
+        return err;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char from[32], to[32];
+        uint32_t a, b;
+        if (sscanf(res[i].c->id, "fsm.%31[A-Z_0-9].%31[A-Z_0-9]", from, to) !=
+                2 ||
+            vuc_state_parse(from, &a) < 0 || vuc_state_parse(to, &b) < 0 ||
+            a >= VUC_STATE_NR || b >= VUC_STATE_NR)
+            continue;
+        cell[a][b] = &res[i];
+    }
+    fprintf(f, "# vucert transition matrix\n\n");
+    fprintf(f, "- target: `%s`\n", info->target_desc ? info->target_desc : "?");
+    flags_text(info, flags, sizeof(flags));
+    fprintf(f, "- migration flags: %s\n", flags);
+    if (info->profile)
+        fprintf(f, "- profile: `%s`\n", info->profile);
+    if (na > 0) {
+        /* every cell would be "-": say why once instead */
+        fprintf(f,
+                "\n**Migration is not supported**: %zu case%s not "
+                "applicable, so there is no transition matrix.",
+                na, plural(na));
+        if (na_first->reason != NULL) {
+            fputs(" `", f);
+            fprintf(f, "%s`: ", na_first->c->id);
+            md_text(f, na_first->reason, SIZE_MAX);
+        }
+        fputc('\n', f);
+    } else {
+        matrix_grid(f, cell);
+    }
+    fprintf(f, "\n## Root causes\n\n");
+    if (rc.not_passed > 0)
+        print_roots(f, res, n, &rc, true);
+    else
+        fprintf(f, "None.\n");
+    vuc_root_causes_free(&rc);
     return fclose(f) == 0 ? 0 : -EIO;
 }
 
