@@ -573,7 +573,8 @@ static int certify(int argc, char **argv)
         n_run++;
     }
     info.duration_ms = now_ms() - t0;
-    vuc_report_console_summary(stdout, res, n_run);
+    info.strict = opts.strict;
+    vuc_report_console_summary(stdout, &info, res, n_run);
     printf("wall time: %.1f ms\n", info.duration_ms);
 
     for (size_t i = 0; i < n_run; i++) {
