@@ -583,6 +583,35 @@ static void error_reply_form(struct vuc_ctx *ctx, const struct vuc_case *c)
         vuc_check(ctx);
 }
 
+/* fsm.feature.reply-no-fds: DEVICE_FEATURE replies carry no fds. The
+ * spec names the replies that carry fds (REGION_INFO, REGION_IO_FDS) and
+ * gives others none; it does not forbid them, so an fd seen is recorded
+ * (the client closes it) as IMPL-DEFINED. */
+static void reply_no_fds(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    uint64_t flags;
+    uint32_t st;
+
+    (void)c;
+    if (vuc_case_flags(ctx) == 0 || vuc_ctx_connect(ctx) == NULL)
+        return;
+    if (vuc_client_mig_flags(ctx->cl, &flags, NULL) < 0 ||
+        vuc_client_get_state(ctx->cl, &st, NULL) < 0) {
+        vuc_blocked(ctx, "fsm.get.valid",
+                    "MIGRATION or MIG_DEVICE_STATE GET "
+                    "failed: %s",
+                    vuc_client_last_error(ctx->cl));
+        return;
+    }
+    if (vuc_client_stray_fds(ctx->cl) > 0)
+        vuc_verdict(ctx, VUC_IMPL_DEFINED,
+                    "DEVICE_FEATURE GET replies carried %u fds, which the "
+                    "spec gives no meaning there; vucert closed them",
+                    vuc_client_stray_fds(ctx->cl));
+    else
+        vuc_check(ctx);
+}
+
 /* The sentence a matrix cell checks, whatever the flag set: the arcs
  * "need to be supported"; STOP_COPY -> PRE_COPY "is explicitly not
  * allowed"; "ERROR cannot be specified as a device state"; from ERROR
@@ -641,6 +670,8 @@ size_t vuc_cases_fsm(struct vuc_case *out, size_t max)
              "must", must_reject, 0, 0, &bad_state8);
     VUC_CASE("fsm.set.state-0xffffffff", "device_state 0xffffffff is rejected",
              SPEC_STATE, "must", must_reject, 0, 0, &bad_state_max);
+    VUC_CASE("fsm.feature.reply-no-fds", "DEVICE_FEATURE replies carry no fds",
+             "Header", "silent", reply_no_fds, 0, 0, NULL);
     VUC_CASE("fsm.reject.keeps-state",
              "rejected requests leave STOP_COPY unchanged", SPEC_STATE, "must",
              reject_keeps_state, 0, 0, NULL);

@@ -573,7 +573,6 @@ static int certify(int argc, char **argv)
         n_run++;
     }
     info.duration_ms = now_ms() - t0;
-    info.strict = opts.strict;
     vuc_report_console_summary(stdout, &info, res, n_run);
     printf("wall time: %.1f ms\n", info.duration_ms);
 
@@ -598,6 +597,8 @@ out:
     for (size_t i = 0; i < n_run; i++) {
         free(res[i].reason);
         free(res[i].exchange);
+        free(res[i].root_cause);
+        free(res[i].notes);
     }
     free(res);
     free(cases);
