@@ -437,6 +437,38 @@ static unsigned pick_shift(uint64_t hint)
     return sh;
 }
 
+/*
+ * --logging-page-size: a device that tracks at its own granularity, so
+ * ranges aligned to the hint's page are rounded out to whole logging
+ * pages; ranges that then overlap or touch are merged (v is sorted, and
+ * rounding keeps it so). As under start-unaligned-accepted, an end that rounds
+ * up to 2^64 does not fit a range: EOVERFLOW. Returns 0 or EOVERFLOW.
+ */
+static int round_out(struct vuc_log_range *v, size_t *n, unsigned shift)
+{
+    uint64_t mask = (1ull << shift) - 1;
+    size_t k = 0;
+
+    for (size_t i = 0; i < *n; i++) {
+        uint64_t a = v[i].iova & ~mask, b;
+
+        /* v[i].iova + v[i].length does not wrap: start_range checked */
+        if (__builtin_add_overflow(v[i].iova + v[i].length, mask, &b))
+            return EOVERFLOW;
+        b &= ~mask;
+        if (k && a <= v[k - 1].iova + v[k - 1].length) {
+            if (b > v[k - 1].iova + v[k - 1].length)
+                v[k - 1].length = b - v[k - 1].iova;
+            continue;
+        }
+        v[k].iova = a;
+        v[k].length = b - a;
+        k++;
+    }
+    *n = k;
+    return 0;
+}
+
 static int start(struct vuc_srv *s, struct vuc_msg *m,
                  const struct vuc_feature *f, struct srv_reply *r)
 {
@@ -445,6 +477,7 @@ static int start(struct vuc_srv *s, struct vuc_msg *m,
     struct vuc_log_range *v = NULL;
     size_t nv = 0;
     uint64_t page, hint, total = 0;
+    unsigned shift;
     uint8_t *p;
     int rc, err = 0;
 
@@ -466,10 +499,20 @@ static int start(struct vuc_srv *s, struct vuc_msg *m,
         return EINVAL; /* the ranges are not 16 * num_ranges bytes */
     if ((err = start_ranges(s, &lc, page, &v, &nv)) != 0)
         return err;
+    /* spec: "page_size hints what tracking granularity the device should
+     * try to achieve"; with --logging-page-size the device has its own */
+    shift = pick_shift(hint);
+    if (s->opts.logging_page_size) {
+        shift = ilog2(s->opts.logging_page_size);
+        if ((err = round_out(v, &nv, shift)) != 0) {
+            srv_release(s, v);
+            return err;
+        }
+    }
     if (d->on)
         dirty_release(s); /* quirk start-twice-accepted */
 
-    d->shift = pick_shift(hint);
+    d->shift = shift;
     d->all = lc.num_ranges == 0;
     d->on = true; /* so that cover() sees the page size; undone on error */
     d->bytes = 0;
@@ -497,13 +540,14 @@ static int start(struct vuc_srv *s, struct vuc_msg *m,
     }
     d->started = true;
 
-    /* The request with the page size the device chose; the quirk claims
-     * the bad hint it accepted. */
+    /* The request with the page size the device chose (spec: "On output
+     * the device will return the page size it selected"); the quirk
+     * claims the bad hint it accepted. */
     p = reply_fixed(r, VUC_FEATURE_HDR_SIZE + 8);
     if (!p)
         return EIO;
     memcpy(p, m->payload, VUC_FEATURE_HDR_SIZE);
-    vuc_put_u64(p + VUC_FEATURE_HDR_SIZE, pow2(hint) ? page : hint);
+    vuc_put_u64(p + VUC_FEATURE_HDR_SIZE, pow2(hint) ? page_of(d) : hint);
     reply_add(r, f->data + 8, f->data_len - 8);
     return 0;
 }

@@ -43,6 +43,11 @@ static void usage(FILE *f)
             "                           up to 16G (default 1M)\n"
             "  --resume-fail-to-error   a failed RESUMING -> STOP goes to "
             "ERROR\n"
+            "  --logging-page-size N    the device's own dirty-logging page "
+            "size, a\n"
+            "                           power of two from 4K to 1G (default: "
+            "the page\n"
+            "                           size LOGGING_START hints)\n"
             "  --chaos NAME             be a hostile server: mangle replies "
             "after\n"
             "                           VERSION in one way (list below)\n"
@@ -146,6 +151,7 @@ int main(int argc, char **argv)
         OPT_XFER,
         OPT_STATE_SIZE,
         OPT_RESUME_FAIL,
+        OPT_LOG_PAGE,
         OPT_CHAOS,
         OPT_CHAOS_EVERY,
         OPT_CHAOS_CMD,
@@ -159,6 +165,7 @@ int main(int argc, char **argv)
         {"max-data-xfer-size", required_argument, NULL, OPT_XFER},
         {"state-size", required_argument, NULL, OPT_STATE_SIZE},
         {"resume-fail-to-error", no_argument, NULL, OPT_RESUME_FAIL},
+        {"logging-page-size", required_argument, NULL, OPT_LOG_PAGE},
         {"chaos", required_argument, NULL, OPT_CHAOS},
         {"chaos-every", required_argument, NULL, OPT_CHAOS_EVERY},
         {"chaos-cmd", required_argument, NULL, OPT_CHAOS_CMD},
@@ -208,6 +215,16 @@ int main(int argc, char **argv)
             break;
         case OPT_RESUME_FAIL:
             o.resume_fail_to_error = true;
+            break;
+        case OPT_LOG_PAGE:
+            /* the --state-size syntax (a multiple of 4096, K/M/G), and a
+             * power of two up to 1G (vuc_srv_new checks again) */
+            if (vuc_srv_size_parse(optarg, &o.logging_page_size) < 0 ||
+                (o.logging_page_size & (o.logging_page_size - 1)) ||
+                o.logging_page_size > VUC_SRV_LOG_PAGE_MAX)
+                return usage_error("bad --logging-page-size '%s' (want a "
+                                   "power of two from 4K to 1G)",
+                                   optarg);
             break;
         case OPT_CHAOS:
             if (vuc_srv_chaos_parse(optarg, &o.chaos) < 0)

@@ -355,6 +355,11 @@ int vuc_srv_new(const struct vuc_srv_opts *o, struct vuc_srv **out)
         return -EINVAL;
     if (o->chaos >= VUC_SRV_CHAOS_COUNT)
         return -EINVAL;
+    if (o->logging_page_size &&
+        (o->logging_page_size & (o->logging_page_size - 1) ||
+         o->logging_page_size < VUC_SRV_LOG_PAGE_MIN ||
+         o->logging_page_size > VUC_SRV_LOG_PAGE_MAX))
+        return -EINVAL;
     /* Either both allocator hooks or neither. */
     if (!o->alloc.alloc != !o->alloc.release)
         return -EINVAL;

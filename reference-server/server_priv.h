@@ -215,9 +215,13 @@ struct srv_deferred {
 
 /* Most ranges in one LOGGING_START (the kernel's PAGE_SIZE / 16). */
 #define LOG_MAX_RANGES 4096u
-/* Logging page sizes the device picks from (START's hint is clamped). */
+/* Logging page sizes the device picks from (START's hint is clamped;
+ * VUC_SRV_LOG_PAGE_MIN/MAX are the same bounds). */
 #define LOG_MIN_SHIFT 12u
 #define LOG_MAX_SHIFT 30u
+_Static_assert(VUC_SRV_LOG_PAGE_MIN == 1ull << LOG_MIN_SHIFT &&
+                   VUC_SRV_LOG_PAGE_MAX == 1ull << LOG_MAX_SHIFT,
+               "--logging-page-size takes the sizes a hint is clamped to");
 /* Most bitmap bytes all logged ranges may need together (mmap'ed lazily:
  * only pages with dirty bits cost memory). */
 #define LOG_BITMAP_MAX (4ull << 30)

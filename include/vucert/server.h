@@ -194,6 +194,11 @@ enum vuc_srv_chaos {
 /* garbage-bytes: bytes sent instead of a reply. */
 #define VUC_SRV_CHAOS_GARBAGE_LEN 64u
 
+/* --logging-page-size: the logging page sizes a device may have (those
+ * a LOGGING_START hint is clamped to). */
+#define VUC_SRV_LOG_PAGE_MIN 4096ull
+#define VUC_SRV_LOG_PAGE_MAX (1ull << 30)
+
 /* Largest --max-data-xfer-size accepted (it also bounds one message). */
 #define VUC_SRV_MAX_XFER_LIMIT (64u * 1024u * 1024u)
 
@@ -237,6 +242,11 @@ struct vuc_srv_opts {
     /* A failed RESUMING -> STOP leaves the device in ERROR rather than
      * RESUMING (--resume-fail-to-error). */
     bool resume_fail_to_error;
+    /* The device's own dirty-logging granularity (--logging-page-size):
+     * 0 logs at the page size LOGGING_START hints (clamped), else a power
+     * of two from VUC_SRV_LOG_PAGE_MIN to VUC_SRV_LOG_PAGE_MAX that START
+     * uses whatever the hint, and returns as the page size it selected. */
+    uint64_t logging_page_size;
     struct vuc_srv_alloc alloc;
     /* Chaos (enum vuc_srv_chaos; 0 none). It mangles the chaos_every-th
      * eligible reply of each connection (0 or 1: every one); eligible are
@@ -256,7 +266,9 @@ void vuc_srv_opts_init(struct vuc_srv_opts *o);
  * RUNNING). o may be NULL for the defaults. Errors: -EINVAL (flag set not
  * one of the four valid sets, unknown quirk bits, max_data_xfer_size above
  * VUC_SRV_MAX_XFER_LIMIT, state_size out of range or not a multiple of
- * VUC_SRV_STATE_ALIGN, chaos >= VUC_SRV_CHAOS_COUNT), -ENOMEM.
+ * VUC_SRV_STATE_ALIGN, chaos >= VUC_SRV_CHAOS_COUNT, logging_page_size
+ * neither 0 nor a power of two in [VUC_SRV_LOG_PAGE_MIN,
+ * VUC_SRV_LOG_PAGE_MAX]), -ENOMEM.
  */
 int vuc_srv_new(const struct vuc_srv_opts *o, struct vuc_srv **out);
 /* Free everything (NULL is fine). Does not close any connection. */

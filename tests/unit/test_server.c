@@ -3346,25 +3346,26 @@ static uint64_t write_addr(size_t i)
 
 /*
  * The bitmap a REPORT of [iova, iova + len) at page must give after those
- * writes: the device logs at LOG_PAGE, so a report page is dirty if it
+ * writes: the device logs at logpage (LOG_PAGE unless the server has
+ * --logging-page-size), so a report page is dirty if it
  * overlaps, within the range, a logging page a byte was written in (a
  * finer report repeats the logging page's bit: design.md). Computed page
  * by page here, independently of vuc_bitmap.
  */
-static uint64_t *want_bits(uint64_t iova, uint64_t len, uint64_t page,
-                           bool shift_up)
+static uint64_t *want_bits_at(uint64_t iova, uint64_t len, uint64_t page,
+                              uint64_t logpage, bool shift_up)
 {
     size_t words = report_words(len, page);
     uint64_t *w = calloc(words + 1, 8), nbits = (len + page - 1) / page;
 
     assert_non_null(w);
     for (size_t i = 0; i < N_LOG_WRITES; i++) {
-        uint64_t first = (write_addr(i) - LOG_IOVA) / LOG_PAGE;
+        uint64_t first = (write_addr(i) - LOG_IOVA) / logpage;
         uint64_t last =
-            (write_addr(i) + log_writes[i].len - 1 - LOG_IOVA) / LOG_PAGE;
+            (write_addr(i) + log_writes[i].len - 1 - LOG_IOVA) / logpage;
 
         for (uint64_t lp = first; lp <= last; lp++) {
-            uint64_t a = LOG_IOVA + lp * LOG_PAGE, b = a + LOG_PAGE;
+            uint64_t a = LOG_IOVA + lp * logpage, b = a + logpage;
 
             if (a < iova)
                 a = iova;
@@ -3382,14 +3383,16 @@ static uint64_t *want_bits(uint64_t iova, uint64_t len, uint64_t page,
     return w;
 }
 
-static void expect_report(struct fx *f, uint64_t iova, uint64_t len,
-                          uint64_t page, bool shift_up)
+/* As expect_report for a device that logs at logpage (the writes were
+ * made with it logging). */
+static void expect_report_at(struct fx *f, uint64_t iova, uint64_t len,
+                             uint64_t page, uint64_t logpage, bool shift_up)
 {
     size_t words = report_words(len, page);
     uint64_t *got = calloc(words + 1, 8), *want;
 
     assert_non_null(got);
-    want = want_bits(iova, len, page, shift_up);
+    want = want_bits_at(iova, len, page, logpage, shift_up);
     assert_int_equal(log_report(f, iova, len, page, got), 0);
     for (size_t i = 0; i < words; i++) {
         if (got[i] != want[i])
@@ -3402,6 +3405,12 @@ static void expect_report(struct fx *f, uint64_t iova, uint64_t len,
     }
     free(got);
     free(want);
+}
+
+static void expect_report(struct fx *f, uint64_t iova, uint64_t len,
+                          uint64_t page, bool shift_up)
+{
+    expect_report_at(f, iova, len, page, LOG_PAGE, shift_up);
 }
 
 static void expect_empty(struct fx *f, uint64_t iova, uint64_t len,
@@ -3949,6 +3958,114 @@ static void test_quirk_logging_kept(void **state)
     log_teardown(&f, fd, mem);
     assert_int_equal(count_memfd_maps(), maps0);
     assert_int_equal(count_fds(), fds0);
+}
+
+/* A server whose device logs at logpage (--logging-page-size), with the
+ * 1000 pages mapped (memfd). */
+static void logpage_setup(struct fx *f, uint64_t logpage, int *fd,
+                          uint8_t **mem)
+{
+    struct vuc_srv_opts o;
+
+    vuc_srv_opts_init(&o);
+    o.state_size = FX_STATE;
+    o.logging_page_size = logpage;
+    fx_open_opts(f, &o);
+    negotiate(f);
+    *fd = memfd((size_t)LOG_PAGES * LOG_PAGE, mem);
+    assert_int_equal(
+        dma_map(f, LOG_IOVA, (uint64_t)LOG_PAGES * LOG_PAGE, DMA_RW, 0, *fd),
+        0);
+}
+
+/* --logging-page-size: START logs at it whatever the hint and says so;
+ * ranges are rounded out to it; REPORT is exact at any page size. */
+static void test_log_page_size_option(void **state)
+{
+    static const uint64_t bad[] = {1,           2048,       4095,      12288,
+                                   4096 + 8192, 1ull << 31, 1ull << 63};
+    static const uint64_t reports[] = {4096, 8192, 65536, 131072, 1ull << 20};
+    const uint64_t whole = (uint64_t)LOG_PAGES * LOG_PAGE;
+    const uint64_t r1[2] = {LOG_IOVA, whole};
+    struct vuc_srv_opts o;
+    struct vuc_srv *s;
+    uint64_t chosen, bm[16];
+    int fd;
+    uint8_t *mem;
+    struct fx f;
+
+    (void)state;
+    vuc_srv_opts_init(&o);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        o.logging_page_size = bad[i];
+        assert_int_equal(vuc_srv_new(&o, &s), -EINVAL);
+    }
+    o.logging_page_size = 1ull << 30;
+    assert_int_equal(vuc_srv_new(&o, &s), 0);
+    vuc_srv_free(s);
+
+    /* 64 KiB: whatever the hint, the reply says 64 KiB; the writes mark
+     * whole 64 KiB pages, reported exactly at finer and coarser pages */
+    for (size_t i = 0; i < sizeof(reports) / sizeof(reports[0]); i++) {
+        logpage_setup(&f, 65536, &fd, &mem);
+        assert_int_equal(log_start(&f, i % 2 ? 4096 : LOG_PAGE, r1, 1, &chosen),
+                         0);
+        assert_int_equal(chosen, 65536);
+        log_write_all(&f);
+        expect_report_at(&f, LOG_IOVA, whole, reports[i], 65536, false);
+        expect_empty(&f, LOG_IOVA, whole, reports[i]);
+        /* a sub-range with unaligned ends, and an unaligned base */
+        log_write_all(&f);
+        expect_report_at(&f, LOG_IOVA + 5 * LOG_PAGE, 296 * LOG_PAGE,
+                         reports[i], 65536, false);
+        log_write_all(&f);
+        expect_report_at(&f, LOG_IOVA + 100, whole - 200, reports[i], 65536,
+                         false);
+        assert_int_equal(log_stop(&f), 0);
+        log_teardown(&f, fd, mem);
+    }
+
+    logpage_setup(&f, 65536, &fd, &mem);
+    {
+        /* two 4 KiB ranges in one 64 KiB page: accepted, merged, and the
+         * whole page is logged (a write outside both marks it) */
+        const uint64_t two[4] = {LOG_IOVA + 4096, 4096, LOG_IOVA + 12288, 4096};
+        const uint64_t odd[2] = {LOG_IOVA + 4096, 4096};
+        const uint64_t top[2] = {0xffffffffffffe000ull, 0x1000};
+
+        assert_int_equal(log_start(&f, 4096, two, 2, &chosen), 0);
+        assert_int_equal(chosen, 65536);
+        assert_int_equal(dma_run(&f, LOG_IOVA + 60000, 8, PAT), 0);
+        assert_int_equal(dma_run(&f, LOG_IOVA + 65536, 8, PAT), 0);
+        assert_int_equal(log_report(&f, LOG_IOVA, 32 * 4096, 4096, bm), 0);
+        assert_int_equal(bm[0], 0xffff);
+        assert_int_equal(log_stop(&f), 0);
+        /* the ranges are still checked against the hint's page */
+        assert_int_equal(log_start(&f, 8192, odd, 1, NULL), EINVAL);
+        /* an end that rounds up to 2^64 does not fit */
+        assert_int_equal(log_start(&f, 4096, top, 1, NULL), EOVERFLOW);
+        /* a hint above it: checked at the hint, logged at 64 KiB */
+        assert_int_equal(log_start(&f, 1 << 21, odd, 1, NULL), EINVAL);
+        assert_int_equal(log_start(&f, 1 << 21, r1, 1, NULL), EINVAL);
+        {
+            const uint64_t big[2] = {LOG_IOVA, 4ull << 20};
+
+            assert_int_equal(log_start(&f, 1 << 21, big, 1, &chosen), 0);
+            assert_int_equal(chosen, 65536);
+            assert_int_equal(dma_run(&f, LOG_IOVA + 65536 * 3 + 5, 1, PAT), 0);
+            assert_int_equal(log_report(&f, LOG_IOVA, 64 * 65536, 65536, bm),
+                             0);
+            assert_int_equal(bm[0], 1ull << 3);
+            assert_int_equal(log_stop(&f), 0);
+        }
+        /* num_ranges 0: every mapping, at 64 KiB */
+        assert_int_equal(log_start(&f, 4096, NULL, 0, &chosen), 0);
+        assert_int_equal(chosen, 65536);
+        log_write_all(&f);
+        expect_report_at(&f, LOG_IOVA, whole, 8192, 65536, false);
+        assert_int_equal(log_stop(&f), 0);
+    }
+    log_teardown(&f, fd, mem);
 }
 
 /* ---- BAR0 DIRTY_SIM_PERMILLE: logged pages dirty without DMA ---- */
@@ -5724,6 +5841,7 @@ int main(void)
         cmocka_unit_test(test_log_unmap_and_nofd),
         cmocka_unit_test(test_log_disconnect),
         cmocka_unit_test(test_quirk_logging_kept),
+        cmocka_unit_test(test_log_page_size_option),
         cmocka_unit_test(test_log_dirty_sim),
         cmocka_unit_test(test_log_quirks),
         cmocka_unit_test(test_quirk_version),
