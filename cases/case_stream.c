@@ -128,8 +128,8 @@ static int64_t judge_read(struct vuc_ctx *ctx, uint32_t asked,
             vuc_verdict(ctx, VUC_FAIL,
                         "the reply to a read of %u bytes carries %zu data "
                         "bytes but its size field says %u; the data is "
-                        "size bytes (\"size is the size of the migration "
-                        "data read\")",
+                        "size bytes (\"size indicates the size of returned "
+                        "migration data\")",
                         asked, data, md.size);
             return -1;
         }

@@ -729,6 +729,13 @@ int srv_h_MIG_DATA_READ(struct vuc_srv *s, struct vuc_conn *c,
                 sv->eof = true; /* every later read returns 0 bytes */
             }
         }
+        if (n < max && srv_quirk(s, VUC_SRV_QUIRK_READ_REPLY_PADDED)) {
+            /* quirk: the message padded with zeros to the size asked
+             * while argsz and size say what the data is (copied <= n,
+             * so they fit) */
+            memset(s->mig.bounce + copied, 0, max - n);
+            add_copied(s, r, copied, max - n);
+        }
     }
     rep.argsz = (uint32_t)(VUC_MIG_DATA_HDR_SIZE + n);
     rep.size = (uint32_t)n;

@@ -210,6 +210,10 @@ static const struct quirk_info quirk_table[VUC_SRV_QUIRK_COUNT] = {
     [VUC_SRV_QUIRK_BIT_REPLY_FD_ATTACHED] =
         {"reply-fd-attached",
          "every successful DEVICE_FEATURE reply carries an extra fd"},
+    [VUC_SRV_QUIRK_BIT_READ_REPLY_PADDED] =
+        {"read-reply-padded",
+         "MIG_DATA_READ replies padded with zeros to the size asked; size "
+         "and argsz still count the data"},
 };
 
 const char *vuc_srv_quirk_name(unsigned i)

@@ -91,6 +91,7 @@ enum vuc_srv_quirk_bit {
     VUC_SRV_QUIRK_BIT_NO_MIGRATION,            /* no-migration */
     VUC_SRV_QUIRK_BIT_MAX_XFER_ABOVE,          /* max-xfer-above-proposal */
     VUC_SRV_QUIRK_BIT_REPLY_FD_ATTACHED,       /* reply-fd-attached */
+    VUC_SRV_QUIRK_BIT_READ_REPLY_PADDED,       /* read-reply-padded */
     VUC_SRV_QUIRK_COUNT
 };
 _Static_assert(VUC_SRV_QUIRK_COUNT <= 64, "quirks are bits of a uint64_t");
@@ -160,6 +161,7 @@ _Static_assert(VUC_SRV_QUIRK_COUNT <= 64, "quirks are bits of a uint64_t");
 #define VUC_SRV_QUIRK_NO_MIGRATION         VUC_SRV_QUIRK(NO_MIGRATION)
 #define VUC_SRV_QUIRK_MAX_XFER_ABOVE       VUC_SRV_QUIRK(MAX_XFER_ABOVE)
 #define VUC_SRV_QUIRK_REPLY_FD_ATTACHED    VUC_SRV_QUIRK(REPLY_FD_ATTACHED)
+#define VUC_SRV_QUIRK_READ_REPLY_PADDED    VUC_SRV_QUIRK(READ_REPLY_PADDED)
 #define VUC_SRV_QUIRKS_KNOWN               ((1ull << VUC_SRV_QUIRK_COUNT) - 1)
 
 /*
