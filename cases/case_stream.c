@@ -433,7 +433,8 @@ static bool save(struct vuc_ctx *ctx, struct vuc_stream *s, uint8_t *digest,
     ok = vuc_case_read_stream(ctx, s, err, sizeof(err)) == 0;
     if (!ok && !ctx->stopped)
         vuc_blocked(ctx, OWN_READ, "saving the stream: %s", err);
-    vuc_setup_end(ctx, prev);
+    if (ok)
+        vuc_setup_end(ctx, prev);
     if (!ok || !vuc_case_walk(ctx, VUC_STATE_STOP_COPY, VUC_STATE_STOP))
         return false;
     *have_digest = false;
@@ -491,7 +492,8 @@ static bool finish_resume(struct vuc_ctx *ctx, const char *what)
     const char *prev = vuc_setup_begin(ctx, owner);
     bool ok = vuc_case_set_ok(ctx, VUC_STATE_STOP, what);
 
-    vuc_setup_end(ctx, prev);
+    if (ok)
+        vuc_setup_end(ctx, prev);
     return ok;
 }
 
@@ -704,7 +706,8 @@ static bool read_more_owned(struct vuc_ctx *ctx, struct vuc_stream *s,
 
     if (!ok && !ctx->stopped)
         vuc_blocked(ctx, owner ? owner : ctx->c->id, "%s: %s", what, err);
-    vuc_setup_end(ctx, prev);
+    if (ok)
+        vuc_setup_end(ctx, prev);
     return ok;
 }
 

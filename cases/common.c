@@ -136,7 +136,10 @@ static bool arc(struct vuc_ctx *ctx, uint32_t from, uint32_t to)
                     vuc_state_name(to), vuc_state_name(st));
         ok = false;
     }
-    vuc_setup_end(ctx, prev);
+    /* on failure the owner stays set: a death the runner finds after the
+     * case is this step's too */
+    if (ok)
+        vuc_setup_end(ctx, prev);
     return ok;
 }
 
@@ -461,7 +464,8 @@ bool vuc_case_reach(struct vuc_ctx *ctx, uint32_t state)
     if (!ok && !ctx->stopped)
         vuc_blocked(ctx, "stream.read.full-to-end",
                     "could not save a stream to resume from: %s", err);
-    vuc_setup_end(ctx, prev);
+    if (ok)
+        vuc_setup_end(ctx, prev);
     if (!ok || !walk(ctx, flags, VUC_STATE_STOP_COPY, VUC_STATE_RESUMING)) {
         vuc_stream_free(&s);
         return false;
@@ -472,7 +476,8 @@ bool vuc_case_reach(struct vuc_ctx *ctx, uint32_t state)
         vuc_blocked(ctx, "stream.resume.odd-segments",
                     "writing back the saved stream (%zu bytes): %s", s.len,
                     err);
-    vuc_setup_end(ctx, prev);
+    if (ok)
+        vuc_setup_end(ctx, prev);
     vuc_stream_free(&s);
     return ok;
 }
