@@ -44,7 +44,7 @@ static void *serve(void *arg)
     return NULL;
 }
 
-static int setup(void **state)
+static int setup_quirks(void **state, uint64_t quirks)
 {
     struct fix *f = calloc(1, sizeof(*f));
     struct vuc_srv_opts o;
@@ -54,6 +54,7 @@ static int setup(void **state)
     assert_non_null(f);
     vuc_srv_opts_init(&o);
     o.state_size = STATE_SIZE;
+    o.quirks = quirks;
     assert_int_equal(vuc_srv_new(&o, &f->s), 0);
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     assert_int_equal(vuc_conn_from_fd(sv[0], &f->srv), 0);
@@ -63,6 +64,26 @@ static int setup(void **state)
     assert_int_equal(vuc_client_negotiate(f->cl, 0, 1, NULL, NULL), 0);
     *state = f;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_quirks(state, 0);
+}
+
+static int setup_padded(void **state)
+{
+    return setup_quirks(state, VUC_SRV_QUIRK_READ_REPLY_PADDED);
+}
+
+static int setup_claims_more(void **state)
+{
+    return setup_quirks(state, VUC_SRV_QUIRK_MAX_XFER_ABOVE);
+}
+
+static int setup_fd_attached(void **state)
+{
+    return setup_quirks(state, VUC_SRV_QUIRK_REPLY_FD_ATTACHED);
 }
 
 static int teardown(void **state)
@@ -261,12 +282,80 @@ static void test_read_errors(void **state)
     free(b.p);
 }
 
+/* A MIG_DATA_READ reply padded after its data: the data is the size
+ * field's bytes, the rest is noted, and the whole stream is the one a
+ * clean server gives. */
+static void test_padded_read_takes_size(void **state)
+{
+    struct fix *f = *state;
+    uint8_t *buf = malloc(CAP);
+    uint32_t got = 0, err = 0;
+    size_t total = 0;
+    char notes[512];
+
+    assert_non_null(buf);
+    set(f, VUC_STATE_STOP);
+    set(f, VUC_STATE_STOP_COPY);
+    for (;;) {
+        assert_int_equal(
+            vuc_client_mig_read(f->cl, 65536, buf + total, &got, &err), 0);
+        total += got;
+        if (got < 65536)
+            break;
+    }
+    assert_true(total > 0 && total < CAP);
+    vuc_client_take_notes(f->cl, notes, sizeof(notes));
+    assert_non_null(strstr(notes, "stream.read.reply-size"));
+    /* taken once: the notes are forgotten */
+    vuc_client_take_notes(f->cl, notes, sizeof(notes));
+    assert_string_equal(notes, "");
+    /* after the end, reads give 0 bytes though the messages are padded */
+    assert_int_equal(vuc_client_mig_read(f->cl, 4096, buf, &got, &err), 0);
+    assert_int_equal(got, 0);
+    free(buf);
+}
+
+/* A server announcing 4 GiB does not make vucert take more than the
+ * 1 MiB it proposed. */
+static void test_claim_above_proposal_is_capped(void **state)
+{
+    struct fix *f = *state;
+    const struct vuc_negotiated *n = vuc_client_negotiated(f->cl);
+    char notes[512];
+
+    assert_true(n->caps.max_data_xfer_size > (1ull << 31));
+    assert_int_equal(n->limits.max_data_xfer_size, 1u << 20);
+    vuc_client_take_notes(f->cl, notes, sizeof(notes));
+    assert_non_null(strstr(notes, "negotiate.limits.not-above-proposal"));
+}
+
+/* fds on replies that carry none are counted, noted and closed. */
+static void test_stray_fds_are_counted(void **state)
+{
+    struct fix *f = *state;
+    uint64_t flags = 0;
+    char notes[512];
+
+    assert_int_equal(vuc_client_stray_fds(f->cl), 0);
+    assert_int_equal(vuc_client_mig_flags(f->cl, &flags, NULL), 0);
+    check_state(f, VUC_STATE_RUNNING);
+    assert_int_equal(vuc_client_stray_fds(f->cl), 2);
+    vuc_client_take_notes(f->cl, notes, sizeof(notes));
+    assert_non_null(strstr(notes, "fds"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_read_depths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_depths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_padded_read_takes_size,
+                                        setup_padded, teardown),
+        cmocka_unit_test_setup_teardown(test_claim_above_proposal_is_capped,
+                                        setup_claims_more, teardown),
+        cmocka_unit_test_setup_teardown(test_stray_fds_are_counted,
+                                        setup_fd_attached, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
