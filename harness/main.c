@@ -13,6 +13,7 @@
  * NON-STRICT); 2 usage error, or the server could not be reached or
  * negotiated at all.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "harness_priv.h"
@@ -172,8 +174,15 @@ static void target_cleanup(struct vuc_target *t, const char *given_socket)
 {
     vuc_target_stop(t);
     if (t->tmpdir != NULL) {
-        unlink(t->socket);
-        unlink(t->stderr_path);
+        /* the folder is vucert's own: whatever the server left there
+         * (its socket, a marker, a core file) goes with it */
+        DIR *d = opendir(t->tmpdir);
+        struct dirent *e;
+        while (d != NULL && (e = readdir(d)) != NULL)
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+                unlinkat(dirfd(d), e->d_name, 0);
+        if (d != NULL)
+            closedir(d);
         rmdir(t->tmpdir);
     }
     free(t->tmpdir);
