@@ -519,11 +519,10 @@ static void split_pauses(struct vuc_ctx *ctx, const struct vuc_case *c)
     if (r.msg.hdr.id != h.id || r.msg.hdr.cmd != h.cmd || r.is_error ||
         vuc_hdr_type(&r.msg.hdr) != VUC_TYPE_REPLY)
         vuc_verdict(ctx, VUC_VIOLATION(ctx),
-                    "the reply to a request sent in pieces is wrong (#%u %s, "
-                    "type %u, error %d), while the same request sent whole "
-                    "is answered",
+                    "the reply to a DEVICE_GET_INFO sent in pieces is wrong "
+                    "(#%u %s, type %u, error %d; expected #%u, a success)",
                     r.msg.hdr.id, vuc_cmd_name(r.msg.hdr.cmd),
-                    vuc_hdr_type(&r.msg.hdr), r.is_error);
+                    vuc_hdr_type(&r.msg.hdr), r.is_error, h.id);
     else
         vuc_check(ctx);
     vuc_reply_release(&r);
