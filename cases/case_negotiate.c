@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * negotiate.*: VFIO_USER_VERSION (spec: "VFIO_USER_VERSION", "Message
- * sizes", "Read and Write Operations").
+ * sizes", "Read and Write Operations"). Each case judges one rule of the
+ * negotiation; a proposal of vucert's defaults that the server refuses is
+ * negotiate.version.major's to judge (as in every other case's setup), a
+ * refused proposal of minor 0 negotiate.version.older-minor's.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,48 +14,75 @@
 #include "cases_priv.h"
 #include "vucert/codec.h"
 
-#define SPEC_VERSION "VFIO_USER_VERSION"
+#define SPEC_VERSION      "VFIO_USER_VERSION"
+#define OWNER_DEFAULTS    "negotiate.version.major"
+#define OWNER_OLDER_MINOR "negotiate.version.older-minor"
 
-/* Negotiate on a fresh connection; false (verdict recorded) unless a
- * success reply arrived. */
-static bool negotiate(struct vuc_ctx *ctx, uint16_t major, uint16_t minor,
-                      const char *json)
+enum neg {
+    NEG_OK,      /* a success reply */
+    NEG_REFUSED, /* an error reply, or the connection closed (`how`) */
+    NEG_BAD,     /* a verdict was recorded */
+};
+
+/* Negotiate on a fresh connection. */
+static enum neg negotiate(struct vuc_ctx *ctx, uint16_t major, uint16_t minor,
+                          const char *json, char *how, size_t howcap)
 {
     struct vuc_reply r;
     char eb[16];
     int rc;
 
     if (vuc_ctx_connect_raw(ctx) == NULL)
-        return false;
+        return NEG_BAD;
     rc = vuc_client_negotiate(ctx->cl, major, minor, json, &r);
+    if (rc == -ECONNRESET || rc == -EPIPE) {
+        snprintf(how, howcap, "the server closed the connection");
+        return NEG_REFUSED;
+    }
     if (rc < 0) {
         vuc_case_report_rc(ctx, rc, "VERSION");
-        return false;
+        vuc_reply_release(&r); /* a reply it could not decode */
+        return NEG_BAD;
     }
     if (r.is_error) {
-        vuc_verdict(ctx, VUC_FAIL, "VERSION %u.%u was rejected (errno %s)",
-                    major, minor, vuc_errno_name(r.error, eb, sizeof(eb)));
+        snprintf(how, howcap, "an error reply, errno %s",
+                 vuc_errno_name(r.error, eb, sizeof(eb)));
         vuc_reply_release(&r);
-        return false;
+        return NEG_REFUSED;
     }
     vuc_reply_release(&r);
-    return true;
+    return NEG_OK;
 }
 
 /* negotiate.version.major: the reply's major equals the proposal. */
 static void version_major(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
     const struct vuc_negotiated *n;
+    char how[64];
 
     (void)c;
-    if (!negotiate(ctx, VUC_VERSION_MAJOR, VUC_VERSION_MINOR, NULL))
+    switch (negotiate(ctx, VUC_VERSION_MAJOR, VUC_VERSION_MINOR, NULL, how,
+                      sizeof(how))) {
+    case NEG_BAD:
         return;
+    case NEG_REFUSED:
+        /* the server negotiated this before the run */
+        vuc_blocked(ctx, OWNER_DEFAULTS,
+                    "vucert's VERSION %u.%u with its default capabilities "
+                    "was refused (%s)",
+                    VUC_VERSION_MAJOR, VUC_VERSION_MINOR, how);
+        return;
+    case NEG_OK:
+        break;
+    }
     n = vuc_client_negotiated(ctx->cl);
     if (n->major != VUC_VERSION_MAJOR)
-        vuc_verdict(ctx, VUC_FAIL,
+        vuc_verdict(ctx, VUC_VIOLATION(ctx),
                     "proposed major %u, the reply says %u (\"The major "
                     "version in the reply must be the same as proposed\")",
                     VUC_VERSION_MAJOR, n->major);
+    else
+        vuc_check(ctx);
 }
 
 /* negotiate.version.minor: the reply's minor is not above the proposal,
@@ -60,19 +90,59 @@ static void version_major(struct vuc_ctx *ctx, const struct vuc_case *c)
 static void version_minor(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
     static const uint16_t minors[] = {VUC_VERSION_MINOR, 0};
+    char how[64];
 
     (void)c;
     for (size_t i = 0; i < sizeof(minors) / sizeof(minors[0]); i++) {
         const struct vuc_negotiated *n;
-        if (!negotiate(ctx, VUC_VERSION_MAJOR, minors[i], NULL))
+        switch (negotiate(ctx, VUC_VERSION_MAJOR, minors[i], NULL, how,
+                          sizeof(how))) {
+        case NEG_BAD:
             return;
+        case NEG_REFUSED:
+            vuc_blocked(ctx,
+                        minors[i] == VUC_VERSION_MINOR ? OWNER_DEFAULTS
+                                                       : OWNER_OLDER_MINOR,
+                        "VERSION %u.%u was refused (%s)", VUC_VERSION_MAJOR,
+                        minors[i], how);
+            return;
+        case NEG_OK:
+            break;
+        }
         n = vuc_client_negotiated(ctx->cl);
-        if (n->minor > minors[i])
-            vuc_verdict(ctx, VUC_FAIL,
+        if (n->minor > minors[i]) {
+            vuc_verdict(ctx, VUC_VIOLATION(ctx),
                         "proposed minor %u, the reply says %u (\"The minor "
                         "version in the reply must be equal to or less than "
                         "the minor version proposed\")",
                         minors[i], n->minor);
+            return;
+        }
+        vuc_check(ctx);
+    }
+}
+
+/* negotiate.version.older-minor: a proposal of minor 0 is taken. */
+static void older_minor(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    char how[64];
+
+    (void)c;
+    switch (negotiate(ctx, VUC_VERSION_MAJOR, 0, NULL, how, sizeof(how))) {
+    case NEG_BAD:
+        return;
+    case NEG_REFUSED:
+        vuc_verdict(ctx, VUC_VIOLATION(ctx),
+                    "VERSION %u.0 was refused (%s), while %u.%u is taken "
+                    "(\"Both the client and server must support all minor "
+                    "versions less than the maximum minor version it "
+                    "supports\")",
+                    VUC_VERSION_MAJOR, how, VUC_VERSION_MAJOR,
+                    VUC_VERSION_MINOR);
+        return;
+    case NEG_OK:
+        vuc_check(ctx);
+        return;
     }
 }
 
@@ -91,37 +161,79 @@ static void caps_subset(struct vuc_ctx *ctx, const struct vuc_case *c)
         {"{\"capabilities\":{}}", 0},
         {"{}", 0},
     };
+    unsigned judged = 0;
+    char how[64];
 
     (void)c;
     for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++) {
         const struct vuc_negotiated *n;
         unsigned extra;
-        if (!negotiate(ctx, VUC_VERSION_MAJOR, VUC_VERSION_MINOR,
-                       props[i].json))
+        bool ok = true;
+        switch (negotiate(ctx, VUC_VERSION_MAJOR, VUC_VERSION_MINOR,
+                          props[i].json, how, sizeof(how))) {
+        case NEG_BAD:
             return;
+        case NEG_REFUSED:
+            /* "If the server requires a capability the client did not
+             * include, it closes the connection": nothing to judge */
+            vuc_note(ctx, "the server refused the proposal %s (%s)",
+                     props[i].json, how);
+            continue;
+        case NEG_OK:
+            break;
+        }
         n = vuc_client_negotiated(ctx->cl);
         extra = n->caps.present & ~props[i].proposed;
         for (unsigned b = 0; b < 6; b++) {
-            if (extra & (1u << b))
-                vuc_verdict(ctx, VUC_FAIL,
+            if (extra & (1u << b)) {
+                vuc_verdict(ctx, VUC_VIOLATION(ctx),
                             "proposed %s, the reply adds \"%s\" (\"The "
                             "capability list must be a subset of those "
                             "proposed\")",
                             props[i].json, cap_names[b]);
+                ok = false;
+            }
         }
-        if (n->caps.unknown > 0)
-            vuc_verdict(ctx, VUC_FAIL,
+        if (n->caps.unknown > 0) {
+            vuc_verdict(ctx, VUC_VIOLATION(ctx),
                         "proposed %s, the reply adds %u capabilities vucert "
                         "did not propose: %s",
                         props[i].json, n->caps.unknown, n->json ? n->json : "");
+            ok = false;
+        }
+        if (!ok)
+            return;
+        vuc_check(ctx);
+        judged++;
     }
+    if (judged == 0)
+        vuc_verdict(ctx, VUC_SKIP,
+                    "the server refused every proposal with fewer "
+                    "capabilities, so no reply's capabilities could be "
+                    "compared with one");
 }
 
 /* negotiate.json.absent: version data is optional. */
 static void json_absent(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
+    char how[64];
+
     (void)c;
-    negotiate(ctx, VUC_VERSION_MAJOR, VUC_VERSION_MINOR, "");
+    switch (negotiate(ctx, VUC_VERSION_MAJOR, VUC_VERSION_MINOR, "", how,
+                      sizeof(how))) {
+    case NEG_BAD:
+        return;
+    case NEG_REFUSED:
+        vuc_verdict(ctx, VUC_VIOLATION(ctx),
+                    "VERSION %u.%u without version data was refused (%s); "
+                    "the version data is \"Optional\", and the server "
+                    "\"sends a VFIO_USER_VERSION reply\" to the proposal",
+                    VUC_VERSION_MAJOR, VUC_VERSION_MINOR, how);
+        return;
+    case NEG_OK:
+        vuc_check(ctx);
+        return;
+    }
 }
 
 /* negotiate.json.malformed: garbage version data. */
@@ -135,52 +247,146 @@ static void json_malformed(struct vuc_ctx *ctx, const struct vuc_case *c)
         return;
     rc = vuc_client_negotiate(ctx->cl, VUC_VERSION_MAJOR, VUC_VERSION_MINOR,
                               "{\"capabilities\": {\"max_msg_fds\": ", &r);
-    if (rc == -ECONNRESET || rc == -EPIPE)
-        return; /* closing the connection is an answer */
-    if (rc == -EPROTO) {
-        /* a reply arrived but it is malformed */
-        vuc_verdict(ctx, VUC_FAIL, "%s", vuc_client_last_error(ctx->cl));
+    if (rc == -ECONNRESET || rc == -EPIPE) {
+        vuc_check(ctx); /* closing the connection is an answer */
+        return;
+    }
+    if (rc == -EPROTO && r.msg.hdr.cmd == VUC_CMD_VERSION && !r.is_error) {
+        /* a success reply whose version data vucert cannot read: it
+         * was accepted all the same */
+        vuc_verdict(ctx, VUC_VIOLATION(ctx),
+                    "VERSION with malformed JSON was accepted (and the "
+                    "reply's version data is unreadable too: %s); the "
+                    "server could not have understood the proposal "
+                    "(Security Considerations: input \"should\" be "
+                    "validated)",
+                    vuc_client_last_error(ctx->cl));
         vuc_reply_release(&r);
         return;
     }
     if (rc < 0) {
         vuc_case_report_rc(ctx, rc, "VERSION with malformed JSON");
+        vuc_reply_release(&r);
         return;
     }
     if (!r.is_error)
-        vuc_verdict(ctx, VUC_NON_STRICT,
+        vuc_verdict(ctx, VUC_VIOLATION(ctx),
                     "VERSION with malformed JSON was accepted; the spec "
                     "defines version data as JSON, so the server could not "
-                    "have understood the proposal");
+                    "have understood the proposal (Security Considerations: "
+                    "input \"should\" be validated)");
+    else
+        vuc_check(ctx);
     vuc_reply_release(&r);
 }
 
-/* negotiate.limits.max-data-xfer-size: a transfer of exactly the
- * server's max_data_xfer_size is accepted. */
+/* negotiate.limits.not-above-proposal: what the reply announces as the
+ * server's max_data_xfer_size, against vucert's default proposal and a
+ * small one. */
+static void not_above_proposal(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    static const char small[] =
+        "{\"capabilities\":{\"max_data_xfer_size\":8192}}";
+    const char *props[] = {vuc_client_default_caps_json(), small};
+    unsigned judged = 0;
+    char how[64];
+
+    (void)c;
+    for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++) {
+        const struct vuc_negotiated *n;
+        struct vuc_caps mine;
+        uint64_t p, got;
+        vuc_caps_defaults(&mine);
+        if (vuc_caps_parse(props[i], strlen(props[i]), &mine) < 0) {
+            vuc_verdict(ctx, VUC_ERROR, "vucert cannot parse its proposal %s",
+                        props[i]);
+            return;
+        }
+        p = mine.max_data_xfer_size;
+        switch (negotiate(ctx, VUC_VERSION_MAJOR, VUC_VERSION_MINOR, props[i],
+                          how, sizeof(how))) {
+        case NEG_BAD:
+            return;
+        case NEG_REFUSED:
+            if (i == 0) {
+                vuc_blocked(ctx, OWNER_DEFAULTS,
+                            "vucert's default proposal was refused (%s)", how);
+                return;
+            }
+            vuc_note(ctx, "the server refused the proposal %s (%s)", props[i],
+                     how);
+            continue;
+        case NEG_OK:
+            break;
+        }
+        n = vuc_client_negotiated(ctx->cl);
+        got = n->caps.max_data_xfer_size;
+        if ((n->caps.present & VUC_CAP_MAX_DATA_XFER_SIZE) && got > p) {
+            vuc_verdict(ctx, VUC_VIOLATION(ctx),
+                        "proposed max_data_xfer_size %llu, the reply "
+                        "announces %llu. Message sizes: \"the client and "
+                        "server may each specify a max_data_xfer_size "
+                        "value\", and a count \"must not exceed the value of "
+                        "max_data_xfer_size of the peer\": a larger value "
+                        "says the server takes more; vucert keeps to its "
+                        "proposal",
+                        (unsigned long long)p, (unsigned long long)got);
+            return;
+        }
+        vuc_check(ctx);
+        judged++;
+    }
+    if (judged == 0)
+        vuc_verdict(ctx, VUC_SKIP, "no proposal was taken");
+}
+
+/*
+ * negotiate.limits.max-data-xfer-size: a transfer of exactly the agreed
+ * max_data_xfer_size is accepted. The agreed value is the client's
+ * limit: the server's reply, capped at vucert's proposal (4096), so what
+ * is read, written and allocated never follows a larger claim.
+ */
 static void limit_xfer(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
+    static const char proposal[] =
+        "{\"capabilities\":{\"max_data_xfer_size\":4096}}";
     const struct vuc_negotiated *n;
     struct vuc_region_info ri;
     uint64_t limit;
     uint8_t *buf;
     uint32_t err = 0;
-    char eb[16];
+    char eb[16], how[64];
     int rc;
 
     (void)c;
-    if (!negotiate(ctx, VUC_VERSION_MAJOR, VUC_VERSION_MINOR,
-                   "{\"capabilities\":{\"max_data_xfer_size\":4096}}"))
+    switch (negotiate(ctx, VUC_VERSION_MAJOR, VUC_VERSION_MINOR, proposal, how,
+                      sizeof(how))) {
+    case NEG_BAD:
         return;
+    case NEG_REFUSED:
+        vuc_verdict(ctx, VUC_SKIP,
+                    "the server refused the proposal %s (%s); the spec "
+                    "names no value a server must take",
+                    proposal, how);
+        return;
+    case NEG_OK:
+        break;
+    }
     n = vuc_client_negotiated(ctx->cl);
     limit = n->limits.max_data_xfer_size;
-    if (limit == 0 || limit > (64u << 20)) {
+    if (limit == 0 || limit > 4096) {
         vuc_verdict(ctx, VUC_SKIP, "max_data_xfer_size %llu is not testable",
                     (unsigned long long)limit);
         return;
     }
     for (uint32_t idx = 0; idx < VUC_PCI_NUM_REGIONS; idx++) {
-        if (vuc_client_region_info(ctx->cl, idx, &ri, NULL) < 0)
+        rc = vuc_client_region_info(ctx->cl, idx, &ri, &err);
+        if (rc == -EREMOTEIO)
             continue;
+        if (rc < 0) {
+            vuc_case_report_rc(ctx, rc, "DEVICE_GET_REGION_INFO");
+            return;
+        }
         if ((ri.flags & (VUC_REGION_FLAG_READ | VUC_REGION_FLAG_WRITE)) !=
                 (VUC_REGION_FLAG_READ | VUC_REGION_FLAG_WRITE) ||
             ri.size < limit)
@@ -190,6 +396,7 @@ static void limit_xfer(struct vuc_ctx *ctx, const struct vuc_case *c)
             vuc_verdict(ctx, VUC_ERROR, "out of memory");
             return;
         }
+        /* the write puts back what the read got */
         rc =
             vuc_client_region_read(ctx->cl, idx, 0, buf, (uint32_t)limit, &err);
         if (rc == 0)
@@ -197,15 +404,17 @@ static void limit_xfer(struct vuc_ctx *ctx, const struct vuc_case *c)
                                          &err);
         free(buf);
         if (rc == -EREMOTEIO)
-            vuc_verdict(ctx, VUC_FAIL,
+            vuc_verdict(ctx, VUC_VIOLATION(ctx),
                         "a %llu-byte access to region %u (exactly the "
-                        "negotiated max_data_xfer_size) was rejected with "
+                        "agreed max_data_xfer_size) was rejected with "
                         "errno %s",
                         (unsigned long long)limit, idx,
                         vuc_errno_name(err, eb, sizeof(eb)));
         else if (rc < 0)
             vuc_case_report_rc(ctx, rc,
                                "REGION_READ/WRITE at max_data_xfer_size");
+        else
+            vuc_check(ctx);
         return;
     }
     vuc_verdict(ctx, VUC_SKIP,
@@ -218,21 +427,51 @@ size_t vuc_cases_negotiate(struct vuc_case *out, size_t max)
 {
     size_t n = 0;
 
+    /* "The major version in the reply must be the same as proposed." */
     VUC_CASE("negotiate.version.major", "the reply's major equals the proposal",
              SPEC_VERSION, "must", version_major, 0, 0, NULL);
+    /* "The minor version in the reply must be equal to or less than the
+     * minor version proposed." */
     VUC_CASE("negotiate.version.minor", "the reply's minor is not above it",
              SPEC_VERSION, "must", version_minor, 0, 0, NULL);
+    /* "Both the client and server must support all minor versions less
+     * than the maximum minor version it supports." */
+    VUC_CASE("negotiate.version.older-minor",
+             "a proposal of minor 0 is accepted", SPEC_VERSION, "must",
+             older_minor, 0, 0, NULL);
+    /* "The capability list must be a subset of those proposed." */
     VUC_CASE("negotiate.caps.subset",
              "the reply's capabilities are a subset of the proposal",
              SPEC_VERSION, "must", caps_subset, 0, 0, NULL);
+    /* The version data is "Optional" (the client's choice), and to the
+     * proposal the server "sends a VFIO_USER_VERSION reply according to
+     * the following rules": nothing lets it require the data. */
     VUC_CASE("negotiate.json.absent",
-             "VERSION without version data is accepted", SPEC_VERSION, "must",
-             json_absent, 0, 0, NULL);
+             "VERSION without version data is accepted", SPEC_VERSION,
+             "sends a reply", json_absent, 0, 0, NULL);
+    /* The Version section says nothing of data that is not JSON; Security
+     * Considerations: tools "should be used on both sides to validate
+     * input". */
     VUC_CASE("negotiate.json.malformed",
              "malformed version JSON is rejected or the connection closed",
-             SPEC_VERSION, "should", json_malformed, 0, 0, NULL);
+             "Security Considerations", "should", json_malformed, 0, 0, NULL);
+    /* Each capability is what "the sender supports", and Message sizes:
+     * "the client and server may each specify a max_data_xfer_size
+     * value"; a count "must not exceed the value of max_data_xfer_size
+     * of the peer". Nothing ties the server's value to the client's (the
+     * subset rule is about the list of names): a larger one is the
+     * server's choice, IMPL-DEFINED. */
+    VUC_CASE("negotiate.limits.not-above-proposal",
+             "the reply's max_data_xfer_size is not above the proposal",
+             "Message sizes", "may each specify", not_above_proposal, 0, 0,
+             NULL);
+    /* max_data_xfer_size is the "Maximum count for data transfer
+     * messages" (VFIO_USER_VERSION); Message sizes: it "defines the
+     * maximum data that may be read or written". A maximum the server
+     * itself announced leaves it no room to refuse exactly that much. */
     VUC_CASE("negotiate.limits.max-data-xfer-size",
-             "a transfer of exactly max_data_xfer_size is accepted",
-             SPEC_VERSION, "must", limit_xfer, 0, 0, NULL);
+             "a transfer of exactly the agreed max_data_xfer_size is "
+             "accepted",
+             SPEC_VERSION, "defines the maximum", limit_xfer, 0, 0, NULL);
     return n;
 }
