@@ -122,7 +122,11 @@ def test_no_migration_gets_a_headline_not_passes(bins, certify, quirk):
 def test_server_claiming_more_than_proposed_is_not_believed(bins, certify):
     r = run(certify, bins, "--quirk", "max-xfer-above-proposal")
     v = r.verdicts()
-    assert v["negotiate.limits.not-above-proposal"] == "FAIL"
+    # each side's max_data_xfer_size is what "the sender supports": a
+    # larger one is the server's business, recorded; vucert keeps to its
+    # own proposal and every other case runs as on a clean server
+    assert v["negotiate.limits.not-above-proposal"] == "IMPL-DEFINED"
     assert all(c["verdict"] in ("PASS", "SKIP")
                for c in r.results["cases"]
                if c["id"] != "negotiate.limits.not-above-proposal")
+    assert r.rc == 0
