@@ -10,7 +10,7 @@ import pytest
 
 from conftest import FLAG_SETS, PROFILE, STATES, advertised, server_cmd
 
-N_CASES = 186
+N_CASES = 194
 
 
 def expected_skip(cid, flags):

@@ -12,60 +12,6 @@ WITH_PRE = [f for f in FLAG_SETS if "pre-copy" in f]
 # a stream that never ends must not make a test read gigabytes
 LIMIT = ["--stream-limit", "16M"]
 
-# quirk: (flag sets, required verdicts, allowed ids)
-QUIRKS = {
-    "read-pads-to-requested": (
-        ["stop-copy,pre-copy"],
-        {"stream.read.full-to-end": "FAIL", "stream.read.eof-sticky": "FAIL"},
-        # every case that needs a saved stream cannot run (ERROR) or fails
-        [r"stream\..*", r"fsm\.RESUMING\..*", r"fsm\.reset\.from\.RESUMING"]),
-    "read-allowed-in-running": (
-        ["stop-copy,pre-copy"],
-        {"stream.read.outside-saving": "FAIL"},
-        [r"stream\.read\.outside-saving", r"stream\.error-reply\.form"]),
-    "write-allowed-outside-resuming": (
-        ["stop-copy,pre-copy"],
-        {"stream.write.outside-resuming": "FAIL"},
-        [r"stream\.write\.outside-resuming", r"stream\.error-reply\.form"]),
-    "resume-accepts-truncated": (
-        ["stop-copy,pre-copy"],
-        {"stream.resume.truncated": "FAIL", "stream.resume.empty": "FAIL"},
-        [r"stream\.resume\.(truncated|empty)"]),
-    "resume-accepts-corrupt": (
-        ["stop-copy,pre-copy"],
-        {"stream.resume.corrupt": "FAIL"}, [r"stream\.resume\.corrupt"]),
-    "eof-not-sticky": (
-        ["stop-copy,pre-copy"],
-        {"stream.read.eof-sticky": "FAIL"}, [r"stream\.read\.eof-sticky"]),
-    "read-over-max-accepted": (
-        ["stop-copy,pre-copy"],
-        {"stream.read.over-max": "FAIL"}, [r"stream\.read\.over-max"]),
-    "precopy-loses-dirty-state": (
-        WITH_PRE,
-        {"stream.roundtrip": "FAIL"}, [r"stream\.roundtrip"]),
-}
-
-PARAMS = [(q, f) for q, (sets, _, _) in QUIRKS.items() for f in sets]
-
-
-@pytest.mark.parametrize("quirk,flags", PARAMS)
-def test_stream_quirk_is_caught(bins, certify, quirk, flags):
-    _, required, allowed = QUIRKS[quirk]
-    r = certify("--server-cmd",
-                server_cmd(bins, "--migration-flags", flags, "--quirk",
-                           quirk),
-                "--profile", str(PROFILE), *LIMIT)
-    v = r.verdicts()
-    for cid, verdict in required.items():
-        assert v[cid] == verdict, (cid, r.case(cid))
-    for c in r.results["cases"]:
-        if c["verdict"] == "PASS":
-            continue
-        if c["verdict"] == "SKIP" and expected_skip(c["id"], flags):
-            continue
-        assert any(re.fullmatch(p, c["id"]) for p in allowed), \
-            f"{quirk} also changed {c['id']}: {c}"
-
 
 def test_padding_server_is_bounded_by_stream_limit(bins, certify):
     r = certify("--server-cmd",
