@@ -832,14 +832,81 @@ static void feature_unknown_flags(struct vuc_ctx *ctx, const struct vuc_case *c)
         vuc_check(ctx);
 }
 
-/* robust.resources.end: the runner recorded the server's usage before the
- * first robust.* case; compare now. */
+/* One client of the resources workload: negotiate, a request cut short,
+ * a DMA_MAP that passes an fd, then leave without unmapping: everything
+ * the server took for this client must go with it (spec: Client
+ * Disconnection: "all client memory regions are unmapped and cleaned up
+ * (including closing any passed file descriptors)"). false after a
+ * verdict. */
+static bool resources_client(struct vuc_ctx *ctx, int memfd, unsigned i)
+{
+    struct vuc_dma_map m = {.argsz = 32,
+                            .flags = VUC_DMA_FLAG_READ | VUC_DMA_FLAG_WRITE,
+                            .offset = 0,
+                            .addr = 0x100000000ull + (uint64_t)i * 4096u,
+                            .size = 4096};
+    uint8_t p[32], shortp[8] = {0};
+    struct vuc_reply r;
+    int rc;
+
+    if (vuc_ctx_connect(ctx) == NULL)
+        return false;
+    rc = vuc_client_call(ctx->cl, VUC_CMD_DEVICE_GET_INFO, shortp,
+                         sizeof(shortp), NULL, 0, &r);
+    if (rc == 0)
+        vuc_reply_release(&r);
+    else if (rc != -ECONNRESET)
+        return (vuc_case_report_rc(ctx, rc, "DEVICE_GET_INFO cut short"),
+                false);
+    if (rc == 0) {
+        vuc_dma_map_encode(&m, p, sizeof(p));
+        rc = vuc_client_call(ctx->cl, VUC_CMD_DMA_MAP, p, sizeof(p), &memfd, 1,
+                             &r);
+        if (rc == 0)
+            vuc_reply_release(&r);
+        else if (rc != -ECONNRESET)
+            return (vuc_case_report_rc(ctx, rc, "DMA_MAP with an fd"), false);
+    }
+    vuc_ctx_disconnect(ctx);
+    return true;
+}
+
+/* A fresh client that gets an answer: a server that serves one client at
+ * a time has then finished with the ones before. The caller measures
+ * with it connected (the same at both ends of the comparison) and then
+ * disconnects. */
+static bool settled(struct vuc_ctx *ctx)
+{
+    struct vuc_device_info di = {.argsz = 16};
+    uint8_t p[16];
+    struct vuc_reply r;
+    int rc;
+
+    if (vuc_ctx_connect(ctx) == NULL)
+        return false;
+    vuc_device_info_encode(&di, p, sizeof(p));
+    rc = vuc_client_call(ctx->cl, VUC_CMD_DEVICE_GET_INFO, p, sizeof(p), NULL,
+                         0, &r);
+    if (rc < 0) {
+        vuc_case_report_rc(ctx, rc, "DEVICE_GET_INFO");
+        return false;
+    }
+    vuc_reply_release(&r);
+    return true;
+}
+
+/*
+ * robust.resources.end: the server's fds and memory do not grow over 64
+ * clients that each leave something behind. The case makes its own
+ * workload, so its verdict does not depend on which cases ran before it.
+ */
 static void resources(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
-    struct vuc_run_info *info = ctx->info;
+    enum { CLIENTS = 64 };
     pid_t pid = vuc_target_pid(ctx->target);
-    long fds, rss;
+    long fds0, rss0, fds, rss;
     bool ok = true;
+    int memfd;
 
     (void)c;
     if (pid <= 0) {
@@ -848,37 +915,58 @@ static void resources(struct vuc_ctx *ctx, const struct vuc_case *c)
                     "--server-cmd or --server-pid)");
         return;
     }
-    if (info->usage_pid != pid || info->usage_runs < 2) {
-        vuc_verdict(ctx, VUC_SKIP,
-                    info->usage_pid == 0 || info->usage_runs < 2
-                        ? "no other robust.* case ran, so there is nothing "
-                          "to compare"
-                        : "the server was restarted during the robustness "
-                          "run, so its usage cannot be compared");
+    /* one client first, so that what a server sets up once is counted
+     * before the measurement */
+    memfd = memfd_create("vucert-resources", MFD_CLOEXEC);
+    if (memfd < 0 || ftruncate(memfd, 4096) < 0) {
+        vuc_verdict(ctx, VUC_ERROR, "memfd_create: %s", strerror(errno));
+        if (memfd >= 0)
+            close(memfd);
         return;
     }
-    sleep_ms(100); /* let the server finish with the last disconnect */
+    if (!resources_client(ctx, memfd, 0) || !settled(ctx))
+        goto out;
+    if (vuc_target_usage(ctx->target, &fds0, &rss0) < 0) {
+        vuc_verdict(ctx, VUC_SKIP, "cannot read /proc/%d", (int)pid);
+        goto out;
+    }
+    for (unsigned i = 1; i <= CLIENTS; i++)
+        if (!resources_client(ctx, memfd, i))
+            goto out;
+    if (!settled(ctx))
+        goto out;
+    if (vuc_target_pid(ctx->target) != pid) {
+        vuc_verdict(ctx, VUC_SKIP,
+                    "the server is a new process after the workload (it "
+                    "exits when its client leaves, or was restarted), so "
+                    "its usage cannot be compared");
+        goto out;
+    }
     if (vuc_target_usage(ctx->target, &fds, &rss) < 0) {
         vuc_verdict(ctx, VUC_SKIP, "cannot read /proc/%d", (int)pid);
-        return;
+        goto out;
     }
-    if (fds > info->usage_fds + FD_GROWTH_MAX) {
+    if (fds > fds0 + FD_GROWTH_MAX) {
         vuc_verdict(ctx, VUC_VIOLATION(ctx),
                     "the server's open file descriptors grew from %ld to %ld "
-                    "over %u robustness cases (a leak: every connection, fd "
-                    "and mapping of those cases is gone; %s)",
-                    info->usage_fds, fds, info->usage_runs - 1, Q_DOS);
+                    "over %d clients that each mapped memory with an fd and "
+                    "left (a leak: \"all client memory regions are unmapped "
+                    "and cleaned up (including closing any passed file "
+                    "descriptors)\"; %s)",
+                    fds0, fds, CLIENTS, Q_DOS);
         ok = false;
     }
-    if (rss > info->usage_rss_kib + RSS_GROWTH_MAX_KIB) {
+    if (rss > rss0 + RSS_GROWTH_MAX_KIB) {
         vuc_verdict(ctx, VUC_VIOLATION(ctx),
                     "the server's resident memory grew from %ld KiB to %ld "
-                    "KiB over the robustness run (bound: +%d KiB; %s)",
-                    info->usage_rss_kib, rss, RSS_GROWTH_MAX_KIB, Q_DOS);
+                    "KiB over %d clients (bound: +%d KiB; %s)",
+                    rss0, rss, CLIENTS, RSS_GROWTH_MAX_KIB, Q_DOS);
         ok = false;
     }
     if (ok)
         vuc_check(ctx);
+out:
+    close(memfd);
 }
 
 /* What the spec says of a server that takes each input (case arg). */

@@ -144,16 +144,25 @@ static bool arc(struct vuc_ctx *ctx, uint32_t from, uint32_t to)
 }
 
 /* Stop dirty logging a device may keep across reconnects and resets:
- * a case must not depend on what an earlier one left (the reply does not
- * matter; most devices answer that logging is not on). */
-static void stop_logging(struct vuc_ctx *ctx)
+ * a case must not depend on what an earlier one left. An error reply is
+ * fine (most devices answer that logging is not on, or that they have no
+ * logging); no usable reply at all is a failure of the step, owned by
+ * the case that judges STOP. */
+static bool stop_logging(struct vuc_ctx *ctx)
 {
+    const char *prev = vuc_setup_begin(ctx, "dirty.stop.valid");
     struct vuc_reply r;
+    int rc = vuc_client_feature(ctx->cl,
+                                VUC_FEATURE_SET | VUC_FEATURE_DMA_LOGGING_STOP,
+                                VUC_FEATURE_HDR_SIZE, NULL, 0, &r);
 
-    if (vuc_client_feature(ctx->cl,
-                           VUC_FEATURE_SET | VUC_FEATURE_DMA_LOGGING_STOP,
-                           VUC_FEATURE_HDR_SIZE, NULL, 0, &r) == 0)
-        vuc_reply_release(&r);
+    if (rc < 0) {
+        vuc_case_report_rc(ctx, rc, "setup: DMA_LOGGING_STOP");
+        return false;
+    }
+    vuc_reply_release(&r);
+    vuc_setup_end(ctx, prev);
+    return true;
 }
 
 bool vuc_case_fresh(struct vuc_ctx *ctx)
@@ -175,9 +184,8 @@ bool vuc_case_fresh(struct vuc_ctx *ctx)
         return false;
     }
     vuc_reply_release(&r);
-    if (!vuc_case_get(ctx, &st))
+    if (!vuc_case_get(ctx, &st) || !stop_logging(ctx))
         return false;
-    stop_logging(ctx);
     if (st == VUC_STATE_RUNNING) {
         vuc_setup_end(ctx, prev);
         return true;

@@ -611,17 +611,6 @@ void vuc_run_case(struct vuc_target *t, struct vuc_target *dest,
         vuc_verdict(&ctx, VUC_ERROR, "restarting the destination: %s", err);
         goto out;
     }
-    /* robust.resources.end compares the server's fds and memory with
-     * what they were before the first robust.* case */
-    if (strncmp(c->id, "robust.", 7) == 0) {
-        pid_t pid = vuc_target_pid(t);
-        if (pid > 0 && info->usage_pid != pid &&
-            vuc_target_usage(t, &info->usage_fds, &info->usage_rss_kib) == 0) {
-            info->usage_pid = pid;
-            info->usage_runs = 0;
-        }
-        info->usage_runs++;
-    }
     ctx.err_from = vuc_target_stderr_size(t);
     c->run(&ctx, c);
     take_notes(&ctx, ctx.cl);

@@ -199,10 +199,6 @@ struct vuc_run_info {
     bool strict;              /* --strict */
     bool shuffled;            /* --shuffle SEED */
     uint64_t shuffle_seed;
-    /* robust.resources.*: the server's usage before the robustness run */
-    pid_t usage_pid;
-    long usage_fds, usage_rss_kib;
-    unsigned usage_runs; /* robust.* cases run since the recording */
 };
 
 /* ---- the per-case context ---- */

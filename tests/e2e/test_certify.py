@@ -1,7 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """vucert certify against the clean vucert-server: every case PASS, or
 SKIP for a stated reason; the reports and the command-line contract."""
-import json
 import re
 import subprocess
 import xml.etree.ElementTree as ET
@@ -90,12 +89,19 @@ def test_reports(bins, certify):
     assert res["version"]
     assert res["server"]["version"] == "0.1"
     for c in res["cases"]:
-        assert set(c) >= {"id", "title", "spec", "level", "verdict",
-                          "reason", "duration_ms"}
-        assert c["level"] in ("MUST", "SHOULD")
+        assert set(c) >= {"id", "title", "spec", "source", "level",
+                          "verdict", "reason", "root_cause", "notes",
+                          "checks", "duration_ms"}
+        assert c["level"] in ("MUST", "SHOULD", "MAY")
+        assert c["source"]
+        # a PASS is a check that was made
+        assert c["verdict"] != "PASS" or c["checks"] >= 1, c
+    assert res["started"] and res["command_line"].startswith("vucert ")
     s = res["summary"]
     assert sum(s[k] for k in ("PASS", "FAIL", "NON-STRICT", "IMPL-DEFINED",
-                              "SKIP", "ERROR")) == s["total"] == N_CASES
+                              "SKIP", "ERROR", "BLOCKED")) == s["total"] == \
+        N_CASES
+    assert s["not_passed"] == 0 and s["root_causes"] == []
     suite = ET.parse(r.report_dir / "junit.xml").getroot().find("testsuite")
     assert int(suite.get("tests")) == N_CASES
     assert int(suite.get("failures")) == 0

@@ -1,12 +1,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Migration data streams: the stream.* cases against the clean server and
 its stream quirks, and a real migration between two servers."""
-import re
 
 import pytest
 
 from conftest import FLAG_SETS, PROFILE, server_cmd
-from test_certify import expected_skip
 
 WITH_PRE = [f for f in FLAG_SETS if "pre-copy" in f]
 # a stream that never ends must not make a test read gigabytes
