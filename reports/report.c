@@ -638,6 +638,25 @@ static void junit_blocked(FILE *f, const struct vuc_result *r, const char *root)
     fprintf(f, "</failure>\n  ");
 }
 
+/* The root causes of a run and the report file to write them into;
+ * on failure neither is left to free. */
+static int open_with_causes(const char *path, const struct vuc_run_info *info,
+                            const struct vuc_result *res, size_t n,
+                            struct vuc_root_causes *rc, FILE **f)
+{
+    int err = vuc_root_causes_build(res, n, info->strict, rc);
+
+    if (err < 0)
+        return err;
+    *f = fopen(path, "w");
+    if (*f == NULL) {
+        err = -errno;
+        vuc_root_causes_free(rc);
+        return err;
+    }
+    return 0;
+}
+
 int vuc_report_junit(const char *path, const struct vuc_run_info *info,
                      const struct vuc_result *res, size_t n)
 {
@@ -647,15 +666,9 @@ int vuc_report_junit(const char *path, const struct vuc_run_info *info,
     FILE *f;
     int err;
 
-    err = vuc_root_causes_build(res, n, info->strict, &rc);
+    err = open_with_causes(path, info, res, n, &rc, &f);
     if (err < 0)
         return err;
-    f = fopen(path, "w");
-    if (f == NULL) {
-        err = -errno;
-        vuc_root_causes_free(&rc);
-        return err;
-    }
     count(res, n, c);
     /* failures are what fails the run but ERROR, so the suite fails
      * exactly when vucert exits 1 */
@@ -805,15 +818,9 @@ int vuc_report_matrix_md(const char *path, const struct vuc_run_info *info,
     FILE *f;
     int err;
 
-    err = vuc_root_causes_build(res, n, info->strict, &rc);
+    err = open_with_causes(path, info, res, n, &rc, &f);
     if (err < 0)
         return err;
-    f = fopen(path, "w");
-    if (f == NULL) {
-        err = -errno;
-        vuc_root_causes_free(&rc);
-        return err;
-    }
     for (size_t i = 0; i < n; i++) {
         char from[32], to[32];
         uint32_t a, b;
