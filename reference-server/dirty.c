@@ -497,6 +497,9 @@ static int start(struct vuc_srv *s, struct vuc_msg *m,
     /* -EOVERFLOW: a range wraps; start_ranges says so in its turn. */
     if (rc < 0 && rc != -EOVERFLOW)
         return EINVAL; /* the ranges are not 16 * num_ranges bytes */
+    /* bug start-refused: ranges given, and the START fails */
+    if (lc.num_ranges > 0 && srv_bug(s, VUC_SRV_BUG(START_REFUSED)))
+        return EINVAL;
     if ((err = start_ranges(s, &lc, page, &v, &nv)) != 0)
         return err;
     /* spec: "page_size hints what tracking granularity the device should
@@ -513,7 +516,8 @@ static int start(struct vuc_srv *s, struct vuc_msg *m,
         dirty_release(s); /* quirk start-twice-accepted */
 
     d->shift = shift;
-    d->all = lc.num_ranges == 0;
+    /* bug all-ranges-logs-nothing: num_ranges 0 covers no mapping */
+    d->all = lc.num_ranges == 0 && !srv_bug(s, VUC_SRV_BUG(ALL_RANGES_NOTHING));
     d->on = true; /* so that cover() sees the page size; undone on error */
     d->bytes = 0;
     for (size_t i = 0; i < nv; i++)
@@ -539,6 +543,9 @@ static int start(struct vuc_srv *s, struct vuc_msg *m,
         return err;
     }
     d->started = true;
+    /* bug start-reply-without-page-size: the reply is the header alone */
+    if (srv_bug(s, VUC_SRV_BUG(START_NO_PAGE_SIZE)))
+        return 0;
 
     /* The request with the page size the device chose (spec: "On output
      * the device will return the page size it selected"); the quirk
@@ -559,6 +566,9 @@ static int stop(struct vuc_srv *s, struct vuc_msg *m, struct srv_reply *r)
     /* The spec gives STOP no data: whatever came is echoed. */
     if (!s->log.on)
         return EINVAL; /* nothing to stop */
+    /* bug stop-refused: logging goes on */
+    if (srv_bug(s, VUC_SRV_BUG(STOP_REFUSED)))
+        return EBUSY;
     /* quirk stop-keeps-logging: "stopped", and logging goes on */
     if (!srv_quirk(s, VUC_SRV_QUIRK_STOP_KEEPS_LOGGING))
         dirty_release(s);

@@ -142,11 +142,16 @@ int srv_h_DMA_MAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
      * VFIO_IOMMU_MAP_DMA). */
     if ((dm.flags & ~VUC_DMA_FLAGS_KNOWN) || !(dm.flags & VUC_DMA_FLAGS_KNOWN))
         return EINVAL;
-    if (m->nfds > 1 || m->fds_truncated)
+    /* bug dma-two-fds-accepted: the first fd taken, the rest closed
+     * with the request */
+    if ((m->nfds > 1 && !srv_bug(s, VUC_SRV_BUG(DMA_TWO_FDS))) ||
+        m->fds_truncated)
         return EINVAL;
     /* spec: offset is "zero if the region is not mappable": a non-zero
-     * one without an fd means the client meant to send one. */
-    if (m->nfds == 0 && dm.offset != 0)
+     * one without an fd means the client meant to send one (the bug
+     * dma-offset-without-fd-accepted maps it as memory without an fd) */
+    if (m->nfds == 0 && dm.offset != 0 &&
+        !srv_bug(s, VUC_SRV_BUG(DMA_OFFSET_NO_FD)))
         return EINVAL;
     /* spec: "A command to map over an existing region must be failed by
      * the server with EEXIST": any overlap. */
@@ -160,7 +165,7 @@ int srv_h_DMA_MAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     nm.iova = dm.addr;
     nm.size = dm.size;
     nm.flags = dm.flags;
-    if (m->nfds == 1 && (rc = map_fd(m->fds[0], &dm, &nm)) != 0)
+    if (m->nfds >= 1 && (rc = map_fd(m->fds[0], &dm, &nm)) != 0)
         return rc;
     /* The fd itself is closed with the request (vuc_msg_release). */
     if ((rc = dirty_mapped(s, dm.addr, dm.size)) != 0) {
@@ -194,6 +199,9 @@ int srv_h_DMA_UNMAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     if (at >= d->n || d->maps[at].iova != du.addr ||
         d->maps[at].size != du.size)
         return ENOENT;
+    /* bug unmap-refused: the mapping stays */
+    if (srv_bug(s, VUC_SRV_BUG(UNMAP_REFUSED)))
+        return EBUSY;
     /* No DMA is in flight (the engine is synchronous): once unmapped,
      * nothing refers to the range. */
     map_release(&d->maps[at]);
@@ -430,6 +438,9 @@ static uint32_t engine(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
     /* The device must not change outside the running states. */
     if (!mig_running(s->mig.state))
         return EBUSY;
+    /* bug dma-stimulus-fails: the engine never writes */
+    if (srv_bug(s, VUC_SRV_BUG(STIMULUS_FAILS)))
+        return EIO;
     if (len == 0)
         return 0;
     if (len > DMA_ENGINE_MAX)

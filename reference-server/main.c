@@ -33,6 +33,9 @@ static void usage(FILE *f)
             "                           stop-copy,pre-copy)\n"
             "  --quirk NAME             be deliberately wrong in one way "
             "(repeatable)\n"
+            "  --bug NAME               handle one input wrongly "
+            "(repeatable; list\n"
+            "                           below)\n"
             "  --max-data-xfer-size N   largest data transfer, bytes "
             "(default 1048576,\n"
             "                           at most %u)\n"
@@ -65,6 +68,12 @@ static void usage(FILE *f)
     for (unsigned i = 0; vuc_srv_quirk_name(i); i++)
         fprintf(f, "  %-28s %s\n", vuc_srv_quirk_name(i),
                 vuc_srv_quirk_desc(i));
+    fprintf(f, "\nbugs:\n");
+    for (unsigned i = 0; vuc_srv_bug_name(i); i++)
+        fprintf(f, "  %-31s %s\n", vuc_srv_bug_name(i), vuc_srv_bug_desc(i));
+    fprintf(f, "  %-31s %s\n", "arc=FROM:TO",
+            "the SET FROM -> TO is decided the other way (state names, or "
+            "*)");
     fprintf(f, "\nchaos modes:\n");
     for (unsigned i = 1; vuc_srv_chaos_name(i); i++)
         fprintf(f, "  %-28s %s\n", vuc_srv_chaos_name(i),
@@ -148,6 +157,7 @@ int main(int argc, char **argv)
         OPT_SOCKET = 256,
         OPT_FLAGS,
         OPT_QUIRK,
+        OPT_BUG,
         OPT_XFER,
         OPT_STATE_SIZE,
         OPT_RESUME_FAIL,
@@ -162,6 +172,7 @@ int main(int argc, char **argv)
         {"socket-path", required_argument, NULL, OPT_SOCKET},
         {"migration-flags", required_argument, NULL, OPT_FLAGS},
         {"quirk", required_argument, NULL, OPT_QUIRK},
+        {"bug", required_argument, NULL, OPT_BUG},
         {"max-data-xfer-size", required_argument, NULL, OPT_XFER},
         {"state-size", required_argument, NULL, OPT_STATE_SIZE},
         {"resume-fail-to-error", no_argument, NULL, OPT_RESUME_FAIL},
@@ -202,6 +213,17 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
             }
             o.quirks |= bit;
+            break;
+        case OPT_BUG:
+            if (vuc_srv_bug_parse(optarg, &o) < 0) {
+                fprintf(stderr,
+                        "vucert-server: unknown bug '%s'; valid bugs:\n",
+                        optarg);
+                for (unsigned i = 0; vuc_srv_bug_name(i); i++)
+                    fprintf(stderr, "  %s\n", vuc_srv_bug_name(i));
+                fprintf(stderr, "  arc=FROM:TO (state names or *)\n");
+                return EXIT_USAGE;
+            }
             break;
         case OPT_XFER:
             if (parse_size(optarg, &o.max_data_xfer_size) < 0)

@@ -257,6 +257,20 @@ static int plan(const struct vuc_srv *s, uint32_t cur, uint32_t target,
     if (srv_quirk(s, VUC_SRV_QUIRK_PLANTED_CRASH) &&
         target == VUC_STATE_PRE_COPY_P2P && !(flags & VUC_MIGRATION_P2P))
         abort();
+    /* bug arc=FROM:TO: this one request decided the other way; a SET
+     * that must be refused goes straight to its target */
+    if (srv_arc_flipped(s, cur, target)) {
+        if (vuc_fsm_check(flags, cur, target) == VUC_FSM_OK)
+            return -EINVAL;
+        path[0] = target;
+        return 1;
+    }
+    /* bug stop-copy-exit-needs-end: STOP_COPY is left only once its
+     * stream has been read to the end */
+    if (cur == VUC_STATE_STOP_COPY && target != cur &&
+        srv_bug(s, VUC_SRV_BUG(STOP_COPY_NEEDS_END)) && s->mig.save.open &&
+        !s->mig.save.eof)
+        return -EINVAL;
     switch (vuc_fsm_check(flags, cur, target)) {
     case VUC_FSM_OK:
         /* a same-state SET succeeds and walks nothing; the quirk refuses
@@ -445,8 +459,12 @@ int srv_h_DEVICE_FEATURE(struct vuc_srv *s, struct vuc_conn *c,
      * vfio_check_feature() (spec/notes.md 2.1). */
     if (f.argsz < VUC_FEATURE_HDR_SIZE)
         return EINVAL;
-    if (f.flags & ~VUC_FEATURE_FLAGS_KNOWN)
-        return EINVAL;
+    /* bug feature-unknown-flags-accepted: the undefined bits ignored */
+    if (f.flags & ~VUC_FEATURE_FLAGS_KNOWN) {
+        if (!srv_bug(s, VUC_SRV_BUG(FEATURE_FLAGS)))
+            return EINVAL;
+        f.flags &= VUC_FEATURE_FLAGS_KNOWN;
+    }
     get = (f.flags & VUC_FEATURE_GET) != 0;
     set = (f.flags & VUC_FEATURE_SET) != 0;
     probe = (f.flags & VUC_FEATURE_PROBE) != 0;
@@ -523,6 +541,10 @@ int srv_h_DEVICE_FEATURE(struct vuc_srv *s, struct vuc_conn *c,
         ms.device_state = srv_quirk(s, VUC_SRV_QUIRK_STALE_GET)
                               ? s->mig.stale_state
                               : s->mig.state;
+        /* bug get-reads-unsupported: RUNNING reads as 8 */
+        if (ms.device_state == VUC_STATE_RUNNING &&
+            srv_bug(s, VUC_SRV_BUG(GET_UNSUPPORTED)))
+            ms.device_state = VUC_STATE_NR;
         ms.data_fd = 0xffffffffu; /* unused in vfio-user; -1 as the kernel */
         if (vuc_mig_state_encode(&ms, data, 8) != 8)
             return EIO;
@@ -764,10 +786,13 @@ int srv_h_MIG_DATA_WRITE(struct vuc_srv *s, struct vuc_conn *c,
     if (w.size > s->xfer ||
         (w.size == s->xfer && srv_quirk(s, VUC_SRV_QUIRK_MAX_XFER_EXCLUSIVE)))
         return EINVAL;
+    /* bug write-odd-size-refused: the stream taken in 8-byte units only */
+    if (w.size % 8 != 0 && srv_bug(s, VUC_SRV_BUG(WRITE_ODD_REFUSED)))
+        return EINVAL;
     /*
      * Any segmentation: the parser takes what comes. What it finds wrong
      * sticks and fails RESUMING -> STOP, where the spec's decision is
-     * (design.md: resume data incomplete or corrupt); the write itself
+     * (docs/verdicts.md: resume data incomplete or corrupt); the write itself
      * succeeds. So the data is parsed after the reply has gone
      * (mig_after_reply), before the next request is read.
      */

@@ -239,6 +239,121 @@ int vuc_srv_quirk_parse(const char *name, uint64_t *bit)
     return -EINVAL;
 }
 
+/* ---- targeted bugs ---- */
+
+static const struct quirk_info bug_table[VUC_SRV_BUG_COUNT] = {
+    [VUC_SRV_BUG_BIT_SHORT_PAYLOAD] =
+        {"short-payload-accepted",
+         "a request shorter than its fixed part gets an empty success reply"},
+    [VUC_SRV_BUG_BIT_OVERSIZED] =
+        {"oversized-accepted",
+         "a message above the largest the server takes gets a success reply"},
+    [VUC_SRV_BUG_BIT_UNKNOWN_COMMAND] =
+        {"unknown-command-accepted",
+         "a command number the spec does not define gets a success reply"},
+    [VUC_SRV_BUG_BIT_ARGSZ_BELOW_MIN] =
+        {"argsz-below-min-dropped",
+         "a request whose argsz is below its fixed part is never answered"},
+    [VUC_SRV_BUG_BIT_ARGSZ_HUGE] =
+        {"argsz-huge-dropped",
+         "a request with argsz 0xffffffff is never answered"},
+    [VUC_SRV_BUG_BIT_DMA_OFFSET_NO_FD] =
+        {"dma-offset-without-fd-accepted",
+         "DMA_MAP with a file offset but no fd maps as if the offset were 0"},
+    [VUC_SRV_BUG_BIT_DMA_TWO_FDS] = {"dma-two-fds-accepted",
+                                     "DMA_MAP with two fds maps the first"},
+    [VUC_SRV_BUG_BIT_FEATURE_FLAGS] =
+        {"feature-unknown-flags-accepted",
+         "DEVICE_FEATURE ignores flag bits the spec does not define"},
+    [VUC_SRV_BUG_BIT_MINOR_ZERO_REFUSED] =
+        {"minor-zero-refused",
+         "VERSION proposing minor 0 is refused, though minor 1 is taken"},
+    [VUC_SRV_BUG_BIT_GET_UNSUPPORTED] =
+        {"get-reads-unsupported",
+         "MIG_DEVICE_STATE GET reads 8 in RUNNING, a state no device has"},
+    [VUC_SRV_BUG_BIT_WRITE_ODD_REFUSED] =
+        {"write-odd-size-refused",
+         "MIG_DATA_WRITE of a size that is not a multiple of 8 is refused"},
+    [VUC_SRV_BUG_BIT_STOP_COPY_NEEDS_END] =
+        {"stop-copy-exit-needs-end",
+         "STOP_COPY cannot be left before its stream has been read to the "
+         "end"},
+    [VUC_SRV_BUG_BIT_UNMAP_REFUSED] =
+        {"unmap-refused", "DMA_UNMAP of a mapping fails with EBUSY"},
+    [VUC_SRV_BUG_BIT_STIMULUS_FAILS] =
+        {"dma-stimulus-fails",
+         "the DMA doorbell (BAR0 DMA_GO) fails with EIO and writes nothing"},
+    [VUC_SRV_BUG_BIT_START_REFUSED] =
+        {"start-refused",
+         "LOGGING_START of one or more ranges fails with EINVAL"},
+    [VUC_SRV_BUG_BIT_START_NO_PAGE_SIZE] =
+        {"start-reply-without-page-size",
+         "the LOGGING_START reply carries no payload, so no page size"},
+    [VUC_SRV_BUG_BIT_STOP_REFUSED] =
+        {"stop-refused",
+         "LOGGING_STOP while logging fails with EBUSY (logging goes on)"},
+    [VUC_SRV_BUG_BIT_ALL_RANGES_NOTHING] =
+        {"all-ranges-logs-nothing",
+         "LOGGING_START with num_ranges 0 succeeds and logs nothing"},
+};
+
+const char *vuc_srv_bug_name(unsigned i)
+{
+    return i < VUC_SRV_BUG_COUNT ? bug_table[i].name : NULL;
+}
+
+const char *vuc_srv_bug_desc(unsigned i)
+{
+    return i < VUC_SRV_BUG_COUNT ? bug_table[i].desc : NULL;
+}
+
+/* One side of arc=FROM:TO: a state's bits (all of them for "*"). */
+static int arc_side(const char *name, size_t len, uint8_t *bits)
+{
+    char buf[32];
+    uint32_t st;
+
+    if (len == 1 && name[0] == '*') {
+        *bits = 0xff;
+        return 0;
+    }
+    if (len == 0 || len >= sizeof(buf))
+        return -EINVAL;
+    memcpy(buf, name, len);
+    buf[len] = '\0';
+    if (vuc_state_parse(buf, &st) < 0 || st >= VUC_SRV_ARC_STATES)
+        return -EINVAL;
+    *bits = (uint8_t)(1u << st);
+    return 0;
+}
+
+int vuc_srv_bug_parse(const char *text, struct vuc_srv_opts *o)
+{
+    const char *colon;
+    uint8_t from, to;
+
+    if (!text || !o)
+        return -EINVAL;
+    if (strncmp(text, "arc=", 4) == 0) {
+        text += 4;
+        colon = strchr(text, ':');
+        if (!colon || arc_side(text, (size_t)(colon - text), &from) < 0 ||
+            arc_side(colon + 1, strlen(colon + 1), &to) < 0)
+            return -EINVAL;
+        for (unsigned i = 0; i < VUC_SRV_ARC_STATES; i++)
+            if (from & (1u << i))
+                o->arcs[i] |= to;
+        return 0;
+    }
+    for (unsigned i = 0; i < VUC_SRV_BUG_COUNT; i++) {
+        if (strcmp(text, bug_table[i].name) == 0) {
+            o->bugs |= 1u << i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
 int vuc_srv_size_parse(const char *text, uint64_t *out)
 {
     unsigned long long v;
@@ -353,7 +468,7 @@ int vuc_srv_new(const struct vuc_srv_opts *o, struct vuc_srv **out)
     }
     if (!vuc_fsm_flags_valid(o->mig_flags))
         return -EINVAL;
-    if (o->quirks & ~VUC_SRV_QUIRKS_KNOWN)
+    if (o->quirks & ~VUC_SRV_QUIRKS_KNOWN || o->bugs & ~VUC_SRV_BUGS_KNOWN)
         return -EINVAL;
     if (o->max_data_xfer_size > VUC_SRV_MAX_XFER_LIMIT)
         return -EINVAL;
@@ -582,7 +697,10 @@ static int dispatch(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     if (!s->negotiated && h->cmd != VUC_CMD_VERSION)
         return EINVAL;
     d = vuc_msg_desc(h->cmd);
-    if (!d || h->cmd >= VUC_CMD_MAX || !handlers[h->cmd])
+    /* bug unknown-command-accepted: an undefined number is "done" */
+    if (!d)
+        return srv_bug(s, VUC_SRV_BUG(UNKNOWN_COMMAND)) ? 0 : ENOSYS;
+    if (h->cmd >= VUC_CMD_MAX || !handlers[h->cmd])
         return ENOSYS;
     if (d->dir != VUC_DIR_C2S)
         return EINVAL; /* DMA_READ/WRITE go server -> client */
@@ -594,9 +712,37 @@ static int dispatch(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     rc = vuc_msg_check(h, m->payload_len, false);
     if (rc == -ENOSYS)
         return ENOSYS;
+    /* bug short-payload-accepted: "done", with nothing read or done */
     if (rc < 0)
-        return EINVAL;
+        return srv_bug(s, VUC_SRV_BUG(SHORT_PAYLOAD)) ? 0 : EINVAL;
     return handlers[h->cmd](s, c, m, r);
+}
+
+/*
+ * Bugs argsz-below-min-dropped / argsz-huge-dropped: a request of the
+ * commands whose payload starts with argsz, dropped unanswered when that
+ * argsz is below the fixed part or 0xffffffff.
+ */
+static bool bug_drops(const struct vuc_srv *s, const struct vuc_msg *m)
+{
+    const struct vuc_msg_desc *d = vuc_msg_desc(m->hdr.cmd);
+    uint32_t argsz;
+
+    switch (m->hdr.cmd) {
+    case VUC_CMD_DEVICE_GET_INFO:
+    case VUC_CMD_DEVICE_GET_REGION_INFO:
+    case VUC_CMD_DEVICE_GET_IRQ_INFO:
+    case VUC_CMD_DEVICE_FEATURE:
+    case VUC_CMD_MIG_DATA_READ:
+        break;
+    default:
+        return false;
+    }
+    if (!d || m->payload_len < 4 || !m->payload)
+        return false;
+    argsz = vuc_get_u32(m->payload);
+    return (argsz < d->req_min && srv_bug(s, VUC_SRV_BUG(ARGSZ_BELOW_MIN))) ||
+           (argsz == 0xffffffffu && srv_bug(s, VUC_SRV_BUG(ARGSZ_HUGE)));
 }
 
 static void msg_begin(struct vuc_srv *s)
@@ -641,6 +787,10 @@ int vuc_srv_handle(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m)
         log_msg(s, &m->hdr, "request with the Error flag dropped (quirk)", 0);
         return 0;
     }
+    if (s->negotiated && bug_drops(s, m)) {
+        log_msg(s, &m->hdr, "dropped for its argsz (bug)", 0);
+        return 0;
+    }
     r.iovcnt = 0;
     r.fixed_used = 0;
     r.close = false;
@@ -659,7 +809,8 @@ static int handle_oversize(struct vuc_srv *s, struct vuc_conn *c,
     msg_begin(s);
     if (vuc_hdr_type(h) != VUC_TYPE_COMMAND)
         return 0;
-    return finish(s, c, h, EINVAL, &r);
+    /* bug oversized-accepted: "done", though nothing of it was kept */
+    return finish(s, c, h, srv_bug(s, VUC_SRV_BUG(OVERSIZED)) ? 0 : EINVAL, &r);
 }
 
 /*
@@ -826,6 +977,9 @@ int srv_h_VERSION(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
         r->close = true;
         return EINVAL;
     }
+    /* bug minor-zero-refused: an older minor than the server's refused */
+    if (v.minor == 0 && srv_bug(s, VUC_SRV_BUG(MINOR_ZERO_REFUSED)))
+        return EINVAL;
 
     vuc_caps_defaults(&cc);
     /* spec: version data is optional; the quirk insists on it */

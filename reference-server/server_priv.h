@@ -289,6 +289,19 @@ static inline bool srv_quirk(const struct vuc_srv *s, uint64_t q)
     return (s->opts.quirks & q) != 0;
 }
 
+static inline bool srv_bug(const struct vuc_srv *s, uint32_t b)
+{
+    return (s->opts.bugs & b) != 0;
+}
+
+/* Is the SET from -> to to be decided the other way (--bug arc=)? */
+static inline bool srv_arc_flipped(const struct vuc_srv *s, uint32_t from,
+                                   uint32_t to)
+{
+    return from < VUC_SRV_ARC_STATES && to < VUC_SRV_ARC_STATES &&
+           (s->opts.arcs[from] & (1u << to)) != 0;
+}
+
 void *srv_alloc(struct vuc_srv *s, size_t n);
 void srv_release(struct vuc_srv *s, void *p);
 /* Zeroed memory for a state image: mmap, so untouched pages cost no RSS

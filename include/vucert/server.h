@@ -165,6 +165,42 @@ _Static_assert(VUC_SRV_QUIRK_COUNT <= 64, "quirks are bits of a uint64_t");
 #define VUC_SRV_QUIRKS_KNOWN               ((1ull << VUC_SRV_QUIRK_COUNT) - 1)
 
 /*
+ * Targeted bugs (--bug NAME): each handles one input wrongly, narrower
+ * than a quirk and costing no quirk bit; they exist so that every case of
+ * vucert can be shown to fail for its own claim. VUC_SRV_BUG_<X> is bit
+ * (1 << VUC_SRV_BUG_BIT_<X>) of vuc_srv_opts.bugs; the names are the ones
+ * --bug accepts (see vuc_srv_bug_name). Besides these, vuc_srv_opts.arcs
+ * (--bug arc=FROM:TO) decides single state transitions the other way.
+ */
+enum vuc_srv_bug_bit {
+    VUC_SRV_BUG_BIT_SHORT_PAYLOAD = 0,   /* short-payload-accepted */
+    VUC_SRV_BUG_BIT_OVERSIZED,           /* oversized-accepted */
+    VUC_SRV_BUG_BIT_UNKNOWN_COMMAND,     /* unknown-command-accepted */
+    VUC_SRV_BUG_BIT_ARGSZ_BELOW_MIN,     /* argsz-below-min-dropped */
+    VUC_SRV_BUG_BIT_ARGSZ_HUGE,          /* argsz-huge-dropped */
+    VUC_SRV_BUG_BIT_DMA_OFFSET_NO_FD,    /* dma-offset-without-fd-accepted */
+    VUC_SRV_BUG_BIT_DMA_TWO_FDS,         /* dma-two-fds-accepted */
+    VUC_SRV_BUG_BIT_FEATURE_FLAGS,       /* feature-unknown-flags-accepted */
+    VUC_SRV_BUG_BIT_MINOR_ZERO_REFUSED,  /* minor-zero-refused */
+    VUC_SRV_BUG_BIT_GET_UNSUPPORTED,     /* get-reads-unsupported */
+    VUC_SRV_BUG_BIT_WRITE_ODD_REFUSED,   /* write-odd-size-refused */
+    VUC_SRV_BUG_BIT_STOP_COPY_NEEDS_END, /* stop-copy-exit-needs-end */
+    VUC_SRV_BUG_BIT_UNMAP_REFUSED,       /* unmap-refused */
+    VUC_SRV_BUG_BIT_STIMULUS_FAILS,      /* dma-stimulus-fails */
+    VUC_SRV_BUG_BIT_START_REFUSED,       /* start-refused */
+    VUC_SRV_BUG_BIT_START_NO_PAGE_SIZE,  /* start-reply-without-page-size */
+    VUC_SRV_BUG_BIT_STOP_REFUSED,        /* stop-refused */
+    VUC_SRV_BUG_BIT_ALL_RANGES_NOTHING,  /* all-ranges-logs-nothing */
+    VUC_SRV_BUG_COUNT
+};
+_Static_assert(VUC_SRV_BUG_COUNT <= 32, "bugs are bits of a uint32_t");
+
+#define VUC_SRV_BUG(b)     (1u << VUC_SRV_BUG_BIT_##b)
+#define VUC_SRV_BUGS_KNOWN ((uint32_t)((1ull << VUC_SRV_BUG_COUNT) - 1))
+/* Room in vuc_srv_opts.arcs: one byte of target states per state. */
+#define VUC_SRV_ARC_STATES 8
+
+/*
  * Chaos modes (--chaos NAME): a deliberately hostile server, to prove that
  * a client (vucert) survives one: it must end within its timeouts, never
  * crash, and say what was wrong. Unlike a quirk, a chaos mode breaks the
@@ -232,6 +268,11 @@ struct vuc_srv_alloc {
 struct vuc_srv_opts {
     uint64_t mig_flags; /* VUC_MIGRATION_* set, one of vuc_fsm_flag_sets */
     uint64_t quirks;    /* VUC_SRV_QUIRK_* bits */
+    uint32_t bugs;      /* VUC_SRV_BUG_* bits */
+    /* arcs[from] bit `to`: a SET from -> to is decided the other way
+     * (refused where it must succeed, taken directly where it must be
+     * refused) */
+    uint8_t arcs[VUC_SRV_ARC_STATES];
     size_t max_data_xfer_size; /* server's limit; 0 means 1 MiB */
     bool verbose;              /* one line per message on stderr */
     int send_timeout_ms;       /* reply send timeout; 0 means default */
@@ -352,6 +393,14 @@ const char *vuc_srv_quirk_name(unsigned i);
 const char *vuc_srv_quirk_desc(unsigned i);
 /* Map a --quirk name to its bit (VUC_SRV_QUIRK_*). Errors: -EINVAL. */
 int vuc_srv_quirk_parse(const char *name, uint64_t *bit);
+/* Bug names and one-line descriptions, for i < VUC_SRV_BUG_COUNT. */
+const char *vuc_srv_bug_name(unsigned i);
+const char *vuc_srv_bug_desc(unsigned i);
+/*
+ * Parse one --bug argument into o: a bug name, or arc=FROM:TO with state
+ * names (or "*" for every state) on either side. 0, or -EINVAL.
+ */
+int vuc_srv_bug_parse(const char *text, struct vuc_srv_opts *o);
 
 /* Chaos mode i's --chaos name (0 < i < VUC_SRV_CHAOS_COUNT), else NULL. */
 const char *vuc_srv_chaos_name(unsigned i);
