@@ -4845,6 +4845,180 @@ static void test_quirk_logging_args(void **state)
     log_teardown(&f, fd, mem);
 }
 
+/* ---- targeted bugs (--bug) ---- */
+
+static void fx_open_bugs(struct fx *f, uint64_t flags, const char *const *bugs)
+{
+    struct vuc_srv_opts o;
+
+    vuc_srv_opts_init(&o);
+    o.mig_flags = flags;
+    o.state_size = FX_STATE;
+    for (; *bugs; bugs++)
+        assert_int_equal(vuc_srv_bug_parse(*bugs, &o), 0);
+    fx_open_opts(f, &o);
+}
+
+static void test_bug_table(void **state)
+{
+    struct vuc_srv_opts o;
+    struct vuc_srv *s;
+    uint32_t all = 0;
+
+    (void)state;
+    for (unsigned i = 0; i < VUC_SRV_BUG_COUNT; i++) {
+        assert_non_null(vuc_srv_bug_name(i));
+        assert_non_null(vuc_srv_bug_desc(i));
+        vuc_srv_opts_init(&o);
+        assert_int_equal(vuc_srv_bug_parse(vuc_srv_bug_name(i), &o), 0);
+        assert_int_equal(o.bugs, 1u << i);
+        all |= o.bugs;
+    }
+    assert_int_equal(all, VUC_SRV_BUGS_KNOWN);
+    assert_null(vuc_srv_bug_name(VUC_SRV_BUG_COUNT));
+    assert_null(vuc_srv_bug_desc(VUC_SRV_BUG_COUNT));
+
+    vuc_srv_opts_init(&o);
+    assert_int_equal(vuc_srv_bug_parse("arc=STOP:RUNNING", &o), 0);
+    assert_int_equal(o.arcs[ST_STOP], 1u << ST_RUNNING);
+    assert_int_equal(vuc_srv_bug_parse("arc=*:ERROR", &o), 0);
+    for (unsigned i = 0; i < VUC_SRV_ARC_STATES; i++)
+        assert_true(o.arcs[i] & (1u << ST_ERROR));
+    assert_int_equal(vuc_srv_bug_parse("arc=ERROR:*", &o), 0);
+    assert_int_equal(o.arcs[ST_ERROR], 0xff);
+    assert_int_equal(o.bugs, 0);
+
+    static const char *const bad[] = {"",
+                                      "nope",
+                                      "arc=",
+                                      "arc=STOP",
+                                      "arc=STOP:",
+                                      "arc=:STOP",
+                                      "arc=STOP:8",
+                                      "arc=STOP:RUNNINGX",
+                                      "arc=**:STOP",
+                                      "arc=STOP:RUNNING:STOP",
+                                      "ARC=STOP:RUNNING"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        vuc_srv_opts_init(&o);
+        assert_int_equal(vuc_srv_bug_parse(bad[i], &o), -EINVAL);
+    }
+    assert_int_equal(vuc_srv_bug_parse(NULL, &o), -EINVAL);
+    assert_int_equal(vuc_srv_bug_parse("stop-refused", NULL), -EINVAL);
+
+    vuc_srv_opts_init(&o);
+    o.bugs = VUC_SRV_BUGS_KNOWN + 1u;
+    assert_int_equal(vuc_srv_new(&o, &s), -EINVAL);
+}
+
+/* arc=FROM:TO decides exactly that SET the other way. */
+static void test_bug_arcs(void **state)
+{
+    static const char *const flip[] = {"arc=STOP:RUNNING", "arc=RUNNING:ERROR",
+                                       "arc=ERROR:STOP", NULL};
+    struct fx f;
+
+    (void)state;
+    fx_open_bugs(&f, DEF_FLAGS, flip);
+    negotiate(&f);
+    /* must be refused: taken, straight to the target */
+    assert_int_equal(set_state(&f, ST_ERROR), 0);
+    assert_int_equal(state_now(&f), ST_ERROR);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_equal(state_now(&f), ST_STOP);
+    /* must succeed: refused, the state kept */
+    assert_int_equal(set_state(&f, ST_RUNNING), EINVAL);
+    assert_int_equal(state_now(&f), ST_STOP);
+    /* every other arc as the spec says */
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    assert_int_equal(set_state(&f, ST_ERROR), EINVAL);
+    assert_int_equal(set_state(&f, ST_RUNNING), 0); /* via STOP: not flipped */
+    assert_int_equal(state_now(&f), ST_RUNNING);
+    fx_close(&f);
+}
+
+/* The bugs of the negotiate, fsm and stream cases. */
+static void test_bug_mig(void **state)
+{
+    static const char *const get8[] = {"get-reads-unsupported", NULL};
+    static const char *const minor[] = {"minor-zero-refused", NULL};
+    static const char *const odd[] = {"write-odd-size-refused", NULL};
+    static const char *const end[] = {"stop-copy-exit-needs-end", NULL};
+    uint8_t buf[64] = {0};
+    struct fx f;
+    size_t n;
+
+    (void)state;
+    fx_open_bugs(&f, DEF_FLAGS, get8);
+    negotiate(&f);
+    assert_int_equal(get_state(&f), VUC_STATE_NR);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_equal(get_state(&f), ST_STOP);
+    fx_close(&f);
+
+    fx_open_bugs(&f, DEF_FLAGS, minor);
+    assert_int_equal(version(&f, 0, 0, NULL), EINVAL);
+    negotiate(&f);
+    fx_close(&f);
+
+    fx_open_bugs(&f, DEF_FLAGS, odd);
+    negotiate(&f);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_equal(set_state(&f, ST_RESUMING), 0);
+    assert_int_equal(mig_write(&f, buf, 7), EINVAL);
+    assert_int_equal(mig_write(&f, buf, 16), 0);
+    fx_close(&f);
+
+    fx_open_bugs(&f, DEF_FLAGS, end);
+    negotiate(&f);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    assert_int_equal(mig_read(&f, 8 + 16, 16, buf, &n), 0);
+    assert_int_equal(set_state(&f, ST_STOP), EINVAL);
+    assert_int_equal(set_state(&f, ST_RUNNING), EINVAL);
+    assert_int_equal(state_now(&f), ST_STOP_COPY);
+    assert_int_equal(reset(&f), 0); /* reset still ends it */
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    do
+        assert_int_equal(mig_read(&f, 8 + sizeof(buf), sizeof(buf), buf, &n),
+                         0);
+    while (n == sizeof(buf));
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    fx_close(&f);
+}
+
+/* The bugs of the robust cases: success replies, and silence. */
+static void test_bug_wire(void **state)
+{
+    static const char *const lax[] = {
+        "short-payload-accepted",         "unknown-command-accepted",
+        "argsz-below-min-dropped",        "argsz-huge-dropped",
+        "feature-unknown-flags-accepted", NULL};
+    uint8_t p[16] = {0};
+    struct fx f;
+
+    (void)state;
+    fx_open_bugs(&f, DEF_FLAGS, lax);
+    negotiate(&f);
+    /* a GET_INFO of 8 bytes (fixed 16): "done", with no payload */
+    vuc_put_u32(p, 16);
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_GET_INFO, p, 8), 0);
+    assert_int_equal(f.rep.payload_len, 0);
+    assert_int_equal(req(&f, 0x7fff, NULL, 0), 0);
+    /* argsz 15 and 0xffffffff: no reply at all */
+    vuc_put_u32(p, 15);
+    assert_int_equal(xmit(&f, VUC_CMD_DEVICE_GET_INFO, VUC_TYPE_COMMAND, p, 16),
+                     -EAGAIN);
+    vuc_put_u32(p, 0xffffffffu);
+    assert_int_equal(xmit(&f, VUC_CMD_DEVICE_GET_INFO, VUC_TYPE_COMMAND, p, 16),
+                     -EAGAIN);
+    /* and the stream goes on */
+    vuc_put_u32(p, 16);
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_GET_INFO, p, 16), 0);
+    assert_int_equal(feature(&f, 16, F_GET | FEAT_STATE | (1u << 20), NULL, 0),
+                     0);
+    fx_close(&f);
+}
+
 /* ---- the quirks written for robust.* cases ---- */
 
 static void test_quirk_wire(void **state)
@@ -5725,6 +5899,10 @@ int main(void)
         cmocka_unit_test(test_pipelined),
         cmocka_unit_test(test_reconnect_mid_stream),
         cmocka_unit_test(test_quirk_table),
+        cmocka_unit_test(test_bug_table),
+        cmocka_unit_test(test_bug_arcs),
+        cmocka_unit_test(test_bug_mig),
+        cmocka_unit_test(test_bug_wire),
         cmocka_unit_test(test_quirk_each),
         cmocka_unit_test(test_quirk_data),
         /* each quirk changes exactly its rule: the matrix, reset, the
