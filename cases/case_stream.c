@@ -17,16 +17,6 @@
 #define SPEC_WRITE  "VFIO_USER_MIG_DATA_WRITE"
 #define SPEC_RESUME "Direct State Transitions (RESUMING -> STOP)"
 
-/* The read size vucert uses: the negotiated limit, at most 1 MiB. */
-static uint32_t chunk_size(struct vuc_ctx *ctx)
-{
-    uint64_t m = vuc_client_negotiated(ctx->cl)->limits.max_data_xfer_size;
-
-    if (m == 0)
-        return 4096;
-    return m > (1u << 20) ? (1u << 20) : (uint32_t)m;
-}
-
 static uint64_t max_xfer(struct vuc_ctx *ctx)
 {
     return vuc_client_negotiated(ctx->cl)->limits.max_data_xfer_size;
@@ -221,7 +211,7 @@ static void full_to_end(struct vuc_ctx *ctx, const struct vuc_case *c)
 
     (void)c;
     if (at(ctx, VUC_STATE_STOP_COPY) &&
-        read_to_end(ctx, chunk_size(ctx), &total))
+        read_to_end(ctx, vuc_case_chunk(ctx), &total))
         vuc_check(ctx);
 }
 
@@ -234,7 +224,7 @@ static void eof_sticky(struct vuc_ctx *ctx, const struct vuc_case *c)
     (void)c;
     if (!at(ctx, VUC_STATE_STOP_COPY))
         return;
-    size = chunk_size(ctx);
+    size = vuc_case_chunk(ctx);
     if (!read_to_end(ctx, size, &total))
         return;
     for (int i = 0; i < 3; i++) {
@@ -270,7 +260,7 @@ static void reply_size(struct vuc_ctx *ctx, const struct vuc_case *c)
         if (got < 0 || (uint32_t)got < sizes[i])
             return; /* a verdict, or the end already */
     }
-    read_to_end(ctx, chunk_size(ctx), &total);
+    read_to_end(ctx, vuc_case_chunk(ctx), &total);
 }
 
 /* stream.read.max-xfer-exact */
@@ -449,7 +439,7 @@ static bool resume_write(struct vuc_ctx *ctx, const uint8_t *data, size_t len,
                          const uint32_t *seg, size_t nseg)
 {
     size_t off = 0, k = 0;
-    uint64_t m = max_xfer(ctx);
+    uint32_t m = vuc_case_chunk(ctx);
     const char *owner = is_case(ctx, OWN_WRITE) ? NULL : OWN_WRITE;
     const char *prev;
 
@@ -463,7 +453,7 @@ static bool resume_write(struct vuc_ctx *ctx, const uint8_t *data, size_t len,
         char eb[16];
         int rc;
         if (n > m)
-            n = (uint32_t)m;
+            n = m;
         if (n > len - off)
             n = (uint32_t)(len - off);
         rc = vuc_client_mig_write(ctx->cl, data + off, n, &e);

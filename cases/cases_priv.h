@@ -84,6 +84,14 @@ bool vuc_case_get(struct vuc_ctx *ctx, uint32_t *state);
  * naming `why`. */
 bool vuc_case_set_ok(struct vuc_ctx *ctx, uint32_t state, const char *why);
 
+/*
+ * The size of the reads and writes that move a stream: half the
+ * negotiated max_data_xfer_size (1 at least), at most 1 MiB. Transfers of
+ * exactly the limit are legal, but a server wrong at the limit itself is
+ * judged by the cases about the limit alone.
+ */
+uint32_t vuc_case_chunk(struct vuc_ctx *ctx);
+
 /* Read the whole save stream of the current saving state. */
 int vuc_case_read_stream(struct vuc_ctx *ctx, struct vuc_stream *s, char *err,
                          size_t errcap);
@@ -97,7 +105,7 @@ bool vuc_case_mutate(struct vuc_ctx *ctx);
  * -ENOENT when the profile names none, or a client error. */
 int vuc_case_digest(struct vuc_ctx *ctx, uint8_t *buf, size_t cap);
 
-/* Write a stream in chunks of at most max_data_xfer_size. */
+/* Write a stream in chunks of vuc_case_chunk bytes. */
 int vuc_case_write_stream(struct vuc_ctx *ctx, const struct vuc_stream *s,
                           char *err, size_t errcap);
 

@@ -293,19 +293,25 @@ bool vuc_case_inject_error(struct vuc_ctx *ctx)
     return true;
 }
 
+uint32_t vuc_case_chunk(struct vuc_ctx *ctx)
+{
+    uint64_t m = vuc_client_negotiated(ctx->cl)->limits.max_data_xfer_size;
+
+    m /= 2;
+    if (m > (1u << 20))
+        return 1u << 20;
+    return m == 0 ? 1 : (uint32_t)m;
+}
+
 int vuc_case_read_stream(struct vuc_ctx *ctx, struct vuc_stream *s, char *err,
                          size_t errcap)
 {
-    const struct vuc_negotiated *n = vuc_client_negotiated(ctx->cl);
-    uint64_t chunk64 = n->limits.max_data_xfer_size;
-    uint32_t chunk = chunk64 > (1u << 20) ? (1u << 20) : (uint32_t)chunk64;
+    uint32_t chunk = vuc_case_chunk(ctx);
     uint64_t limit = ctx->opts->stream_limit;
     size_t cap = 0;
 
     s->data = NULL;
     s->len = 0;
-    if (chunk == 0)
-        chunk = 4096;
     for (;;) {
         uint32_t got = 0, e = 0;
         int rc;
@@ -401,13 +407,9 @@ int vuc_case_digest(struct vuc_ctx *ctx, uint8_t *buf, size_t cap)
 int vuc_case_write_stream(struct vuc_ctx *ctx, const struct vuc_stream *s,
                           char *err, size_t errcap)
 {
-    const struct vuc_negotiated *n = vuc_client_negotiated(ctx->cl);
-    uint64_t chunk64 = n->limits.max_data_xfer_size;
-    uint32_t chunk = chunk64 > (1u << 20) ? (1u << 20) : (uint32_t)chunk64;
+    uint32_t chunk = vuc_case_chunk(ctx);
     size_t off = 0;
 
-    if (chunk == 0)
-        chunk = 4096;
     while (off < s->len) {
         uint32_t len = s->len - off < chunk ? (uint32_t)(s->len - off) : chunk;
         uint32_t e = 0;
