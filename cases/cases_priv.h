@@ -113,11 +113,6 @@ bool vuc_case_reach(struct vuc_ctx *ctx, uint32_t state);
  * step owned by its matrix cell. false after recording a verdict. */
 bool vuc_case_walk(struct vuc_ctx *ctx, uint32_t from, uint32_t to);
 
-/* Judge the form of an error reply: a payload is FAIL, errno 0 is
- * NON-STRICT (design.md, error replies). `what` names the request. */
-void vuc_case_check_error_form(struct vuc_ctx *ctx, const struct vuc_reply *r,
-                               const char *what);
-
 /* Read a profile register value. */
 int vuc_case_reg_read(struct vuc_ctx *ctx, const struct vuc_reg_ref *reg,
                       void *buf, uint32_t size);
