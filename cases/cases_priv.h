@@ -125,7 +125,8 @@ void vuc_case_report_rc(struct vuc_ctx *ctx, int rc, const char *what);
 /* Append a case to a table being built (out, n, max in scope). source_
  * is the keyword of the spec sentence the case checks ("must", "must
  * only include", "should", "cannot", "kernel uAPI", "silent"); the level,
- * and so the verdict of a violation, follows from it (docs/grading.md). */
+ * and so the verdict of a violation, follows from it (docs/verdicts.md,
+ * Grading follows the spec's words). */
 #define VUC_CASE(id_, title_, spec_, source_, fn_, a_, b_, arg_)               \
     do {                                                                       \
         if (n < max) {                                                         \
