@@ -3,7 +3,7 @@
  * bench_latency: the round trip of a VFIO_USER_DEVICE_FEATURE
  * MIG_DEVICE_STATE GET sent with vucert's client library to a real
  * vucert-server process, as a ratio to the physical limit measured in the
- * same run (design.md: bench/): a raw AF_UNIX stream ping-pong of the
+ * same run (bench/README.md): a raw AF_UNIX stream ping-pong of the
  * same sizes between two processes with plain blocking write()/read().
  *
  * Sizes (spec: Header; VFIO_USER_DEVICE_FEATURE): the request is the

@@ -2,7 +2,7 @@
 /*
  * bench_report: DMA dirty-page LOGGING_REPORT of a big range through
  * vucert's client library to a real vucert-server process, as ratios to
- * the physical limit measured in the same run (design.md: bench/).
+ * the physical limit measured in the same run (bench/README.md).
  *
  * 1. Same page size: LOGGING_START over 1 TiB (iova 2^40) at 4 KiB pages,
  *    1% of the pages made dirty with BAR0 DIRTY_SIM_PERMILLE (the server

@@ -2,7 +2,7 @@
 /*
  * bench_stream: migration data throughput of vucert's client library
  * against real vucert-server processes, as ratios to the physical limit
- * measured in the same run (design.md: bench/).
+ * measured in the same run (bench/README.md).
  *
  * 1. STOP_COPY read: the whole stream of a filled state read with 1 MiB
  *    MIG_DATA_READs (spec: VFIO_USER_MIG_DATA_READ), against a raw

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * What every benchmark needs around its measurement (design.md: bench/):
+ * What every benchmark needs around its measurement (bench/README.md):
  * a clock, CPU pinning, full reads and writes, a raw AF_UNIX peer
  * process, a vucert-server process on a socket in a temp dir, and the
  * median/min/max of a few rounds. One copy, so that the physical limit

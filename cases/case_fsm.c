@@ -321,7 +321,8 @@ static const struct bad_request bad_index = {
 static const struct bad_request bad_argsz_set = {
     VUC_FEATURE_SET | VUC_FEATURE_MIG_DEVICE_STATE, 8, VUC_STATE_STOP,
     "argsz 8 is below the 16 bytes of argsz, flags and the mig_state data "
-    "(design.md: feature argsz counts the 8-byte prefix, like the kernel)",
+    "(kernel rule: feature argsz counts the 8-byte prefix; "
+    "docs/decisions.md, DEVICE_FEATURE)",
     false};
 static const struct bad_request bad_state8 = {
     VUC_FEATURE_SET | VUC_FEATURE_MIG_DEVICE_STATE, 16, 8,

@@ -121,11 +121,6 @@ bool vuc_case_reach(struct vuc_ctx *ctx, uint32_t state);
  * step owned by its matrix cell. false after recording a verdict. */
 bool vuc_case_walk(struct vuc_ctx *ctx, uint32_t from, uint32_t to);
 
-/* Judge the form of an error reply: a payload is FAIL, errno 0 is
- * NON-STRICT (design.md, error replies). `what` names the request. */
-void vuc_case_check_error_form(struct vuc_ctx *ctx, const struct vuc_reply *r,
-                               const char *what);
-
 /* Read a profile register value. */
 int vuc_case_reg_read(struct vuc_ctx *ctx, const struct vuc_reg_ref *reg,
                       void *buf, uint32_t size);
@@ -138,7 +133,8 @@ void vuc_case_report_rc(struct vuc_ctx *ctx, int rc, const char *what);
 /* Append a case to a table being built (out, n, max in scope). source_
  * is the keyword of the spec sentence the case checks ("must", "must
  * only include", "should", "cannot", "kernel uAPI", "silent"); the level,
- * and so the verdict of a violation, follows from it (docs/grading.md). */
+ * and so the verdict of a violation, follows from it (docs/verdicts.md,
+ * Grading follows the spec's words). */
 #define VUC_CASE(id_, title_, spec_, source_, fn_, a_, b_, arg_)               \
     do {                                                                       \
         if (n < max) {                                                         \

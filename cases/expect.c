@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * The expectation tables of the fsm.* cases, written from the spec
- * (vfio-user.rst "VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE", "Direct State
- * Transitions", "Complex State Transitions") and the uAPI rules it defers
- * to (notes.md 2.5, 2.6). They deliberately do not use fsm/: a unit test
- * (tests/unit/test_expect.c) proves the two agree.
+ * (spec: VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, Direct State Transitions,
+ * Complex State Transitions) and the uAPI rules it defers
+ * to (docs/decisions.md, FSM arcs and Combination paths). They
+ * deliberately do not use fsm/: a unit test (tests/unit/test_expect.c)
+ * proves the two agree.
  */
 #include <stdio.h>
 #include <string.h>
@@ -129,8 +130,8 @@ bool vuc_expect_saving(uint32_t state)
 
 /*
  * The direct arcs: the spec's list (Direct State Transitions) plus the
- * uAPI's P2P arcs for devices that advertise P2P (notes.md 2.5). `need`
- * flags must all be set, `absent` flags must all be clear.
+ * uAPI's P2P arcs for devices that advertise P2P (docs/decisions.md, FSM
+ * arcs). `need` flags must all be set, `absent` flags must all be clear.
  */
 static const struct arc {
     uint8_t from, to;

@@ -3,14 +3,16 @@
  * The VFIO migration v2 state machine as const data.
  *
  * Paths come from the kernel's algorithm (vfio_mig_get_next_state() in
- * drivers/vfio/vfio_main.c, spec/notes.md 2.6): a next-hop table indexed
- * [current][target], and a table of the flags each state needs; states the
- * flag set lacks are skipped by looking up the next hop again from them.
+ * drivers/vfio/vfio_main.c; docs/decisions.md, Combination paths): a
+ * next-hop table indexed [current][target], and a table of the flags each
+ * state needs; states the flag set lacks are skipped by looking up the
+ * next hop again from them.
  * Copying the kernel's tables, rather than searching a graph, makes
  * vucert-server take exactly the kernel's path, which is what QEMU and
- * the kernel drivers expect (design.md: "combination paths").
+ * the kernel drivers expect (docs/decisions.md, Protocol decisions).
  *
- * The vucert policy on top of the kernel (design.md, spec/notes.md 1.9):
+ * The vucert policy on top of the kernel (docs/decisions.md, FSM arcs;
+ * spec: VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE):
  * ERROR and RUNNING are supported states of every valid flag set, but ERROR
  * may never be requested; a SET is classified by vuc_fsm_check() so the
  * server can say why it refused.
@@ -49,7 +51,8 @@ const uint64_t vuc_fsm_flag_sets[4] = {
 /*
  * vfio_from_fsm_table: the next hop from [cur] toward [target], assuming
  * every optional state is supported. ERROR as a next hop means "refused"
- * (STOP_COPY -> PRE_COPY(_P2P); spec/notes.md 2.5). Copied from the kernel.
+ * (STOP_COPY -> PRE_COPY(_P2P); docs/decisions.md, FSM arcs). Copied from
+ * the kernel.
  */
 static const uint8_t from_fsm_table[VUC_STATE_NR][VUC_STATE_NR] = {
     [STOP] =
@@ -160,7 +163,7 @@ static const uint64_t state_flags_table[VUC_STATE_NR] = {
 
 /*
  * The direct arcs a device implements, per flag set (the arc list in the
- * comment above vfio_from_fsm_table, spec/notes.md 2.5 and 2.6). An arc
+ * comment above vfio_from_fsm_table; docs/decisions.md, FSM arcs). An arc
  * exists when the set has every bit of `need` and no bit of `forbid`:
  * with P2P the algorithm routes RUNNING <-> STOP through RUNNING_P2P and
  * PRE_COPY -> STOP_COPY through PRE_COPY_P2P, so those shortcuts are not
@@ -217,8 +220,8 @@ static bool kernel_supported(uint64_t flags, uint32_t state)
 /* Pure predicate; no errno. */
 bool vuc_fsm_flags_valid(uint64_t flags)
 {
-    /* spec/notes.md 2.2: STOP_COPY is mandatory; other combinations of
-     * flags have "behavior to be defined in the future". */
+    /* docs/decisions.md, Migration flags: STOP_COPY is mandatory; other
+     * combinations of flags have "behavior to be defined in the future". */
     return (flags & ~VUC_MIGRATION_KNOWN) == 0 && (flags & SC) != 0;
 }
 
@@ -255,7 +258,8 @@ bool vuc_fsm_is_direct_arc(uint64_t flags, uint32_t from, uint32_t to)
 bool vuc_fsm_is_saving(uint32_t state)
 {
     /* uAPI: "PRE_COPY, PRE_COPY_P2P and STOP_COPY form the 'saving group'
-     * of states which share a data transfer session" (notes.md 2.5). */
+     * of states which share a data transfer session" (docs/decisions.md,
+     * FSM arcs). */
     return state == PRE_COPY || state == PRE_COPY_P2P || state == STOP_COPY;
 }
 
@@ -384,14 +388,16 @@ enum vuc_fsm_effect vuc_fsm_arc_effect(uint32_t from, uint32_t to)
 
     if (!arc_of_any_set(from, to))
         return VUC_FSM_EFFECT_NONE;
-    /* spec/notes.md 2.5: RESUMING is entered only from STOP (new data_fd)
-     * and left only to STOP (the driver validates and loads the data). */
+    /* docs/decisions.md, FSM arcs: RESUMING is entered only from STOP (new
+     * data_fd) and left only to STOP (the driver validates and loads the
+     * data). */
     if (from == STOP && to == RESUMING)
         return VUC_FSM_EFFECT_OPEN_RESUME;
     if (from == RESUMING && to == STOP)
         return VUC_FSM_EFFECT_END_RESUME;
     /* Entering the saving group returns a new data_fd; moving inside it
-     * keeps the session; leaving it ends the session (notes.md 2.5). */
+     * keeps the session; leaving it ends the session (docs/decisions.md,
+     * FSM arcs). */
     was = vuc_fsm_is_saving(from);
     is = vuc_fsm_is_saving(to);
     if (!was && is)

@@ -10,11 +10,13 @@
  *   reply is well formed: type Reply, the request's id and command, no
  *   flag but Error, size = bytes, an error reply header only with a
  *   non-zero errno, a success reply errno 0 and at least the command's
- *   fixed reply size (spec: Header; design.md: error replies);
+ *   fixed reply size (spec: Header; docs/decisions.md, Protocol
+ *   decisions: error replies);
  * - the server drops the connection exactly for a first VERSION with a
  *   major other than 0 and for a Reply to anything but DMA_READ/WRITE;
  * - the migration state equals this file's own model: the kernel's
- *   next-hop table (spec/notes.md 2.6, vfio_mig_get_next_state) decides
+ *   next-hop table (docs/decisions.md, Combination paths;
+ *   vfio_mig_get_next_state) decides
  *   whether a SET is accepted, an accepted SET ends in the requested
  *   state, a rejected one changes nothing, fault injection (BAR0 FAULT)
  *   sends the first arc to ERROR, only RESUMING -> STOP may fail on its
@@ -340,7 +342,8 @@ static void model_set(struct fz *f, uint32_t target, int64_t err, uint32_t st)
     }
     f->fault = FAULT_NO; /* it did not fire, so it was not armed */
     if (cur == ST_RES && st != target) {
-        /* RESUMING -> STOP may fail on bad data (design.md) */
+        /* RESUMING -> STOP may fail on bad data (docs/decisions.md,
+         * Protocol decisions) */
         FZ_CHECK(st == (f->fail_to_error ? ST_ERROR : ST_RES) &&
                      (err == EINVAL || err == -1),
                  "failed RESUMING -> %s: errno %lld, state %s",

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * vucert: the command line (design.md, "The command line").
+ * vucert: the command line (README.md, "Certifying your server").
  *
  *   vucert certify [--socket PATH | --server-cmd 'CMD ... {socket} ...']
  *                  [--profile FILE] [--report-dir DIR] [--case GLOB]...

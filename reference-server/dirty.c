@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * DMA logging (spec: VFIO_DEVICE_FEATURE_DMA_LOGGING_START/STOP and
- * _REPORT; spec/notes.md 1.10, 1.11, 2.8; design.md: num_ranges = 0,
- * REPORT page size, clearing, bitmap layout), and the logging quirks.
+ * _REPORT; docs/decisions.md, DMA logging and Protocol decisions:
+ * num_ranges = 0, REPORT page size, clearing, bitmap layout), and the
+ * logging quirks.
  *
  * The log is one bitmap per logged range at the logging page size the
  * device picked at START; the DMA engine marks what it writes (dma.c). A
@@ -534,8 +535,8 @@ static int start(struct vuc_srv *s, struct vuc_msg *m,
         insert(d, &lr);
     }
     srv_release(s, v);
-    /* design.md: num_ranges 0 logs every mapped range (and, dma.c, every
-     * range mapped while logging) */
+    /* docs/decisions.md, Protocol decisions: num_ranges 0 logs every
+     * mapped range (and, dma.c, every range mapped while logging) */
     for (size_t i = 0; d->all && i < s->dma.n && !err; i++)
         err = cover_map(s, s->dma.maps[i].iova, s->dma.maps[i].size);
     if (err) {
@@ -654,8 +655,9 @@ static int report(struct vuc_srv *s, const struct vuc_feature *f,
     if (!d->on &&
         (d->started || !srv_quirk(s, VUC_SRV_QUIRK_REPORT_BEFORE_START)))
         return EINVAL;
-    /* design.md: any power of two from 4096 up (the kernel's rule); the
-     * quirk serves another size at the power of two below it */
+    /* docs/decisions.md, DMA logging: any power of two from 4096 up (the
+     * kernel's rule); the quirk serves another size at the power of two
+     * below it */
     page = rq.page_size;
     if (page && !pow2(page) && srv_quirk(s, VUC_SRV_QUIRK_REPORT_BAD_PAGE))
         page = 1ull << ilog2(page);
@@ -694,8 +696,8 @@ static int report(struct vuc_srv *s, const struct vuc_feature *f,
         fill_report(s, &dst, rq.iova, end, (size_t)bytes / 8);
         if (srv_quirk(s, VUC_SRV_QUIRK_REPORT_BIT_SHIFTED))
             shift_up(dst.words, (size_t)bytes / 8, (rq.length - 1) / page + 1);
-        /* uAPI: "read back and clear" (design.md), for exactly the range
-         * reported: pages wholly inside it */
+        /* uAPI: "read back and clear" (docs/decisions.md, DMA logging),
+         * for exactly the range reported: pages wholly inside it */
         for (size_t i = find(d, rq.iova);
              !srv_quirk(s, VUC_SRV_QUIRK_REPORT_NOT_CLEARED) && i < d->n &&
              d->r[i].iova < end;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * vucert-server command line (design.md: "The command line").
+ * vucert-server command line (reference-server/README.md).
  * Exit codes: 0 after SIGINT/SIGTERM, 1 when the server cannot run,
  * 2 on a usage error.
  */

@@ -407,7 +407,7 @@ static int mig_set(struct vuc_srv *s, uint32_t target)
 /*
  * The features and their methods. min_argsz is the kernel's minsz for the
  * feature's fixed data (vfio_check_feature), plus the 8-byte prefix
- * (design.md: feature argsz). DMA logging: dirty.c.
+ * (docs/decisions.md, DEVICE_FEATURE). DMA logging: dirty.c.
  */
 static const struct {
     uint32_t ops;
@@ -429,7 +429,7 @@ static int feature_get_reply(struct srv_reply *r, uint32_t flags,
                              const uint8_t data[8])
 {
     struct vuc_feature f = {
-        .argsz = VUC_FEATURE_HDR_SIZE + 8, /* design.md: counts the prefix */
+        .argsz = VUC_FEATURE_HDR_SIZE + 8, /* counts the prefix */
         .flags = flags,
         .data = data,
         .data_len = 8,
@@ -456,7 +456,7 @@ int srv_h_DEVICE_FEATURE(struct vuc_srv *s, struct vuc_conn *c,
     if (vuc_feature_decode(m->payload, m->payload_len, &f) < 0)
         return EINVAL;
     /* The order follows the kernel: vfio_ioctl_device_feature() then
-     * vfio_check_feature() (spec/notes.md 2.1). */
+     * vfio_check_feature() (docs/decisions.md, DEVICE_FEATURE). */
     if (f.argsz < VUC_FEATURE_HDR_SIZE)
         return EINVAL;
     /* bug feature-unknown-flags-accepted: the undefined bits ignored */

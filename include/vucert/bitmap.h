@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Dirty-page bitmaps (spec: VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT;
- * design.md: bitmap layout). Bit n of a bitmap lives in u64 word n / 64 at
- * bit n % 64 and stands for the page [base + n * page, base + (n + 1) *
- * page), page = 1 << shift.
+ * docs/decisions.md, DMA logging). Bit n of a bitmap lives in u64 word
+ * n / 64 at bit n % 64 and stands for the page [base + n * page,
+ * base + (n + 1) * page), page = 1 << shift.
  *
  * Pure code: no I/O, no allocation, no globals. Everything works a 64-bit
  * word at a time (page-size changes use shift-and-mask networks, not

@@ -2,7 +2,7 @@
 /*
  * The VFIO migration v2 state machine as data (spec: Direct State
  * Transitions, Complex State Transitions; kernel: vfio_mig_get_next_state
- * in drivers/vfio/vfio_main.c, see spec/notes.md 2.6).
+ * in drivers/vfio/vfio_main.c, see docs/decisions.md, Combination paths).
  *
  * A "flag set" is the u64 returned by VFIO_DEVICE_FEATURE_MIGRATION GET.
  * Only the four sets with STOP_COPY are meaningful:
@@ -10,8 +10,8 @@
  * Any set without STOP_COPY or with unknown bits supports no transition.
  *
  * This module is used by vucert-server to decide transitions. The harness
- * must NOT use it to judge a server (design.md); only a unit test compares
- * it with the harness's own expectation tables.
+ * must NOT use it to judge a server (its expectations are its own tables,
+ * cases/expect.c); only a unit test compares it with those tables.
  */
 #ifndef VUCERT_FSM_H
 #define VUCERT_FSM_H

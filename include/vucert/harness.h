@@ -28,7 +28,7 @@ enum vuc_verdict {
     VUC_VERDICT_NR,
 };
 
-/* What the spec's own words make of a rule (docs/grading.md). */
+/* What the spec's own words make of a rule (docs/verdicts.md). */
 enum vuc_level {
     VUC_MUST = 0, /* must, must not, cannot, is not allowed, only: FAIL */
     VUC_SHOULD,   /* should, is expected to, or a kernel-only rule */

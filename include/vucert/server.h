@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * vucert-server: the reference vfio-user device (design.md: "The reference
- * server"). A PCI device with a 4 KiB BAR0 register file and a migratable
- * state of configurable size, the full migration v2 state machine over
- * vfio-user (DEVICE_FEATURE 1 and 2, MIG_DATA_READ/WRITE with the stream
- * of reference-server/STREAM.md), DMA_MAP/UNMAP with a small DMA engine
- * that writes client memory, DMA dirty-page logging (DEVICE_FEATURE 6, 7,
- * 8), fault injection and deliberate quirks.
+ * vucert-server: the reference vfio-user device
+ * (reference-server/README.md). A PCI device with a 4 KiB BAR0 register
+ * file and a migratable state of configurable size, the full migration v2
+ * state machine over vfio-user (DEVICE_FEATURE 1 and 2, MIG_DATA_READ/WRITE
+ * with the stream of reference-server/STREAM.md), DMA_MAP/UNMAP with a
+ * small DMA engine that writes client memory, DMA dirty-page logging
+ * (DEVICE_FEATURE 6, 7, 8), fault injection and deliberate quirks.
  *
  * The library is single threaded and keeps no globals; every call takes
  * the server context. It never trusts the client: nothing a client sends

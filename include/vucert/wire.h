@@ -2,10 +2,11 @@
 /*
  * vfio-user wire constants and byte helpers.
  *
- * All numbers come from spec/vfio-user.rst (the QEMU copy) and, where the
- * spec defers to it, include/uapi/linux/vfio.h. Data on the wire is in
- * host byte order (spec: Protocol Specification); the get/put helpers
- * below are the one place that knows it.
+ * All numbers come from the vfio-user spec (QEMU's
+ * docs/interop/vfio-user.rst) and, where the spec defers to it, the
+ * kernel's include/uapi/linux/vfio.h (docs/decisions.md). Data on the wire
+ * is in host byte order (spec: Protocol Specification); the get/put
+ * helpers below are the one place that knows it.
  */
 #ifndef VUCERT_WIRE_H
 #define VUCERT_WIRE_H
@@ -80,7 +81,8 @@ enum vuc_cmd {
 #define VUC_FEATURE_FLAGS_KNOWN                                                \
     (VUC_FEATURE_MASK | VUC_FEATURE_GET | VUC_FEATURE_SET | VUC_FEATURE_PROBE)
 
-/* argsz + flags; design.md: feature argsz counts this prefix */
+/* argsz + flags; feature argsz counts this prefix (kernel rule;
+ * docs/decisions.md, DEVICE_FEATURE) */
 #define VUC_FEATURE_HDR_SIZE 8u
 
 /* spec: Device Features */

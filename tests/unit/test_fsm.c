@@ -4,14 +4,14 @@
  *
  * The central test does not trust fsm.c's tables. It rebuilds the answer
  * from the uAPI text alone: its own list of direct arcs per flag set
- * (spec/notes.md 2.5 and the arc list above the kernel's
+ * (docs/decisions.md, FSM arcs, and the arc list above the kernel's
  * vfio_from_fsm_table), a breadth-first search for the shortest valid
  * paths, and its own rejection rules. It then requires vuc_fsm_path(),
  * vuc_fsm_next() and vuc_fsm_check() to agree for every flag set and all
  * 64 (from, to) pairs, plus out-of-range state numbers.
  *
- * What "valid path" means here (spec/notes.md 1.9 "Complex State
- * Transitions" and 2.6 "Combination transitions"):
+ * What "valid path" means here (spec: Complex State Transitions;
+ * docs/decisions.md, Combination paths):
  *
  *   - only direct arcs of the flag set, so only supported states; no arc
  *     touches ERROR and STOP_COPY -> PRE_COPY(_P2P) is no arc;
@@ -38,10 +38,11 @@
  * set not one of the four; target >= 8; target ERROR ("ERROR cannot be
  * requested"); target not supported; current state ERROR (needs a reset);
  * current state not supported; STOP_COPY -> PRE_COPY(_P2P), which the uAPI
- * forbids as a request ("not permitted and return error if requested",
- * notes.md 2.5) even though a path such as STOP_COPY -> STOP ->
- * RUNNING_P2P -> PRE_COPY_P2P would satisfy the rules above; and any pair
- * with no valid path (the test checks that there is no such pair left).
+ * forbids as a request ("not permitted and return error if requested";
+ * docs/decisions.md, FSM arcs) even though a path such as STOP_COPY ->
+ * STOP -> RUNNING_P2P -> PRE_COPY_P2P would satisfy the rules above; and
+ * any pair with no valid path (the test checks that there is no such pair
+ * left).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -96,7 +97,7 @@ static bool model_valid_flags(uint64_t f)
            f == model_sets[3];
 }
 
-/* spec/notes.md 2.2 */
+/* docs/decisions.md, Migration flags */
 static bool model_supported(uint64_t f, uint32_t s)
 {
     switch (s) {
@@ -124,10 +125,11 @@ static bool model_saving(uint32_t s)
 
 /*
  * The arcs a device with flag set f implements, written from the uAPI and
- * the kernel comment (notes.md 2.5, 2.6): always RESUMING <-> STOP and
- * STOP <-> STOP_COPY; RUNNING <-> STOP without P2P; the four RUNNING_P2P
- * arcs with P2P; RUNNING <-> PRE_COPY with PRE_COPY, and PRE_COPY ->
- * STOP_COPY only without P2P; the five PRE_COPY_P2P arcs with both.
+ * the kernel comment (docs/decisions.md, FSM arcs): always RESUMING <->
+ * STOP and STOP <-> STOP_COPY; RUNNING <-> STOP without P2P; the four
+ * RUNNING_P2P arcs with P2P; RUNNING <-> PRE_COPY with PRE_COPY, and
+ * PRE_COPY -> STOP_COPY only without P2P; the five PRE_COPY_P2P arcs with
+ * both.
  */
 static bool model_arc(uint64_t f, uint32_t a, uint32_t b)
 {

@@ -3349,8 +3349,9 @@ static uint64_t write_addr(size_t i)
  * writes: the device logs at logpage (LOG_PAGE unless the server has
  * --logging-page-size), so a report page is dirty if it
  * overlaps, within the range, a logging page a byte was written in (a
- * finer report repeats the logging page's bit: design.md). Computed page
- * by page here, independently of vuc_bitmap.
+ * finer report repeats the logging page's bit: docs/decisions.md,
+ * Protocol decisions). Computed page by page here, independently of
+ * vuc_bitmap.
  */
 static uint64_t *want_bits_at(uint64_t iova, uint64_t len, uint64_t page,
                               uint64_t logpage, bool shift_up)
