@@ -317,8 +317,13 @@ static int arc(struct vuc_srv *s, uint32_t from, uint32_t to)
     /* Quirks walk arcs the table does not have: whatever the arc, a save
      * session exists exactly in the saving group, and a resume session
      * exactly in RESUMING. */
-    bool new_save = vuc_fsm_is_saving(to) &&
-                    (eff == VUC_FSM_EFFECT_OPEN_SAVE || !s->mig.save.open);
+    /* bug precopy-stream-restarts: PRE_COPY -> STOP_COPY opens a new
+     * stream instead of going on with the one PRE_COPY began */
+    bool restart = to == VUC_STATE_STOP_COPY && from != to &&
+                   vuc_fsm_is_saving(from) &&
+                   srv_bug(s, VUC_SRV_BUG(PRECOPY_RESTARTS));
+    bool new_save = vuc_fsm_is_saving(to) && (eff == VUC_FSM_EFFECT_OPEN_SAVE ||
+                                              !s->mig.save.open || restart);
     bool new_resume =
         to == VUC_STATE_RESUMING &&
         (eff == VUC_FSM_EFFECT_OPEN_RESUME || !s->mig.resume.open);

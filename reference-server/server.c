@@ -295,6 +295,9 @@ static const struct quirk_info bug_table[VUC_SRV_BUG_COUNT] = {
     [VUC_SRV_BUG_BIT_ALL_RANGES_NOTHING] =
         {"all-ranges-logs-nothing",
          "LOGGING_START with num_ranges 0 succeeds and logs nothing"},
+    [VUC_SRV_BUG_BIT_PRECOPY_RESTARTS] =
+        {"precopy-stream-restarts",
+         "PRE_COPY -> STOP_COPY starts a new stream instead of going on"},
 };
 
 const char *vuc_srv_bug_name(unsigned i)

@@ -4945,7 +4945,8 @@ static void test_bug_mig(void **state)
     static const char *const minor[] = {"minor-zero-refused", NULL};
     static const char *const odd[] = {"write-odd-size-refused", NULL};
     static const char *const end[] = {"stop-copy-exit-needs-end", NULL};
-    uint8_t buf[64] = {0};
+    static const char *const restart[] = {"precopy-stream-restarts", NULL};
+    uint8_t buf[64] = {0}, head[16];
     struct fx f;
     size_t n;
 
@@ -4984,6 +4985,18 @@ static void test_bug_mig(void **state)
                          0);
     while (n == sizeof(buf));
     assert_int_equal(set_state(&f, ST_STOP), 0);
+    fx_close(&f);
+
+    /* the STOP_COPY stream begins again with the HEADER PRE_COPY sent */
+    fx_open_bugs(&f, DEF_FLAGS, restart);
+    negotiate(&f);
+    assert_int_equal(set_state(&f, ST_PRE_COPY), 0);
+    assert_int_equal(mig_read(&f, 8 + 16, 16, head, &n), 0);
+    assert_int_equal(n, 16);
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    assert_int_equal(mig_read(&f, 8 + 16, 16, buf, &n), 0);
+    assert_int_equal(n, 16);
+    assert_memory_equal(buf, head, 16);
     fx_close(&f);
 }
 
