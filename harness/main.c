@@ -5,7 +5,7 @@
  *   vucert certify [--socket PATH | --server-cmd 'CMD ... {socket} ...']
  *                  [--profile FILE] [--report-dir DIR] [--case GLOB]...
  *                  [--exclude GLOB]... [--strict] [--timeout SECONDS]
- *                  [--list] [--verbose]
+ *                  [--list [--coverage]] [--verbose]
  *                  [--dest-socket PATH | --dest-server-cmd CMD]
  *                  [--stream-limit BYTES] [--server-pid PID]
  *
@@ -52,7 +52,7 @@ static void usage(FILE *f)
             "[--case GLOB]...\n"
             "                      [--exclude GLOB]... [--strict] "
             "[--timeout SECONDS]\n"
-            "                      [--list] [--verbose]\n"
+            "                      [--list [--coverage]] [--verbose]\n"
             "                      [--dest-socket PATH | --dest-server-cmd "
             "'CMD ... {socket} ...']\n"
             "                      [--stream-limit BYTES] [--server-pid PID]\n"
@@ -319,6 +319,42 @@ static char *quote_argv(int argc, char **argv)
     return s;
 }
 
+/* --list --coverage: the spec traceability table, and how much of it the
+ * cases check. */
+static int print_coverage(FILE *f)
+{
+    const struct vuc_spec_row *rows;
+    struct vuc_coverage cov;
+    char err[160];
+    size_t n;
+
+    if (vuc_spec_rows(&rows, &n, err, sizeof(err)) < 0 ||
+        vuc_spec_coverage(&cov) < 0) {
+        fprintf(stderr, "vucert: the built-in spec table: %s\n", err);
+        return EXIT_FAILED;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct vuc_spec_row *r = &rows[i];
+        const char *status = r->cases[0]                 ? "covered"
+                             : vuc_spec_row_checkable(r) ? "UNCOVERED"
+                                                         : "not-checkable";
+
+        fprintf(f, "%-11s %-13s %-9s %s\n    \"%s\"\n    %s%s\n", r->id, status,
+                r->keyword, r->section, r->sentence,
+                r->cases[0] ? "cases: " : "",
+                r->cases[0] ? r->cases : r->reason);
+    }
+    fprintf(f,
+            "\nspec coverage: %zu of %zu sentences checkable over the wire "
+            "have a case (%.1f%%); %zu uncovered; %zu not checkable; %zu "
+            "rows\n",
+            cov.covered, cov.checkable,
+            cov.checkable ? 100.0 * (double)cov.covered / (double)cov.checkable
+                          : 100.0,
+            cov.checkable - cov.covered, cov.rows - cov.checkable, cov.rows);
+    return 0;
+}
+
 static int certify(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -331,6 +367,7 @@ static int certify(int argc, char **argv)
         {"strict", no_argument, NULL, 'S'},
         {"timeout", required_argument, NULL, 't'},
         {"list", no_argument, NULL, 'l'},
+        {"coverage", no_argument, NULL, 'V'},
         {"verbose", no_argument, NULL, 'v'},
         {"dest-socket", required_argument, NULL, 'D'},
         {"dest-server-cmd", required_argument, NULL, 'C'},
@@ -349,7 +386,7 @@ static int certify(int argc, char **argv)
     struct vuc_options opts = {.timeout_ms = 5000, .stream_limit = 2ull << 30};
     struct vuc_target target = {0}, dest = {0};
     struct vuc_profile profile;
-    bool have_profile = false, list = false;
+    bool have_profile = false, list = false, coverage = false;
     struct vuc_run_info info = {.tool_version = VUC_VERSION_STRING};
     struct vuc_case *cases;
     struct vuc_result *res;
@@ -407,6 +444,9 @@ static int certify(int argc, char **argv)
         }
         case 'l':
             list = true;
+            break;
+        case 'V':
+            coverage = true;
             break;
         case 'D':
             dest_socket = optarg;
@@ -475,6 +515,10 @@ static int certify(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
+    if (coverage && !list) {
+        fprintf(stderr, "vucert: --coverage goes with --list\n");
+        return EXIT_USAGE;
+    }
     if (socket != NULL && server_cmd != NULL) {
         fprintf(stderr, "vucert: give --socket or --server-cmd, not both\n");
         return EXIT_USAGE;
@@ -497,6 +541,10 @@ static int certify(int argc, char **argv)
     n_cases = vuc_cases_all(cases, VUC_MAX_CASES);
     if (n_cases > VUC_MAX_CASES)
         n_cases = VUC_MAX_CASES;
+    if (list && coverage) {
+        exit_code = print_coverage(stdout);
+        goto out;
+    }
     if (list) {
         for (size_t i = 0; i < n_cases; i++)
             if (vuc_case_selected(cases[i].id, include, n_inc, exclude, n_exc))
@@ -505,6 +553,7 @@ static int certify(int argc, char **argv)
         goto out;
     }
 
+    (void)vuc_spec_coverage(&info.coverage); /* rows 0 when it fails */
     if (socket == NULL && server_cmd == NULL) {
         if (embedded_default(&default_cmd, &profile_path) < 0) {
             exit_code = EXIT_USAGE;

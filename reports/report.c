@@ -521,6 +521,19 @@ int vuc_report_json(const char *path, const struct vuc_run_info *info,
                            info->shuffled
                                ? json_object_new_uint64(info->shuffle_seed)
                                : json_object_new_null());
+    if (info->coverage.rows > 0) {
+        struct json_object *cov = json_object_new_object();
+
+        json_object_object_add(cov, "rows",
+                               json_object_new_uint64(info->coverage.rows));
+        json_object_object_add(
+            cov, "checkable", json_object_new_uint64(info->coverage.checkable));
+        json_object_object_add(cov, "covered",
+                               json_object_new_uint64(info->coverage.covered));
+        json_object_object_add(root, "spec_coverage", cov);
+    } else {
+        json_object_object_add(root, "spec_coverage", json_object_new_null());
+    }
     json_object_object_add(server, "target", jstr(info->target_desc));
     if (info->negotiated) {
         snprintf(buf, sizeof(buf), "%u.%u", info->major, info->minor);
@@ -852,6 +865,14 @@ int vuc_report_matrix_md(const char *path, const struct vuc_run_info *info,
     } else {
         matrix_grid(f, cell);
     }
+    if (info->coverage.checkable > 0)
+        fprintf(f,
+                "\n- spec coverage: %zu of the %zu sentences of the spec "
+                "that can be checked over the wire have a case (%.1f%%; "
+                "`vucert certify --list --coverage` lists them)\n",
+                info->coverage.covered, info->coverage.checkable,
+                100.0 * (double)info->coverage.covered /
+                    (double)info->coverage.checkable);
     fprintf(f, "\n## Root causes\n\n");
     if (rc.not_passed > 0)
         print_roots(f, res, n, &rc, true);

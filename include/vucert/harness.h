@@ -182,6 +182,14 @@ struct vuc_result {
     double duration_ms;
 };
 
+/* How much of the spec traceability table the cases check
+ * (vuc_spec_coverage). */
+struct vuc_coverage {
+    size_t rows;      /* every row */
+    size_t checkable; /* rows that can be checked over the wire */
+    size_t covered;   /* rows with a case */
+};
+
 struct vuc_run_info {
     const char *tool_version;
     const char *target_desc; /* socket path or command */
@@ -199,6 +207,7 @@ struct vuc_run_info {
     bool strict;              /* --strict */
     bool shuffled;            /* --shuffle SEED */
     uint64_t shuffle_seed;
+    struct vuc_coverage coverage; /* rows 0: not known */
 };
 
 /* ---- the per-case context ---- */
@@ -280,6 +289,33 @@ void vuc_setup_end(struct vuc_ctx *ctx, const char *prev);
  * and returns how many there are (call again with more room if larger). */
 #define VUC_MAX_CASES 1024
 size_t vuc_cases_all(struct vuc_case *out, size_t max);
+
+/*
+ * The spec traceability table (cases/spec_coverage.tsv, built in): one
+ * row per normative sentence of the spec sections vucert covers, with the
+ * cases that check it (ids or globs, space-separated) or the reason none
+ * does ("not checkable: ..." or "uncovered: ...").
+ */
+struct vuc_spec_row {
+    const char *id;       /* "dma.6" */
+    const char *section;  /* the spec section */
+    const char *keyword;  /* "must", "should", ... */
+    const char *sentence; /* the sentence as the spec words it */
+    const char *cases;    /* "" when none */
+    const char *reason;   /* "" when cases is not */
+};
+
+/* The rows, parsed once (they live until exit). 0, or -EBADMSG with the
+ * line in err when the table is malformed, -ENOMEM. */
+int vuc_spec_rows(const struct vuc_spec_row **rows, size_t *n, char *err,
+                  size_t errcap);
+/* Does the row name case `id` (an id or a glob of its case list)? */
+bool vuc_spec_row_names(const struct vuc_spec_row *r, const char *id);
+/* Is the row checkable over the wire (no "not checkable" reason)? */
+bool vuc_spec_row_checkable(const struct vuc_spec_row *r);
+
+/* Count the table's rows; 0 or vuc_spec_rows's error. */
+int vuc_spec_coverage(struct vuc_coverage *cov);
 
 /* Glob match for --case / --exclude (fnmatch without FNM_PATHNAME). */
 bool vuc_case_selected(const char *id, const char *const *include,
