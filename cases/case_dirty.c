@@ -962,6 +962,52 @@ out:
     mem_free(&m);
 }
 
+/* dirty.start.reply-echo: "Upon success, the response data field will be
+ * the same as the request, unless the page size was changed": all but
+ * the page size (dirty.start.page-size-returned's) comes back as sent. */
+static void reply_echo(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    struct vuc_log_control lc = {.page_size = LOG_PAGE, .num_ranges = 1};
+    uint8_t want[VUC_LOG_CONTROL_SIZE + VUC_LOG_RANGE_SIZE];
+    struct dmamem m = DMAMEM_INIT;
+    struct vuc_feature f;
+    struct vuc_reply r;
+    uint32_t err = 0;
+    char eb[16];
+    int rc;
+
+    (void)c;
+    if (!setup(ctx, &m, true))
+        goto out;
+    vuc_log_control_encode(&lc, &one_range, want, sizeof(want));
+    rc = start_req(ctx, &r, &err);
+    if (rc == 0)
+        vuc_blocked(ctx, OWN_START,
+                    "LOGGING_START of the mapped test memory was rejected "
+                    "with errno %s",
+                    vuc_errno_name(err, eb, sizeof(eb)));
+    if (rc <= 0)
+        goto out;
+    if (vuc_feature_decode(r.payload, r.payload_len, &f) < 0 ||
+        f.data_len != sizeof(want) ||
+        memcmp(f.data + 8, want + 8, sizeof(want) - 8) != 0)
+        vuc_verdict(ctx, VUC_FAIL,
+                    "the START reply's data (%zu bytes) is not the request's "
+                    "(%zu bytes: page_size, num_ranges, reserved and the "
+                    "range) beyond the page size (\"the response data field "
+                    "will be the same as the request, unless the page size "
+                    "was changed\")",
+                    r.payload_len >= VUC_FEATURE_HDR_SIZE
+                        ? r.payload_len - VUC_FEATURE_HDR_SIZE
+                        : 0,
+                    sizeof(want));
+    else
+        vuc_check(ctx);
+    vuc_reply_release(&r);
+out:
+    mem_free(&m);
+}
+
 /* dirty.stop.valid: a STOP while logging is accepted. */
 static void stop_valid(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
@@ -1549,6 +1595,10 @@ size_t vuc_cases_dirty(struct vuc_case *out, size_t max)
              "START's reply returns the page size the device selected",
              SPEC_START, "will return the page size it selected", page_returned,
              0, 0, NULL);
+    VUC_CASE("dirty.start.reply-echo",
+             "START's reply repeats the request but for the page size",
+             SPEC_START, "will be the same as the request", reply_echo, 0, 0,
+             NULL);
     /* "Upon VFIO_DEVICE_FEATURE_SET, start/stop DMA logging" */
     VUC_CASE("dirty.stop.valid", "a STOP while logging succeeds", SPEC_START,
              "start/stop DMA logging", stop_valid, 0, 0, NULL);

@@ -300,6 +300,80 @@ static void probe_ok(struct vuc_ctx *ctx, const struct vuc_case *c)
     vuc_reply_release(&r);
 }
 
+/* fsm.feature.probe-missing-method: "the probe will only return success
+ * if all of the indicated methods are supported": PROBE with a method
+ * the feature lacks (SET of MIGRATION) fails. */
+static void probe_missing(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    uint32_t flags = VUC_FEATURE_PROBE | VUC_FEATURE_SET | VUC_FEATURE_GET |
+                     VUC_FEATURE_MIGRATION;
+    struct vuc_reply r;
+    int rc;
+
+    (void)c;
+    if (vuc_case_flags(ctx) == 0 || vuc_ctx_connect(ctx) == NULL)
+        return;
+    rc = vuc_client_feature(ctx->cl, flags, VUC_FEATURE_HDR_SIZE, NULL, 0, &r);
+    if (rc < 0) {
+        vuc_case_report_rc(ctx, rc, "PROBE|GET|SET of MIGRATION");
+        return;
+    }
+    if (r.is_error)
+        vuc_check(ctx);
+    else
+        vuc_verdict(ctx, VUC_FAIL,
+                    "PROBE|GET|SET of MIGRATION succeeded, though MIGRATION "
+                    "has no SET (\"the probe will only return success if all "
+                    "of the indicated methods are supported\")");
+    vuc_reply_release(&r);
+}
+
+/* fsm.feature.set-reply-echo: "The reply payload must be the same as the
+ * request payload for setting": a SET of MIG_DEVICE_STATE STOP. */
+static void set_reply_echo(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    struct vuc_mig_state ms = {.device_state = VUC_STATE_STOP,
+                               .data_fd = UINT32_MAX};
+    uint8_t d[VUC_MIG_STATE_DATA_SIZE], req[VUC_FEATURE_HDR_SIZE + sizeof(d)];
+    uint32_t flags = VUC_FEATURE_SET | VUC_FEATURE_MIG_DEVICE_STATE;
+    struct vuc_feature f = {.argsz = sizeof(req), .flags = flags};
+    struct vuc_reply r;
+    int rc;
+
+    (void)c;
+    if (vuc_case_flags(ctx) == 0 || vuc_ctx_connect(ctx) == NULL ||
+        !vuc_case_fresh(ctx))
+        return;
+    vuc_mig_state_encode(&ms, d, sizeof(d));
+    vuc_feature_encode(&f, req, sizeof(req));
+    memcpy(req + VUC_FEATURE_HDR_SIZE, d, sizeof(d));
+    /* the SET itself is fsm.RUNNING.STOP's: a refusal blocks this case */
+    rc = vuc_client_feature(ctx->cl, flags, sizeof(req), d, sizeof(d), &r);
+    if (rc < 0) {
+        vuc_case_report_rc(ctx, rc, "SET MIG_DEVICE_STATE STOP");
+        return;
+    }
+    if (r.is_error) {
+        char eb[16];
+
+        vuc_blocked(ctx, "fsm.RUNNING.STOP",
+                    "SET MIG_DEVICE_STATE STOP from RUNNING failed with "
+                    "errno %s",
+                    vuc_errno_name(r.error, eb, sizeof(eb)));
+    } else if (r.payload_len != sizeof(req) ||
+               memcmp(r.payload, req, sizeof(req)) != 0) {
+        vuc_verdict(ctx, VUC_FAIL,
+                    "the reply to SET MIG_DEVICE_STATE STOP (%zu payload "
+                    "bytes) differs from the request (%zu bytes) (\"The "
+                    "reply payload must be the same as the request payload "
+                    "for setting or probing\")",
+                    r.payload_len, sizeof(req));
+    } else {
+        vuc_check(ctx);
+    }
+    vuc_reply_release(&r);
+}
+
 /* A request that must be rejected, leaving the state RUNNING. */
 struct bad_request {
     uint32_t flags;
@@ -496,12 +570,17 @@ static void reject_keeps_state(struct vuc_ctx *ctx, const struct vuc_case *c)
     vuc_check(ctx);
 }
 
+/* Linux errno values are below 4096 (MAX_ERRNO); the spec's Error field
+ * is "a UNIX errno value". */
+#define ERRNO_LIMIT 4096u
+
 /* Error replies provoked by requests every server must reject. */
 static void error_reply_form(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
     static const struct bad_request *const reqs[] = {&bad_index, &bad_state8};
-    bool payload_check = c->a != 0;
-    unsigned judged = 0, zero = 0;
+    bool payload_check = c->a == 1, valid_check = c->a == 2;
+    unsigned judged = 0, zero = 0, invalid = 0;
+    uint32_t first_invalid = 0;
 
     if (vuc_ctx_connect(ctx) == NULL)
         return;
@@ -534,6 +613,8 @@ static void error_reply_form(struct vuc_ctx *ctx, const struct vuc_case *c)
                         r.payload_len);
         if (r.error == 0)
             zero++;
+        if (r.error >= ERRNO_LIMIT && invalid++ == 0)
+            first_invalid = r.error;
         vuc_reply_release(&r);
     }
     /* and a MIG_DATA_READ, which a device that is not saving rejects:
@@ -564,6 +645,8 @@ static void error_reply_form(struct vuc_ctx *ctx, const struct vuc_case *c)
                             r.payload_len);
             if (r.error == 0)
                 zero++;
+            if (r.error >= ERRNO_LIMIT && invalid++ == 0)
+                first_invalid = r.error;
         }
         vuc_reply_release(&r);
     } else if (ctx->stopped) {
@@ -574,6 +657,17 @@ static void error_reply_form(struct vuc_ctx *ctx, const struct vuc_case *c)
                     "the server answered none of the invalid requests with "
                     "an error reply (judged by fsm.feature.unknown-index and "
                     "fsm.set.state-8)");
+        return;
+    }
+    if (valid_check) {
+        if (invalid > 0)
+            vuc_verdict(ctx, VUC_FAIL,
+                        "%u of %u error replies carry an errno field of "
+                        "%u (0x%x), which is no errno value (\"In this "
+                        "case, the Error field will be valid\")",
+                        invalid, judged, first_invalid, first_invalid);
+        else
+            vuc_check(ctx);
         return;
     }
     if (!payload_check && zero > 0)
@@ -655,6 +749,17 @@ size_t vuc_cases_fsm(struct vuc_case *out, size_t max)
              "PROBE|GET|SET of MIG_DEVICE_STATE succeeds", SPEC_FEATURE, "must",
              probe_ok, VUC_FEATURE_MIG_DEVICE_STATE,
              VUC_FEATURE_GET | VUC_FEATURE_SET, NULL);
+    /* "If VFIO_DEVICE_FEATURE_GET and/or VFIO_DEVICE_FEATURE_SET are also
+     * set, the probe will only return success if all of the indicated
+     * methods are supported." */
+    VUC_CASE("fsm.feature.probe-missing-method",
+             "PROBE with a method the feature lacks fails", SPEC_FEATURE,
+             "will only return success", probe_missing, 0, 0, NULL);
+    /* "The reply payload must be the same as the request payload for
+     * setting or probing" */
+    VUC_CASE("fsm.feature.set-reply-echo",
+             "a SET reply's payload is the request's", SPEC_FEATURE, "must",
+             set_reply_echo, 0, 0, NULL);
     /* "mutually exclusive, except for use with VFIO_DEVICE_FEATURE_PROBE" */
     VUC_CASE("fsm.feature.get-and-set", "GET|SET without PROBE is rejected",
              SPEC_FEATURE, "are mutually exclusive", must_reject, 0, 0,
@@ -705,5 +810,9 @@ size_t vuc_cases_fsm(struct vuc_case *out, size_t max)
              "Header", "must only include", error_reply_form, 1, 0, NULL);
     VUC_CASE("fsm.error-reply.errno-nonzero", "error replies carry an errno",
              "Header", "may be zero", error_reply_form, 0, 0, NULL);
+    /* "In this case, the Error field will be valid." */
+    VUC_CASE("fsm.error-reply.errno-valid",
+             "error replies carry 0 or an errno value", "Header",
+             "will be valid", error_reply_form, 2, 0, NULL);
     return n;
 }

@@ -423,6 +423,39 @@ static void limit_xfer(struct vuc_ctx *ctx, const struct vuc_case *c)
                 (unsigned long long)limit);
 }
 
+/* negotiate.version.first: a command before VERSION is not served. */
+static void version_first(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    struct vuc_device_info di = {.argsz = 16};
+    struct vuc_reply r;
+    uint8_t p[16];
+    int rc;
+
+    (void)c;
+    if (vuc_ctx_connect_raw(ctx) == NULL)
+        return;
+    vuc_device_info_encode(&di, p, sizeof(p));
+    rc = vuc_client_call(ctx->cl, VUC_CMD_DEVICE_GET_INFO, p, sizeof(p), NULL,
+                         0, &r);
+    if (rc == -ECONNRESET || rc == -EPIPE) {
+        vuc_check(ctx); /* refused by closing the connection */
+        return;
+    }
+    if (rc < 0) {
+        vuc_case_report_rc(ctx, rc, "DEVICE_GET_INFO before VERSION");
+        return;
+    }
+    if (r.is_error)
+        vuc_check(ctx);
+    else
+        vuc_verdict(ctx, VUC_VIOLATION(ctx),
+                    "DEVICE_GET_INFO sent before any VERSION was served "
+                    "(\"Upon establishing a connection, the client must "
+                    "send a VFIO_USER_VERSION message\"; a server should "
+                    "refuse what breaks it)");
+    vuc_reply_release(&r);
+}
+
 size_t vuc_cases_negotiate(struct vuc_case *out, size_t max)
 {
     size_t n = 0;
@@ -439,6 +472,11 @@ size_t vuc_cases_negotiate(struct vuc_case *out, size_t max)
     VUC_CASE("negotiate.version.older-minor",
              "a proposal of minor 0 is accepted", SPEC_VERSION, "must",
              older_minor, 0, 0, NULL);
+    /* "Upon establishing a connection, the client must send a
+     * VFIO_USER_VERSION message": a client obligation, so refusing what
+     * breaks it is Security Considerations' "should". */
+    VUC_CASE("negotiate.version.first", "a command before VERSION is refused",
+             "Security Considerations", "should", version_first, 0, 0, NULL);
     /* "The capability list must be a subset of those proposed." */
     VUC_CASE("negotiate.caps.subset",
              "the reply's capabilities are a subset of the proposal",

@@ -617,6 +617,65 @@ out:
     free(buf);
 }
 
+/* robust.header.reused-id: "Message IDs belong entirely to the sender,
+ * can be re-used (even concurrently) and the receiver must not make any
+ * assumptions about their uniqueness": three DEVICE_GET_INFO with one id,
+ * in one write, each answered in turn. */
+static void reused_id(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    enum { N = 3, ID = 0x5151 };
+    uint8_t msg[N][VUC_HDR_SIZE + 16];
+    struct vuc_device_info di = {.argsz = 16};
+
+    (void)c;
+    if (vuc_ctx_connect(ctx) == NULL)
+        return;
+    for (int i = 0; i < N; i++) {
+        struct vuc_hdr h = {.id = ID,
+                            .cmd = VUC_CMD_DEVICE_GET_INFO,
+                            .size = sizeof(msg[i]),
+                            .flags = VUC_TYPE_COMMAND};
+
+        vuc_hdr_encode(&h, msg[i], sizeof(msg[i]));
+        vuc_device_info_encode(&di, msg[i] + VUC_HDR_SIZE, 16);
+    }
+    vuc_client_trace_note(ctx->cl,
+                          "-> %d DEVICE_GET_INFO, all #%u, in one "
+                          "write",
+                          N, ID);
+    if (vuc_client_send_raw(ctx->cl, msg, sizeof(msg)) < 0) {
+        vuc_case_report_rc(ctx, -EPIPE, "sending three requests of one id");
+        return;
+    }
+    for (int i = 0; i < N; i++) {
+        struct vuc_reply r;
+        char what[64];
+        int rc = vuc_client_recv_any(ctx->cl, &r);
+
+        snprintf(what, sizeof(what), "the reply to request %d of %d (id %u)",
+                 i + 1, N, ID);
+        if (rc < 0) {
+            vuc_case_report_rc(ctx, rc, what);
+            return;
+        }
+        if (vuc_hdr_type(&r.msg.hdr) != VUC_TYPE_REPLY || r.msg.hdr.id != ID ||
+            r.msg.hdr.cmd != VUC_CMD_DEVICE_GET_INFO || r.is_error) {
+            vuc_verdict(ctx, VUC_FAIL,
+                        "%s is %s #%u (type %u%s); each of the requests "
+                        "sharing an id gets its own reply (\"the receiver "
+                        "must not make any assumptions about their "
+                        "uniqueness\")",
+                        what, vuc_cmd_name(r.msg.hdr.cmd), r.msg.hdr.id,
+                        vuc_hdr_type(&r.msg.hdr),
+                        r.is_error ? ", an error" : "");
+            vuc_reply_release(&r);
+            return;
+        }
+        vuc_reply_release(&r);
+        vuc_check(ctx);
+    }
+}
+
 /* The command of a per-command case, from c->a. */
 static const char *cmd_label(uint16_t cmd, char *buf, size_t cap)
 {
@@ -1022,6 +1081,9 @@ size_t vuc_cases_robust(struct vuc_case *out, size_t max)
      * command with the same message ID"; the spec is silent on one that
      * acknowledges nothing: answering, closing and dropping are all the
      * server's choice (dropping it is recorded, IMPL-DEFINED). */
+    VUC_CASE("robust.header.reused-id",
+             "requests sharing a message id each get their reply", SPEC_HDR,
+             "must not make any assumptions", reused_id, 0, 0, NULL);
     VUC_CASE("robust.header.reply-type", "a request of type Reply", SPEC_HDR,
              "silent", odd_flags, VUC_TYPE_REPLY, 0, q_reply_type);
     /* Header: the Error flag is defined for replies only, so any answer

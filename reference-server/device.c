@@ -377,7 +377,9 @@ int srv_h_DEVICE_GET_INFO(struct vuc_srv *s, struct vuc_conn *c,
     uint8_t *p;
     int rc;
 
-    (void)s, (void)c;
+    (void)c;
+    if (srv_bug(s, VUC_SRV_BUG(NOT_PCI)))
+        out.flags &= ~VUC_DEVICE_FLAGS_PCI;
     rc = vuc_device_info_decode(m->payload, m->payload_len, &in);
     if (rc < 0 || (size_t)rc != m->payload_len)
         return EINVAL;

@@ -556,7 +556,11 @@ static int start(struct vuc_srv *s, struct vuc_msg *m,
         return EIO;
     memcpy(p, m->payload, VUC_FEATURE_HDR_SIZE);
     vuc_put_u64(p + VUC_FEATURE_HDR_SIZE, pow2(hint) ? page_of(d) : hint);
-    reply_add(r, f->data + 8, f->data_len - 8);
+    /* bug start-reply-drops-ranges: num_ranges and reserved only */
+    reply_add(r, f->data + 8,
+              srv_bug(s, VUC_SRV_BUG(START_REPLY_SHORT))
+                  ? VUC_LOG_CONTROL_SIZE - 8
+                  : f->data_len - 8);
     return 0;
 }
 

@@ -156,8 +156,9 @@ int srv_h_DMA_MAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     /* spec: "A command to map over an existing region must be failed by
      * the server with EEXIST": any overlap. */
     at = find(d, dm.addr);
+    /* bug dma-map-overlap-accepted: "done", the old mapping kept */
     if (at < d->n && d->maps[at].iova < dm.addr + dm.size)
-        return EEXIST;
+        return srv_bug(s, VUC_SRV_BUG(DMA_OVERLAP)) ? 0 : EEXIST;
     if (d->n >= d->max_maps)
         return ENOSPC;
     if ((rc = grow(s)) != 0)
@@ -197,8 +198,13 @@ int srv_h_DMA_UNMAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     /* spec: "must match exactly a previous mapping" */
     at = find(d, du.addr);
     if (at >= d->n || d->maps[at].iova != du.addr ||
-        d->maps[at].size != du.size)
-        return ENOENT;
+        d->maps[at].size != du.size) {
+        /* bug unmap-inexact-accepted: "done", nothing unmapped */
+        if (!srv_bug(s, VUC_SRV_BUG(UNMAP_ANY)))
+            return ENOENT;
+        reply_add(r, m->payload, m->payload_len);
+        return 0;
+    }
     /* bug unmap-refused: the mapping stays */
     if (srv_bug(s, VUC_SRV_BUG(UNMAP_REFUSED)))
         return EBUSY;

@@ -283,7 +283,11 @@ int vuc_srv_run(struct vuc_srv *s, const char *socket_path)
 
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
+    /* bug sigterm-ignored: SIGTERM does nothing (SIGKILL ends it) */
+    if (srv_bug(s, VUC_SRV_BUG(SIGTERM_IGNORED)))
+        sigaction(SIGTERM, &ign, NULL);
+    else
+        sigaddset(&mask, SIGTERM);
     if (sigprocmask(SIG_BLOCK, &mask, &old) < 0)
         return -errno;
     l.sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);

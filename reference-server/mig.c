@@ -493,7 +493,10 @@ int srv_h_DEVICE_FEATURE(struct vuc_srv *s, struct vuc_conn *c,
         reply_add(r, m->payload, m->payload_len);
         return 0;
     }
-    if ((get && !(ops & VUC_FEATURE_GET)) || (set && !(ops & VUC_FEATURE_SET)))
+    /* bug probe-ignores-methods: a PROBE says yes to any method */
+    if (((get && !(ops & VUC_FEATURE_GET)) ||
+         (set && !(ops & VUC_FEATURE_SET))) &&
+        !(probe && srv_bug(s, VUC_SRV_BUG(PROBE_ANY_METHOD))))
         return EINVAL;
     if (probe) {
         /* quirks: a PROBE of some logging methods fails, though the
@@ -561,6 +564,16 @@ int srv_h_DEVICE_FEATURE(struct vuc_srv *s, struct vuc_conn *c,
     err = mig_set(s, ms.device_state);
     if (err)
         return err;
+    /* bug set-reply-differs: data_fd 0 instead of the request's */
+    if (srv_bug(s, VUC_SRV_BUG(SET_REPLY_DIFFERS))) {
+        uint8_t *p = reply_fixed(r, m->payload_len);
+
+        if (!p)
+            return EIO;
+        memcpy(p, m->payload, m->payload_len);
+        vuc_put_u32(p + VUC_FEATURE_HDR_SIZE + 4, 0);
+        return 0;
+    }
     reply_add(r, m->payload, m->payload_len);
     return 0;
 }

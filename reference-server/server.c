@@ -295,6 +295,38 @@ static const struct quirk_info bug_table[VUC_SRV_BUG_COUNT] = {
     [VUC_SRV_BUG_BIT_ALL_RANGES_NOTHING] =
         {"all-ranges-logs-nothing",
          "LOGGING_START with num_ranges 0 succeeds and logs nothing"},
+    [VUC_SRV_BUG_BIT_DMA_OVERLAP] =
+        {"dma-map-overlap-accepted",
+         "DMA_MAP over an existing mapping gets a success reply (and maps "
+         "nothing)"},
+    [VUC_SRV_BUG_BIT_UNMAP_ANY] =
+        {"unmap-inexact-accepted",
+         "DMA_UNMAP that matches no mapping exactly gets a success reply"},
+    [VUC_SRV_BUG_BIT_BEFORE_VERSION] =
+        {"command-before-version-served",
+         "commands before VERSION are served as if negotiated"},
+    [VUC_SRV_BUG_BIT_NOT_PCI] = {"device-info-not-pci",
+                                 "DEVICE_GET_INFO leaves out the PCI flag"},
+    [VUC_SRV_BUG_BIT_PROBE_ANY_METHOD] =
+        {"probe-ignores-methods",
+         "a PROBE succeeds even for methods the feature does not have"},
+    [VUC_SRV_BUG_BIT_SET_REPLY_DIFFERS] =
+        {"set-reply-differs",
+         "a MIG_DEVICE_STATE SET reply carries data_fd 0, not the request's"},
+    [VUC_SRV_BUG_BIT_START_REPLY_SHORT] =
+        {"start-reply-drops-ranges",
+         "the LOGGING_START reply leaves out the ranges of the request"},
+    [VUC_SRV_BUG_BIT_ERRNO_INVALID] =
+        {"errno-invalid",
+         "error replies carry errno + 0x10000, no errno value at all"},
+    [VUC_SRV_BUG_BIT_REUSED_ID_DROPPED] =
+        {"reused-id-dropped",
+         "a request with the message id of the one before it is dropped"},
+    [VUC_SRV_BUG_BIT_DISCONNECT_RESETS] =
+        {"disconnect-resets-device",
+         "a client's disconnect resets the device (migration state RUNNING)"},
+    [VUC_SRV_BUG_BIT_SIGTERM_IGNORED] = {"sigterm-ignored",
+                                         "the server ignores SIGTERM"},
     [VUC_SRV_BUG_BIT_PRECOPY_RESTARTS] =
         {"precopy-stream-restarts",
          "PRE_COPY -> STOP_COPY starts a new stream instead of going on"},
@@ -569,7 +601,12 @@ void vuc_srv_disconnect(struct vuc_srv *s)
     }
     s->conn_err = 0;
     s->deaf = false;
+    s->have_last_id = false;
     chaos_reset(s);
+    /* bug disconnect-resets-device: the device does not outlive its
+     * client's connection */
+    if (srv_bug(s, VUC_SRV_BUG(DISCONNECT_RESETS)))
+        mig_reset(s);
 }
 
 uint32_t vuc_srv_mig_state(const struct vuc_srv *s)
@@ -648,6 +685,9 @@ static int finish(struct vuc_srv *s, struct vuc_conn *c,
     if (err) {
         rh.flags |= VUC_FLAG_ERROR;
         rh.error = srv_quirk(s, VUC_SRV_QUIRK_ERRNO_ZERO) ? 0 : (uint32_t)err;
+        /* bug errno-invalid: no errno value at all */
+        if (srv_bug(s, VUC_SRV_BUG(ERRNO_INVALID)))
+            rh.error = (uint32_t)err + 0x10000u;
         iov = NULL;
         iovcnt = 0;
         if (srv_quirk(s, VUC_SRV_QUIRK_ERROR_WITH_PAYLOAD)) {
@@ -697,7 +737,8 @@ static int dispatch(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     if (vuc_hdr_type(h) != VUC_TYPE_COMMAND)
         return EINVAL;
     /* spec: VFIO_USER_VERSION: "the initial message sent by the client" */
-    if (!s->negotiated && h->cmd != VUC_CMD_VERSION)
+    if (!s->negotiated && h->cmd != VUC_CMD_VERSION &&
+        !srv_bug(s, VUC_SRV_BUG(BEFORE_VERSION)))
         return EINVAL;
     d = vuc_msg_desc(h->cmd);
     /* bug unknown-command-accepted: an undefined number is "done" */
@@ -790,6 +831,14 @@ int vuc_srv_handle(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m)
         log_msg(s, &m->hdr, "request with the Error flag dropped (quirk)", 0);
         return 0;
     }
+    /* bug reused-id-dropped: taken for a resend of the one before */
+    if (s->have_last_id && m->hdr.id == s->last_id &&
+        srv_bug(s, VUC_SRV_BUG(REUSED_ID_DROPPED))) {
+        log_msg(s, &m->hdr, "dropped for its reused id (bug)", 0);
+        return 0;
+    }
+    s->last_id = m->hdr.id;
+    s->have_last_id = true;
     if (s->negotiated && bug_drops(s, m)) {
         log_msg(s, &m->hdr, "dropped for its argsz (bug)", 0);
         return 0;

@@ -269,6 +269,9 @@ struct vuc_srv {
     uint64_t chaos_rng;
     /* quirk short-size-ignored: nothing more is read from this client */
     bool deaf;
+    /* bug reused-id-dropped: the id of the connection's last request */
+    uint16_t last_id;
+    bool have_last_id;
     /* quirk refuse-after-partial: a client left mid-message; the loop
      * closes the next connection at once (survives the disconnect) */
     bool refuse_next;

@@ -192,6 +192,17 @@ enum vuc_srv_bug_bit {
     VUC_SRV_BUG_BIT_STOP_REFUSED,        /* stop-refused */
     VUC_SRV_BUG_BIT_ALL_RANGES_NOTHING,  /* all-ranges-logs-nothing */
     VUC_SRV_BUG_BIT_PRECOPY_RESTARTS,    /* precopy-stream-restarts */
+    VUC_SRV_BUG_BIT_DMA_OVERLAP,         /* dma-map-overlap-accepted */
+    VUC_SRV_BUG_BIT_UNMAP_ANY,           /* unmap-inexact-accepted */
+    VUC_SRV_BUG_BIT_BEFORE_VERSION,      /* command-before-version-served */
+    VUC_SRV_BUG_BIT_NOT_PCI,             /* device-info-not-pci */
+    VUC_SRV_BUG_BIT_PROBE_ANY_METHOD,    /* probe-ignores-methods */
+    VUC_SRV_BUG_BIT_SET_REPLY_DIFFERS,   /* set-reply-differs */
+    VUC_SRV_BUG_BIT_START_REPLY_SHORT,   /* start-reply-drops-ranges */
+    VUC_SRV_BUG_BIT_ERRNO_INVALID,       /* errno-invalid */
+    VUC_SRV_BUG_BIT_REUSED_ID_DROPPED,   /* reused-id-dropped */
+    VUC_SRV_BUG_BIT_DISCONNECT_RESETS,   /* disconnect-resets-device */
+    VUC_SRV_BUG_BIT_SIGTERM_IGNORED,     /* sigterm-ignored */
     VUC_SRV_BUG_COUNT
 };
 _Static_assert(VUC_SRV_BUG_COUNT <= 32, "bugs are bits of a uint32_t");

@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * device.* and backend.*: what a server owes any client whatever its
+ * migration support: the device it describes (DEVICE_GET_INFO), DMA
+ * mappings (DMA_MAP over a mapping, DMA_UNMAP of what was not mapped),
+ * the device outliving a client's connection (Client Disconnection), and
+ * the Backend Program Conventions a server vucert starts must keep.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "cases_priv.h"
+#include "vucert/codec.h"
+
+#define SPEC_INFO  "VFIO_USER_DEVICE_GET_INFO"
+#define SPEC_MAP   "VFIO_USER_DMA_MAP"
+#define SPEC_UNMAP "VFIO_USER_DMA_UNMAP"
+
+/* The memory the DMA cases lend: 4 pages, far from where others map. */
+#define MAP_IOVA 0x7f0000000ull
+#define MAP_LEN  (4u * 4096u)
+
+/* device.get-info.pci: "This version of the protocol only supports PCI
+ * devices": the reply's flags say PCI. */
+static void info_pci(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    struct vuc_device_info di = {.argsz = 16}, out;
+    struct vuc_reply r;
+    uint8_t p[16];
+    char eb[16];
+    int rc;
+
+    (void)c;
+    if (vuc_ctx_connect(ctx) == NULL)
+        return;
+    vuc_device_info_encode(&di, p, sizeof(p));
+    rc = vuc_client_call(ctx->cl, VUC_CMD_DEVICE_GET_INFO, p, sizeof(p), NULL,
+                         0, &r);
+    if (rc < 0) {
+        vuc_case_report_rc(ctx, rc, "DEVICE_GET_INFO");
+        return;
+    }
+    if (r.is_error)
+        vuc_verdict(ctx, VUC_FAIL, "DEVICE_GET_INFO failed with errno %s",
+                    vuc_errno_name(r.error, eb, sizeof(eb)));
+    else if (vuc_device_info_decode(r.payload, r.payload_len, &out) < 0)
+        vuc_verdict(ctx, VUC_FAIL,
+                    "the DEVICE_GET_INFO reply (%zu payload bytes) cannot be "
+                    "decoded",
+                    r.payload_len);
+    else if (!(out.flags & VUC_DEVICE_FLAGS_PCI))
+        vuc_verdict(ctx, VUC_FAIL,
+                    "DEVICE_GET_INFO flags 0x%x lack VFIO_DEVICE_FLAGS_PCI "
+                    "(\"This version of the protocol only supports PCI "
+                    "devices\")",
+                    out.flags);
+    else
+        vuc_check(ctx);
+    vuc_reply_release(&r);
+}
+
+/* DMA_MAP of [iova, iova + len) with fd (offset 0); the reply's errno in
+ * *err (0: success). < 0: no usable reply (reported). */
+static int map_fd(struct vuc_ctx *ctx, int fd, uint64_t iova, uint64_t len,
+                  uint32_t *err)
+{
+    struct vuc_dma_map dm = {.argsz = 32,
+                             .flags = VUC_DMA_FLAG_READ | VUC_DMA_FLAG_WRITE,
+                             .addr = iova,
+                             .size = len};
+    struct vuc_reply r;
+    uint8_t p[32];
+    int rc;
+
+    vuc_dma_map_encode(&dm, p, sizeof(p));
+    rc = vuc_client_call(ctx->cl, VUC_CMD_DMA_MAP, p, sizeof(p), &fd, 1, &r);
+    if (rc < 0) {
+        vuc_case_report_rc(ctx, rc, "DMA_MAP");
+        return rc;
+    }
+    *err = r.is_error ? (r.error ? r.error : 0xffffffffu) : 0;
+    vuc_reply_release(&r);
+    return 0;
+}
+
+static int unmap(struct vuc_ctx *ctx, uint64_t iova, uint64_t len,
+                 uint32_t *err)
+{
+    struct vuc_dma_unmap du = {.argsz = 24, .addr = iova, .size = len};
+    struct vuc_reply r;
+    uint8_t p[24];
+    int rc;
+
+    vuc_dma_unmap_encode(&du, p, sizeof(p));
+    rc = vuc_client_call(ctx->cl, VUC_CMD_DMA_UNMAP, p, sizeof(p), NULL, 0, &r);
+    if (rc < 0) {
+        vuc_case_report_rc(ctx, rc, "DMA_UNMAP");
+        return rc;
+    }
+    *err = r.is_error ? (r.error ? r.error : 0xffffffffu) : 0;
+    vuc_reply_release(&r);
+    return 0;
+}
+
+/* A fresh connection with MAP_LEN bytes of a memfd mapped at MAP_IOVA;
+ * the fd in *fd (the caller closes it). false after a verdict. */
+static bool mapped(struct vuc_ctx *ctx, int *fd)
+{
+    uint32_t err = 0;
+    char eb[16];
+
+    *fd = -1;
+    if (vuc_ctx_connect(ctx) == NULL)
+        return false;
+    *fd = memfd_create("vucert-dma", MFD_CLOEXEC);
+    if (*fd < 0 || ftruncate(*fd, MAP_LEN) < 0) {
+        vuc_verdict(ctx, VUC_ERROR, "memfd: %s", strerror(errno));
+        return false;
+    }
+    if (map_fd(ctx, *fd, MAP_IOVA, MAP_LEN, &err) < 0)
+        return false;
+    if (err != 0) {
+        vuc_blocked(ctx, "dirty.dma.map-unmap",
+                    "DMA_MAP of %u bytes of a memfd at 0x%llx failed with "
+                    "errno %s",
+                    MAP_LEN, MAP_IOVA, vuc_errno_name(err, eb, sizeof(eb)));
+        return false;
+    }
+    return true;
+}
+
+/* The exact unmap at the end: the mapping must still be there. */
+static bool still_mapped(struct vuc_ctx *ctx, const char *after)
+{
+    uint32_t err = 0;
+    char eb[16];
+
+    if (unmap(ctx, MAP_IOVA, MAP_LEN, &err) < 0)
+        return false;
+    if (err != 0) {
+        vuc_verdict(ctx, VUC_VIOLATION(ctx),
+                    "after %s, DMA_UNMAP of the original mapping failed with "
+                    "errno %s: the mapping was lost",
+                    after, vuc_errno_name(err, eb, sizeof(eb)));
+        return false;
+    }
+    return true;
+}
+
+/* device.dma-map.overlap: "A command to map over an existing region must
+ * be failed by the server with EEXIST set in error field in the reply." */
+static void map_overlap(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    static const struct {
+        uint64_t off, len;
+        const char *what;
+    } over[] = {
+        {0, MAP_LEN, "the same range"},
+        {MAP_LEN / 2, MAP_LEN, "a range over its second half and beyond"},
+        {4096, 4096, "one page inside it"},
+    };
+    char eb[16];
+    int fd;
+
+    (void)c;
+    if (!mapped(ctx, &fd))
+        goto out;
+    for (size_t i = 0; i < sizeof(over) / sizeof(over[0]); i++) {
+        uint32_t err = 0;
+
+        if (map_fd(ctx, fd, MAP_IOVA + over[i].off, over[i].len, &err) < 0)
+            goto out;
+        if (err == EEXIST) {
+            vuc_check(ctx);
+            continue;
+        }
+        if (err == 0)
+            vuc_verdict(ctx, VUC_FAIL,
+                        "DMA_MAP of %s of a mapping succeeded; \"A command "
+                        "to map over an existing region must be failed by the "
+                        "server with EEXIST\"",
+                        over[i].what);
+        else
+            vuc_verdict(ctx, VUC_FAIL,
+                        "DMA_MAP of %s of a mapping failed with errno %s, not "
+                        "EEXIST",
+                        over[i].what, vuc_errno_name(err, eb, sizeof(eb)));
+        goto out;
+    }
+    if (still_mapped(ctx, "the refused maps over it"))
+        vuc_check(ctx);
+out:
+    if (fd >= 0)
+        close(fd);
+}
+
+/* device.dma-unmap.exact: "The address and size of the DMA region being
+ * unmapped must match exactly a previous mapping." A client obligation;
+ * a server that validates its input refuses the others and keeps the
+ * mapping (Security Considerations: "should"). */
+static void unmap_exact(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    static const struct {
+        uint64_t off, len;
+        const char *what;
+    } bad[] = {
+        {0, MAP_LEN / 2, "the first half of a mapping"},
+        {4096, MAP_LEN - 4096, "a mapping but its first page"},
+        {0, 2 * MAP_LEN, "a range twice a mapping's size"},
+        {16 * MAP_LEN, MAP_LEN, "a range never mapped"},
+    };
+    int fd;
+
+    (void)c;
+    if (!mapped(ctx, &fd))
+        goto out;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint32_t err = 0;
+
+        if (unmap(ctx, MAP_IOVA + bad[i].off, bad[i].len, &err) < 0)
+            goto out;
+        if (err == 0) {
+            vuc_verdict(ctx, VUC_VIOLATION(ctx),
+                        "DMA_UNMAP of %s succeeded (\"The address and size "
+                        "of the DMA region being unmapped must match exactly "
+                        "a previous mapping\")",
+                        bad[i].what);
+            goto out;
+        }
+        vuc_check(ctx);
+    }
+    if (still_mapped(ctx, "the refused unmaps"))
+        vuc_check(ctx);
+out:
+    if (fd >= 0)
+        close(fd);
+}
+
+/* device.disconnect.keeps-state: Client Disconnection: "the device state
+ * should otherwise be retained". The migration state is the part every
+ * migratable device has: STOP, set by one client, is what the next one
+ * reads. */
+static void disconnect_keeps_state(struct vuc_ctx *ctx,
+                                   const struct vuc_case *c)
+{
+    uint32_t st;
+
+    (void)c;
+    if (vuc_case_flags(ctx) == 0)
+        return;
+    if (ctx->target->exits_on_disconnect) {
+        vuc_verdict(ctx, VUC_SKIP,
+                    "the server exits when its client leaves (one client per "
+                    "process): no device outlives the connection");
+        return;
+    }
+    if (vuc_ctx_connect(ctx) == NULL || !vuc_case_fresh(ctx) ||
+        !vuc_case_walk(ctx, VUC_STATE_RUNNING, VUC_STATE_STOP))
+        return;
+    vuc_ctx_disconnect(ctx);
+    if (vuc_ctx_connect(ctx) == NULL || !vuc_case_get(ctx, &st))
+        return;
+    if (st != VUC_STATE_STOP)
+        vuc_verdict(ctx, VUC_VIOLATION(ctx),
+                    "a client left the device in STOP; the next client reads "
+                    "%s (\"the device state should otherwise be retained\")",
+                    vuc_state_name(st));
+    else
+        vuc_check(ctx);
+}
+
+/* backend.sigterm: "The backend program must honor the SIGTERM signal."
+ * Only for a server vucert started: it must exit within the timeout. */
+static void sigterm(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    pid_t pid = ctx->target->pid;
+
+    (void)c;
+    if (ctx->target->cmd == NULL || pid <= 0) {
+        vuc_verdict(ctx, VUC_SKIP,
+                    "vucert did not start the server (--socket): it cannot "
+                    "signal it");
+        return;
+    }
+    /* a live server first, and its client stays: a server that exits
+     * when its client leaves must not pass for one that honours SIGTERM */
+    if (vuc_ctx_connect(ctx) == NULL)
+        return;
+    vuc_client_trace_note(ctx->cl, "# SIGTERM to the server, pid %d", (int)pid);
+    if (kill(pid, SIGTERM) < 0) {
+        vuc_verdict(ctx, VUC_ERROR, "kill(%d, SIGTERM): %s", (int)pid,
+                    strerror(errno));
+        return;
+    }
+    if (vuc_target_wait_exit(ctx->target, ctx->opts->timeout_ms)) {
+        vuc_target_stop(ctx->target); /* reaps it; the next case restarts */
+        vuc_check(ctx);
+        return;
+    }
+    vuc_verdict(ctx, VUC_FAIL,
+                "the server was still running %d ms after SIGTERM (\"The "
+                "backend program must honor the SIGTERM signal\"); vucert "
+                "killed it",
+                ctx->opts->timeout_ms);
+    vuc_target_kill(ctx->target);
+}
+
+size_t vuc_cases_device(struct vuc_case *out, size_t max)
+{
+    size_t n = 0;
+
+    VUC_CASE("device.get-info.pci", "DEVICE_GET_INFO says the device is PCI",
+             SPEC_INFO, "only supports PCI devices", info_pci, 0, 0, NULL);
+    VUC_CASE("device.dma-map.overlap",
+             "DMA_MAP over an existing mapping fails with EEXIST", SPEC_MAP,
+             "must be failed", map_overlap, 0, 0, NULL);
+    /* the sentence binds the client; refusing what breaks it is
+     * Security Considerations' "should" */
+    VUC_CASE("device.dma-unmap.exact",
+             "DMA_UNMAP of anything but a whole mapping is refused",
+             "Security Considerations", "should", unmap_exact, 0, 0, NULL);
+    VUC_CASE("device.disconnect.keeps-state",
+             "the migration state outlives a client's connection",
+             "Client Disconnection", "should otherwise be retained",
+             disconnect_keeps_state, 0, 0, NULL);
+    VUC_CASE("backend.sigterm", "the server exits on SIGTERM",
+             "Backend Program Conventions", "must honor", sigterm, 0, 0, NULL);
+    return n;
+}
