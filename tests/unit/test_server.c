@@ -5033,6 +5033,68 @@ static void test_bug_wire(void **state)
     fx_close(&f);
 }
 
+/* The bugs of the device.*, negotiate.version.first, feature and
+ * header cases. */
+static void test_bug_device(void **state)
+{
+    static const char *const dev[] = {"dma-map-overlap-accepted",
+                                      "unmap-inexact-accepted",
+                                      "device-info-not-pci",
+                                      "probe-ignores-methods",
+                                      "set-reply-differs",
+                                      "errno-invalid",
+                                      "reused-id-dropped",
+                                      "disconnect-resets-device",
+                                      NULL};
+    static const char *const early[] = {"command-before-version-served", NULL};
+    uint8_t p[16] = {0}, d[8];
+    uint16_t id;
+    struct fx f;
+    int fd;
+
+    (void)state;
+    fx_open_bugs(&f, DEF_FLAGS, early);
+    vuc_put_u32(p, 16);
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_GET_INFO, p, 16), 0);
+    fx_close(&f);
+
+    fx_open_bugs(&f, DEF_FLAGS, dev);
+    negotiate(&f);
+    fd = memfd(0x10000, NULL);
+    assert_int_equal(dma_map(&f, 0x100000, 0x10000, DMA_RW, 0, fd), 0);
+    assert_int_equal(dma_map(&f, 0x104000, 0x1000, DMA_RW, 0, fd), 0);
+    assert_int_equal(dma_unmap(&f, 0x100000, 0x1000), 0);  /* inexact */
+    assert_int_equal(dma_unmap(&f, 0x100000, 0x10000), 0); /* still there */
+    close(fd);
+    /* no PCI flag */
+    vuc_put_u32(p, 16);
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_GET_INFO, p, 16), 0);
+    assert_int_equal(vuc_get_u32(pl(&f) + 4) & VUC_DEVICE_FLAGS_PCI, 0);
+    /* PROBE|SET of MIGRATION, which has no SET */
+    assert_int_equal(
+        feature(&f, 8, F_PROBE | F_GET | F_SET | FEAT_MIG, NULL, 0), 0);
+    /* SET STOP: the reply's data_fd is 0 */
+    vuc_put_u32(d, ST_STOP);
+    vuc_put_u32(d + 4, 0xffffffffu);
+    assert_int_equal(feature(&f, 16, F_SET | FEAT_STATE, d, 8), 0);
+    assert_int_equal(f.rep.payload_len, 16);
+    assert_int_equal(vuc_get_u32(pl(&f) + 12), 0);
+    /* an error's errno is no errno */
+    vuc_put_u32(d, 8);
+    assert_int_equal(feature(&f, 16, F_SET | FEAT_STATE, d, 8),
+                     EINVAL + 0x10000);
+    /* the same id twice in a row: the second is dropped */
+    id = f.id;
+    f.id = (uint16_t)(id - 1); /* xmit numbers it id again */
+    assert_int_equal(xmit(&f, VUC_CMD_DEVICE_GET_INFO, VUC_TYPE_COMMAND, p, 16),
+                     -EAGAIN);
+    /* a disconnect resets the device */
+    assert_int_equal(vuc_srv_mig_state(f.s), ST_STOP);
+    vuc_srv_disconnect(f.s);
+    assert_int_equal(vuc_srv_mig_state(f.s), ST_RUNNING);
+    fx_close(&f);
+}
+
 /* ---- the quirks written for robust.* cases ---- */
 
 static void test_quirk_wire(void **state)
@@ -5917,6 +5979,7 @@ int main(void)
         cmocka_unit_test(test_bug_arcs),
         cmocka_unit_test(test_bug_mig),
         cmocka_unit_test(test_bug_wire),
+        cmocka_unit_test(test_bug_device),
         cmocka_unit_test(test_quirk_each),
         cmocka_unit_test(test_quirk_data),
         /* each quirk changes exactly its rule: the matrix, reset, the
