@@ -310,12 +310,35 @@ static void sigterm(struct vuc_ctx *ctx, const struct vuc_case *c)
     vuc_target_kill(ctx->target);
 }
 
+/* device.region-read.readable: every region DEVICE_GET_REGION_INFO says
+ * is readable can be read over the socket (Read and Write Operations:
+ * REGION_READ "must be supported ... even if the corresponding memory or
+ * device region has been shared as mappable"). The reads are those of
+ * the device image stream.roundtrip compares. */
+static void region_readable(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    struct vuc_image img;
+
+    if (vuc_ctx_connect(ctx) == NULL)
+        return;
+    if (vuc_case_image(ctx, &img, c->id) == 0) {
+        vuc_client_trace_note(ctx->cl, "# %zu readable regions, %zu bytes read",
+                              img.nparts, img.len);
+        vuc_check(ctx);
+    }
+    vuc_image_free(&img);
+}
+
 size_t vuc_cases_device(struct vuc_case *out, size_t max)
 {
     size_t n = 0;
 
     VUC_CASE("device.get-info.pci", "DEVICE_GET_INFO says the device is PCI",
              SPEC_INFO, "only supports PCI devices", info_pci, 0, 0, NULL);
+    VUC_CASE("device.region-read.readable",
+             "every readable region can be read with REGION_READ",
+             "Read and Write Operations", "must be supported", region_readable,
+             0, 0, NULL);
     VUC_CASE("device.dma-map.overlap",
              "DMA_MAP over an existing mapping fails with EEXIST", SPEC_MAP,
              "must be failed", map_overlap, 0, 0, NULL);

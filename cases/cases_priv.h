@@ -105,6 +105,33 @@ bool vuc_case_mutate(struct vuc_ctx *ctx);
  * -ENOENT when the profile names none, or a client error. */
 int vuc_case_digest(struct vuc_ctx *ctx, uint8_t *buf, size_t cap);
 
+/*
+ * The device image: what the device shows through REGION_READ of every
+ * readable region (BARs, config space), up to VUC_IMAGE_REGION_MAX bytes
+ * of each, less the profile's image_exclude bytes (zeroed). Without a
+ * state_digest in the profile it stands for the device state: read on a
+ * stopped device it must come back whole from a migration.
+ */
+#define VUC_IMAGE_REGION_MAX (64u * 1024u)
+struct vuc_image {
+    uint8_t *data;
+    size_t len;
+    struct {
+        uint32_t region;
+        size_t at, len;
+    } part[VUC_PCI_NUM_REGIONS];
+    size_t nparts;
+};
+/* 0, or -errno after recording a verdict (BLOCKED by owner when a read is
+ * refused). */
+int vuc_case_image(struct vuc_ctx *ctx, struct vuc_image *img,
+                   const char *owner);
+/* Where a and b first differ ("region 0 offset 0x28: 0x05 vs 0x11"), or
+ * false when they are equal. */
+bool vuc_image_diff(const struct vuc_image *a, const struct vuc_image *b,
+                    char *where, size_t cap);
+void vuc_image_free(struct vuc_image *img);
+
 /* Write a stream in chunks of vuc_case_chunk bytes. */
 int vuc_case_write_stream(struct vuc_ctx *ctx, const struct vuc_stream *s,
                           char *err, size_t errcap);

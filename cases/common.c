@@ -404,6 +404,115 @@ int vuc_case_digest(struct vuc_ctx *ctx, uint8_t *buf, size_t cap)
     return vuc_case_reg_read(ctx, &p->digest, buf, p->digest.size);
 }
 
+int vuc_case_image(struct vuc_ctx *ctx, struct vuc_image *img,
+                   const char *owner)
+{
+    const struct vuc_profile *p = ctx->profile;
+    uint32_t chunk = vuc_case_chunk(ctx);
+
+    memset(img, 0, sizeof(*img));
+    for (uint32_t idx = 0; idx < VUC_PCI_NUM_REGIONS; idx++) {
+        struct vuc_region_info ri;
+        uint32_t err = 0;
+        char eb[16];
+        uint8_t *d;
+        size_t len;
+        int rc = vuc_client_region_info(ctx->cl, idx, &ri, &err);
+
+        if (rc == -EREMOTEIO)
+            continue; /* no such region */
+        if (rc < 0) {
+            vuc_case_report_rc(ctx, rc, "DEVICE_GET_REGION_INFO");
+            return rc;
+        }
+        if (!(ri.flags & VUC_REGION_FLAG_READ) || ri.size == 0)
+            continue;
+        len = ri.size < VUC_IMAGE_REGION_MAX ? (size_t)ri.size
+                                             : VUC_IMAGE_REGION_MAX;
+        d = realloc(img->data, img->len + len);
+        if (d == NULL) {
+            vuc_verdict(ctx, VUC_ERROR, "out of memory");
+            return -ENOMEM;
+        }
+        img->data = d;
+        for (size_t off = 0; off < len;) {
+            uint32_t n = len - off < chunk ? (uint32_t)(len - off) : chunk;
+
+            rc = vuc_client_region_read(ctx->cl, idx, off, d + img->len + off,
+                                        n, &err);
+            if (rc == -EREMOTEIO) {
+                vuc_blocked(ctx, owner,
+                            "REGION_READ of %u bytes at offset 0x%zx of "
+                            "readable region %u failed with errno %s",
+                            n, off, idx, vuc_errno_name(err, eb, sizeof(eb)));
+                return rc;
+            }
+            if (rc < 0) {
+                vuc_case_report_rc(ctx, rc, "REGION_READ");
+                return rc;
+            }
+            off += n;
+        }
+        img->part[img->nparts].region = idx;
+        img->part[img->nparts].at = img->len;
+        img->part[img->nparts].len = len;
+        img->nparts++;
+        img->len += len;
+    }
+    /* the profile's volatile registers do not count */
+    for (size_t i = 0; p != NULL && i < p->n_image_exclude; i++) {
+        const struct vuc_reg_ref *x = &p->image_exclude[i];
+
+        for (size_t k = 0; k < img->nparts; k++) {
+            if (img->part[k].region != x->region ||
+                x->offset >= img->part[k].len)
+                continue;
+            memset(img->data + img->part[k].at + x->offset, 0,
+                   x->size < img->part[k].len - x->offset
+                       ? x->size
+                       : img->part[k].len - x->offset);
+        }
+    }
+    return 0;
+}
+
+bool vuc_image_diff(const struct vuc_image *a, const struct vuc_image *b,
+                    char *where, size_t cap)
+{
+    if (a->nparts != b->nparts || a->len != b->len) {
+        snprintf(where, cap,
+                 "the readable regions differ (%zu regions, %zu bytes vs %zu, "
+                 "%zu)",
+                 a->nparts, a->len, b->nparts, b->len);
+        return true;
+    }
+    for (size_t k = 0; k < a->nparts; k++) {
+        const uint8_t *x = a->data + a->part[k].at,
+                      *y = b->data + b->part[k].at;
+
+        if (a->part[k].region != b->part[k].region ||
+            a->part[k].len != b->part[k].len) {
+            snprintf(where, cap, "the readable regions differ");
+            return true;
+        }
+        for (size_t i = 0; i < a->part[k].len; i++)
+            if (x[i] != y[i]) {
+                snprintf(where, cap,
+                         "region %u offset 0x%zx reads 0x%02x, "
+                         "not 0x%02x",
+                         a->part[k].region, i, y[i], x[i]);
+                return true;
+            }
+    }
+    return false;
+}
+
+void vuc_image_free(struct vuc_image *img)
+{
+    free(img->data);
+    memset(img, 0, sizeof(*img));
+}
+
 int vuc_case_write_stream(struct vuc_ctx *ctx, const struct vuc_stream *s,
                           char *err, size_t errcap)
 {

@@ -237,6 +237,26 @@ int vuc_profile_load(const char *path, struct vuc_profile *p, char *err,
             p->has_dma_status = true;
         }
     }
+    if (json_object_object_get_ex(root, "image_exclude", &o)) {
+        size_t n;
+
+        if (!json_object_is_type(o, json_type_array)) {
+            rc = fail(err, errcap, "image_exclude must be an array");
+            goto out;
+        }
+        n = json_object_array_length(o);
+        if (n > VUC_PROFILE_MAX_WRITES) {
+            rc = fail(err, errcap, "image_exclude: at most %d entries",
+                      VUC_PROFILE_MAX_WRITES);
+            goto out;
+        }
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = get_reg(json_object_array_get_idx(o, i), "image_exclude",
+                         false, &p->image_exclude[i], err, errcap);
+        if (rc < 0)
+            goto out;
+        p->n_image_exclude = n;
+    }
     if (json_object_object_get_ex(root, "state_mutation", &o)) {
         rc = parse_writes(o, "state_mutation", p->mut_writes, &p->n_mut_writes,
                           err, errcap);

@@ -475,6 +475,9 @@ int srv_h_REGION_READ(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     rc = check_access(s, &a, VUC_REGION_FLAG_READ);
     if (rc)
         return rc;
+    if (a.region == VUC_PCI_CONFIG_REGION_INDEX &&
+        srv_bug(s, VUC_SRV_BUG(CONFIG_READ_REFUSED)))
+        return EINVAL;
     /* check_access bounded count by a region size <= sizeof(read_buf) */
     dev_read(&s->dev, a.region, a.offset, s->read_buf, a.count);
     a.data = NULL;

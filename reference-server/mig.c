@@ -155,6 +155,14 @@ static void save_stop(struct vuc_srv *s)
     struct save_session *sv = &s->mig.save;
 
     dev_regs_save(&s->dev, sv->regs);
+    /* bug save-replays-first-registers: the registers of the first save
+     * since the server started, whatever they are now */
+    if (srv_bug(s, VUC_SRV_BUG(REPLAY_FIRST_REGS))) {
+        if (!s->mig.first_regs_kept)
+            memcpy(s->mig.first_regs, sv->regs, sizeof(sv->regs));
+        s->mig.first_regs_kept = true;
+        memcpy(sv->regs, s->mig.first_regs, sizeof(sv->regs));
+    }
     vuc_save_live(&sv->w, false);
     vuc_save_end(&sv->w, sv->regs);
 }
@@ -188,6 +196,9 @@ static void resume_load(struct vuc_srv *s)
 {
     struct resume_session *rs = &s->mig.resume;
 
+    /* bug resume-discards-data: the device keeps the state it had */
+    if (srv_bug(s, VUC_SRV_BUG(RESUME_DISCARDS)))
+        return;
     keep_spare(s, s->dev.state);
     s->dev.state = rs->stage;
     rs->stage = NULL;

@@ -327,6 +327,15 @@ static const struct quirk_info bug_table[VUC_SRV_BUG_COUNT] = {
          "a client's disconnect resets the device (migration state RUNNING)"},
     [VUC_SRV_BUG_BIT_SIGTERM_IGNORED] = {"sigterm-ignored",
                                          "the server ignores SIGTERM"},
+    [VUC_SRV_BUG_BIT_RESUME_DISCARDS] =
+        {"resume-discards-data",
+         "RESUMING -> STOP checks the stream and succeeds, but loads nothing"},
+    [VUC_SRV_BUG_BIT_REPLAY_FIRST_REGS] =
+        {"save-replays-first-registers",
+         "every stream carries the registers of the first save since start"},
+    [VUC_SRV_BUG_BIT_CONFIG_READ_REFUSED] =
+        {"config-read-refused",
+         "REGION_READ of the config space (region 7) fails with EINVAL"},
     [VUC_SRV_BUG_BIT_PRECOPY_RESTARTS] =
         {"precopy-stream-restarts",
          "PRE_COPY -> STOP_COPY starts a new stream instead of going on"},
@@ -382,7 +391,7 @@ int vuc_srv_bug_parse(const char *text, struct vuc_srv_opts *o)
     }
     for (unsigned i = 0; i < VUC_SRV_BUG_COUNT; i++) {
         if (strcmp(text, bug_table[i].name) == 0) {
-            o->bugs |= 1u << i;
+            o->bugs |= 1ull << i;
             return 0;
         }
     }

@@ -162,6 +162,9 @@ struct mig {
     struct resume_session resume;
     uint8_t *bounce; /* MIG_DATA_READ bytes that must be copied */
     size_t bounce_cap;
+    /* bug save-replays-first-registers: what the first save sent */
+    uint8_t first_regs[DEV_REGS_SIZE];
+    bool first_regs_kept;
     /* A state-sized buffer kept from the last resume (the state it
      * replaced, or its unused staging copy) for the next resume to stage
      * into: its pages are resident, so no page is faulted in and zeroed
@@ -292,7 +295,7 @@ static inline bool srv_quirk(const struct vuc_srv *s, uint64_t q)
     return (s->opts.quirks & q) != 0;
 }
 
-static inline bool srv_bug(const struct vuc_srv *s, uint32_t b)
+static inline bool srv_bug(const struct vuc_srv *s, uint64_t b)
 {
     return (s->opts.bugs & b) != 0;
 }

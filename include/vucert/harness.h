@@ -104,6 +104,10 @@ struct vuc_profile {
     size_t n_dma_writes;
     bool has_dma_status; /* a register reading 0 when the DMA worked */
     struct vuc_reg_ref dma_status;
+    /* bytes the device image (stream.roundtrip without state_digest)
+     * leaves out: registers that change by themselves, not device state */
+    struct vuc_reg_ref image_exclude[VUC_PROFILE_MAX_WRITES];
+    size_t n_image_exclude;
 };
 
 /* Load a profile. Errors: -ENOENT, -EINVAL (with a message in err). */

@@ -203,12 +203,15 @@ enum vuc_srv_bug_bit {
     VUC_SRV_BUG_BIT_REUSED_ID_DROPPED,   /* reused-id-dropped */
     VUC_SRV_BUG_BIT_DISCONNECT_RESETS,   /* disconnect-resets-device */
     VUC_SRV_BUG_BIT_SIGTERM_IGNORED,     /* sigterm-ignored */
+    VUC_SRV_BUG_BIT_RESUME_DISCARDS,     /* resume-discards-data */
+    VUC_SRV_BUG_BIT_REPLAY_FIRST_REGS,   /* save-replays-first-registers */
+    VUC_SRV_BUG_BIT_CONFIG_READ_REFUSED, /* config-read-refused */
     VUC_SRV_BUG_COUNT
 };
-_Static_assert(VUC_SRV_BUG_COUNT <= 32, "bugs are bits of a uint32_t");
+_Static_assert(VUC_SRV_BUG_COUNT < 64, "bugs are bits of a uint64_t");
 
-#define VUC_SRV_BUG(b)     (1u << VUC_SRV_BUG_BIT_##b)
-#define VUC_SRV_BUGS_KNOWN ((uint32_t)((1ull << VUC_SRV_BUG_COUNT) - 1))
+#define VUC_SRV_BUG(b)     (1ull << VUC_SRV_BUG_BIT_##b)
+#define VUC_SRV_BUGS_KNOWN ((1ull << VUC_SRV_BUG_COUNT) - 1)
 /* Room in vuc_srv_opts.arcs: one byte of target states per state. */
 #define VUC_SRV_ARC_STATES 8
 
@@ -280,7 +283,7 @@ struct vuc_srv_alloc {
 struct vuc_srv_opts {
     uint64_t mig_flags; /* VUC_MIGRATION_* set, one of vuc_fsm_flag_sets */
     uint64_t quirks;    /* VUC_SRV_QUIRK_* bits */
-    uint32_t bugs;      /* VUC_SRV_BUG_* bits */
+    uint64_t bugs;      /* VUC_SRV_BUG_* bits */
     /* arcs[from] bit `to`: a SET from -> to is decided the other way
      * (refused where it must succeed, taken directly where it must be
      * refused) */

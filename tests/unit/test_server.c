@@ -4864,7 +4864,7 @@ static void test_bug_table(void **state)
 {
     struct vuc_srv_opts o;
     struct vuc_srv *s;
-    uint32_t all = 0;
+    uint64_t all = 0;
 
     (void)state;
     for (unsigned i = 0; i < VUC_SRV_BUG_COUNT; i++) {
@@ -4872,7 +4872,7 @@ static void test_bug_table(void **state)
         assert_non_null(vuc_srv_bug_desc(i));
         vuc_srv_opts_init(&o);
         assert_int_equal(vuc_srv_bug_parse(vuc_srv_bug_name(i), &o), 0);
-        assert_int_equal(o.bugs, 1u << i);
+        assert_int_equal(o.bugs, 1ull << i);
         all |= o.bugs;
     }
     assert_int_equal(all, VUC_SRV_BUGS_KNOWN);
@@ -4908,7 +4908,7 @@ static void test_bug_table(void **state)
     assert_int_equal(vuc_srv_bug_parse("stop-refused", NULL), -EINVAL);
 
     vuc_srv_opts_init(&o);
-    o.bugs = VUC_SRV_BUGS_KNOWN + 1u;
+    o.bugs = VUC_SRV_BUGS_KNOWN + 1ull;
     assert_int_equal(vuc_srv_new(&o, &s), -EINVAL);
 }
 
@@ -5093,6 +5093,70 @@ static void test_bug_device(void **state)
     vuc_srv_disconnect(f.s);
     assert_int_equal(vuc_srv_mig_state(f.s), ST_RUNNING);
     fx_close(&f);
+}
+
+/* One save of f's device into s (cap bytes), from RUNNING to STOP. */
+static size_t save_all(struct fx *f, uint8_t *s, size_t cap)
+{
+    size_t n;
+
+    assert_int_equal(set_state(f, ST_STOP_COPY), 0);
+    n = read_stream(f, s, cap);
+    assert_int_equal(set_state(f, ST_STOP), 0);
+    return n;
+}
+
+/* The bugs of stream.roundtrip and device.region-read.readable. */
+static void test_bug_roundtrip(void **state)
+{
+    static const char *const discard[] = {"resume-discards-data", NULL};
+    static const char *const replay[] = {"save-replays-first-registers", NULL};
+    static const char *const config[] = {"config-read-refused", NULL};
+    uint8_t *s1 = malloc(4 * STREAM_BUF);
+    uint64_t d0;
+    size_t n;
+    struct fx f;
+
+    (void)state;
+    assert_non_null(s1);
+    /* the stream is checked whole, then nothing of it is loaded */
+    fx_open_bugs(&f, DEF_FLAGS, discard);
+    negotiate(&f);
+    scribble(&f, 1);
+    n = save_all(&f, s1, 4 * STREAM_BUF);
+    d0 = digest(&f);
+    assert_int_equal(set_state(&f, ST_RUNNING), 0);
+    scribble(&f, 2); /* the device moves on */
+    assert_int_equal(set_state(&f, ST_RESUMING), 0);
+    write_stream(&f, s1, n);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_not_equal(digest(&f), d0);
+    assert_int_equal(bar_rd(&f, R_SCRATCH0, 8), 0x1122334455667788ull ^ 2);
+    fx_close(&f);
+
+    /* the second stream carries the first one's registers */
+    fx_open_bugs(&f, DEF_FLAGS, replay);
+    negotiate(&f);
+    scribble(&f, 1);
+    (void)save_all(&f, s1, 4 * STREAM_BUF);
+    assert_int_equal(set_state(&f, ST_RUNNING), 0);
+    scribble(&f, 2);
+    n = save_all(&f, s1, 4 * STREAM_BUF);
+    d0 = digest(&f);
+    assert_int_equal(set_state(&f, ST_RESUMING), 0);
+    write_stream(&f, s1, n);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_not_equal(digest(&f), d0);
+    assert_int_equal(bar_rd(&f, R_SCRATCH0, 8), 0x1122334455667788ull ^ 1);
+    fx_close(&f);
+
+    /* config space cannot be read; BAR0 can */
+    fx_open_bugs(&f, DEF_FLAGS, config);
+    negotiate(&f);
+    assert_int_equal(region_read(&f, 7, 0, 4, NULL), EINVAL);
+    assert_int_equal(bar_rd(&f, 0, 4), 0x54435556u);
+    fx_close(&f);
+    free(s1);
 }
 
 /* ---- the quirks written for robust.* cases ---- */
@@ -5980,6 +6044,7 @@ int main(void)
         cmocka_unit_test(test_bug_mig),
         cmocka_unit_test(test_bug_wire),
         cmocka_unit_test(test_bug_device),
+        cmocka_unit_test(test_bug_roundtrip),
         cmocka_unit_test(test_quirk_each),
         cmocka_unit_test(test_quirk_data),
         /* each quirk changes exactly its rule: the matrix, reset, the
