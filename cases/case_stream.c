@@ -372,6 +372,97 @@ static void write_outside(struct vuc_ctx *ctx, const struct vuc_case *c)
     }
 }
 
+static bool save(struct vuc_ctx *ctx, struct vuc_stream *s, uint8_t *digest,
+                 bool *have_digest);
+
+/* A fresh device in RESUMING, with nothing written yet. */
+static bool at_resuming(struct vuc_ctx *ctx)
+{
+    return vuc_case_fresh(ctx) && vuc_case_reach(ctx, VUC_STATE_STOP) &&
+           vuc_case_walk(ctx, VUC_STATE_STOP, VUC_STATE_RESUMING);
+}
+
+/* stream.write.reply-empty: MIG_DATA_WRITE Reply: "There is no reply
+ * payload for this message." */
+static void write_reply_empty(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    struct vuc_stream s = {0};
+    struct vuc_reply r;
+    uint32_t n;
+    bool have;
+    char eb[16];
+    int rc;
+
+    (void)c;
+    if (!save(ctx, &s, NULL, &have) || !at_resuming(ctx))
+        goto out;
+    n = s.len < 64 ? (uint32_t)s.len : 64;
+    rc = raw_write(ctx, s.data, n, &r);
+    if (rc < 0) {
+        vuc_case_report_rc(ctx, rc, "MIG_DATA_WRITE");
+        goto out;
+    }
+    if (r.is_error)
+        vuc_blocked(ctx, OWN_WRITE,
+                    "MIG_DATA_WRITE of the stream's first %u bytes failed "
+                    "with errno %s",
+                    n, vuc_errno_name(r.error, eb, sizeof(eb)));
+    else if (r.payload_len != 0)
+        vuc_verdict(ctx, VUC_FAIL,
+                    "the MIG_DATA_WRITE reply carries %zu payload bytes "
+                    "(\"There is no reply payload for this message\")",
+                    r.payload_len);
+    else
+        vuc_check(ctx);
+    vuc_reply_release(&r);
+out:
+    vuc_stream_free(&s);
+}
+
+/* stream.write.size-zero: MIG_DATA_WRITE of 0 bytes, before the stream
+ * and in its middle, adds nothing to it: "the migration data is treated
+ * like a stream". Either reply will do; the stream must still resume. */
+static void write_size_zero(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    struct vuc_stream s = {0};
+    size_t half;
+    bool have;
+    char err[256];
+
+    (void)c;
+    if (!save(ctx, &s, NULL, &have) || !at_resuming(ctx))
+        goto out;
+    half = s.len / 2;
+    for (int i = 0; i < 2; i++) {
+        struct vuc_stream part = {s.data + (i ? half : 0),
+                                  i ? s.len - half : half};
+        struct vuc_reply r;
+        const char *prev;
+        int rc = raw_write(ctx, NULL, 0, &r);
+
+        if (rc < 0) {
+            vuc_case_report_rc(ctx, rc, "MIG_DATA_WRITE of 0 bytes");
+            goto out;
+        }
+        vuc_client_trace_note(ctx->cl, "# the 0-byte write: %s",
+                              r.is_error ? "an error reply" : "success");
+        vuc_reply_release(&r);
+        prev = vuc_setup_begin(ctx, OWN_WRITE);
+        if (vuc_case_write_stream(ctx, &part, err, sizeof(err)) < 0) {
+            if (!ctx->stopped)
+                vuc_blocked(ctx, OWN_WRITE, "writing the stream: %s", err);
+            goto out;
+        }
+        vuc_setup_end(ctx, prev);
+    }
+    if (vuc_case_set_ok(ctx, VUC_STATE_STOP,
+                        "RESUMING -> STOP with the whole stream, written "
+                        "around two MIG_DATA_WRITE of 0 bytes"))
+        vuc_check(ctx);
+out:
+    vuc_stream_free(&s);
+}
+
 /* stream.read.size-zero */
 static void size_zero(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
@@ -884,6 +975,12 @@ size_t vuc_cases_stream(struct vuc_case *out, size_t max)
     VUC_CASE("stream.write.outside-resuming",
              "MIG_DATA_WRITE outside RESUMING is rejected", SPEC_WRITE, "must",
              write_outside, 0, 0, NULL);
+    VUC_CASE("stream.write.reply-empty",
+             "a MIG_DATA_WRITE reply has no payload", SPEC_WRITE,
+             "there is no reply payload", write_reply_empty, 0, 0, NULL);
+    VUC_CASE("stream.write.size-zero",
+             "writes of 0 bytes leave the stream whole", SPEC_WRITE,
+             "treated like a stream", write_size_zero, 0, 0, NULL);
     VUC_CASE("stream.read.size-zero", "a read of 0 bytes is answered sensibly",
              SPEC_READ, "should", size_zero, 0, 0, NULL);
     VUC_CASE("stream.read.pipelined",

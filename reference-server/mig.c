@@ -185,6 +185,7 @@ static void resume_open(struct vuc_srv *s, struct session_bufs *b)
     rs->stage = b->copy;
     rs->block_crc = b->crc;
     rs->covered = b->map;
+    rs->zero_ended = false;
     memset(b, 0, sizeof(*b));
     (void)vuc_resume_init(&rs->r, &cfg);
     rs->open = true;
@@ -343,7 +344,8 @@ static int arc(struct vuc_srv *s, uint32_t from, uint32_t to)
 
     /* Fallible work first, so a failure leaves everything as it was. */
     if (eff == VUC_FSM_EFFECT_END_RESUME) {
-        if (!s->mig.resume.open || vuc_resume_finish(&s->mig.resume.r) < 0)
+        if (!s->mig.resume.open || s->mig.resume.zero_ended ||
+            vuc_resume_finish(&s->mig.resume.r) < 0)
             return EINVAL;
         load = true;
     }
@@ -803,7 +805,7 @@ int srv_h_MIG_DATA_WRITE(struct vuc_srv *s, struct vuc_conn *c,
     struct vuc_mig_data w;
     int rc;
 
-    (void)c, (void)r;
+    (void)c;
     if (srv_quirk(s, VUC_SRV_QUIRK_NO_MIGRATION))
         return EINVAL; /* quirk: nowhere to write to */
     /* with_data: exactly `size` bytes must follow */
@@ -827,5 +829,10 @@ int srv_h_MIG_DATA_WRITE(struct vuc_srv *s, struct vuc_conn *c,
      */
     rs->defer = w.data;
     rs->defer_len = w.size;
+    if (w.size == 0 && srv_bug(s, VUC_SRV_BUG(WRITE_ZERO_ENDS)))
+        rs->zero_ended = true;
+    /* bug write-reply-echoes: argsz and size come back */
+    if (srv_bug(s, VUC_SRV_BUG(WRITE_REPLY_ECHOES)))
+        reply_add(r, m->payload, VUC_MIG_DATA_HDR_SIZE);
     return 0;
 }

@@ -336,6 +336,12 @@ static const struct quirk_info bug_table[VUC_SRV_BUG_COUNT] = {
     [VUC_SRV_BUG_BIT_CONFIG_READ_REFUSED] =
         {"config-read-refused",
          "REGION_READ of the config space (region 7) fails with EINVAL"},
+    [VUC_SRV_BUG_BIT_WRITE_REPLY_ECHOES] =
+        {"write-reply-echoes",
+         "a MIG_DATA_WRITE reply echoes the request's argsz and size"},
+    [VUC_SRV_BUG_BIT_WRITE_ZERO_ENDS] =
+        {"write-zero-ends-stream",
+         "a MIG_DATA_WRITE of 0 bytes ends the stream: the resume then fails"},
     [VUC_SRV_BUG_BIT_PRECOPY_RESTARTS] =
         {"precopy-stream-restarts",
          "PRE_COPY -> STOP_COPY starts a new stream instead of going on"},

@@ -153,6 +153,8 @@ struct resume_session {
      * the request, which outlives that) */
     const uint8_t *defer;
     size_t defer_len;
+    /* bug write-zero-ends-stream: a 0-byte write was taken for the end */
+    bool zero_ended;
 };
 
 struct mig {

@@ -5150,6 +5150,30 @@ static void test_bug_roundtrip(void **state)
     assert_int_equal(bar_rd(&f, R_SCRATCH0, 8), 0x1122334455667788ull ^ 1);
     fx_close(&f);
 
+    /* a 0-byte write ends the stream */
+    {
+        static const char *const z[] = {"write-zero-ends-stream", NULL};
+        static const char *const e[] = {"write-reply-echoes", NULL};
+        static const uint8_t none[8] = {8};
+
+        fx_open_bugs(&f, DEF_FLAGS, z);
+        negotiate(&f);
+        n = save_all(&f, s1, 4 * STREAM_BUF);
+        assert_int_equal(set_state(&f, ST_RESUMING), 0);
+        assert_int_equal(mig_write(&f, s1, 0), 0);
+        write_stream(&f, s1, n);
+        assert_int_equal(set_state(&f, ST_STOP), EINVAL);
+        fx_close(&f);
+        /* and a write's reply echoes argsz and size */
+        fx_open_bugs(&f, DEF_FLAGS, e);
+        negotiate(&f);
+        assert_int_equal(set_state(&f, ST_STOP), 0);
+        assert_int_equal(set_state(&f, ST_RESUMING), 0);
+        assert_int_equal(req(&f, VUC_CMD_MIG_DATA_WRITE, none, 8), 0);
+        assert_int_equal(f.rep.payload_len, 8);
+        fx_close(&f);
+    }
+
     /* config space cannot be read; BAR0 can */
     fx_open_bugs(&f, DEF_FLAGS, config);
     negotiate(&f);
