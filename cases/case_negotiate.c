@@ -423,6 +423,70 @@ static void limit_xfer(struct vuc_ctx *ctx, const struct vuc_case *c)
                 (unsigned long long)limit);
 }
 
+/*
+ * negotiate.limits.reply-within: Read and Write Operations: "The count
+ * field must not exceed the value of max_data_xfer_size of the peer, for
+ * both reads and writes." With vucert's limit 1024, a REGION_READ of 2048
+ * bytes would have the server send more data than its peer takes: it must
+ * be refused, not served.
+ */
+static void limit_reply(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    static const char proposal[] =
+        "{\"capabilities\":{\"max_data_xfer_size\":1024}}";
+    struct vuc_region_info ri;
+    uint8_t *buf;
+    uint32_t err = 0;
+    char how[64];
+    int rc;
+
+    (void)c;
+    switch (negotiate(ctx, VUC_VERSION_MAJOR, VUC_VERSION_MINOR, proposal, how,
+                      sizeof(how))) {
+    case NEG_BAD:
+        return;
+    case NEG_REFUSED:
+        vuc_verdict(ctx, VUC_SKIP,
+                    "the server refused the proposal %s (%s); the spec names "
+                    "no value a server must take",
+                    proposal, how);
+        return;
+    case NEG_OK:
+        break;
+    }
+    for (uint32_t idx = 0; idx < VUC_PCI_NUM_REGIONS; idx++) {
+        rc = vuc_client_region_info(ctx->cl, idx, &ri, &err);
+        if (rc == -EREMOTEIO)
+            continue;
+        if (rc < 0) {
+            vuc_case_report_rc(ctx, rc, "DEVICE_GET_REGION_INFO");
+            return;
+        }
+        if (!(ri.flags & VUC_REGION_FLAG_READ) || ri.size < 2048)
+            continue;
+        buf = malloc(2048);
+        if (buf == NULL) {
+            vuc_verdict(ctx, VUC_ERROR, "out of memory");
+            return;
+        }
+        rc = vuc_client_region_read(ctx->cl, idx, 0, buf, 2048, &err);
+        free(buf);
+        if (rc == -EREMOTEIO)
+            vuc_check(ctx);
+        else if (rc == 0)
+            vuc_verdict(ctx, VUC_FAIL,
+                        "a REGION_READ of 2048 bytes of region %u was served "
+                        "though vucert's max_data_xfer_size is 1024 (\"The "
+                        "count field must not exceed the value of "
+                        "max_data_xfer_size of the peer\")",
+                        idx);
+        else
+            vuc_case_report_rc(ctx, rc, "REGION_READ of 2048 bytes");
+        return;
+    }
+    vuc_verdict(ctx, VUC_SKIP, "no readable region holds 2048 bytes");
+}
+
 /* negotiate.version.first: a command before VERSION is not served. */
 static void version_first(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
@@ -511,5 +575,9 @@ size_t vuc_cases_negotiate(struct vuc_case *out, size_t max)
              "a transfer of exactly the agreed max_data_xfer_size is "
              "accepted",
              SPEC_VERSION, "defines the maximum", limit_xfer, 0, 0, NULL);
+    VUC_CASE("negotiate.limits.reply-within",
+             "no reply carries more data than the client's max_data_xfer_size",
+             "Read and Write Operations", "must not exceed", limit_reply, 0, 0,
+             NULL);
     return n;
 }

@@ -342,6 +342,9 @@ static const struct quirk_info bug_table[VUC_SRV_BUG_COUNT] = {
     [VUC_SRV_BUG_BIT_WRITE_ZERO_ENDS] =
         {"write-zero-ends-stream",
          "a MIG_DATA_WRITE of 0 bytes ends the stream: the resume then fails"},
+    [VUC_SRV_BUG_BIT_LIMIT_OWN] =
+        {"limit-ignores-proposal",
+         "transfers are bounded by the server's own limit, not the agreed one"},
     [VUC_SRV_BUG_BIT_PRECOPY_RESTARTS] =
         {"precopy-stream-restarts",
          "PRE_COPY -> STOP_COPY starts a new stream instead of going on"},
@@ -1127,7 +1130,8 @@ int srv_h_VERSION(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     }
 
     s->negotiated = true;
-    s->xfer = (size_t)xfer;
+    /* bug limit-ignores-proposal: the client's smaller limit forgotten */
+    s->xfer = srv_bug(s, VUC_SRV_BUG(LIMIT_OWN)) ? s->xfer_limit : (size_t)xfer;
     s->dma.max_maps = rep.max_dma_maps;
     /* A data message at exactly max_data_xfer_size must fit, with room
      * for any command's fixed part. */

@@ -5174,6 +5174,19 @@ static void test_bug_roundtrip(void **state)
         fx_close(&f);
     }
 
+    /* a REGION_READ above the client's proposal of 1024 is served */
+    {
+        static const char *const l[] = {"limit-ignores-proposal", NULL};
+
+        fx_open_bugs(&f, DEF_FLAGS, l);
+        assert_int_equal(
+            version(&f, 0, 1,
+                    "{\"capabilities\":{\"max_data_xfer_size\":1024}}"),
+            0);
+        assert_int_equal(region_read(&f, 0, 0, 2048, NULL), 0);
+        fx_close(&f);
+    }
+
     /* config space cannot be read; BAR0 can */
     fx_open_bugs(&f, DEF_FLAGS, config);
     negotiate(&f);
