@@ -1008,6 +1008,135 @@ out:
     mem_free(&m);
 }
 
+/*
+ * dirty.report.clean: memory nothing wrote reports clean, at every page
+ * size and scale, with no help from the device: 256 MiB of a memfd
+ * (65536 pages of 4 KiB) logged, then REPORTs of all of it at 4096 (finer
+ * than the device's page when it logs coarser), at the device's page and
+ * at 16 times it, and of one 4 KiB page at 16 times the device's page
+ * (a range smaller than one report page). Each must come back with a
+ * bitmap of exactly the size the range needs, all zero.
+ */
+#define CLEAN_IOVA 0x200000000ull
+#define CLEAN_LEN  (256ull << 20)
+
+static bool clean_report(struct vuc_ctx *ctx, uint64_t len, uint64_t rp)
+{
+    struct got g;
+    char eb[16];
+    bool ok = true;
+
+    vuc_client_trace_note(ctx->cl, "# REPORT of %llu bytes at %llu",
+                          (unsigned long long)len, (unsigned long long)rp);
+    if (report_get(ctx, CLEAN_IOVA, len, rp, ctx->c->id, &g) < 0)
+        return false;
+    if (g.rejected) {
+        vuc_verdict(ctx, VUC_FAIL,
+                    "a REPORT of %llu logged bytes at page size %llu was "
+                    "rejected with errno %s",
+                    (unsigned long long)len, (unsigned long long)rp,
+                    vuc_errno_name(g.err, eb, sizeof(eb)));
+        return false;
+    }
+    if (g.len != g.need) {
+        vuc_verdict(ctx, VUC_FAIL,
+                    "a REPORT of %llu bytes at page size %llu carries a "
+                    "bitmap of %zu bytes, not the %zu its %llu pages take",
+                    (unsigned long long)len, (unsigned long long)rp, g.len,
+                    g.need, (unsigned long long)((len + rp - 1) / rp));
+        ok = false;
+    }
+    for (size_t i = 0; ok && i < g.need; i++)
+        if (g.bm[i] != 0) {
+            vuc_verdict(ctx, VUC_FAIL,
+                        "nothing wrote the logged memory, yet the REPORT of "
+                        "%llu bytes at page size %llu sets bits in bitmap "
+                        "byte %zu (0x%02x)",
+                        (unsigned long long)len, (unsigned long long)rp, i,
+                        g.bm[i]);
+            ok = false;
+        }
+    free(g.bm);
+    if (ok)
+        vuc_check(ctx);
+    return ok;
+}
+
+static void report_clean(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    struct vuc_log_range range = {CLEAN_IOVA, CLEAN_LEN};
+    struct vuc_dma_map dm = {.argsz = 32,
+                             .flags = VUC_DMA_FLAG_READ | VUC_DMA_FLAG_WRITE,
+                             .addr = CLEAN_IOVA,
+                             .size = CLEAN_LEN};
+    struct dmamem m = DMAMEM_INIT;
+    struct vuc_reply r;
+    const char *prev;
+    uint8_t p[32];
+    uint64_t page;
+    char eb[16];
+    int fd = -1, rc;
+
+    (void)c;
+    if (!setup(ctx, &m, false))
+        goto out;
+    fd = memfd_create("vucert-clean", MFD_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, (off_t)CLEAN_LEN) < 0) {
+        vuc_verdict(ctx, VUC_ERROR, "memfd: %s", strerror(errno));
+        goto out;
+    }
+    prev = vuc_setup_begin(ctx, OWN_MAP);
+    vuc_dma_map_encode(&dm, p, sizeof(p));
+    rc = vuc_client_call(ctx->cl, VUC_CMD_DMA_MAP, p, sizeof(p), &fd, 1, &r);
+    if (rc < 0) {
+        vuc_case_report_rc(ctx, rc, "DMA_MAP");
+        goto out;
+    }
+    if (r.is_error) {
+        vuc_blocked(ctx, OWN_MAP,
+                    "DMA_MAP of 256 MiB of a memfd at 0x%llx was rejected "
+                    "with errno %s",
+                    CLEAN_IOVA, vuc_errno_name(r.error, eb, sizeof(eb)));
+        vuc_reply_release(&r);
+        goto out;
+    }
+    vuc_reply_release(&r);
+    vuc_setup_end(ctx, prev);
+    prev = vuc_setup_begin(ctx, OWN_START);
+    rc = log_start(ctx, LOG_PAGE, &range, 1, &r);
+    if (rc < 0) {
+        vuc_case_report_rc(ctx, rc, "LOGGING_START");
+        goto out;
+    }
+    if (r.is_error) {
+        vuc_blocked(ctx, OWN_START,
+                    "LOGGING_START of 256 MiB at 0x%llx was rejected with "
+                    "errno %s",
+                    CLEAN_IOVA, vuc_errno_name(r.error, eb, sizeof(eb)));
+        vuc_reply_release(&r);
+        goto out;
+    }
+    if (reply_page(&r, &page) != 0)
+        page = LOG_PAGE; /* dirty.start.page-size-returned's to judge */
+    vuc_reply_release(&r);
+    vuc_setup_end(ctx, prev);
+    if (page > CLEAN_LEN / 256) {
+        vuc_verdict(ctx, VUC_SKIP,
+                    "the device logs at %llu-byte pages, too coarse for 256 "
+                    "MiB to hold 256 of them",
+                    (unsigned long long)page);
+        goto out;
+    }
+    (void)(clean_report(ctx, CLEAN_LEN, 4096) &&
+           clean_report(ctx, CLEAN_LEN, page) &&
+           clean_report(ctx, CLEAN_LEN, 16 * page) &&
+           clean_report(ctx, 4096, 16 * page));
+out:
+    if (fd >= 0)
+        close(fd);
+    mem_free(&m);
+}
+
 /* dirty.stop.valid: a STOP while logging is accepted. */
 static void stop_valid(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
@@ -1599,6 +1728,10 @@ size_t vuc_cases_dirty(struct vuc_case *out, size_t max)
              "START's reply repeats the request but for the page size",
              SPEC_START, "will be the same as the request", reply_echo, 0, 0,
              NULL);
+    /* REPORT: "the bitmap ... indicating dirty pages"; nothing wrote */
+    VUC_CASE("dirty.report.clean",
+             "memory nothing wrote reports clean at every page size",
+             SPEC_REPORT, "must", report_clean, 0, 0, NULL);
     /* "Upon VFIO_DEVICE_FEATURE_SET, start/stop DMA logging" */
     VUC_CASE("dirty.stop.valid", "a STOP while logging succeeds", SPEC_START,
              "start/stop DMA logging", stop_valid, 0, 0, NULL);

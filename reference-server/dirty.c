@@ -532,6 +532,9 @@ static int start(struct vuc_srv *s, struct vuc_msg *m,
 
         if ((err = range_init(s, &lr, v[i].iova, v[i].length, d->shift)))
             break;
+        /* bug start-marks-all-dirty: every page dirty from the start */
+        if (srv_bug(s, VUC_SRV_BUG(START_ALL_DIRTY)))
+            (void)vuc_bitmap_mark(&lr.bm, lr.iova, lr.iova + lr.len);
         insert(d, &lr);
     }
     srv_release(s, v);

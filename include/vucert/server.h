@@ -209,6 +209,7 @@ enum vuc_srv_bug_bit {
     VUC_SRV_BUG_BIT_WRITE_REPLY_ECHOES,  /* write-reply-echoes */
     VUC_SRV_BUG_BIT_WRITE_ZERO_ENDS,     /* write-zero-ends-stream */
     VUC_SRV_BUG_BIT_LIMIT_OWN,           /* limit-ignores-proposal */
+    VUC_SRV_BUG_BIT_START_ALL_DIRTY,     /* start-marks-all-dirty */
     VUC_SRV_BUG_COUNT
 };
 _Static_assert(VUC_SRV_BUG_COUNT < 64, "bugs are bits of a uint64_t");
