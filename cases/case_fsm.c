@@ -124,7 +124,7 @@ static void matrix_cell(struct vuc_ctx *ctx, const struct vuc_case *c)
         return;
 
     vuc_client_trace_note(ctx->cl, "# the request under test");
-    rc = vuc_client_set_state(ctx->cl, to, &r);
+    rc = vuc_case_set_state(ctx, to, &r);
     if (rc < 0) {
         vuc_case_report_rc(ctx, rc, "SET MIG_DEVICE_STATE");
         return;
@@ -546,7 +546,7 @@ static void reject_keeps_state(struct vuc_ctx *ctx, const struct vuc_case *c)
         return;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct vuc_reply r;
-        int rc = vuc_client_set_state(ctx->cl, bad[i], &r);
+        int rc = vuc_case_set_state(ctx, bad[i], &r);
         if (rc < 0) {
             vuc_case_report_rc(ctx, rc, "SET MIG_DEVICE_STATE");
             return;

@@ -614,7 +614,7 @@ static void expect_resume_fails(struct vuc_ctx *ctx, const char *what)
 {
     struct vuc_reply r;
     uint32_t st;
-    int rc = vuc_client_set_state(ctx->cl, VUC_STATE_STOP, &r);
+    int rc = vuc_case_set_state(ctx, VUC_STATE_STOP, &r);
 
     if (rc < 0) {
         vuc_case_report_rc(ctx, rc, "RESUMING -> STOP");

@@ -80,6 +80,12 @@ bool vuc_case_fresh(struct vuc_ctx *ctx);
 /* GET the state; false after recording a verdict. */
 bool vuc_case_get(struct vuc_ctx *ctx, uint32_t *state);
 
+/* SET MIG_DEVICE_STATE `to`, after what the profile's preconditions say
+ * the device needs first (its register writes, draining the stream).
+ * vuc_client_set_state's returns, or -ECANCELED when a precondition step
+ * failed (an ERROR is recorded; vuc_case_report_rc adds nothing). */
+int vuc_case_set_state(struct vuc_ctx *ctx, uint32_t to, struct vuc_reply *r);
+
 /* SET a state that must be accepted (setup steps); false after a FAIL
  * naming `why`. */
 bool vuc_case_set_ok(struct vuc_ctx *ctx, uint32_t state, const char *why);

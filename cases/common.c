@@ -45,6 +45,8 @@ void vuc_case_report_rc(struct vuc_ctx *ctx, int rc, const char *what)
 {
     const char *why;
 
+    if (rc == -ECANCELED)
+        return; /* a profile step failed: its ERROR is recorded */
     if (rc != -ETIMEDOUT && rc != -ECONNRESET && rc != -EPIPE &&
         rc != -EPROTO) {
         vuc_verdict(ctx, VUC_ERROR, "%s: %s", what, strerror(-rc));
@@ -88,11 +90,78 @@ bool vuc_case_get(struct vuc_ctx *ctx, uint32_t *state)
     return false;
 }
 
+/* Do what the profile says the device needs before SET from -> to. 0, or
+ * -ECANCELED after an ERROR verdict (the profile's step failed). */
+static int preconditions(struct vuc_ctx *ctx, uint32_t from, uint32_t to)
+{
+    const struct vuc_profile *p = ctx->profile;
+
+    for (size_t i = 0; i < p->n_pre; i++) {
+        const struct vuc_precondition *pc = &p->pre[i];
+
+        if ((pc->from != VUC_PROFILE_ANY_STATE && pc->from != from) ||
+            (pc->to != VUC_PROFILE_ANY_STATE && pc->to != to))
+            continue;
+        vuc_client_trace_note(ctx->cl,
+                              "# profile: precondition %zu before %s -> %s", i,
+                              vuc_state_name(from), vuc_state_name(to));
+        for (size_t k = 0; k < pc->n_writes; k++) {
+            const struct vuc_reg_write *w = &pc->writes[k];
+            uint8_t v[8];
+            uint32_t err = 0;
+            char eb[16];
+            int rc;
+
+            vuc_put_u64(v, w->value);
+            rc = vuc_client_region_write(ctx->cl, w->reg.region, w->reg.offset,
+                                         v, w->reg.size, &err);
+            if (rc < 0) {
+                vuc_verdict(ctx, VUC_ERROR,
+                            "the profile's precondition %zu: the write to "
+                            "region %u offset 0x%llx failed: %s",
+                            i, w->reg.region, (unsigned long long)w->reg.offset,
+                            rc == -EREMOTEIO
+                                ? vuc_errno_name(err, eb, sizeof(eb))
+                                : vuc_client_last_error(ctx->cl));
+                return -ECANCELED;
+            }
+        }
+        if (pc->drain_stream) {
+            struct vuc_stream s;
+            char err[256];
+            int rc = vuc_case_read_stream(ctx, &s, err, sizeof(err));
+
+            vuc_stream_free(&s);
+            if (rc < 0) {
+                vuc_verdict(ctx, VUC_ERROR,
+                            "the profile's precondition %zu: draining the "
+                            "stream: %s",
+                            i, err);
+                return -ECANCELED;
+            }
+        }
+    }
+    return 0;
+}
+
+int vuc_case_set_state(struct vuc_ctx *ctx, uint32_t to, struct vuc_reply *r)
+{
+    uint32_t from = 0, err = 0;
+
+    memset(r, 0, sizeof(*r));
+    /* only a device with preconditions costs the GET */
+    if (ctx->profile != NULL && ctx->profile->n_pre > 0 &&
+        vuc_client_get_state(ctx->cl, &from, &err) == 0 &&
+        preconditions(ctx, from, to) < 0)
+        return -ECANCELED;
+    return vuc_client_set_state(ctx->cl, to, r);
+}
+
 bool vuc_case_set_ok(struct vuc_ctx *ctx, uint32_t state, const char *why)
 {
     struct vuc_reply r;
     char eb[16];
-    int rc = vuc_client_set_state(ctx->cl, state, &r);
+    int rc = vuc_case_set_state(ctx, state, &r);
 
     if (rc < 0) {
         vuc_case_report_rc(ctx, rc, why);
@@ -198,7 +267,7 @@ bool vuc_case_fresh(struct vuc_ctx *ctx)
         vuc_client_trace_note(ctx->cl,
                               "# reset left %s; walking back to RUNNING",
                               vuc_state_name(st));
-        rc = vuc_client_set_state(ctx->cl, VUC_STATE_RUNNING, &r);
+        rc = vuc_case_set_state(ctx, VUC_STATE_RUNNING, &r);
         if (rc < 0) {
             vuc_case_report_rc(ctx, rc, "bringing the device back to RUNNING");
             return false;
@@ -275,7 +344,7 @@ bool vuc_case_inject_error(struct vuc_ctx *ctx)
             return false;
         }
     }
-    rc = vuc_client_set_state(ctx->cl, p->err_trigger_to, &r);
+    rc = vuc_case_set_state(ctx, p->err_trigger_to, &r);
     if (rc < 0) {
         vuc_case_report_rc(ctx, rc, "the fault-injection trigger SET");
         return false;

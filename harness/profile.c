@@ -170,6 +170,58 @@ static int parse_injection(json_object *o, struct vuc_profile *p, char *err,
     return 0;
 }
 
+/* "from"/"to" of a precondition: a state name, or "*" (the default). */
+static int pre_state(json_object *o, const char *key, const char *where,
+                     uint32_t *out, char *err, size_t cap)
+{
+    json_object *v;
+
+    *out = VUC_PROFILE_ANY_STATE;
+    if (!json_object_object_get_ex(o, key, &v) ||
+        (json_object_is_type(v, json_type_string) &&
+         strcmp(json_object_get_string(v), "*") == 0))
+        return 0;
+    return get_state(o, key, where, out, err, cap);
+}
+
+static int parse_preconditions(json_object *o, struct vuc_profile *p, char *err,
+                               size_t cap)
+{
+    size_t n;
+
+    if (!json_object_is_type(o, json_type_array))
+        return fail(err, cap, "preconditions must be an array");
+    n = json_object_array_length(o);
+    if (n > VUC_PROFILE_MAX_PRE)
+        return fail(err, cap, "preconditions: at most %d entries",
+                    VUC_PROFILE_MAX_PRE);
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx(o, i), *v;
+        struct vuc_precondition *pc = &p->pre[i];
+        char where[32];
+
+        snprintf(where, sizeof(where), "preconditions[%zu]", i);
+        if (!json_object_is_type(e, json_type_object))
+            return fail(err, cap, "%s must be an object", where);
+        if (pre_state(e, "from", where, &pc->from, err, cap) < 0 ||
+            pre_state(e, "to", where, &pc->to, err, cap) < 0)
+            return -EINVAL;
+        if (json_object_object_get_ex(e, "writes", &v) &&
+            parse_writes(e, where, pc->writes, &pc->n_writes, err, cap) < 0)
+            return -EINVAL;
+        if (json_object_object_get_ex(e, "drain_stream", &v)) {
+            if (!json_object_is_type(v, json_type_boolean))
+                return fail(err, cap, "%s.drain_stream must be true or false",
+                            where);
+            pc->drain_stream = json_object_get_boolean(v);
+        }
+        if (pc->n_writes == 0 && !pc->drain_stream)
+            return fail(err, cap, "%s needs writes or drain_stream", where);
+    }
+    p->n_pre = n;
+    return 0;
+}
+
 int vuc_profile_load(const char *path, struct vuc_profile *p, char *err,
                      size_t errcap)
 {
@@ -236,6 +288,11 @@ int vuc_profile_load(const char *path, struct vuc_profile *p, char *err,
                 goto out;
             p->has_dma_status = true;
         }
+    }
+    if (json_object_object_get_ex(root, "preconditions", &o)) {
+        rc = parse_preconditions(o, p, err, errcap);
+        if (rc < 0)
+            goto out;
     }
     if (json_object_object_get_ex(root, "image_exclude", &o)) {
         size_t n;

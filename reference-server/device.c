@@ -301,6 +301,8 @@ void dev_write(struct dev *d, uint32_t region, uint64_t off,
 
         if (o == BAR0_FAULT)
             d->bar0[o] = data[i] & 1u; /* other FAULT bits read as zero */
+        else if (o >= BAR0_ARM && o < BAR0_ARM + 4 && d->arm_reg)
+            d->bar0[o] = data[i]; /* ARM: writable in any state */
         else if (o >= BAR0_DMA_ADDR && o < BAR0_DMA_DOORBELL)
             d->bar0[o] = data[i]; /* engine setup: writable in any state */
         else if (running && bar0_state_byte(o))

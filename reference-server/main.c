@@ -46,6 +46,10 @@ static void usage(FILE *f)
             "                           up to 16G (default 1M)\n"
             "  --resume-fail-to-error   a failed RESUMING -> STOP goes to "
             "ERROR\n"
+            "  --require-arm            a device with a precondition: a SET "
+            "that enters\n"
+            "                           RUNNING needs 1 written to BAR0 ARM "
+            "(0x4c) first\n"
             "  --logging-page-size N    the device's own dirty-logging page "
             "size, a\n"
             "                           power of two from 4K to 1G (default: "
@@ -161,6 +165,7 @@ int main(int argc, char **argv)
         OPT_XFER,
         OPT_STATE_SIZE,
         OPT_RESUME_FAIL,
+        OPT_REQUIRE_ARM,
         OPT_LOG_PAGE,
         OPT_CHAOS,
         OPT_CHAOS_EVERY,
@@ -176,6 +181,7 @@ int main(int argc, char **argv)
         {"max-data-xfer-size", required_argument, NULL, OPT_XFER},
         {"state-size", required_argument, NULL, OPT_STATE_SIZE},
         {"resume-fail-to-error", no_argument, NULL, OPT_RESUME_FAIL},
+        {"require-arm", no_argument, NULL, OPT_REQUIRE_ARM},
         {"logging-page-size", required_argument, NULL, OPT_LOG_PAGE},
         {"chaos", required_argument, NULL, OPT_CHAOS},
         {"chaos-every", required_argument, NULL, OPT_CHAOS_EVERY},
@@ -237,6 +243,9 @@ int main(int argc, char **argv)
             break;
         case OPT_RESUME_FAIL:
             o.resume_fail_to_error = true;
+            break;
+        case OPT_REQUIRE_ARM:
+            o.require_arm = true;
             break;
         case OPT_LOG_PAGE:
             /* the --state-size syntax (a multiple of 4096, K/M/G), and a

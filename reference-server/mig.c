@@ -386,6 +386,17 @@ static int mig_set(struct vuc_srv *s, uint32_t target)
     size_t ne = 0;
     int n, err = 0;
 
+    /* --require-arm: RUNNING is entered only when armed, and every SET
+     * takes the arm away */
+    if (s->opts.require_arm) {
+        bool armed = vuc_get_u32(s->dev.bar0 + BAR0_ARM) == 1;
+
+        memset(s->dev.bar0 + BAR0_ARM, 0, 4);
+        if (target == VUC_STATE_RUNNING && from != target && !armed) {
+            dev_set_trace(&s->dev, NULL, 0);
+            return EBUSY;
+        }
+    }
     n = plan(s, from, target, path);
     if (n < 0) {
         dev_set_trace(&s->dev, NULL, 0);

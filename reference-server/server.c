@@ -569,6 +569,7 @@ int vuc_srv_new(const struct vuc_srv_opts *o, struct vuc_srv **out)
     }
     ASAN_POISON_MEMORY_REGION(s->req_bufs, SRV_REQ_BUFS * SRV_REQ_SIZE);
     dev_init(&s->dev, state, state_size);
+    s->dev.arm_reg = s->opts.require_arm;
     mig_init(&s->mig);
     dma_init(&s->dma);
     chaos_reset(s);

@@ -42,7 +42,8 @@
 #define BAR0_STATE_ADDR   0x38u /* u64 RW, offset into the big state */
 #define BAR0_STATE_DATA   0x40u /* u64 RW, window at STATE_ADDR */
 #define BAR0_DIRTY        0x48u /* u32 WO, DIRTY_PERMILLE */
-#define BAR0_RESERVED     0x4cu /* u32 RO 0 */
+#define BAR0_RESERVED     0x4cu /* u32 RO 0; ARM with --require-arm */
+#define BAR0_ARM          BAR0_RESERVED
 #define BAR0_DIGEST       0x50u /* u64 RO, XXH64 of the device state */
 #define BAR0_FREE_BASE    0x58u /* 0x58..0xfff: RW device state bytes */
 /* The DMA engine, carved out of the free bytes; not device state. */
@@ -89,6 +90,7 @@ struct dev {
     uint8_t cfg[DEV_CFG_SIZE];
     uint64_t counter;
     bool fault_armed;
+    bool arm_reg;   /* --require-arm: BAR0 ARM is writable */
     uint8_t *state; /* the big state, state_size bytes */
     uint64_t state_size;
     /* The open save session: every change of the state marks its blocks

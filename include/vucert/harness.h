@@ -83,6 +83,17 @@ struct vuc_reg_write {
     enum vuc_value_kind kind;
 };
 
+/* A precondition: what the device needs done before a SET from -> to
+ * (profiles/README.md, "preconditions"). */
+#define VUC_PROFILE_MAX_PRE   8
+#define VUC_PROFILE_ANY_STATE 0xffffffffu
+struct vuc_precondition {
+    uint32_t from, to; /* a state, or VUC_PROFILE_ANY_STATE */
+    struct vuc_reg_write writes[VUC_PROFILE_MAX_WRITES];
+    size_t n_writes;
+    bool drain_stream; /* read the save stream to its end first */
+};
+
 struct vuc_profile {
     char *path;
     char *name;
@@ -108,6 +119,8 @@ struct vuc_profile {
      * leaves out: registers that change by themselves, not device state */
     struct vuc_reg_ref image_exclude[VUC_PROFILE_MAX_WRITES];
     size_t n_image_exclude;
+    struct vuc_precondition pre[VUC_PROFILE_MAX_PRE];
+    size_t n_pre;
 };
 
 /* Load a profile. Errors: -ENOENT, -EINVAL (with a message in err). */

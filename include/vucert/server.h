@@ -304,6 +304,10 @@ struct vuc_srv_opts {
     /* A failed RESUMING -> STOP leaves the device in ERROR rather than
      * RESUMING (--resume-fail-to-error). */
     bool resume_fail_to_error;
+    /* A device with a precondition (--require-arm): a SET that enters
+     * RUNNING from another state is refused (EBUSY) unless BAR0 ARM
+     * (0x4c) reads 1; every SET clears ARM. */
+    bool require_arm;
     /* The device's own dirty-logging granularity (--logging-page-size):
      * 0 logs at the page size LOGGING_START hints (clamped), else a power
      * of two from VUC_SRV_LOG_PAGE_MIN to VUC_SRV_LOG_PAGE_MAX that START

@@ -51,6 +51,13 @@ def runs(quirks, bugs):
     out.append(("reset-keeps-state@all",
                 ["--migration-flags", ALL, "--quirk", "reset-keeps-state"],
                 []))
+    # a device with a precondition, certified without and with the
+    # profile that says what it needs (profiles/vucert-server-arm.json)
+    out.append(("shape:require-arm",
+                ["--migration-flags", DEFAULT, "--require-arm"], []))
+    out.append(("shape:require-arm+preconditions",
+                ["--migration-flags", DEFAULT, "--require-arm"],
+                ["--profile", "profiles/vucert-server-arm.json"]))
     for b in bugs:
         out.append(("bug:" + b, ["--migration-flags", DEFAULT, "--bug", b],
                     []))
@@ -90,6 +97,9 @@ def server_bugs(server):
 
 def certify(vucert, server, profile, sargs, vargs, report_dir, extra=()):
     cmd = " ".join([server, "--socket", "{socket}"] + sargs)
+    # repository paths in the recorded runs are relative to its root
+    vargs = [str(HERE.parents[1] / a) if a.startswith("profiles/") else a
+             for a in vargs]
     p = subprocess.run([vucert, "certify", "--server-cmd", cmd, "--profile",
                         str(profile), "--report-dir", str(report_dir)] +
                        COMMON + list(vargs) + list(extra),

@@ -5196,6 +5196,40 @@ static void test_bug_roundtrip(void **state)
     free(s1);
 }
 
+/* --require-arm: a device with a precondition (profiles/vucert-server-
+ * arm.json says what it needs). */
+static void test_require_arm(void **state)
+{
+    struct vuc_srv_opts o;
+    struct fx f;
+
+    (void)state;
+    vuc_srv_opts_init(&o);
+    o.state_size = FX_STATE;
+    o.require_arm = true;
+    fx_open_opts(&f, &o);
+    negotiate(&f);
+    assert_int_equal(set_state(&f, ST_STOP), 0);
+    assert_int_equal(set_state(&f, ST_RUNNING), EBUSY);
+    assert_int_equal(state_now(&f), ST_STOP);
+    bar_wr(&f, 0x4c, 1, 4); /* in STOP too */
+    assert_int_equal(bar_rd(&f, 0x4c, 4), 1);
+    assert_int_equal(set_state(&f, ST_RUNNING), 0);
+    assert_int_equal(bar_rd(&f, 0x4c, 4), 0);       /* the SET took it */
+    assert_int_equal(set_state(&f, ST_RUNNING), 0); /* no transition */
+    assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+    bar_wr(&f, 0x4c, 1, 4);
+    assert_int_equal(set_state(&f, ST_RUNNING), 0); /* a combination path */
+    fx_close(&f);
+
+    /* without the option ARM reads 0 and ignores writes */
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    bar_wr(&f, 0x4c, 1, 4);
+    assert_int_equal(bar_rd(&f, 0x4c, 4), 0);
+    fx_close(&f);
+}
+
 /* ---- the quirks written for robust.* cases ---- */
 
 static void test_quirk_wire(void **state)
@@ -6082,6 +6116,7 @@ int main(void)
         cmocka_unit_test(test_bug_wire),
         cmocka_unit_test(test_bug_device),
         cmocka_unit_test(test_bug_roundtrip),
+        cmocka_unit_test(test_require_arm),
         cmocka_unit_test(test_quirk_each),
         cmocka_unit_test(test_quirk_data),
         /* each quirk changes exactly its rule: the matrix, reset, the
