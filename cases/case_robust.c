@@ -7,7 +7,7 @@
  * When vucert knows the server's process, robust.resources.end compares
  * its open fds and resident memory before and after the robustness run.
  *
- * The short-payload cases cut one request at every length
+ * The short-payload and short-data cases cut one request at every length
  * below its fixed part, one length after the other on one connection,
  * and also judge that the stream stays in step: a valid request sent
  * after each gets its own reply (see Steps below).
@@ -200,6 +200,10 @@ struct input {
     bool probe;  /* the framing is intact: a probe request follows */
     const char *what;
     uint16_t id; /* the message id; 0: INPUT_ID */
+    /* Judges a success reply to the input instead of judge() (it records
+     * the verdict); steps only (run_step). */
+    void (*on_success)(struct vuc_ctx *ctx, const struct input *in,
+                       const struct vuc_reply *r);
 };
 
 /* A command the spec's Commands table lists (client to server): Header
@@ -627,7 +631,10 @@ static enum step step_once(struct vuc_ctx *ctx, struct steps *st,
         judge(ctx, in, ANS_IGNORED);
         e = STEP_BAD;
     } else if (!r.is_error) {
-        judge(ctx, in, ANS_SUCCESS);
+        if (in->on_success != NULL)
+            in->on_success(ctx, in, &r);
+        else
+            judge(ctx, in, ANS_SUCCESS);
         e = STEP_BAD;
     } else {
         /* the form is noted once per case, not per length */
@@ -918,6 +925,142 @@ static void short_payload(struct vuc_ctx *ctx, const struct vuc_case *c)
         snprintf(what, sizeof(what),
                  "%s with a %u-byte payload (the fixed part is %u)", d->name,
                  len, d->req_min);
+        ok = run_step(ctx, &st, &in);
+    }
+    steps_end(ctx, &st, ok);
+}
+
+/*
+ * robust.feature.NAME.short-data: a DEVICE_FEATURE whose argsz/flags
+ * prefix is whole and whose feature data is cut at every length below the
+ * fixed data of its feature and method (docs/decisions.md, DEVICE_FEATURE:
+ * the minsz), argsz the payload's length, so that only the data is short.
+ * A GET whose request carries no data has its fixed data in the reply:
+ * there argsz is cut instead (8 up to 8 + the data - 1), and the server
+ * must refuse or answer within argsz. DMA_LOGGING_STOP has no fixed data,
+ * so nothing to cut and no case. A refusal is taken at its word: that a
+ * refused SET changed no state is fsm.reject.keeps-state's to judge, and
+ * a refused LOGGING_START leaves nothing on (and the cases that need
+ * logging off stop it first, vuc_case_fresh).
+ */
+static const struct feature_cut {
+    const char *label; /* in the case id */
+    const char *name;
+    uint32_t flags; /* the feature index and the method */
+    uint32_t fixed; /* the fixed data */
+    bool argsz_cut; /* no request data: argsz is cut */
+    uint32_t first; /* the first length judged here */
+} feature_cuts[] = {
+    {"migration-get", "MIGRATION GET", VUC_FEATURE_MIGRATION | VUC_FEATURE_GET,
+     VUC_MIGRATION_DATA_SIZE, true, 0},
+    /* argsz 8 is judged by fsm.feature.argsz-small-get: 9 to 15 here */
+    {"mig-device-state-get", "MIG_DEVICE_STATE GET",
+     VUC_FEATURE_MIG_DEVICE_STATE | VUC_FEATURE_GET, VUC_MIG_STATE_DATA_SIZE,
+     true, 1},
+    /* fsm.feature.argsz-small-set sends the whole data with argsz 8: a
+     * small argsz, not short data */
+    {"mig-device-state-set", "MIG_DEVICE_STATE SET",
+     VUC_FEATURE_MIG_DEVICE_STATE | VUC_FEATURE_SET, VUC_MIG_STATE_DATA_SIZE,
+     false, 0},
+    {"dma-logging-start-set", "DMA_LOGGING_START SET",
+     VUC_FEATURE_DMA_LOGGING_START | VUC_FEATURE_SET, VUC_LOG_CONTROL_SIZE,
+     false, 0},
+    {"dma-logging-report-get", "DMA_LOGGING_REPORT GET",
+     VUC_FEATURE_DMA_LOGGING_REPORT | VUC_FEATURE_GET, VUC_LOG_REPORT_SIZE,
+     false, 0},
+};
+#define FEATURE_DATA_MAX VUC_LOG_REPORT_SIZE
+
+/* The data a valid request of the feature carries, which is cut. */
+static void feature_data(uint32_t flags, uint8_t p[FEATURE_DATA_MAX])
+{
+    memset(p, 0, FEATURE_DATA_MAX);
+    switch (vuc_feature_index(flags)) {
+    case VUC_FEATURE_MIG_DEVICE_STATE: /* RUNNING, no data_fd */
+        vuc_put_u32(p, VUC_STATE_RUNNING);
+        vuc_put_u32(p + 4, 0xffffffffu);
+        break;
+    case VUC_FEATURE_DMA_LOGGING_START: /* 4 KiB pages, every mapping */
+        vuc_put_u64(p, 4096);
+        break;
+    case VUC_FEATURE_DMA_LOGGING_REPORT: /* [0, 4 KiB) at 4 KiB */
+        vuc_put_u64(p + 8, 4096);
+        vuc_put_u64(p + 16, 4096);
+        break;
+    default:
+        break;
+    }
+}
+
+/* A success reply to a GET whose argsz is below its fixed data, judged as
+ * fsm.feature.argsz-small-get does: more than argsz allows is FAIL; the
+ * argsz needed without the data is what Message sizes allows
+ * (IMPL-DEFINED); any other success is the case's violation. */
+static void feature_get_success(struct vuc_ctx *ctx, const struct input *in,
+                                const struct vuc_reply *r)
+{
+    const struct feature_cut *fc = &feature_cuts[ctx->c->a];
+    uint32_t argsz = vuc_get_u32(in->payload);
+    uint32_t need = VUC_FEATURE_HDR_SIZE + fc->fixed;
+    struct vuc_feature f;
+
+    if (r->payload_len > argsz)
+        vuc_verdict(ctx, VUC_FAIL,
+                    "the server answered %s with %zu payload bytes, more "
+                    "than argsz allows (Message sizes: when the reply needs "
+                    "more than argsz, \"the full payload is not included in "
+                    "the reply\")",
+                    in->what, r->payload_len);
+    else if (vuc_feature_decode(r->payload, r->payload_len, &f) >= 0 &&
+             f.argsz >= need)
+        vuc_verdict(ctx, VUC_IMPL_DEFINED,
+                    "the server answered %s with argsz %u and %zu data "
+                    "bytes instead of refusing (Message sizes: \"the argsz "
+                    "field in the reply indicates the needed size\")",
+                    in->what, f.argsz, f.data_len);
+    else
+        vuc_verdict(ctx, VUC_VIOLATION(ctx),
+                    "the server accepted %s with a %zu-byte success reply "
+                    "that neither carries the %u bytes of data nor says the "
+                    "argsz they need (%s)",
+                    in->what, r->payload_len, fc->fixed, case_rule(ctx));
+}
+
+static void feature_short_data(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    const struct feature_cut *fc = &feature_cuts[c->a];
+    uint8_t p[VUC_FEATURE_HDR_SIZE + FEATURE_DATA_MAX];
+    char what[128];
+    struct steps st = {.name = fc->name};
+    bool ok = true;
+
+    if (vuc_ctx_connect(ctx) == NULL)
+        return;
+    feature_data(fc->flags, p + VUC_FEATURE_HDR_SIZE);
+    vuc_put_u32(p + 4, fc->flags);
+    for (uint32_t len = fc->first; len < fc->fixed && ok; len++) {
+        uint32_t plen = VUC_FEATURE_HDR_SIZE + (fc->argsz_cut ? 0 : len);
+        struct input in = {.cmd = VUC_CMD_DEVICE_FEATURE,
+                           .flags = VUC_TYPE_COMMAND,
+                           .size_field = VUC_HDR_SIZE + plen,
+                           .payload = p,
+                           .plen = plen,
+                           .reject = true,
+                           .probe = true,
+                           .what = what,
+                           .on_success =
+                               fc->argsz_cut ? feature_get_success : NULL};
+
+        vuc_put_u32(p, VUC_FEATURE_HDR_SIZE + len);
+        if (fc->argsz_cut)
+            snprintf(what, sizeof(what),
+                     "%s with argsz %u (its data takes %u bytes after the "
+                     "8-byte prefix)",
+                     fc->name, VUC_FEATURE_HDR_SIZE + len, fc->fixed);
+        else
+            snprintf(what, sizeof(what),
+                     "%s with %u of its %u bytes of data (argsz %u)", fc->name,
+                     len, fc->fixed, VUC_FEATURE_HDR_SIZE + len);
         ok = run_step(ctx, &st, &in);
     }
     steps_end(ctx, &st, ok);
@@ -1379,6 +1522,29 @@ size_t vuc_cases_robust(struct vuc_case *out, size_t max)
              "DEVICE_FEATURE with unknown flag bits is refused",
              "VFIO_USER_DEVICE_FEATURE", "kernel uAPI", feature_unknown_flags,
              0, 0, q_feature_flags);
+    /* Security Considerations: "should ... validate input ... buffer
+     * overflow", as robust.CMD.short-payload, for the data of each device
+     * feature (a GET without request data: its argsz; more reply than
+     * argsz allows is FAIL, Message sizes, as fsm.feature.argsz-small-get
+     * judges it). */
+    for (size_t i = 0; i < sizeof(feature_cuts) / sizeof(feature_cuts[0]);
+         i++) {
+        const struct feature_cut *fc = &feature_cuts[i];
+
+        snprintf(id, sizeof(id), "robust.feature.%s.short-data", fc->label);
+        if (fc->argsz_cut)
+            snprintf(title, sizeof(title),
+                     "%s with argsz cut at every length below its %u-byte "
+                     "data is refused",
+                     fc->name, fc->fixed);
+        else
+            snprintf(title, sizeof(title),
+                     "%s with its data cut at every length below its fixed "
+                     "part is refused",
+                     fc->name);
+        VUC_CASE(id, title, SPEC_SEC, "should", feature_short_data, (uint32_t)i,
+                 0, NULL);
+    }
     /* Security Considerations: "should ... prevent against denial of
      * service scenarios"; Client Disconnection: on a disconnect the server
      * "should" close the fds the client passed. */
