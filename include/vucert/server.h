@@ -192,6 +192,7 @@ enum vuc_srv_bug_bit {
     VUC_SRV_BUG_BIT_STOP_REFUSED,        /* stop-refused */
     VUC_SRV_BUG_BIT_ALL_RANGES_NOTHING,  /* all-ranges-logs-nothing */
     VUC_SRV_BUG_BIT_PRECOPY_RESTARTS,    /* precopy-stream-restarts */
+    VUC_SRV_BUG_BIT_FEATURE_SHORT_DATA,  /* feature-short-data-accepted */
     VUC_SRV_BUG_COUNT
 };
 _Static_assert(VUC_SRV_BUG_COUNT <= 32, "bugs are bits of a uint32_t");
