@@ -7,6 +7,11 @@
  * When vucert knows the server's process, robust.resources.end compares
  * its open fds and resident memory before and after the robustness run.
  *
+ * The short-payload and short-data cases cut one request at every length
+ * below its fixed part, one length after the other on one connection,
+ * and also judge that the stream stays in step: a valid request sent
+ * after each gets its own reply (see Steps below).
+ *
  * Grading follows the spec's words:
  * - How the server treats the input is graded by the sentence each case
  *   names beside its VUC_CASE. For most it is Security Considerations:
@@ -194,6 +199,11 @@ struct input {
     bool reject; /* a success reply breaks the case's rule */
     bool probe;  /* the framing is intact: a probe request follows */
     const char *what;
+    uint16_t id; /* the message id; 0: INPUT_ID */
+    /* Judges a success reply to the input instead of judge() (it records
+     * the verdict); steps only (run_step). */
+    void (*on_success)(struct vuc_ctx *ctx, const struct input *in,
+                       const struct vuc_reply *r);
 };
 
 /* A command the spec's Commands table lists (client to server): Header
@@ -207,14 +217,32 @@ static bool listed_command(const struct input *in)
            d->dir == VUC_DIR_C2S;
 }
 
-static int send_input(struct vuc_ctx *ctx, const struct input *in)
+/* A DEVICE_GET_INFO every server answers: the probe. */
+#define PROBE_SIZE (VUC_HDR_SIZE + 16)
+static void probe_msg(uint16_t id, uint8_t msg[PROBE_SIZE])
+{
+    struct vuc_device_info di = {.argsz = 16};
+    struct vuc_hdr h = {.id = id,
+                        .cmd = VUC_CMD_DEVICE_GET_INFO,
+                        .size = PROBE_SIZE,
+                        .flags = VUC_TYPE_COMMAND};
+
+    vuc_hdr_encode(&h, msg, VUC_HDR_SIZE);
+    vuc_device_info_encode(&di, msg + VUC_HDR_SIZE, 16);
+}
+
+/* Send the input; with probe_id (and no zeros), a probe with that id
+ * follows in the same write. */
+static int send_input(struct vuc_ctx *ctx, const struct input *in,
+                      uint16_t probe_id)
 {
     struct vuc_conn *conn = vuc_client_conn(ctx->cl);
-    struct vuc_hdr h = {.id = INPUT_ID,
+    struct vuc_hdr h = {.id = in->id != 0 ? in->id : INPUT_ID,
                         .cmd = in->cmd,
                         .size = in->size_field,
                         .flags = in->flags};
-    uint8_t *b = malloc(VUC_HDR_SIZE + in->plen);
+    size_t len = VUC_HDR_SIZE + in->plen;
+    uint8_t *b = malloc(len + PROBE_SIZE);
     size_t left = in->zeros;
     int rc;
 
@@ -224,8 +252,15 @@ static int send_input(struct vuc_ctx *ctx, const struct input *in)
     if (in->plen)
         memcpy(b + VUC_HDR_SIZE, in->payload, in->plen);
     vuc_client_trace_note(ctx->cl, "-> %s (%zu raw bytes, %zu fds)", in->what,
-                          VUC_HDR_SIZE + in->plen + in->zeros, in->nfds);
-    rc = vuc_conn_send_raw(conn, b, VUC_HDR_SIZE + in->plen, in->fds, in->nfds,
+                          len + in->zeros, in->nfds);
+    if (probe_id != 0 && left == 0) {
+        probe_msg(probe_id, b + len);
+        len += PROBE_SIZE;
+        vuc_client_trace_note(ctx->cl,
+                              "-> #%u DEVICE_GET_INFO probe, in the same write",
+                              probe_id);
+    }
+    rc = vuc_conn_send_raw(conn, b, len, in->fds, in->nfds,
                            ctx->opts->timeout_ms);
     free(b);
     if (rc < 0 || left == 0)
@@ -242,18 +277,12 @@ static int send_input(struct vuc_ctx *ctx, const struct input *in)
     return rc;
 }
 
-/* A DEVICE_GET_INFO every server answers, sent right after the input. */
-static int send_probe(struct vuc_ctx *ctx)
+/* The probe, sent on its own. */
+static int send_probe(struct vuc_ctx *ctx, uint16_t id)
 {
-    struct vuc_device_info di = {.argsz = 16};
-    uint8_t msg[VUC_HDR_SIZE + 16];
-    struct vuc_hdr h = {.id = PROBE_ID,
-                        .cmd = VUC_CMD_DEVICE_GET_INFO,
-                        .size = sizeof(msg),
-                        .flags = VUC_TYPE_COMMAND};
+    uint8_t msg[PROBE_SIZE];
 
-    vuc_hdr_encode(&h, msg, VUC_HDR_SIZE);
-    vuc_device_info_encode(&di, msg + VUC_HDR_SIZE, 16);
+    probe_msg(id, msg);
     return vuc_client_send_raw(ctx->cl, msg, sizeof(msg));
 }
 
@@ -289,12 +318,57 @@ static void note_error_form(struct vuc_ctx *ctx, const struct vuc_reply *r,
                  what);
 }
 
+enum got {
+    GOT_MSG,    /* r holds a message that is no command */
+    GOT_CLOSED, /* the server closed the connection */
+    GOT_SILENT, /* nothing within the timeout, the connection open */
+    GOT_BAD,    /* a verdict was recorded */
+};
+
+/* The next message from the server that is not a command. Server to
+ * client commands may come first (Command Concurrency); none is expected
+ * here, so a few are skipped, not served. */
+static enum got recv_next(struct vuc_ctx *ctx, struct vuc_reply *r,
+                          const char *what)
+{
+    for (int skipped = 0; skipped < 8; skipped++) {
+        int rc;
+
+        if (!wait_answer(ctx))
+            return GOT_SILENT;
+        rc = vuc_client_recv_any(ctx->cl, r);
+        if (rc == -ECONNRESET || rc == -EPIPE)
+            return GOT_CLOSED;
+        if (rc < 0) {
+            vuc_case_report_rc(ctx, rc, what);
+            return GOT_BAD;
+        }
+        if (vuc_hdr_type(&r->msg.hdr) != VUC_TYPE_COMMAND)
+            return GOT_MSG;
+        vuc_reply_release(r);
+    }
+    return GOT_SILENT;
+}
+
+/* A message of a type that is neither Command nor Reply: FAIL. */
+static bool reply_type_ok(struct vuc_ctx *ctx, const struct vuc_reply *r,
+                          const char *what)
+{
+    if (vuc_hdr_type(&r->msg.hdr) == VUC_TYPE_REPLY)
+        return true;
+    vuc_verdict(ctx, VUC_FAIL,
+                "the server answered %s with a message of type %u "
+                "(Header: Command is 0x0, Reply is 0x1)",
+                what, vuc_hdr_type(&r->msg.hdr));
+    return false;
+}
+
 /* Send the input (and the probe) and see what comes back. */
 static enum answer send_judge(struct vuc_ctx *ctx, const struct input *in)
 {
     struct vuc_reply r;
-    enum answer a = ANS_SILENT;
-    int rc = send_input(ctx, in);
+    enum answer a;
+    int rc = send_input(ctx, in, 0);
 
     if (rc == -EPIPE || rc == -ECONNRESET)
         return ANS_CLOSED;
@@ -305,7 +379,7 @@ static enum answer send_judge(struct vuc_ctx *ctx, const struct input *in)
         return ANS_BAD;
     }
     if (rc == 0 && in->probe) {
-        rc = send_probe(ctx);
+        rc = send_probe(ctx, PROBE_ID);
         if (rc == -EPIPE || rc == -ECONNRESET)
             return ANS_CLOSED;
         if (rc < 0 && rc != -ETIMEDOUT) {
@@ -314,40 +388,28 @@ static enum answer send_judge(struct vuc_ctx *ctx, const struct input *in)
             return ANS_BAD;
         }
     }
-    /* server to client commands may come first (Command Concurrency);
-     * none is expected here, so a few are skipped, not served */
-    for (int skipped = 0; skipped < 8; skipped++) {
-        if (!wait_answer(ctx))
-            return ANS_SILENT;
-        rc = vuc_client_recv_any(ctx->cl, &r);
-        if (rc == -ECONNRESET || rc == -EPIPE)
-            return ANS_CLOSED;
-        if (rc < 0) {
-            vuc_case_report_rc(ctx, rc, in->what);
-            return ANS_BAD;
-        }
-        if (vuc_hdr_type(&r.msg.hdr) == VUC_TYPE_COMMAND) {
-            vuc_reply_release(&r);
-            continue;
-        }
-        if (vuc_hdr_type(&r.msg.hdr) != VUC_TYPE_REPLY) {
-            vuc_verdict(ctx, VUC_FAIL,
-                        "the server answered %s with a message of type %u "
-                        "(Header: Command is 0x0, Reply is 0x1)",
-                        in->what, vuc_hdr_type(&r.msg.hdr));
-            a = ANS_BAD;
-        } else if (in->probe && r.msg.hdr.id == PROBE_ID) {
-            a = ANS_IGNORED;
-        } else if (r.is_error) {
-            note_error_form(ctx, &r, in->what);
-            a = ANS_ERROR_REPLY;
-        } else {
-            a = ANS_SUCCESS;
-        }
-        vuc_reply_release(&r);
-        return a;
+    switch (recv_next(ctx, &r, in->what)) {
+    case GOT_MSG:
+        break;
+    case GOT_CLOSED:
+        return ANS_CLOSED;
+    case GOT_SILENT:
+        return ANS_SILENT;
+    default:
+        return ANS_BAD;
     }
-    return ANS_SILENT;
+    if (!reply_type_ok(ctx, &r, in->what)) {
+        a = ANS_BAD;
+    } else if (in->probe && r.msg.hdr.id == PROBE_ID) {
+        a = ANS_IGNORED;
+    } else if (r.is_error) {
+        note_error_form(ctx, &r, in->what);
+        a = ANS_ERROR_REPLY;
+    } else {
+        a = ANS_SUCCESS;
+    }
+    vuc_reply_release(&r);
+    return a;
 }
 
 /* Judge the answer to the input; true when the case's claim allows it. */
@@ -408,6 +470,212 @@ static bool one_shot(struct vuc_ctx *ctx, const struct input *in)
     if (ctx->stopped || ctx->res->verdict == VUC_ERROR)
         return false;
     return serves_on(ctx, in->what) && ok;
+}
+
+/*
+ * Steps: the cases that cut a request at every length below its fixed
+ * part send one input per length on one connection, and judge each like
+ * one_shot does, plus that the stream is still in step afterwards.
+ *
+ * A probe (P1) goes in the same write as the input: a dropped input shows
+ * without a wait. After the input's error reply a second probe (P2) goes
+ * out, and the replies must be P1's and then P2's, each the success reply
+ * to its DEVICE_GET_INFO: a server that took the input's length wrong
+ * answers a probe out of step, or not at all. P2 is there for a server
+ * that drops requests read together with another (robust.header.many-in-
+ * one-write judges that): it answers P2 without P1, which is noted, not
+ * judged here. One write makes that certain: P1 is read with the input
+ * or not at all, and never together with P2, which goes out only once
+ * the input is answered. Each step's messages have their own ids.
+ */
+#define STEP_ID(seq, k) ((uint16_t)(0x6a00u + 4u * (seq) + (k)))
+
+struct steps {
+    unsigned seq;     /* the step being run */
+    const char *name; /* what is cut, for the notes ("DMA_MAP") */
+    bool dead;        /* serves_on failed: the server's life is judged */
+};
+
+/* A probe's reply: the success reply to its DEVICE_GET_INFO. false after
+ * a verdict. */
+static bool probe_reply_ok(struct vuc_ctx *ctx, const struct vuc_reply *r,
+                           const struct input *in)
+{
+    char eb[16];
+
+    if (!reply_type_ok(ctx, r, "a probe"))
+        return false;
+    if (r->msg.hdr.cmd != VUC_CMD_DEVICE_GET_INFO) {
+        vuc_verdict(ctx, VUC_FAIL,
+                    "after %s the reply #%u to the DEVICE_GET_INFO probe "
+                    "names %s: the stream is out of step (Header: a Reply "
+                    "acknowledges \"a previous command with the same message "
+                    "ID\")",
+                    in->what, r->msg.hdr.id, vuc_cmd_name(r->msg.hdr.cmd));
+        return false;
+    }
+    if (r->is_error) {
+        vuc_verdict(ctx, VUC_VIOLATION(ctx),
+                    "after %s the server refused a valid DEVICE_GET_INFO "
+                    "probe (errno %s): the stream is out of step (%s)",
+                    in->what, vuc_errno_name(r->error, eb, sizeof(eb)),
+                    case_rule(ctx));
+        return false;
+    }
+    return true;
+}
+
+enum step {
+    STEP_OK,     /* refused, and the probes answered in step */
+    STEP_CLOSED, /* the server closed the connection */
+    STEP_BAD,    /* a verdict was recorded */
+};
+
+/* After the input's error reply: P2, then the replies of P1 and P2. */
+static enum step step_in_step(struct vuc_ctx *ctx, struct steps *st,
+                              const struct input *in)
+{
+    uint16_t p1 = STEP_ID(st->seq, 1), p2 = STEP_ID(st->seq, 2);
+    struct vuc_reply r;
+    bool seen1 = false;
+    char what[160];
+    int rc = send_probe(ctx, p2);
+
+    if (rc == -EPIPE || rc == -ECONNRESET)
+        return STEP_CLOSED; /* closing after the error reply is fine */
+    if (rc < 0) {
+        vuc_verdict(ctx, VUC_ERROR, "sending a probe after %s: %s", in->what,
+                    strerror(-rc));
+        return STEP_BAD;
+    }
+    snprintf(what, sizeof(what), "the probes after %s", in->what);
+    for (;;) {
+        switch (recv_next(ctx, &r, what)) {
+        case GOT_MSG:
+            break;
+        case GOT_CLOSED:
+            return STEP_CLOSED;
+        case GOT_SILENT:
+            vuc_verdict(ctx, VUC_FAIL,
+                        "after %s and its error reply the server answered "
+                        "no DEVICE_GET_INFO probe within %d ms (%s)",
+                        in->what, ctx->opts->timeout_ms, Q_REPLY);
+            return STEP_BAD;
+        default:
+            return STEP_BAD;
+        }
+        if ((r.msg.hdr.id == p1 && !seen1) || r.msg.hdr.id == p2) {
+            bool ok = probe_reply_ok(ctx, &r, in);
+            bool last = r.msg.hdr.id == p2;
+
+            vuc_reply_release(&r);
+            if (!ok)
+                return STEP_BAD;
+            if (!last) {
+                seen1 = true;
+                continue;
+            }
+            if (!seen1)
+                vuc_note(ctx,
+                         "after a refused %s the probe sent with it got no "
+                         "reply, while the one sent after the error reply "
+                         "did: a request read together with another was "
+                         "dropped (judged by robust.header.many-in-one-write)",
+                         st->name);
+            return STEP_OK;
+        }
+        vuc_verdict(ctx, VUC_FAIL,
+                    "after %s and its error reply the next reply is #%u (%s), "
+                    "not the probe's #%u: the stream is out of step (Header: "
+                    "a Reply acknowledges \"a previous command with the same "
+                    "message ID\")",
+                    in->what, r.msg.hdr.id, vuc_cmd_name(r.msg.hdr.cmd),
+                    seen1 ? p2 : p1);
+        vuc_reply_release(&r);
+        return STEP_BAD;
+    }
+}
+
+/* One step: the input with P1, the input's answer judged, then the
+ * stream checked. */
+static enum step step_once(struct vuc_ctx *ctx, struct steps *st,
+                           struct input *in)
+{
+    struct vuc_reply r;
+    enum step e;
+    int rc;
+
+    in->id = STEP_ID(st->seq, 0);
+    rc = send_input(ctx, in, STEP_ID(st->seq, 1));
+    if (rc == -EPIPE || rc == -ECONNRESET)
+        return STEP_CLOSED;
+    /* -ETIMEDOUT: the server stopped reading; it may have answered */
+    if (rc < 0 && rc != -ETIMEDOUT) {
+        vuc_verdict(ctx, VUC_ERROR, "sending %s: %s", in->what, strerror(-rc));
+        return STEP_BAD;
+    }
+    switch (recv_next(ctx, &r, in->what)) {
+    case GOT_MSG:
+        break;
+    case GOT_CLOSED:
+        return STEP_CLOSED;
+    case GOT_SILENT:
+        judge(ctx, in, ANS_SILENT);
+        return STEP_BAD;
+    default:
+        return STEP_BAD;
+    }
+    if (!reply_type_ok(ctx, &r, in->what)) {
+        e = STEP_BAD;
+    } else if (r.msg.hdr.id == STEP_ID(st->seq, 1)) {
+        judge(ctx, in, ANS_IGNORED);
+        e = STEP_BAD;
+    } else if (!r.is_error) {
+        if (in->on_success != NULL)
+            in->on_success(ctx, in, &r);
+        else
+            judge(ctx, in, ANS_SUCCESS);
+        e = STEP_BAD;
+    } else {
+        /* the form is noted once per case, not per length */
+        note_error_form(ctx, &r, st->name);
+        e = STEP_OK;
+    }
+    vuc_reply_release(&r);
+    return e == STEP_OK ? step_in_step(ctx, st, in) : e;
+}
+
+/* Run one step; true to go on with the next. A close is an answer: the
+ * server must then serve a new connection (serves_on), which the next
+ * step uses. */
+static bool run_step(struct vuc_ctx *ctx, struct steps *st, struct input *in)
+{
+    enum step e = step_once(ctx, st, in);
+
+    st->seq++;
+    if (ctx->stopped || ctx->res->verdict == VUC_ERROR)
+        return false;
+    if (e == STEP_BAD)
+        return false;
+    vuc_check(ctx);
+    if (e == STEP_CLOSED && !serves_on(ctx, in->what)) {
+        st->dead = true;
+        return false;
+    }
+    return true;
+}
+
+/* The end of a stepped case: the server still serves a new connection. */
+static void steps_end(struct vuc_ctx *ctx, const struct steps *st, bool ok)
+{
+    char after[96];
+
+    if (st->dead || ctx->stopped || ctx->res->verdict == VUC_ERROR)
+        return;
+    snprintf(after, sizeof(after), "%s cut short at %u lengths", st->name,
+             st->seq);
+    if (serves_on(ctx, after) && ok)
+        vuc_check(ctx);
 }
 
 /* robust.header.short-msg-size: a size field below the 16-byte header.
@@ -688,26 +956,173 @@ static const char *cmd_label(uint16_t cmd, char *buf, size_t cap)
     return buf;
 }
 
-/* robust.CMD.short-payload: payload one byte below the fixed request */
+/*
+ * robust.CMD.short-payload: the command with its payload cut at every
+ * length from 0 to one byte below its fixed part (zeros), each refused
+ * and the stream in step after it. Stops at the first violation.
+ */
 static void short_payload(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
     const struct vuc_msg_desc *d = vuc_msg_desc((uint16_t)c->a);
     uint8_t zero[64] = {0};
     char what[96];
-    const struct input in = {.cmd = (uint16_t)c->a,
-                             .flags = VUC_TYPE_COMMAND,
-                             .size_field = VUC_HDR_SIZE + d->req_min - 1,
-                             .payload = zero,
-                             .plen = d->req_min - 1,
-                             .reject = true,
-                             .probe = true,
-                             .what = what};
+    struct steps st = {.name = d->name};
+    bool ok = true;
 
-    snprintf(what, sizeof(what),
-             "%s with a %u-byte payload (the fixed part is %u)", d->name,
-             d->req_min - 1, d->req_min);
-    if (one_shot(ctx, &in))
-        vuc_check(ctx);
+    if (vuc_ctx_connect(ctx) == NULL)
+        return;
+    for (uint32_t len = 0; len < d->req_min && ok; len++) {
+        struct input in = {.cmd = (uint16_t)c->a,
+                           .flags = VUC_TYPE_COMMAND,
+                           .size_field = VUC_HDR_SIZE + len,
+                           .payload = zero,
+                           .plen = len,
+                           .reject = true,
+                           .probe = true,
+                           .what = what};
+
+        snprintf(what, sizeof(what),
+                 "%s with a %u-byte payload (the fixed part is %u)", d->name,
+                 len, d->req_min);
+        ok = run_step(ctx, &st, &in);
+    }
+    steps_end(ctx, &st, ok);
+}
+
+/*
+ * robust.feature.NAME.short-data: a DEVICE_FEATURE whose argsz/flags
+ * prefix is whole and whose feature data is cut at every length below the
+ * fixed data of its feature and method (docs/decisions.md, DEVICE_FEATURE:
+ * the minsz), argsz the payload's length, so that only the data is short.
+ * A GET whose request carries no data has its fixed data in the reply:
+ * there argsz is cut instead (8 up to 8 + the data - 1), and the server
+ * must refuse or answer within argsz. DMA_LOGGING_STOP has no fixed data,
+ * so nothing to cut and no case. A refusal is taken at its word: that a
+ * refused SET changed no state is fsm.reject.keeps-state's to judge, and
+ * a refused LOGGING_START leaves nothing on (and the cases that need
+ * logging off stop it first, vuc_case_fresh).
+ */
+static const struct feature_cut {
+    const char *label; /* in the case id */
+    const char *name;
+    uint32_t flags; /* the feature index and the method */
+    uint32_t fixed; /* the fixed data */
+    bool argsz_cut; /* no request data: argsz is cut */
+    uint32_t first; /* the first length judged here */
+} feature_cuts[] = {
+    {"migration-get", "MIGRATION GET", VUC_FEATURE_MIGRATION | VUC_FEATURE_GET,
+     VUC_MIGRATION_DATA_SIZE, true, 0},
+    /* argsz 8 is judged by fsm.feature.argsz-small-get: 9 to 15 here */
+    {"mig-device-state-get", "MIG_DEVICE_STATE GET",
+     VUC_FEATURE_MIG_DEVICE_STATE | VUC_FEATURE_GET, VUC_MIG_STATE_DATA_SIZE,
+     true, 1},
+    /* fsm.feature.argsz-small-set sends the whole data with argsz 8: a
+     * small argsz, not short data */
+    {"mig-device-state-set", "MIG_DEVICE_STATE SET",
+     VUC_FEATURE_MIG_DEVICE_STATE | VUC_FEATURE_SET, VUC_MIG_STATE_DATA_SIZE,
+     false, 0},
+    {"dma-logging-start-set", "DMA_LOGGING_START SET",
+     VUC_FEATURE_DMA_LOGGING_START | VUC_FEATURE_SET, VUC_LOG_CONTROL_SIZE,
+     false, 0},
+    {"dma-logging-report-get", "DMA_LOGGING_REPORT GET",
+     VUC_FEATURE_DMA_LOGGING_REPORT | VUC_FEATURE_GET, VUC_LOG_REPORT_SIZE,
+     false, 0},
+};
+#define FEATURE_DATA_MAX VUC_LOG_REPORT_SIZE
+
+/* The data a valid request of the feature carries, which is cut. */
+static void feature_data(uint32_t flags, uint8_t p[FEATURE_DATA_MAX])
+{
+    memset(p, 0, FEATURE_DATA_MAX);
+    switch (vuc_feature_index(flags)) {
+    case VUC_FEATURE_MIG_DEVICE_STATE: /* RUNNING, no data_fd */
+        vuc_put_u32(p, VUC_STATE_RUNNING);
+        vuc_put_u32(p + 4, 0xffffffffu);
+        break;
+    case VUC_FEATURE_DMA_LOGGING_START: /* 4 KiB pages, every mapping */
+        vuc_put_u64(p, 4096);
+        break;
+    case VUC_FEATURE_DMA_LOGGING_REPORT: /* [0, 4 KiB) at 4 KiB */
+        vuc_put_u64(p + 8, 4096);
+        vuc_put_u64(p + 16, 4096);
+        break;
+    default:
+        break;
+    }
+}
+
+/* A success reply to a GET whose argsz is below its fixed data, judged as
+ * fsm.feature.argsz-small-get does: more than argsz allows is FAIL; the
+ * argsz needed without the data is what Message sizes allows
+ * (IMPL-DEFINED); any other success is the case's violation. */
+static void feature_get_success(struct vuc_ctx *ctx, const struct input *in,
+                                const struct vuc_reply *r)
+{
+    const struct feature_cut *fc = &feature_cuts[ctx->c->a];
+    uint32_t argsz = vuc_get_u32(in->payload);
+    uint32_t need = VUC_FEATURE_HDR_SIZE + fc->fixed;
+    struct vuc_feature f;
+
+    if (r->payload_len > argsz)
+        vuc_verdict(ctx, VUC_FAIL,
+                    "the server answered %s with %zu payload bytes, more "
+                    "than argsz allows (Message sizes: when the reply needs "
+                    "more than argsz, \"the full payload is not included in "
+                    "the reply\")",
+                    in->what, r->payload_len);
+    else if (vuc_feature_decode(r->payload, r->payload_len, &f) >= 0 &&
+             f.argsz >= need)
+        vuc_verdict(ctx, VUC_IMPL_DEFINED,
+                    "the server answered %s with argsz %u and %zu data "
+                    "bytes instead of refusing (Message sizes: \"the argsz "
+                    "field in the reply indicates the needed size\")",
+                    in->what, f.argsz, f.data_len);
+    else
+        vuc_verdict(ctx, VUC_VIOLATION(ctx),
+                    "the server accepted %s with a %zu-byte success reply "
+                    "that neither carries the %u bytes of data nor says the "
+                    "argsz they need (%s)",
+                    in->what, r->payload_len, fc->fixed, case_rule(ctx));
+}
+
+static void feature_short_data(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    const struct feature_cut *fc = &feature_cuts[c->a];
+    uint8_t p[VUC_FEATURE_HDR_SIZE + FEATURE_DATA_MAX];
+    char what[128];
+    struct steps st = {.name = fc->name};
+    bool ok = true;
+
+    if (vuc_ctx_connect(ctx) == NULL)
+        return;
+    feature_data(fc->flags, p + VUC_FEATURE_HDR_SIZE);
+    vuc_put_u32(p + 4, fc->flags);
+    for (uint32_t len = fc->first; len < fc->fixed && ok; len++) {
+        uint32_t plen = VUC_FEATURE_HDR_SIZE + (fc->argsz_cut ? 0 : len);
+        struct input in = {.cmd = VUC_CMD_DEVICE_FEATURE,
+                           .flags = VUC_TYPE_COMMAND,
+                           .size_field = VUC_HDR_SIZE + plen,
+                           .payload = p,
+                           .plen = plen,
+                           .reject = true,
+                           .probe = true,
+                           .what = what,
+                           .on_success =
+                               fc->argsz_cut ? feature_get_success : NULL};
+
+        vuc_put_u32(p, VUC_FEATURE_HDR_SIZE + len);
+        if (fc->argsz_cut)
+            snprintf(what, sizeof(what),
+                     "%s with argsz %u (its data takes %u bytes after the "
+                     "8-byte prefix)",
+                     fc->name, VUC_FEATURE_HDR_SIZE + len, fc->fixed);
+        else
+            snprintf(what, sizeof(what),
+                     "%s with %u of its %u bytes of data (argsz %u)", fc->name,
+                     len, fc->fixed, VUC_FEATURE_HDR_SIZE + len);
+        ok = run_step(ctx, &st, &in);
+    }
+    steps_end(ctx, &st, ok);
 }
 
 /*
@@ -775,7 +1190,7 @@ static void truncated_silence(struct vuc_ctx *ctx, const struct vuc_case *c)
     snprintf(what, sizeof(what),
              "%s declaring 4096 bytes more than were sent, then silence",
              d->name);
-    rc = send_input(ctx, &in);
+    rc = send_input(ctx, &in, 0);
     if (rc < 0 && rc != -EPIPE && rc != -ECONNRESET) {
         vuc_verdict(ctx, VUC_ERROR, "sending %s: %s", what, strerror(-rc));
         return;
@@ -1116,7 +1531,9 @@ size_t vuc_cases_robust(struct vuc_case *out, size_t max)
         if (d->req_min > 0) {
             snprintf(id, sizeof(id), "robust.%s.short-payload", label);
             snprintf(title, sizeof(title),
-                     "%s below its fixed request size is refused", d->name);
+                     "%s cut at every length below its fixed part is "
+                     "refused, the stream in step",
+                     d->name);
             VUC_CASE(id, title, SPEC_SEC, "should", short_payload, d->cmd, 0,
                      NULL);
         }
@@ -1167,6 +1584,29 @@ size_t vuc_cases_robust(struct vuc_case *out, size_t max)
              "DEVICE_FEATURE with unknown flag bits is refused",
              "VFIO_USER_DEVICE_FEATURE", "kernel uAPI", feature_unknown_flags,
              0, 0, q_feature_flags);
+    /* Security Considerations: "should ... validate input ... buffer
+     * overflow", as robust.CMD.short-payload, for the data of each device
+     * feature (a GET without request data: its argsz; more reply than
+     * argsz allows is FAIL, Message sizes, as fsm.feature.argsz-small-get
+     * judges it). */
+    for (size_t i = 0; i < sizeof(feature_cuts) / sizeof(feature_cuts[0]);
+         i++) {
+        const struct feature_cut *fc = &feature_cuts[i];
+
+        snprintf(id, sizeof(id), "robust.feature.%s.short-data", fc->label);
+        if (fc->argsz_cut)
+            snprintf(title, sizeof(title),
+                     "%s with argsz cut at every length below its %u-byte "
+                     "data is refused",
+                     fc->name, fc->fixed);
+        else
+            snprintf(title, sizeof(title),
+                     "%s with its data cut at every length below its fixed "
+                     "part is refused",
+                     fc->name);
+        VUC_CASE(id, title, SPEC_SEC, "should", feature_short_data, (uint32_t)i,
+                 0, NULL);
+    }
     /* Security Considerations: "should ... prevent against denial of
      * service scenarios"; Client Disconnection: on a disconnect the server
      * "should" close the fds the client passed. */

@@ -436,22 +436,28 @@ static int mig_set(struct vuc_srv *s, uint32_t target)
 /*
  * The features and their methods. min_argsz is the kernel's minsz for the
  * feature's fixed data (vfio_check_feature), plus the 8-byte prefix
- * (docs/decisions.md, DEVICE_FEATURE). DMA logging: dirty.c.
+ * (docs/decisions.md, DEVICE_FEATURE). get_data and set_data are the
+ * fixed data a GET or SET request itself carries. DMA logging: dirty.c.
  */
 static const struct {
     uint32_t ops;
     uint32_t min_argsz;
+    uint32_t get_data, set_data;
 } features[] = {
-    [VUC_FEATURE_MIGRATION] = {VUC_FEATURE_GET, VUC_FEATURE_HDR_SIZE + 8},
+    [VUC_FEATURE_MIGRATION] = {VUC_FEATURE_GET, VUC_FEATURE_HDR_SIZE + 8, 0, 0},
     [VUC_FEATURE_MIG_DEVICE_STATE] = {VUC_FEATURE_GET | VUC_FEATURE_SET,
-                                      VUC_FEATURE_HDR_SIZE + 8},
+                                      VUC_FEATURE_HDR_SIZE + 8, 0,
+                                      VUC_MIG_STATE_DATA_SIZE},
     [VUC_FEATURE_DMA_LOGGING_START] = {VUC_FEATURE_SET,
                                        VUC_FEATURE_HDR_SIZE +
-                                           VUC_LOG_CONTROL_SIZE},
-    [VUC_FEATURE_DMA_LOGGING_STOP] = {VUC_FEATURE_SET, VUC_FEATURE_HDR_SIZE},
+                                           VUC_LOG_CONTROL_SIZE,
+                                       0, VUC_LOG_CONTROL_SIZE},
+    [VUC_FEATURE_DMA_LOGGING_STOP] = {VUC_FEATURE_SET, VUC_FEATURE_HDR_SIZE, 0,
+                                      0},
     [VUC_FEATURE_DMA_LOGGING_REPORT] = {VUC_FEATURE_GET,
                                         VUC_FEATURE_HDR_SIZE +
-                                            VUC_LOG_REPORT_SIZE},
+                                            VUC_LOG_REPORT_SIZE,
+                                        VUC_LOG_REPORT_SIZE, 0},
 };
 
 static int feature_get_reply(struct srv_reply *r, uint32_t flags,
@@ -549,6 +555,14 @@ int srv_h_DEVICE_FEATURE(struct vuc_srv *s, struct vuc_conn *c,
     }
     if (!get && !set)
         return EINVAL;
+    /* bug feature-short-data-accepted: request data shorter than the
+     * fixed part of its feature and method is "done", echoed, with
+     * nothing read or done */
+    if (f.data_len < (get ? features[idx].get_data : features[idx].set_data) &&
+        srv_bug(s, VUC_SRV_BUG(FEATURE_SHORT_DATA))) {
+        reply_add(r, m->payload, m->payload_len);
+        return 0;
+    }
     /* the kernel's minsz; the quirk serves whatever argsz says */
     if (f.argsz < features[idx].min_argsz &&
         !srv_quirk(s, VUC_SRV_QUIRK_ARGSZ_IGNORED))

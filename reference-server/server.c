@@ -351,6 +351,10 @@ static const struct quirk_info bug_table[VUC_SRV_BUG_COUNT] = {
     [VUC_SRV_BUG_BIT_PRECOPY_RESTARTS] =
         {"precopy-stream-restarts",
          "PRE_COPY -> STOP_COPY starts a new stream instead of going on"},
+    [VUC_SRV_BUG_BIT_FEATURE_SHORT_DATA] =
+        {"feature-short-data-accepted",
+         "DEVICE_FEATURE data shorter than its fixed part gets a success "
+         "reply"},
 };
 
 const char *vuc_srv_bug_name(unsigned i)

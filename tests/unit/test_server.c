@@ -5230,6 +5230,53 @@ static void test_require_arm(void **state)
     fx_close(&f);
 }
 
+/* feature-short-data-accepted: request data below the fixed part of its
+ * feature and method is "done" (the request echoed) and nothing happens;
+ * whole requests, and a GET that carries no data, are served as usual */
+static void test_bug_feature_short_data(void **state)
+{
+    static const char *const bug[] = {"feature-short-data-accepted", NULL};
+    uint8_t d[24] = {0};
+    struct fx f;
+
+    (void)state;
+    for (int on = 0; on < 2; on++) {
+        fx_open_bugs(&f, DEF_FLAGS, on ? bug : bug + 1);
+        negotiate(&f);
+        /* SET STOP cut to 4 of its 8 bytes: the state stays RUNNING */
+        vuc_put_u32(d, ST_STOP);
+        assert_int_equal(feature(&f, 12, F_SET | FEAT_STATE, d, 4),
+                         on ? 0 : EINVAL);
+        if (on) {
+            assert_int_equal(f.rep.payload_len, 12);
+            assert_int_equal(vuc_get_u32(pl(&f)), 12);
+            assert_memory_equal(pl(&f) + 8, d, 4);
+        }
+        assert_int_equal(state_now(&f), ST_RUNNING);
+        /* LOGGING_START cut to 8 of its 16 bytes: nothing is logged, so
+         * a LOGGING_STOP has nothing to stop */
+        memset(d, 0, sizeof(d));
+        vuc_put_u64(d, 4096);
+        assert_int_equal(
+            feature(&f, 16, F_SET | VUC_FEATURE_DMA_LOGGING_START, d, 8),
+            on ? 0 : EINVAL);
+        assert_int_equal(
+            feature(&f, 8, F_SET | VUC_FEATURE_DMA_LOGGING_STOP, NULL, 0),
+            EINVAL);
+        /* LOGGING_REPORT (a GET with data) cut to 16 of its 24 bytes */
+        vuc_put_u64(d + 8, 4096);
+        assert_int_equal(
+            feature(&f, 24, F_GET | VUC_FEATURE_DMA_LOGGING_REPORT, d, 16),
+            on ? 0 : EINVAL);
+        /* a GET that carries no data: argsz 8 is still refused */
+        assert_int_equal(feature(&f, 8, F_GET | FEAT_MIG, NULL, 0), EINVAL);
+        /* and the whole SET is served */
+        assert_int_equal(set_state(&f, ST_STOP), 0);
+        assert_int_equal(state_now(&f), ST_STOP);
+        fx_close(&f);
+    }
+}
+
 /* ---- the quirks written for robust.* cases ---- */
 
 static void test_quirk_wire(void **state)
@@ -6117,6 +6164,7 @@ int main(void)
         cmocka_unit_test(test_bug_device),
         cmocka_unit_test(test_bug_roundtrip),
         cmocka_unit_test(test_require_arm),
+        cmocka_unit_test(test_bug_feature_short_data),
         cmocka_unit_test(test_quirk_each),
         cmocka_unit_test(test_quirk_data),
         /* each quirk changes exactly its rule: the matrix, reset, the
