@@ -887,41 +887,38 @@ out:
 
 /* robust.header.reused-id: "Message IDs belong entirely to the sender,
  * can be re-used (even concurrently) and the receiver must not make any
- * assumptions about their uniqueness": three DEVICE_GET_INFO with one id,
- * in one write, each answered in turn. */
+ * assumptions about their uniqueness": three DEVICE_GET_INFO in a row
+ * with one id, each sent once the reply before it came (requests read
+ * together are robust.header.many-in-one-write's), each answered. */
 static void reused_id(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
     enum { N = 3, ID = 0x5151 };
-    uint8_t msg[N][VUC_HDR_SIZE + 16];
+    uint8_t msg[VUC_HDR_SIZE + 16];
     struct vuc_device_info di = {.argsz = 16};
+    struct vuc_hdr h = {.id = ID,
+                        .cmd = VUC_CMD_DEVICE_GET_INFO,
+                        .size = sizeof(msg),
+                        .flags = VUC_TYPE_COMMAND};
 
     (void)c;
     if (vuc_ctx_connect(ctx) == NULL)
         return;
-    for (int i = 0; i < N; i++) {
-        struct vuc_hdr h = {.id = ID,
-                            .cmd = VUC_CMD_DEVICE_GET_INFO,
-                            .size = sizeof(msg[i]),
-                            .flags = VUC_TYPE_COMMAND};
-
-        vuc_hdr_encode(&h, msg[i], sizeof(msg[i]));
-        vuc_device_info_encode(&di, msg[i] + VUC_HDR_SIZE, 16);
-    }
-    vuc_client_trace_note(ctx->cl,
-                          "-> %d DEVICE_GET_INFO, all #%u, in one "
-                          "write",
-                          N, ID);
-    if (vuc_client_send_raw(ctx->cl, msg, sizeof(msg)) < 0) {
-        vuc_case_report_rc(ctx, -EPIPE, "sending three requests of one id");
-        return;
-    }
+    vuc_hdr_encode(&h, msg, sizeof(msg));
+    vuc_device_info_encode(&di, msg + VUC_HDR_SIZE, 16);
     for (int i = 0; i < N; i++) {
         struct vuc_reply r;
         char what[64];
-        int rc = vuc_client_recv_any(ctx->cl, &r);
+        int rc;
 
         snprintf(what, sizeof(what), "the reply to request %d of %d (id %u)",
                  i + 1, N, ID);
+        vuc_client_trace_note(ctx->cl, "-> #%u DEVICE_GET_INFO (%d of %d)", ID,
+                              i + 1, N);
+        if (vuc_client_send_raw(ctx->cl, msg, sizeof(msg)) < 0) {
+            vuc_case_report_rc(ctx, -EPIPE, "sending a request of one id");
+            return;
+        }
+        rc = vuc_client_recv_any(ctx->cl, &r);
         if (rc < 0) {
             vuc_case_report_rc(ctx, rc, what);
             return;
