@@ -1062,6 +1062,26 @@ static bool clean_report(struct vuc_ctx *ctx, uint64_t len, uint64_t rp)
     return ok;
 }
 
+/* The reply to a setup request owned by `owner`: true when it succeeded
+ * (the caller releases *r), false after a verdict. */
+static bool owned_reply(struct vuc_ctx *ctx, const char *owner, int rc,
+                        struct vuc_reply *r, const char *what)
+{
+    char eb[16];
+
+    if (rc < 0) {
+        vuc_case_report_rc(ctx, rc, what);
+        return false;
+    }
+    if (r->is_error) {
+        vuc_blocked(ctx, owner, "%s was rejected with errno %s", what,
+                    vuc_errno_name(r->error, eb, sizeof(eb)));
+        vuc_reply_release(r);
+        return false;
+    }
+    return true;
+}
+
 static void report_clean(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
     struct vuc_log_range range = {CLEAN_IOVA, CLEAN_LEN};
@@ -1074,7 +1094,6 @@ static void report_clean(struct vuc_ctx *ctx, const struct vuc_case *c)
     const char *prev;
     uint8_t p[32];
     uint64_t page;
-    char eb[16];
     int fd = -1, rc;
 
     (void)c;
@@ -1088,34 +1107,14 @@ static void report_clean(struct vuc_ctx *ctx, const struct vuc_case *c)
     prev = vuc_setup_begin(ctx, OWN_MAP);
     vuc_dma_map_encode(&dm, p, sizeof(p));
     rc = vuc_client_call(ctx->cl, VUC_CMD_DMA_MAP, p, sizeof(p), &fd, 1, &r);
-    if (rc < 0) {
-        vuc_case_report_rc(ctx, rc, "DMA_MAP");
+    if (!owned_reply(ctx, OWN_MAP, rc, &r, "DMA_MAP of 256 MiB of a memfd"))
         goto out;
-    }
-    if (r.is_error) {
-        vuc_blocked(ctx, OWN_MAP,
-                    "DMA_MAP of 256 MiB of a memfd at 0x%llx was rejected "
-                    "with errno %s",
-                    CLEAN_IOVA, vuc_errno_name(r.error, eb, sizeof(eb)));
-        vuc_reply_release(&r);
-        goto out;
-    }
     vuc_reply_release(&r);
     vuc_setup_end(ctx, prev);
     prev = vuc_setup_begin(ctx, OWN_START);
     rc = log_start(ctx, LOG_PAGE, &range, 1, &r);
-    if (rc < 0) {
-        vuc_case_report_rc(ctx, rc, "LOGGING_START");
+    if (!owned_reply(ctx, OWN_START, rc, &r, "LOGGING_START of 256 MiB"))
         goto out;
-    }
-    if (r.is_error) {
-        vuc_blocked(ctx, OWN_START,
-                    "LOGGING_START of 256 MiB at 0x%llx was rejected with "
-                    "errno %s",
-                    CLEAN_IOVA, vuc_errno_name(r.error, eb, sizeof(eb)));
-        vuc_reply_release(&r);
-        goto out;
-    }
     if (reply_page(&r, &page) != 0)
         page = LOG_PAGE; /* dirty.start.page-size-returned's to judge */
     vuc_reply_release(&r);

@@ -340,6 +340,29 @@ static void not_above_proposal(struct vuc_ctx *ctx, const struct vuc_case *c)
         vuc_verdict(ctx, VUC_SKIP, "no proposal was taken");
 }
 
+/* Negotiate `proposal` on a fresh connection. false after a verdict: SKIP
+ * when the server refuses it (the spec names no value a server must
+ * take). */
+static bool take_proposal(struct vuc_ctx *ctx, const char *proposal)
+{
+    char how[64];
+
+    switch (negotiate(ctx, VUC_VERSION_MAJOR, VUC_VERSION_MINOR, proposal, how,
+                      sizeof(how))) {
+    case NEG_OK:
+        return true;
+    case NEG_REFUSED:
+        vuc_verdict(ctx, VUC_SKIP,
+                    "the server refused the proposal %s (%s); the spec names "
+                    "no value a server must take",
+                    proposal, how);
+        return false;
+    case NEG_BAD:
+    default:
+        return false;
+    }
+}
+
 /*
  * negotiate.limits.max-data-xfer-size: a transfer of exactly the agreed
  * max_data_xfer_size is accepted. The agreed value is the client's
@@ -355,23 +378,12 @@ static void limit_xfer(struct vuc_ctx *ctx, const struct vuc_case *c)
     uint64_t limit;
     uint8_t *buf;
     uint32_t err = 0;
-    char eb[16], how[64];
+    char eb[16];
     int rc;
 
     (void)c;
-    switch (negotiate(ctx, VUC_VERSION_MAJOR, VUC_VERSION_MINOR, proposal, how,
-                      sizeof(how))) {
-    case NEG_BAD:
+    if (!take_proposal(ctx, proposal))
         return;
-    case NEG_REFUSED:
-        vuc_verdict(ctx, VUC_SKIP,
-                    "the server refused the proposal %s (%s); the spec "
-                    "names no value a server must take",
-                    proposal, how);
-        return;
-    case NEG_OK:
-        break;
-    }
     n = vuc_client_negotiated(ctx->cl);
     limit = n->limits.max_data_xfer_size;
     if (limit == 0 || limit > 4096) {
@@ -437,23 +449,11 @@ static void limit_reply(struct vuc_ctx *ctx, const struct vuc_case *c)
     struct vuc_region_info ri;
     uint8_t *buf;
     uint32_t err = 0;
-    char how[64];
     int rc;
 
     (void)c;
-    switch (negotiate(ctx, VUC_VERSION_MAJOR, VUC_VERSION_MINOR, proposal, how,
-                      sizeof(how))) {
-    case NEG_BAD:
+    if (!take_proposal(ctx, proposal))
         return;
-    case NEG_REFUSED:
-        vuc_verdict(ctx, VUC_SKIP,
-                    "the server refused the proposal %s (%s); the spec names "
-                    "no value a server must take",
-                    proposal, how);
-        return;
-    case NEG_OK:
-        break;
-    }
     for (uint32_t idx = 0; idx < VUC_PCI_NUM_REGIONS; idx++) {
         rc = vuc_client_region_info(ctx->cl, idx, &ri, &err);
         if (rc == -EREMOTEIO)
