@@ -936,25 +936,33 @@ static void judge_page(struct vuc_ctx *ctx, const struct vuc_reply *r,
     }
 }
 
-/* dirty.start.page-size-returned */
-static void page_returned(struct vuc_ctx *ctx, const struct vuc_case *c)
+/* A fresh device logging the mapped test memory, the START reply in *r
+ * (the caller releases it); false after a verdict. */
+static bool started(struct vuc_ctx *ctx, struct dmamem *m, struct vuc_reply *r)
 {
-    struct dmamem m = DMAMEM_INIT;
-    struct vuc_reply r;
     uint32_t err = 0;
     char eb[16];
     int rc;
 
-    (void)c;
-    if (!setup(ctx, &m, true))
-        goto out;
-    rc = start_req(ctx, &r, &err);
+    if (!setup(ctx, m, true))
+        return false;
+    rc = start_req(ctx, r, &err);
     if (rc == 0)
         vuc_blocked(ctx, OWN_START,
                     "LOGGING_START of the mapped test memory was rejected "
                     "with errno %s",
                     vuc_errno_name(err, eb, sizeof(eb)));
-    if (rc <= 0)
+    return rc > 0;
+}
+
+/* dirty.start.page-size-returned */
+static void page_returned(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    struct dmamem m = DMAMEM_INIT;
+    struct vuc_reply r;
+
+    (void)c;
+    if (!started(ctx, &m, &r))
         goto out;
     judge_page(ctx, &r, LOG_PAGE);
     vuc_reply_release(&r);
@@ -972,21 +980,10 @@ static void reply_echo(struct vuc_ctx *ctx, const struct vuc_case *c)
     struct dmamem m = DMAMEM_INIT;
     struct vuc_feature f;
     struct vuc_reply r;
-    uint32_t err = 0;
-    char eb[16];
-    int rc;
 
     (void)c;
-    if (!setup(ctx, &m, true))
-        goto out;
     vuc_log_control_encode(&lc, &one_range, want, sizeof(want));
-    rc = start_req(ctx, &r, &err);
-    if (rc == 0)
-        vuc_blocked(ctx, OWN_START,
-                    "LOGGING_START of the mapped test memory was rejected "
-                    "with errno %s",
-                    vuc_errno_name(err, eb, sizeof(eb)));
-    if (rc <= 0)
+    if (!started(ctx, &m, &r))
         goto out;
     if (vuc_feature_decode(r.payload, r.payload_len, &f) < 0 ||
         f.data_len != sizeof(want) ||
