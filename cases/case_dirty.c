@@ -1231,6 +1231,56 @@ static const struct bad_start bs_overlap = {
     overlap_ranges, 2, "START with overlapping ranges",
     "kernel rule: vfio core refuses overlapping ranges"};
 
+/* dirty.start.num-ranges: a START whose num_ranges says 2 ranges where
+ * one follows, then 1 where two follow, is refused (and starts nothing,
+ * so a right START after it works). */
+static void start_num_ranges(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    static const struct vuc_log_range halves[] = {
+        {MEM_IOVA, MEM_LEN / 2}, {MEM_IOVA + MEM_LEN / 2, MEM_LEN / 2}};
+    static const struct {
+        uint32_t sent, said;
+        const char *what;
+    } v[] = {{1, 2, "START saying 2 ranges with 1 sent"},
+             {2, 1, "START saying 1 range with 2 sent"}};
+    struct dmamem m = DMAMEM_INIT;
+
+    (void)c;
+    if (!setup(ctx, &m, true))
+        goto out;
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        struct vuc_log_control lc = {.page_size = LOG_PAGE,
+                                     .num_ranges = v[i].sent};
+        uint8_t buf[VUC_LOG_CONTROL_SIZE + 2 * VUC_LOG_RANGE_SIZE];
+        size_t len = VUC_LOG_CONTROL_SIZE + v[i].sent * VUC_LOG_RANGE_SIZE;
+        struct vuc_reply r;
+        int rc;
+
+        vuc_log_control_encode(&lc, halves, buf, sizeof(buf));
+        vuc_put_u32(buf + 8, v[i].said);
+        rc = vuc_client_feature(
+            ctx->cl, VUC_FEATURE_SET | VUC_FEATURE_DMA_LOGGING_START,
+            (uint32_t)(VUC_FEATURE_HDR_SIZE + len), buf, len, &r);
+        if (rc < 0) {
+            vuc_case_report_rc(ctx, rc, v[i].what);
+            goto out;
+        }
+        if (!r.is_error) {
+            vuc_verdict(ctx, VUC_VIOLATION(ctx),
+                        "%s was accepted (the ranges are not num_ranges "
+                        "entries of 16 bytes; Security Considerations: input "
+                        "should be validated)",
+                        v[i].what);
+            vuc_reply_release(&r);
+            goto out;
+        }
+        vuc_reply_release(&r);
+        vuc_check(ctx);
+    }
+out:
+    mem_free(&m);
+}
+
 static void start_bad_ranges(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
     const struct bad_start *b = c->arg;
@@ -1755,6 +1805,9 @@ size_t vuc_cases_dirty(struct vuc_case *out, size_t max)
              SPEC_START, "kernel uAPI", start_bad_ranges, 0, 0, &bs_unaligned);
     VUC_CASE("dirty.start.overlap", "overlapping ranges are rejected",
              SPEC_START, "kernel uAPI", start_bad_ranges, 0, 0, &bs_overlap);
+    VUC_CASE("dirty.start.num-ranges",
+             "a START whose num_ranges disagrees with its ranges is refused",
+             "Security Considerations", "should", start_num_ranges, 0, 0, NULL);
     /* "A value of zero indicates that all writes should be logged" */
     VUC_CASE("dirty.start.all-ranges", "num_ranges = 0 logs every mapping",
              SPEC_START, "should be logged", all_ranges, 0, 0, NULL);

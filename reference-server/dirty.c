@@ -495,6 +495,21 @@ static int start(struct vuc_srv *s, struct vuc_msg *m,
     if (vuc_get_u32(f->data + 8) > LOG_MAX_RANGES)
         return E2BIG; /* as vfio core, before reading the ranges */
     rc = vuc_log_control_decode(f->data, f->data_len, &lc);
+    /* bug start-num-ranges-trusted: as many ranges as were sent, at
+     * most num_ranges, whatever num_ranges says */
+    if (rc < 0 && rc != -EOVERFLOW && f->data_len >= VUC_LOG_CONTROL_SIZE &&
+        srv_bug(s, VUC_SRV_BUG(START_NUM_RANGES))) {
+        static uint8_t
+            fixed[VUC_LOG_CONTROL_SIZE + LOG_MAX_RANGES * VUC_LOG_RANGE_SIZE];
+        size_t have = (f->data_len - VUC_LOG_CONTROL_SIZE) / VUC_LOG_RANGE_SIZE;
+        uint32_t said = vuc_get_u32(f->data + 8);
+        uint32_t n = said < have ? said : (uint32_t)have;
+        size_t len = VUC_LOG_CONTROL_SIZE + (size_t)n * VUC_LOG_RANGE_SIZE;
+
+        memcpy(fixed, f->data, len);
+        vuc_put_u32(fixed + 8, n);
+        rc = vuc_log_control_decode(fixed, len, &lc);
+    }
     /* -EOVERFLOW: a range wraps; start_ranges says so in its turn. */
     if (rc < 0 && rc != -EOVERFLOW)
         return EINVAL; /* the ranges are not 16 * num_ranges bytes */

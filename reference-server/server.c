@@ -348,6 +348,9 @@ static const struct quirk_info bug_table[VUC_SRV_BUG_COUNT] = {
     [VUC_SRV_BUG_BIT_START_ALL_DIRTY] =
         {"start-marks-all-dirty",
          "LOGGING_START of ranges marks every page of them dirty"},
+    [VUC_SRV_BUG_BIT_START_NUM_RANGES] =
+        {"start-num-ranges-trusted",
+         "LOGGING_START takes the ranges sent, whatever num_ranges says"},
     [VUC_SRV_BUG_BIT_PRECOPY_RESTARTS] =
         {"precopy-stream-restarts",
          "PRE_COPY -> STOP_COPY starts a new stream instead of going on"},

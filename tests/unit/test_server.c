@@ -5196,6 +5196,29 @@ static void test_bug_roundtrip(void **state)
     free(s1);
 }
 
+/* start-num-ranges-trusted: num_ranges 2 with one range sent logs it */
+static void test_bug_start_num_ranges(void **state)
+{
+    static const char *const bug[] = {"start-num-ranges-trusted", NULL};
+    uint8_t d[32] = {0};
+    struct fx f;
+
+    (void)state;
+    fx_open_bugs(&f, DEF_FLAGS, bug);
+    negotiate(&f);
+    vuc_put_u64(d, 4096);
+    vuc_put_u32(d + 8, 2); /* but one range follows */
+    vuc_put_u64(d + 16, 0x100000);
+    vuc_put_u64(d + 24, 0x10000);
+    assert_int_equal(feature(&f, 40, F_SET | 6u, d, 32), 0);
+    fx_close(&f);
+    /* without it, refused */
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    assert_int_equal(feature(&f, 40, F_SET | 6u, d, 32), EINVAL);
+    fx_close(&f);
+}
+
 /* --require-arm: a device with a precondition (profiles/vucert-server-
  * arm.json says what it needs). */
 static void test_require_arm(void **state)
@@ -6164,6 +6187,7 @@ int main(void)
         cmocka_unit_test(test_bug_device),
         cmocka_unit_test(test_bug_roundtrip),
         cmocka_unit_test(test_require_arm),
+        cmocka_unit_test(test_bug_start_num_ranges),
         cmocka_unit_test(test_bug_feature_short_data),
         cmocka_unit_test(test_quirk_each),
         cmocka_unit_test(test_quirk_data),
