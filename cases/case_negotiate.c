@@ -363,6 +363,29 @@ static bool take_proposal(struct vuc_ctx *ctx, const char *proposal)
     }
 }
 
+/* The first region with all of `flags` that holds `size` bytes: its
+ * index, -ENOENT when there is none (no verdict), or another -errno after
+ * a verdict. */
+static int find_region(struct vuc_ctx *ctx, uint32_t flags, uint64_t size)
+{
+    struct vuc_region_info ri;
+    uint32_t err = 0;
+
+    for (uint32_t idx = 0; idx < VUC_PCI_NUM_REGIONS; idx++) {
+        int rc = vuc_client_region_info(ctx->cl, idx, &ri, &err);
+
+        if (rc == -EREMOTEIO)
+            continue;
+        if (rc < 0) {
+            vuc_case_report_rc(ctx, rc, "DEVICE_GET_REGION_INFO");
+            return rc;
+        }
+        if ((ri.flags & flags) == flags && ri.size >= size)
+            return (int)idx;
+    }
+    return -ENOENT;
+}
+
 /*
  * negotiate.limits.max-data-xfer-size: a transfer of exactly the agreed
  * max_data_xfer_size is accepted. The agreed value is the client's
@@ -373,66 +396,51 @@ static void limit_xfer(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
     static const char proposal[] =
         "{\"capabilities\":{\"max_data_xfer_size\":4096}}";
-    const struct vuc_negotiated *n;
-    struct vuc_region_info ri;
     uint64_t limit;
     uint8_t *buf;
     uint32_t err = 0;
     char eb[16];
-    int rc;
+    int idx, rc;
 
     (void)c;
     if (!take_proposal(ctx, proposal))
         return;
-    n = vuc_client_negotiated(ctx->cl);
-    limit = n->limits.max_data_xfer_size;
+    limit = vuc_client_negotiated(ctx->cl)->limits.max_data_xfer_size;
     if (limit == 0 || limit > 4096) {
         vuc_verdict(ctx, VUC_SKIP, "max_data_xfer_size %llu is not testable",
                     (unsigned long long)limit);
         return;
     }
-    for (uint32_t idx = 0; idx < VUC_PCI_NUM_REGIONS; idx++) {
-        rc = vuc_client_region_info(ctx->cl, idx, &ri, &err);
-        if (rc == -EREMOTEIO)
-            continue;
-        if (rc < 0) {
-            vuc_case_report_rc(ctx, rc, "DEVICE_GET_REGION_INFO");
-            return;
-        }
-        if ((ri.flags & (VUC_REGION_FLAG_READ | VUC_REGION_FLAG_WRITE)) !=
-                (VUC_REGION_FLAG_READ | VUC_REGION_FLAG_WRITE) ||
-            ri.size < limit)
-            continue;
-        buf = malloc(limit);
-        if (buf == NULL) {
-            vuc_verdict(ctx, VUC_ERROR, "out of memory");
-            return;
-        }
-        /* the write puts back what the read got */
-        rc =
-            vuc_client_region_read(ctx->cl, idx, 0, buf, (uint32_t)limit, &err);
-        if (rc == 0)
-            rc = vuc_client_region_write(ctx->cl, idx, 0, buf, (uint32_t)limit,
-                                         &err);
-        free(buf);
-        if (rc == -EREMOTEIO)
-            vuc_verdict(ctx, VUC_VIOLATION(ctx),
-                        "a %llu-byte access to region %u (exactly the "
-                        "agreed max_data_xfer_size) was rejected with "
-                        "errno %s",
-                        (unsigned long long)limit, idx,
-                        vuc_errno_name(err, eb, sizeof(eb)));
-        else if (rc < 0)
-            vuc_case_report_rc(ctx, rc,
-                               "REGION_READ/WRITE at max_data_xfer_size");
-        else
-            vuc_check(ctx);
+    idx = find_region(ctx, VUC_REGION_FLAG_READ | VUC_REGION_FLAG_WRITE, limit);
+    if (idx == -ENOENT)
+        vuc_verdict(ctx, VUC_SKIP,
+                    "no readable and writable region holds max_data_xfer_size "
+                    "(%llu) bytes",
+                    (unsigned long long)limit);
+    if (idx < 0)
+        return;
+    buf = malloc(limit);
+    if (buf == NULL) {
+        vuc_verdict(ctx, VUC_ERROR, "out of memory");
         return;
     }
-    vuc_verdict(ctx, VUC_SKIP,
-                "no readable and writable region holds max_data_xfer_size "
-                "(%llu) bytes",
-                (unsigned long long)limit);
+    /* the write puts back what the read got */
+    rc = vuc_client_region_read(ctx->cl, (uint32_t)idx, 0, buf, (uint32_t)limit,
+                                &err);
+    if (rc == 0)
+        rc = vuc_client_region_write(ctx->cl, (uint32_t)idx, 0, buf,
+                                     (uint32_t)limit, &err);
+    free(buf);
+    if (rc == -EREMOTEIO)
+        vuc_verdict(ctx, VUC_VIOLATION(ctx),
+                    "a %llu-byte access to region %d (exactly the agreed "
+                    "max_data_xfer_size) was rejected with errno %s",
+                    (unsigned long long)limit, idx,
+                    vuc_errno_name(err, eb, sizeof(eb)));
+    else if (rc < 0)
+        vuc_case_report_rc(ctx, rc, "REGION_READ/WRITE at max_data_xfer_size");
+    else
+        vuc_check(ctx);
 }
 
 /*
@@ -446,45 +454,36 @@ static void limit_reply(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
     static const char proposal[] =
         "{\"capabilities\":{\"max_data_xfer_size\":1024}}";
-    struct vuc_region_info ri;
     uint8_t *buf;
     uint32_t err = 0;
-    int rc;
+    int idx, rc;
 
     (void)c;
     if (!take_proposal(ctx, proposal))
         return;
-    for (uint32_t idx = 0; idx < VUC_PCI_NUM_REGIONS; idx++) {
-        rc = vuc_client_region_info(ctx->cl, idx, &ri, &err);
-        if (rc == -EREMOTEIO)
-            continue;
-        if (rc < 0) {
-            vuc_case_report_rc(ctx, rc, "DEVICE_GET_REGION_INFO");
-            return;
-        }
-        if (!(ri.flags & VUC_REGION_FLAG_READ) || ri.size < 2048)
-            continue;
-        buf = malloc(2048);
-        if (buf == NULL) {
-            vuc_verdict(ctx, VUC_ERROR, "out of memory");
-            return;
-        }
-        rc = vuc_client_region_read(ctx->cl, idx, 0, buf, 2048, &err);
-        free(buf);
-        if (rc == -EREMOTEIO)
-            vuc_check(ctx);
-        else if (rc == 0)
-            vuc_verdict(ctx, VUC_FAIL,
-                        "a REGION_READ of 2048 bytes of region %u was served "
-                        "though vucert's max_data_xfer_size is 1024 (\"The "
-                        "count field must not exceed the value of "
-                        "max_data_xfer_size of the peer\")",
-                        idx);
-        else
-            vuc_case_report_rc(ctx, rc, "REGION_READ of 2048 bytes");
+    idx = find_region(ctx, VUC_REGION_FLAG_READ, 2048);
+    if (idx == -ENOENT)
+        vuc_verdict(ctx, VUC_SKIP, "no readable region holds 2048 bytes");
+    if (idx < 0)
+        return;
+    buf = malloc(2048);
+    if (buf == NULL) {
+        vuc_verdict(ctx, VUC_ERROR, "out of memory");
         return;
     }
-    vuc_verdict(ctx, VUC_SKIP, "no readable region holds 2048 bytes");
+    rc = vuc_client_region_read(ctx->cl, (uint32_t)idx, 0, buf, 2048, &err);
+    free(buf);
+    if (rc == -EREMOTEIO)
+        vuc_check(ctx);
+    else if (rc == 0)
+        vuc_verdict(ctx, VUC_FAIL,
+                    "a REGION_READ of 2048 bytes of region %d was served "
+                    "though vucert's max_data_xfer_size is 1024 (\"The count "
+                    "field must not exceed the value of max_data_xfer_size of "
+                    "the peer\")",
+                    idx);
+    else
+        vuc_case_report_rc(ctx, rc, "REGION_READ of 2048 bytes");
 }
 
 /* negotiate.version.first: a command before VERSION is not served. */
