@@ -89,6 +89,10 @@ int vuc_case_set_state(struct vuc_ctx *ctx, uint32_t to, struct vuc_reply *r);
 /* SET a state that must be accepted (setup steps); false after a FAIL
  * naming `why`. */
 bool vuc_case_set_ok(struct vuc_ctx *ctx, uint32_t state, const char *why);
+/* The same without the profile's preconditions: for a claim that a
+ * precondition would hide (leaving STOP_COPY before the stream's end). */
+bool vuc_case_set_ok_as_is(struct vuc_ctx *ctx, uint32_t state,
+                           const char *why);
 
 /*
  * The size of the reads and writes that move a stream: half the

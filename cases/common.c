@@ -157,11 +157,13 @@ int vuc_case_set_state(struct vuc_ctx *ctx, uint32_t to, struct vuc_reply *r)
     return vuc_client_set_state(ctx->cl, to, r);
 }
 
-bool vuc_case_set_ok(struct vuc_ctx *ctx, uint32_t state, const char *why)
+static bool set_ok(struct vuc_ctx *ctx, uint32_t state, const char *why,
+                   bool pre)
 {
     struct vuc_reply r;
     char eb[16];
-    int rc = vuc_case_set_state(ctx, state, &r);
+    int rc = pre ? vuc_case_set_state(ctx, state, &r)
+                 : vuc_client_set_state(ctx->cl, state, &r);
 
     if (rc < 0) {
         vuc_case_report_rc(ctx, rc, why);
@@ -183,6 +185,16 @@ bool vuc_case_set_ok(struct vuc_ctx *ctx, uint32_t state, const char *why)
     }
     vuc_reply_release(&r);
     return true;
+}
+
+bool vuc_case_set_ok(struct vuc_ctx *ctx, uint32_t state, const char *why)
+{
+    return set_ok(ctx, state, why, true);
+}
+
+bool vuc_case_set_ok_as_is(struct vuc_ctx *ctx, uint32_t state, const char *why)
+{
+    return set_ok(ctx, state, why, false);
 }
 
 /* SET `to` from `from` as a setup step, owned by the matrix cell that

@@ -58,6 +58,13 @@ def runs(quirks, bugs):
     out.append(("shape:require-arm+preconditions",
                 ["--migration-flags", DEFAULT, "--require-arm"],
                 ["--profile", "profiles/vucert-server-arm.json"]))
+    # a device that cannot leave STOP_COPY before its stream's end,
+    # with a profile that drains it first: only the case whose claim is
+    # leaving early still fails
+    out.append(("shape:stop-copy-needs-end+drain",
+                ["--migration-flags", DEFAULT, "--bug",
+                 "stop-copy-exit-needs-end"],
+                ["--profile", "tests/e2e/profiles/vucert-server-drain.json"]))
     for b in bugs:
         out.append(("bug:" + b, ["--migration-flags", DEFAULT, "--bug", b],
                     []))
@@ -98,8 +105,8 @@ def server_bugs(server):
 def certify(vucert, server, profile, sargs, vargs, report_dir, extra=()):
     cmd = " ".join([server, "--socket", "{socket}"] + sargs)
     # repository paths in the recorded runs are relative to its root
-    vargs = [str(HERE.parents[1] / a) if a.startswith("profiles/") else a
-             for a in vargs]
+    vargs = [str(HERE.parents[1] / a)
+             if a.startswith(("profiles/", "tests/")) else a for a in vargs]
     p = subprocess.run([vucert, "certify", "--server-cmd", cmd, "--profile",
                         str(profile), "--report-dir", str(report_dir)] +
                        COMMON + list(vargs) + list(extra),
