@@ -117,6 +117,10 @@ static bool mapped(struct vuc_ctx *ctx, int *fd)
     *fd = -1;
     if (vuc_ctx_connect(ctx) == NULL)
         return false;
+    /* a device that keeps mappings across reconnects may still hold this
+     * one from an earlier case: take it back first (any answer will do) */
+    if (unmap(ctx, MAP_IOVA, MAP_LEN, &err) < 0)
+        return false;
     *fd = memfd_create("vucert-dma", MFD_CLOEXEC);
     if (*fd < 0 || ftruncate(*fd, MAP_LEN) < 0) {
         vuc_verdict(ctx, VUC_ERROR, "memfd: %s", strerror(errno));
