@@ -3,11 +3,9 @@
  * device.* and backend.*: what a server owes any client whatever its
  * migration support: the device it describes (DEVICE_GET_INFO), DMA
  * mappings (DMA_MAP over a mapping, DMA_UNMAP of what was not mapped),
- * the device outliving a client's connection (Client Disconnection), and
- * the Backend Program Conventions a server vucert starts must keep.
+ * and the device outliving a client's connection (Client Disconnection).
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,42 +286,6 @@ static void disconnect_keeps_state(struct vuc_ctx *ctx,
         vuc_check(ctx);
 }
 
-/* backend.sigterm: "The backend program must honor the SIGTERM signal."
- * Only for a server vucert started: it must exit within the timeout. */
-static void sigterm(struct vuc_ctx *ctx, const struct vuc_case *c)
-{
-    pid_t pid = ctx->target->pid;
-
-    (void)c;
-    if (ctx->target->cmd == NULL || pid <= 0) {
-        vuc_verdict(ctx, VUC_SKIP,
-                    "vucert did not start the server (--socket): it cannot "
-                    "signal it");
-        return;
-    }
-    /* a live server first, and its client stays: a server that exits
-     * when its client leaves must not pass for one that honours SIGTERM */
-    if (vuc_ctx_connect(ctx) == NULL)
-        return;
-    vuc_client_trace_note(ctx->cl, "# SIGTERM to the server, pid %d", (int)pid);
-    if (kill(pid, SIGTERM) < 0) {
-        vuc_verdict(ctx, VUC_ERROR, "kill(%d, SIGTERM): %s", (int)pid,
-                    strerror(errno));
-        return;
-    }
-    if (vuc_target_wait_exit(ctx->target, ctx->opts->timeout_ms)) {
-        vuc_target_stop(ctx->target); /* reaps it; the next case restarts */
-        vuc_check(ctx);
-        return;
-    }
-    vuc_verdict(ctx, VUC_FAIL,
-                "the server was still running %d ms after SIGTERM (\"The "
-                "backend program must honor the SIGTERM signal\"); vucert "
-                "killed it",
-                ctx->opts->timeout_ms);
-    vuc_target_kill(ctx->target);
-}
-
 /* device.region-read.readable: every region DEVICE_GET_REGION_INFO says
  * is readable can be read over the socket (Read and Write Operations:
  * REGION_READ "must be supported ... even if the corresponding memory or
@@ -365,7 +327,5 @@ size_t vuc_cases_device(struct vuc_case *out, size_t max)
              "the migration state outlives a client's connection",
              "Client Disconnection", "should otherwise be retained",
              disconnect_keeps_state, 0, 0, NULL);
-    VUC_CASE("backend.sigterm", "the server exits on SIGTERM",
-             "Backend Program Conventions", "must honor", sigterm, 0, 0, NULL);
     return n;
 }

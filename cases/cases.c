@@ -13,6 +13,7 @@ size_t vuc_cases_all(struct vuc_case *out, size_t max)
     n += vuc_cases_stream(out + n, n < max ? max - n : 0);
     n += vuc_cases_dirty(out + n, n < max ? max - n : 0);
     n += vuc_cases_device(out + n, n < max ? max - n : 0);
+    n += vuc_cases_backend(out + n, n < max ? max - n : 0);
     n += vuc_cases_robust(out + n, n < max ? max - n : 0);
     return n;
 }

@@ -200,5 +200,6 @@ size_t vuc_cases_stream(struct vuc_case *out, size_t max);
 size_t vuc_cases_dirty(struct vuc_case *out, size_t max);
 size_t vuc_cases_robust(struct vuc_case *out, size_t max);
 size_t vuc_cases_device(struct vuc_case *out, size_t max);
+size_t vuc_cases_backend(struct vuc_case *out, size_t max);
 
 #endif /* VUCERT_CASES_PRIV_H */

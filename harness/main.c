@@ -170,29 +170,6 @@ static int parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
-static void target_cleanup(struct vuc_target *t, const char *given_socket)
-{
-    vuc_target_stop(t);
-    if (t->tmpdir != NULL) {
-        /* the folder is vucert's own: whatever the server left there
-         * (its socket, a marker, a core file) goes with it */
-        DIR *d = opendir(t->tmpdir);
-        struct dirent *e;
-        while (d != NULL && (e = readdir(d)) != NULL)
-            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-                unlinkat(dirfd(d), e->d_name, 0);
-        if (d != NULL)
-            closedir(d);
-        rmdir(t->tmpdir);
-    }
-    free(t->tmpdir);
-    if (t->socket != given_socket)
-        free((char *)t->socket);
-    free(t->stderr_path);
-    free(t->cmd);
-    memset(t, 0, sizeof(*t));
-}
-
 /* Connect, negotiate and read the migration flags once before the cases,
  * so that a server that cannot be reached at all is an exit 2. */
 static int preflight(struct vuc_target *t, const struct vuc_options *o,
@@ -238,7 +215,7 @@ static int preflight(struct vuc_target *t, const struct vuc_options *o,
             struct timespec ts = {0, 5 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
-        if (t->pid <= 0) {
+        if (t->pid <= 0 && t->daemon_pid <= 0) {
             if (!t->last_exit_clean) {
                 fprintf(stderr,
                         "vucert: the server %s after its first "
@@ -650,8 +627,8 @@ static int certify(int argc, char **argv)
         }
     }
 out:
-    target_cleanup(&target, socket);
-    target_cleanup(&dest, dest_socket);
+    vuc_target_cleanup(&target);
+    vuc_target_cleanup(&dest);
     for (size_t i = 0; i < n_run; i++) {
         free(res[i].reason);
         free(res[i].exchange);

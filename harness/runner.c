@@ -601,7 +601,8 @@ void vuc_run_case(struct vuc_target *t, struct vuc_target *dest,
 
     /* A server that died between cases (or exits by design when its
      * client leaves) is started again without a verdict. */
-    if (t->cmd != NULL && (t->pid <= 0 || vuc_target_died(t)) &&
+    if (t->cmd != NULL &&
+        ((t->pid <= 0 && t->daemon_pid <= 0) || vuc_target_died(t)) &&
         restart(&ctx, err, sizeof(err)) < 0 && !target_down(&ctx)) {
         vuc_verdict(&ctx, VUC_ERROR, "restarting the server: %s", err);
         goto out;
@@ -630,7 +631,8 @@ void vuc_run_case(struct vuc_target *t, struct vuc_target *dest,
             vuc_target_wait_exit(t, 100))
             server_died(&ctx, ctx.err_from);
         check_testimony(&ctx, ctx.err_from);
-        if (t->pid <= 0 && restart(&ctx, err, sizeof(err)) < 0 &&
+        if (t->pid <= 0 && t->daemon_pid <= 0 &&
+            restart(&ctx, err, sizeof(err)) < 0 &&
             t->down_by[0] == '\0')
             vuc_verdict(&ctx, VUC_ERROR, "restarting the server: %s", err);
     }

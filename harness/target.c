@@ -13,6 +13,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "vucert/harness.h"
+#include "vucert/transport.h"
 
 #define START_TIMEOUT_MS 10000
 
@@ -83,7 +85,121 @@ bool vuc_target_died(struct vuc_target *t)
         return false;
     describe_status(t, status);
     t->pid = 0;
+    /* exited 0, yet its socket is served: it daemonized itself, and the
+     * server lives on (backend.no-daemonize judges it) */
+    if (t->last_exit_clean && t->pass_fd <= 0 && t->socket != NULL) {
+        pid_t l = vuc_target_listener(t);
+        if (l > 0) {
+            t->daemon_pid = l;
+            return false;
+        }
+    }
     return true;
+}
+
+pid_t vuc_target_listener(const struct vuc_target *t)
+{
+    struct vuc_conn *c;
+    struct ucred cr;
+    socklen_t len = sizeof(cr);
+    pid_t pid = 0;
+
+    if (t->socket == NULL || vuc_unix_connect(t->socket, 100, &c) < 0)
+        return 0;
+    if (getsockopt(vuc_conn_fd(c), SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0)
+        pid = cr.pid;
+    vuc_conn_close(c);
+    return pid;
+}
+
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], buf[512], *p;
+    ssize_t n;
+    int fd, ppid;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    /* "pid (comm) state ppid": comm may hold spaces and parentheses */
+    p = strrchr(buf, ')');
+    if (p == NULL || sscanf(p + 1, " %*c %d", &ppid) != 1)
+        return 0;
+    return (pid_t)ppid;
+}
+
+bool vuc_pid_descends(pid_t pid, pid_t p)
+{
+    for (int depth = 0; pid > 1 && depth < 64; depth++) {
+        if (pid == p)
+            return true;
+        pid = parent_of(pid);
+    }
+    return false;
+}
+
+/* A token boundary of a shell command, for vuc_target_cmd_with. */
+static bool blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n';
+}
+
+char *vuc_target_cmd_with(const char *tmpl, const char *arg)
+{
+    const char *at = strstr(tmpl, "{socket}"), *b, *e, *pb;
+    size_t n;
+    char *out;
+
+    if (at == NULL)
+        return NULL;
+    for (b = at; b > tmpl && !blank(b[-1]); b--)
+        ;
+    for (e = at; *e && !blank(*e); e++)
+        ;
+    /* {socket} alone (maybe quoted): an option before it goes too */
+    n = (size_t)(e - b);
+    if (n == 8 || (n == 10 && (*b == '\'' || *b == '"') && e[-1] == *b)) {
+        for (pb = b; pb > tmpl && blank(pb[-1]); pb--)
+            ;
+        const char *pe = pb;
+        for (; pb > tmpl && !blank(pb[-1]); pb--)
+            ;
+        if (pe > pb && *pb == '-' && memchr(pb, '=', (size_t)(pe - pb)) == NULL)
+            b = pb;
+    }
+    n = (size_t)(b - tmpl) + strlen(arg) + strlen(e) + 1;
+    out = malloc(n);
+    if (out != NULL)
+        snprintf(out, n, "%.*s%s%s", (int)(b - tmpl), tmpl, arg, e);
+    return out;
+}
+
+void vuc_target_cleanup(struct vuc_target *t)
+{
+    vuc_target_stop(t);
+    if (t->tmpdir != NULL) {
+        /* the folder is vucert's own: whatever the server left there
+         * (its socket, a marker, a core file) goes with it */
+        DIR *d = opendir(t->tmpdir);
+        struct dirent *e;
+        while (d != NULL && (e = readdir(d)) != NULL)
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+                unlinkat(dirfd(d), e->d_name, 0);
+        if (d != NULL)
+            closedir(d);
+        rmdir(t->tmpdir);
+        free((char *)t->socket); /* prepare made it */
+    }
+    free(t->tmpdir);
+    free(t->stderr_path);
+    free(t->cmd);
+    memset(t, 0, sizeof(*t));
 }
 
 static int prepare(struct vuc_target *t, char *err, size_t errcap)
@@ -105,7 +221,7 @@ static int prepare(struct vuc_target *t, char *err, size_t errcap)
             return -ENOMEM;
     }
     if (t->cmd == NULL) {
-        if (strstr(t->server_cmd, "{socket}") == NULL) {
+        if (t->pass_fd <= 0 && strstr(t->server_cmd, "{socket}") == NULL) {
             snprintf(err, errcap,
                      "--server-cmd must contain {socket}, where vucert puts "
                      "the socket path");
@@ -121,11 +237,15 @@ static int prepare(struct vuc_target *t, char *err, size_t errcap)
 int vuc_target_start(struct vuc_target *t, char *err, size_t errcap)
 {
     struct stat st;
-    int rc, fd, waited = 0;
+    int rc, fd, waited = 0, exited_at = -1;
     pid_t pid, parent;
 
     if (t->server_cmd == NULL)
         return 0;
+    /* a server that daemonizes leaves an orphan: it becomes vucert's
+     * child, to be ended and reaped, not a zombie of whatever runs as
+     * pid 1 */
+    (void)prctl(PR_SET_CHILD_SUBREAPER, 1);
     rc = prepare(t, err, errcap);
     if (rc < 0)
         return rc;
@@ -154,15 +274,26 @@ int vuc_target_start(struct vuc_target *t, char *err, size_t errcap)
             dup2(devnull, 0);
         dup2(fd, 1);
         dup2(fd, 2);
+        if (t->pass_fd > 0)
+            dup2(t->pass_fd, 3); /* --fd=3; dup2 clears FD_CLOEXEC */
         execl("/bin/sh", "sh", "-c", t->cmd, (char *)NULL);
         _exit(127);
     }
     close(fd);
     t->pid = pid;
+    t->pgid = pid;
+    t->daemon_pid = 0;
     t->last_death[0] = '\0';
+    if (t->pass_fd > 0)
+        return 0; /* it serves the socket it was given */
     /* wait for the socket file to appear */
     while (stat(t->socket, &st) != 0 || !S_ISSOCK(st.st_mode)) {
-        if (vuc_target_died(t)) {
+        if (t->pid > 0 && vuc_target_died(t) && t->last_exit_clean)
+            exited_at = waited;
+        /* an exit with status 0 may be a daemon's fork: its child
+         * creates the socket; give it up to a second */
+        if (t->pid <= 0 && t->daemon_pid <= 0 &&
+            !(t->last_exit_clean && waited - exited_at < 1000)) {
             char *tail = vuc_target_stderr_tail(t, 1000);
             snprintf(err, errcap, "the server %s before creating %s%s%s",
                      t->last_death, t->socket, tail ? ": " : "",
@@ -179,13 +310,53 @@ int vuc_target_start(struct vuc_target *t, char *err, size_t errcap)
         sleep_ms(5);
         waited += 5;
     }
+    if (t->pid <= 0 && t->daemon_pid <= 0) {
+        /* it exited 0 and something created the socket after */
+        t->daemon_pid = vuc_target_listener(t);
+        if (t->daemon_pid <= 0) {
+            snprintf(err, errcap, "the server %s, and nothing serves %s",
+                     t->last_death, t->socket);
+            return -ECHILD;
+        }
+    }
     return 0;
+}
+
+/* A daemon is not vucert's child: wait for it through a pidfd. */
+static void end_daemon(struct vuc_target *t)
+{
+    pid_t d = t->daemon_pid;
+    int fd;
+
+    t->daemon_pid = 0;
+    if (d <= 0 || kill(d, SIGTERM) < 0)
+        return;
+    fd = (int)syscall(SYS_pidfd_open, d, 0);
+    if (fd >= 0) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 2000) != 1)
+            kill(d, SIGKILL);
+        close(fd);
+    } else {
+        kill(d, SIGKILL);
+    }
+    /* vucert is a subreaper (vuc_target_start): the orphan is its child */
+    (void)waitpid(d, NULL, 0);
 }
 
 void vuc_target_stop(struct vuc_target *t)
 {
     int status;
 
+    if (t->pgid > 0 && t->pid <= 0) {
+        /* the started process is gone; what it left in its group is not */
+        kill(-t->pgid, SIGTERM);
+        end_daemon(t);
+        kill(-t->pgid, SIGKILL);
+        t->pgid = 0;
+    }
+    t->pgid = 0;
+    end_daemon(t);
     if (t->pid <= 0)
         return;
     kill(-t->pid, SIGTERM);
@@ -207,6 +378,12 @@ void vuc_target_kill(struct vuc_target *t)
 {
     int status;
 
+    if (t->daemon_pid > 0)
+        kill(t->daemon_pid, SIGKILL);
+    t->daemon_pid = 0;
+    if (t->pgid > 0)
+        kill(-t->pgid, SIGKILL);
+    t->pgid = 0;
     if (t->pid <= 0)
         return;
     kill(-t->pid, SIGKILL);
@@ -217,13 +394,14 @@ void vuc_target_kill(struct vuc_target *t)
 
 bool vuc_target_wait_exit(struct vuc_target *t, int timeout_ms)
 {
+    pid_t pid = t->pid > 0 ? t->pid : t->daemon_pid;
     siginfo_t si;
     int fd;
 
-    if (t->pid <= 0)
+    if (pid <= 0)
         return false;
     /* a pidfd turns readable when the process exits: no polling loop */
-    fd = (int)syscall(SYS_pidfd_open, t->pid, 0);
+    fd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (fd >= 0) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         int rc = poll(&pfd, 1, timeout_ms);
@@ -231,7 +409,7 @@ bool vuc_target_wait_exit(struct vuc_target *t, int timeout_ms)
         if (rc <= 0)
             return false;
     } else {
-        for (int waited = 0; waited < timeout_ms; waited++) {
+        for (int waited = 0; waited < timeout_ms && t->pid > 0; waited++) {
             memset(&si, 0, sizeof(si));
             if (waitid(P_PID, (id_t)t->pid, &si, WEXITED | WNOHANG | WNOWAIT) ==
                     0 &&
@@ -285,7 +463,9 @@ char *vuc_target_stderr_tail(struct vuc_target *t, size_t max_bytes)
 
 pid_t vuc_target_pid(const struct vuc_target *t)
 {
-    return t->pid > 0 ? t->pid : t->watch_pid;
+    return t->pid > 0          ? t->pid
+           : t->daemon_pid > 0 ? t->daemon_pid
+                               : t->watch_pid;
 }
 
 int vuc_target_usage(const struct vuc_target *t, long *fds, long *rss_kib)

@@ -62,7 +62,8 @@ static void drop_client(struct loop *l, const char *why)
     l->client = NULL;
     vuc_srv_disconnect(l->s);
     /* Let the next client in. */
-    ep_add(l->ep, l->lfd, TAG_LISTEN);
+    if (l->lfd >= 0)
+        ep_add(l->ep, l->lfd, TAG_LISTEN);
 }
 
 /*
@@ -264,7 +265,37 @@ static void drain_signals(int sfd)
         ;
 }
 
-int vuc_srv_run(struct vuc_srv *s, const char *socket_path)
+/*
+ * Bug daemonize: fork before listening, the process that was started exits
+ * 0, and its child serves. The child listens only once its parent is gone
+ * (the pipe's end closes when it exits), as a real daemon's socket appears
+ * after the fork: whoever waits for the socket sees the start exit first.
+ * The child stays in its process group, so whoever started it can still
+ * end it.
+ */
+static int daemonize(void)
+{
+    char b;
+    int p[2];
+    pid_t pid;
+
+    if (pipe(p) < 0)
+        return -errno;
+    pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid > 0)
+        _exit(0);
+    close(p[1]);
+    while (read(p[0], &b, 1) < 0 && errno == EINTR)
+        ;
+    close(p[0]);
+    return 0;
+}
+
+/* Serve on a listening socket at socket_path, or (fd >= 0) on one
+ * connected socket until its client leaves. */
+static int run(struct vuc_srv *s, const char *socket_path, int fd)
 {
     struct loop l = {
         .s = s, .ep = -1, .lfd = -1, .sfd = -1, .path = socket_path};
@@ -273,10 +304,14 @@ int vuc_srv_run(struct vuc_srv *s, const char *socket_path)
     bool listening = false, done = false;
     int rc;
 
-    if (!s || !socket_path)
-        return -EINVAL;
-    if (srv_quirk(s, VUC_SRV_QUIRK_CRASH_LOOP))
+    if (fd < 0 && srv_quirk(s, VUC_SRV_QUIRK_CRASH_LOOP))
         crash_loop_check(socket_path);
+    /* before the signalfd: its readiness would stay the parent's */
+    if (fd < 0 && srv_bug(s, VUC_SRV_BUG(DAEMONIZE))) {
+        rc = daemonize();
+        if (rc < 0)
+            return rc;
+    }
     /* A client that vanishes must cost an EPIPE, not the process. */
     sigemptyset(&ign.sa_mask);
     sigaction(SIGPIPE, &ign, NULL);
@@ -295,27 +330,45 @@ int vuc_srv_run(struct vuc_srv *s, const char *socket_path)
         rc = -errno;
         goto out;
     }
-    rc = vuc_unix_listen(socket_path, &l.lfd);
-    if (rc < 0)
-        goto out;
-    listening = true;
     l.ep = epoll_create1(EPOLL_CLOEXEC);
     if (l.ep < 0) {
         rc = -errno;
         goto out;
     }
     rc = ep_add(l.ep, l.sfd, TAG_SIGNAL);
-    if (rc == 0)
-        rc = ep_add(l.ep, l.lfd, TAG_LISTEN);
     if (rc < 0)
         goto out;
-    if (s->opts.verbose)
-        fprintf(stderr, "vucert-server: listening on %s\n", socket_path);
+    if (fd >= 0) {
+        int sz = CLIENT_SNDBUF;
+
+        rc = vuc_conn_from_fd(fd, &l.client);
+        if (rc < 0)
+            goto out;
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+        if (s->opts.verbose)
+            fprintf(stderr, "vucert-server: serving fd %d\n", fd);
+    } else {
+        rc = vuc_unix_listen(socket_path, &l.lfd);
+        if (rc < 0)
+            goto out;
+        listening = true;
+        rc = ep_add(l.ep, l.lfd, TAG_LISTEN);
+        if (rc < 0)
+            goto out;
+        if (s->opts.verbose)
+            fprintf(stderr, "vucert-server: listening on %s\n", socket_path);
+    }
 
     while (!done) {
         struct epoll_event ev[4];
-        int n = epoll_wait(l.ep, ev, 4, -1);
+        int n;
 
+        if (fd >= 0) {
+            /* the one client: its leaving ends the server */
+            done = l.client == NULL || serve_client(&l) || l.client == NULL;
+            continue;
+        }
+        n = epoll_wait(l.ep, ev, 4, -1);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -340,7 +393,9 @@ int vuc_srv_run(struct vuc_srv *s, const char *socket_path)
     rc = 0;
     if (s->opts.verbose)
         fprintf(stderr, "vucert-server: %s, exiting\n",
-                l.client_gone ? "client gone (quirk)" : "signal received");
+                l.client_gone        ? "client gone (quirk)"
+                : l.client || fd < 0 ? "signal received"
+                                     : "client gone");
 
 out:
     if (l.client) {
@@ -359,4 +414,18 @@ out:
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
     return rc;
+}
+
+int vuc_srv_run(struct vuc_srv *s, const char *socket_path)
+{
+    if (!s || !socket_path)
+        return -EINVAL;
+    return run(s, socket_path, -1);
+}
+
+int vuc_srv_run_fd(struct vuc_srv *s, int fd)
+{
+    if (!s || fd < 0)
+        return -EINVAL;
+    return run(s, NULL, fd);
 }

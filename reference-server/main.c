@@ -6,11 +6,14 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "vucert/codec.h"
 #include "vucert/fsm.h"
@@ -22,12 +25,16 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: vucert-server --socket PATH [options]\n"
+            "       vucert-server --fd FDNUM [options]\n"
             "\n"
             "The vucert reference vfio-user device.\n"
             "\n"
             "  --socket PATH            listen on this AF_UNIX socket "
             "(required;\n"
             "                           --socket-path=PATH is accepted too)\n"
+            "  --fd FDNUM               serve the one client on this "
+            "connected\n"
+            "                           socket, and exit when it leaves\n"
             "  --migration-flags LIST   stop-copy[,p2p][,pre-copy] "
             "(default:\n"
             "                           stop-copy,pre-copy)\n"
@@ -155,10 +162,30 @@ static int parse_size(const char *s, size_t *out)
     return 0;
 }
 
+/* --fd: an open socket (spec: Backend Program Conventions, --fd=FDNUM) */
+static int parse_fd(const char *s, int *out)
+{
+    unsigned long v;
+    char *end;
+    int type;
+    socklen_t len = sizeof(type);
+
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || *s == '-' || v > INT_MAX)
+        return -EINVAL;
+    if (getsockopt((int)v, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+        return -errno;
+    *out = (int)v;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     enum {
         OPT_SOCKET = 256,
+        OPT_SOCKET_PATH,
+        OPT_FD,
         OPT_FLAGS,
         OPT_QUIRK,
         OPT_BUG,
@@ -174,7 +201,8 @@ int main(int argc, char **argv)
     static const struct option lopts[] = {
         {"socket", required_argument, NULL, OPT_SOCKET},
         /* spec: Backend Program Conventions */
-        {"socket-path", required_argument, NULL, OPT_SOCKET},
+        {"socket-path", required_argument, NULL, OPT_SOCKET_PATH},
+        {"fd", required_argument, NULL, OPT_FD},
         {"migration-flags", required_argument, NULL, OPT_FLAGS},
         {"quirk", required_argument, NULL, OPT_QUIRK},
         {"bug", required_argument, NULL, OPT_BUG},
@@ -193,15 +221,32 @@ int main(int argc, char **argv)
     struct vuc_srv_opts o;
     struct vuc_srv *s;
     const char *socket_path = NULL;
+    bool spelled_path = false;
     uint64_t bit;
-    int opt, rc;
+    int opt, rc, fd = -1;
 
     vuc_srv_opts_init(&o);
+    /* bug closes-stdio: before anything opens a file */
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "closes-stdio") == 0 ||
+            strcmp(argv[i], "--bug=closes-stdio") == 0) {
+            close(0);
+            close(1);
+            close(2);
+        }
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":hv", lopts, NULL)) != -1) {
         switch (opt) {
         case OPT_SOCKET:
+        case OPT_SOCKET_PATH:
             socket_path = optarg;
+            spelled_path |= opt == OPT_SOCKET_PATH;
+            break;
+        case OPT_FD:
+            if (parse_fd(optarg, &fd) < 0)
+                return usage_error("bad --fd '%s' (want an open socket's "
+                                   "file descriptor number)",
+                                   optarg);
             break;
         case OPT_FLAGS:
             if (vuc_fsm_flags_parse(optarg, &o.mig_flags) < 0)
@@ -295,8 +340,15 @@ int main(int argc, char **argv)
     }
     if (optind < argc)
         return usage_error("unexpected argument '%s'", argv[optind]);
-    if (!socket_path || !*socket_path)
-        return usage_error("%s", "--socket PATH is required");
+    /* the bugs are known only now, whatever the options' order */
+    if (spelled_path && (o.bugs & VUC_SRV_BUG(SOCKET_PATH_REFUSED)))
+        return usage_error("%s", "unknown option '--socket-path'");
+    if (fd >= 0 && (o.bugs & VUC_SRV_BUG(FD_REFUSED)))
+        return usage_error("%s", "unknown option '--fd'");
+    if (fd >= 0 && socket_path)
+        return usage_error("%s", "--fd and --socket-path exclude each other");
+    if (fd < 0 && (!socket_path || !*socket_path))
+        return usage_error("%s", "--socket PATH (or --fd FDNUM) is required");
     if ((o.chaos_every || o.chaos_cmd) && !o.chaos)
         return usage_error("%s", "--chaos-every and --chaos-cmd need --chaos");
 
@@ -305,10 +357,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "vucert-server: %s\n", strerror(-rc));
         return 1;
     }
-    rc = vuc_srv_run(s, socket_path);
+    rc = fd >= 0 ? vuc_srv_run_fd(s, fd) : vuc_srv_run(s, socket_path);
     vuc_srv_free(s);
     if (rc < 0) {
-        fprintf(stderr, "vucert-server: %s: %s\n", socket_path, strerror(-rc));
+        if (fd >= 0)
+            fprintf(stderr, "vucert-server: fd %d: %s\n", fd, strerror(-rc));
+        else
+            fprintf(stderr, "vucert-server: %s: %s\n", socket_path,
+                    strerror(-rc));
         return 1;
     }
     return 0;

@@ -351,6 +351,17 @@ static const struct quirk_info bug_table[VUC_SRV_BUG_COUNT] = {
     [VUC_SRV_BUG_BIT_START_NUM_RANGES] =
         {"start-num-ranges-trusted",
          "LOGGING_START takes the ranges sent, whatever num_ranges says"},
+    [VUC_SRV_BUG_BIT_DAEMONIZE] =
+        {"daemonize",
+         "the server forks once it listens; the process started exits 0"},
+    [VUC_SRV_BUG_BIT_SOCKET_PATH_REFUSED] =
+        {"socket-path-refused",
+         "--socket-path=PATH is a usage error (only --socket PATH works)"},
+    [VUC_SRV_BUG_BIT_FD_REFUSED] = {"fd-refused",
+                                    "--fd=FDNUM is a usage error"},
+    [VUC_SRV_BUG_BIT_CLOSES_STDIO] =
+        {"closes-stdio",
+         "the server closes fds 0, 1 and 2 at start (its socket lands on 0)"},
     [VUC_SRV_BUG_BIT_PRECOPY_RESTARTS] =
         {"precopy-stream-restarts",
          "PRE_COPY -> STOP_COPY starts a new stream instead of going on"},

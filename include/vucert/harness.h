@@ -138,6 +138,12 @@ struct vuc_target {
     char *stderr_path;      /* server stderr capture */
     pid_t pid;              /* > 0 while vucert runs the server */
     pid_t watch_pid;        /* --server-pid: a server vucert only watches */
+    pid_t pgid;             /* the started process's group, kept after it
+                               exits (what it left behind is ended too) */
+    pid_t daemon_pid;       /* > 0: the started process exited 0 and this
+                               one serves its socket: it daemonized */
+    int pass_fd;            /* > 0: given to the server as fd 3 (--fd=3);
+                               there is no socket file to wait for */
     unsigned restarts;
     int timeout_ms;
     char last_death[256];   /* how the server last died, "" if it did not */
@@ -156,6 +162,18 @@ int vuc_target_start(struct vuc_target *t, char *err, size_t errcap);
 /* true if vucert runs the server and it has exited (reaps it and fills
  * last_death). */
 bool vuc_target_died(struct vuc_target *t);
+/* The pid of the process listening on the target's socket (SO_PEERCRED of
+ * a fresh connection, taken at its listen()), or 0 if none answers. */
+pid_t vuc_target_listener(const struct vuc_target *t);
+/* Is pid the process p or one of its descendants (/proc)? */
+bool vuc_pid_descends(pid_t pid, pid_t p);
+/* The server command with the option that carries {socket} replaced by
+ * arg: "srv -s {socket} -v" with "--fd=3" gives "srv --fd=3 -v". The
+ * token holding {socket} goes, and the option before it when the token
+ * is {socket} alone and that option has no '='. NULL: out of memory. */
+char *vuc_target_cmd_with(const char *tmpl, const char *arg);
+/* Release what prepare made (the temporary directory and its files). */
+void vuc_target_cleanup(struct vuc_target *t);
 /* The pid whose resources vucert can read (/proc), or 0. */
 pid_t vuc_target_pid(const struct vuc_target *t);
 /* Open fds and resident memory (KiB) of the server; -errno. */

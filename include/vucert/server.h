@@ -212,6 +212,10 @@ enum vuc_srv_bug_bit {
     VUC_SRV_BUG_BIT_START_ALL_DIRTY,     /* start-marks-all-dirty */
     VUC_SRV_BUG_BIT_FEATURE_SHORT_DATA,  /* feature-short-data-accepted */
     VUC_SRV_BUG_BIT_START_NUM_RANGES,    /* start-num-ranges-trusted */
+    VUC_SRV_BUG_BIT_DAEMONIZE,           /* daemonize */
+    VUC_SRV_BUG_BIT_SOCKET_PATH_REFUSED, /* socket-path-refused */
+    VUC_SRV_BUG_BIT_FD_REFUSED,          /* fd-refused */
+    VUC_SRV_BUG_BIT_CLOSES_STDIO,        /* closes-stdio */
     VUC_SRV_BUG_COUNT
 };
 _Static_assert(VUC_SRV_BUG_COUNT < 64, "bugs are bits of a uint64_t");
@@ -398,6 +402,10 @@ void vuc_srv_disconnect(struct vuc_srv *s);
  * and at once when an earlier run left socket_path + ".crashed".
  */
 int vuc_srv_run(struct vuc_srv *s, const char *socket_path);
+/* Serve one client on an already connected socket (Backend Program
+ * Conventions: --fd=FDNUM) until it leaves or a signal arrives; the fd is
+ * the server's from then on. */
+int vuc_srv_run_fd(struct vuc_srv *s, int fd);
 
 /* The current migration state (enum vuc_mig_state). */
 uint32_t vuc_srv_mig_state(const struct vuc_srv *s);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -158,6 +159,45 @@ static void test_setup_owner_nests(void **state)
     fini(&f);
 }
 
+/* backend.socket-path / backend.fd: the option carrying {socket} is
+ * replaced, whatever its spelling */
+static void test_cmd_with(void **state)
+{
+    static const struct {
+        const char *tmpl, *want;
+    } t[] = {
+        {"srv --socket {socket}", "srv --socket-path={socket}"},
+        {"srv -s {socket} -v", "srv --socket-path={socket} -v"},
+        {"srv --socket={socket} -v", "srv --socket-path={socket} -v"},
+        {"srv {socket}", "srv --socket-path={socket}"},
+        {"srv -v '{socket}'", "srv --socket-path={socket}"},
+        {"srv --x=1 {socket}", "srv --x=1 --socket-path={socket}"},
+        {"srv -s\t{socket}\t-v", "srv --socket-path={socket}\t-v"},
+    };
+    char *out;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        out = vuc_target_cmd_with(t[i].tmpl, "--socket-path={socket}");
+        assert_non_null(out);
+        assert_string_equal(out, t[i].want);
+        free(out);
+    }
+    out = vuc_target_cmd_with("srv -s {socket}", "--fd=3");
+    assert_string_equal(out, "srv --fd=3");
+    free(out);
+    assert_null(vuc_target_cmd_with("srv --no-socket", "--fd=3"));
+}
+
+static void test_pid_descends(void **state)
+{
+    (void)state;
+    assert_true(vuc_pid_descends(getpid(), getpid()));
+    assert_true(vuc_pid_descends(getpid(), getppid()));
+    assert_false(vuc_pid_descends(getppid(), getpid()));
+    assert_false(vuc_pid_descends(1, getpid()));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +207,8 @@ int main(void)
         cmocka_unit_test(test_fail_outranks_blocked),
         cmocka_unit_test(test_checks_and_notes),
         cmocka_unit_test(test_setup_owner_nests),
+        cmocka_unit_test(test_cmd_with),
+        cmocka_unit_test(test_pid_descends),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
