@@ -736,6 +736,31 @@ static void odd_flags(struct vuc_ctx *ctx, const struct vuc_case *c)
         vuc_check(ctx);
 }
 
+/* robust.device-get-info.nonzero-fields: DEVICE_GET_INFO's "all other
+ * fields must be zero" binds the client; a request that breaks it is
+ * still a command, and Header: "Each command message in Commands_ must
+ * be replied to with a reply message". Either reply will do; the probe
+ * after it must be answered in step. */
+static void info_nonzero(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    struct vuc_device_info di = {
+        .argsz = 16, .flags = 0xffffffffu, .num_regions = 9, .num_irqs = 5};
+    uint8_t p[16];
+    const struct input in = {.cmd = VUC_CMD_DEVICE_GET_INFO,
+                             .flags = VUC_TYPE_COMMAND,
+                             .size_field = VUC_HDR_SIZE + sizeof(p),
+                             .payload = p,
+                             .plen = sizeof(p),
+                             .probe = true,
+                             .what = "a DEVICE_GET_INFO whose flags, "
+                                     "num_regions and num_irqs are not zero"};
+
+    (void)c;
+    vuc_device_info_encode(&di, p, sizeof(p));
+    if (one_shot(ctx, &in))
+        vuc_check(ctx);
+}
+
 /* robust.header.split-with-pauses: a valid request in three pieces */
 static void split_pauses(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
@@ -1496,6 +1521,9 @@ size_t vuc_cases_robust(struct vuc_case *out, size_t max)
     VUC_CASE("robust.header.reused-id",
              "requests sharing a message id each get their reply", SPEC_HDR,
              "must not make any assumptions", reused_id, 0, 0, NULL);
+    VUC_CASE("robust.device-get-info.nonzero-fields",
+             "DEVICE_GET_INFO with non-zero request fields is answered",
+             SPEC_HDR, "must", info_nonzero, 0, 0, NULL);
     VUC_CASE("robust.header.reply-type", "a request of type Reply", SPEC_HDR,
              "silent", odd_flags, VUC_TYPE_REPLY, 0, q_reply_type);
     /* Header: the Error flag is defined for replies only, so any answer

@@ -359,6 +359,10 @@ static const struct quirk_info bug_table[VUC_SRV_BUG_COUNT] = {
          "--socket-path=PATH is a usage error (only --socket PATH works)"},
     [VUC_SRV_BUG_BIT_FD_REFUSED] = {"fd-refused",
                                     "--fd=FDNUM is a usage error"},
+    [VUC_SRV_BUG_BIT_INFO_NONZERO_DROPPED] =
+        {"info-nonzero-dropped",
+         "DEVICE_GET_INFO with flags, num_regions or num_irqs set is dropped "
+         "unanswered"},
     [VUC_SRV_BUG_BIT_CLOSES_STDIO] =
         {"closes-stdio",
          "the server closes fds 0, 1 and 2 at start (its socket lands on 0)"},
@@ -824,6 +828,13 @@ static bool bug_drops(const struct vuc_srv *s, const struct vuc_msg *m)
     }
     if (!d || m->payload_len < 4 || !m->payload)
         return false;
+    /* bug info-nonzero-dropped: "all other fields must be zero" taken
+     * as leave to ignore the request */
+    if (m->hdr.cmd == VUC_CMD_DEVICE_GET_INFO && m->payload_len >= 16 &&
+        srv_bug(s, VUC_SRV_BUG(INFO_NONZERO_DROPPED)) &&
+        (vuc_get_u32(m->payload + 4) | vuc_get_u32(m->payload + 8) |
+         vuc_get_u32(m->payload + 12)) != 0)
+        return true;
     argsz = vuc_get_u32(m->payload);
     return (argsz < d->req_min && srv_bug(s, VUC_SRV_BUG(ARGSZ_BELOW_MIN))) ||
            (argsz == 0xffffffffu && srv_bug(s, VUC_SRV_BUG(ARGSZ_HUGE)));

@@ -173,49 +173,50 @@ _Static_assert(VUC_SRV_QUIRK_COUNT <= 64, "quirks are bits of a uint64_t");
  * (--bug arc=FROM:TO) decides single state transitions the other way.
  */
 enum vuc_srv_bug_bit {
-    VUC_SRV_BUG_BIT_SHORT_PAYLOAD = 0,   /* short-payload-accepted */
-    VUC_SRV_BUG_BIT_OVERSIZED,           /* oversized-accepted */
-    VUC_SRV_BUG_BIT_UNKNOWN_COMMAND,     /* unknown-command-accepted */
-    VUC_SRV_BUG_BIT_ARGSZ_BELOW_MIN,     /* argsz-below-min-dropped */
-    VUC_SRV_BUG_BIT_ARGSZ_HUGE,          /* argsz-huge-dropped */
-    VUC_SRV_BUG_BIT_DMA_OFFSET_NO_FD,    /* dma-offset-without-fd-accepted */
-    VUC_SRV_BUG_BIT_DMA_TWO_FDS,         /* dma-two-fds-accepted */
-    VUC_SRV_BUG_BIT_FEATURE_FLAGS,       /* feature-unknown-flags-accepted */
-    VUC_SRV_BUG_BIT_MINOR_ZERO_REFUSED,  /* minor-zero-refused */
-    VUC_SRV_BUG_BIT_GET_UNSUPPORTED,     /* get-reads-unsupported */
-    VUC_SRV_BUG_BIT_WRITE_ODD_REFUSED,   /* write-odd-size-refused */
-    VUC_SRV_BUG_BIT_STOP_COPY_NEEDS_END, /* stop-copy-exit-needs-end */
-    VUC_SRV_BUG_BIT_UNMAP_REFUSED,       /* unmap-refused */
-    VUC_SRV_BUG_BIT_STIMULUS_FAILS,      /* dma-stimulus-fails */
-    VUC_SRV_BUG_BIT_START_REFUSED,       /* start-refused */
-    VUC_SRV_BUG_BIT_START_NO_PAGE_SIZE,  /* start-reply-without-page-size */
-    VUC_SRV_BUG_BIT_STOP_REFUSED,        /* stop-refused */
-    VUC_SRV_BUG_BIT_ALL_RANGES_NOTHING,  /* all-ranges-logs-nothing */
-    VUC_SRV_BUG_BIT_PRECOPY_RESTARTS,    /* precopy-stream-restarts */
-    VUC_SRV_BUG_BIT_DMA_OVERLAP,         /* dma-map-overlap-accepted */
-    VUC_SRV_BUG_BIT_UNMAP_ANY,           /* unmap-inexact-accepted */
-    VUC_SRV_BUG_BIT_BEFORE_VERSION,      /* command-before-version-served */
-    VUC_SRV_BUG_BIT_NOT_PCI,             /* device-info-not-pci */
-    VUC_SRV_BUG_BIT_PROBE_ANY_METHOD,    /* probe-ignores-methods */
-    VUC_SRV_BUG_BIT_SET_REPLY_DIFFERS,   /* set-reply-differs */
-    VUC_SRV_BUG_BIT_START_REPLY_SHORT,   /* start-reply-drops-ranges */
-    VUC_SRV_BUG_BIT_ERRNO_INVALID,       /* errno-invalid */
-    VUC_SRV_BUG_BIT_REUSED_ID_DROPPED,   /* reused-id-dropped */
-    VUC_SRV_BUG_BIT_DISCONNECT_RESETS,   /* disconnect-resets-device */
-    VUC_SRV_BUG_BIT_SIGTERM_IGNORED,     /* sigterm-ignored */
-    VUC_SRV_BUG_BIT_RESUME_DISCARDS,     /* resume-discards-data */
-    VUC_SRV_BUG_BIT_REPLAY_FIRST_REGS,   /* save-replays-first-registers */
-    VUC_SRV_BUG_BIT_CONFIG_READ_REFUSED, /* config-read-refused */
-    VUC_SRV_BUG_BIT_WRITE_REPLY_ECHOES,  /* write-reply-echoes */
-    VUC_SRV_BUG_BIT_WRITE_ZERO_ENDS,     /* write-zero-ends-stream */
-    VUC_SRV_BUG_BIT_LIMIT_OWN,           /* limit-ignores-proposal */
-    VUC_SRV_BUG_BIT_START_ALL_DIRTY,     /* start-marks-all-dirty */
-    VUC_SRV_BUG_BIT_FEATURE_SHORT_DATA,  /* feature-short-data-accepted */
-    VUC_SRV_BUG_BIT_START_NUM_RANGES,    /* start-num-ranges-trusted */
-    VUC_SRV_BUG_BIT_DAEMONIZE,           /* daemonize */
-    VUC_SRV_BUG_BIT_SOCKET_PATH_REFUSED, /* socket-path-refused */
-    VUC_SRV_BUG_BIT_FD_REFUSED,          /* fd-refused */
-    VUC_SRV_BUG_BIT_CLOSES_STDIO,        /* closes-stdio */
+    VUC_SRV_BUG_BIT_SHORT_PAYLOAD = 0,    /* short-payload-accepted */
+    VUC_SRV_BUG_BIT_OVERSIZED,            /* oversized-accepted */
+    VUC_SRV_BUG_BIT_UNKNOWN_COMMAND,      /* unknown-command-accepted */
+    VUC_SRV_BUG_BIT_ARGSZ_BELOW_MIN,      /* argsz-below-min-dropped */
+    VUC_SRV_BUG_BIT_ARGSZ_HUGE,           /* argsz-huge-dropped */
+    VUC_SRV_BUG_BIT_DMA_OFFSET_NO_FD,     /* dma-offset-without-fd-accepted */
+    VUC_SRV_BUG_BIT_DMA_TWO_FDS,          /* dma-two-fds-accepted */
+    VUC_SRV_BUG_BIT_FEATURE_FLAGS,        /* feature-unknown-flags-accepted */
+    VUC_SRV_BUG_BIT_MINOR_ZERO_REFUSED,   /* minor-zero-refused */
+    VUC_SRV_BUG_BIT_GET_UNSUPPORTED,      /* get-reads-unsupported */
+    VUC_SRV_BUG_BIT_WRITE_ODD_REFUSED,    /* write-odd-size-refused */
+    VUC_SRV_BUG_BIT_STOP_COPY_NEEDS_END,  /* stop-copy-exit-needs-end */
+    VUC_SRV_BUG_BIT_UNMAP_REFUSED,        /* unmap-refused */
+    VUC_SRV_BUG_BIT_STIMULUS_FAILS,       /* dma-stimulus-fails */
+    VUC_SRV_BUG_BIT_START_REFUSED,        /* start-refused */
+    VUC_SRV_BUG_BIT_START_NO_PAGE_SIZE,   /* start-reply-without-page-size */
+    VUC_SRV_BUG_BIT_STOP_REFUSED,         /* stop-refused */
+    VUC_SRV_BUG_BIT_ALL_RANGES_NOTHING,   /* all-ranges-logs-nothing */
+    VUC_SRV_BUG_BIT_PRECOPY_RESTARTS,     /* precopy-stream-restarts */
+    VUC_SRV_BUG_BIT_DMA_OVERLAP,          /* dma-map-overlap-accepted */
+    VUC_SRV_BUG_BIT_UNMAP_ANY,            /* unmap-inexact-accepted */
+    VUC_SRV_BUG_BIT_BEFORE_VERSION,       /* command-before-version-served */
+    VUC_SRV_BUG_BIT_NOT_PCI,              /* device-info-not-pci */
+    VUC_SRV_BUG_BIT_PROBE_ANY_METHOD,     /* probe-ignores-methods */
+    VUC_SRV_BUG_BIT_SET_REPLY_DIFFERS,    /* set-reply-differs */
+    VUC_SRV_BUG_BIT_START_REPLY_SHORT,    /* start-reply-drops-ranges */
+    VUC_SRV_BUG_BIT_ERRNO_INVALID,        /* errno-invalid */
+    VUC_SRV_BUG_BIT_REUSED_ID_DROPPED,    /* reused-id-dropped */
+    VUC_SRV_BUG_BIT_DISCONNECT_RESETS,    /* disconnect-resets-device */
+    VUC_SRV_BUG_BIT_SIGTERM_IGNORED,      /* sigterm-ignored */
+    VUC_SRV_BUG_BIT_RESUME_DISCARDS,      /* resume-discards-data */
+    VUC_SRV_BUG_BIT_REPLAY_FIRST_REGS,    /* save-replays-first-registers */
+    VUC_SRV_BUG_BIT_CONFIG_READ_REFUSED,  /* config-read-refused */
+    VUC_SRV_BUG_BIT_WRITE_REPLY_ECHOES,   /* write-reply-echoes */
+    VUC_SRV_BUG_BIT_WRITE_ZERO_ENDS,      /* write-zero-ends-stream */
+    VUC_SRV_BUG_BIT_LIMIT_OWN,            /* limit-ignores-proposal */
+    VUC_SRV_BUG_BIT_START_ALL_DIRTY,      /* start-marks-all-dirty */
+    VUC_SRV_BUG_BIT_FEATURE_SHORT_DATA,   /* feature-short-data-accepted */
+    VUC_SRV_BUG_BIT_START_NUM_RANGES,     /* start-num-ranges-trusted */
+    VUC_SRV_BUG_BIT_DAEMONIZE,            /* daemonize */
+    VUC_SRV_BUG_BIT_SOCKET_PATH_REFUSED,  /* socket-path-refused */
+    VUC_SRV_BUG_BIT_FD_REFUSED,           /* fd-refused */
+    VUC_SRV_BUG_BIT_CLOSES_STDIO,         /* closes-stdio */
+    VUC_SRV_BUG_BIT_INFO_NONZERO_DROPPED, /* info-nonzero-dropped */
     VUC_SRV_BUG_COUNT
 };
 _Static_assert(VUC_SRV_BUG_COUNT < 64, "bugs are bits of a uint64_t");

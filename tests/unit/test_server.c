@@ -5219,6 +5219,29 @@ static void test_bug_start_num_ranges(void **state)
     fx_close(&f);
 }
 
+/* info-nonzero-dropped: DEVICE_GET_INFO with a request field set goes
+ * unanswered; with all zero it is served */
+static void test_bug_info_nonzero(void **state)
+{
+    static const char *const bug[] = {"info-nonzero-dropped", NULL};
+    uint8_t p[16] = {0};
+    struct fx f;
+
+    (void)state;
+    fx_open_bugs(&f, DEF_FLAGS, bug);
+    negotiate(&f);
+    vuc_put_u32(p, 16);
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_GET_INFO, p, 16), 0);
+    vuc_put_u32(p + 12, 5); /* num_irqs */
+    assert_int_equal(xmit(&f, VUC_CMD_DEVICE_GET_INFO, VUC_TYPE_COMMAND, p, 16),
+                     -EAGAIN);
+    fx_close(&f);
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_GET_INFO, p, 16), 0);
+    fx_close(&f);
+}
+
 /* --require-arm: a device with a precondition (profiles/vucert-server-
  * arm.json says what it needs). */
 static void test_require_arm(void **state)
@@ -6188,6 +6211,7 @@ int main(void)
         cmocka_unit_test(test_bug_roundtrip),
         cmocka_unit_test(test_require_arm),
         cmocka_unit_test(test_bug_start_num_ranges),
+        cmocka_unit_test(test_bug_info_nonzero),
         cmocka_unit_test(test_bug_feature_short_data),
         cmocka_unit_test(test_quirk_each),
         cmocka_unit_test(test_quirk_data),
