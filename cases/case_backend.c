@@ -37,19 +37,6 @@ static bool started(struct vuc_ctx *ctx)
     return false;
 }
 
-/* The pid that listens on the connection's other end (SO_PEERCRED), 0 if
- * unknown. */
-static pid_t peer_pid(struct vuc_ctx *ctx)
-{
-    struct ucred cr;
-    socklen_t len = sizeof(cr);
-    int fd = vuc_conn_fd(vuc_client_conn(ctx->cl));
-
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
-        return 0;
-    return cr.pid;
-}
-
 /* The last lines of what a second instance wrote on stderr, or "". */
 static void instance_stderr(struct vuc_target *t, char *out, size_t cap)
 {
@@ -179,7 +166,7 @@ static void no_daemonize(struct vuc_ctx *ctx, const struct vuc_case *c)
     if (!started(ctx) || vuc_ctx_connect(ctx) == NULL)
         return;
     (void)vuc_target_died(t); /* an exit since: was it a daemon's fork? */
-    peer = peer_pid(ctx);
+    peer = vuc_case_peer_pid(ctx);
     if (t->daemon_pid > 0) {
         vuc_verdict(ctx, VUC_FAIL,
                     "the process vucert started ('%s') exited with status 0 "
@@ -229,7 +216,7 @@ static void stdio(struct vuc_ctx *ctx, const struct vuc_case *c)
     (void)c;
     if (!started(ctx) || vuc_ctx_connect(ctx) == NULL)
         return;
-    pid = peer_pid(ctx);
+    pid = vuc_case_peer_pid(ctx);
     if (pid <= 0 || stat("/dev/null", &given[0]) < 0 ||
         stat(ctx->target->stderr_path, &given[1]) < 0) {
         vuc_verdict(ctx, VUC_SKIP,
@@ -277,8 +264,8 @@ static void stdio(struct vuc_ctx *ctx, const struct vuc_case *c)
 static void sigterm(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
     /* a daemon, too: it is the server (backend.no-daemonize judges it) */
-    pid_t pid = ctx->target->pid > 0 ? ctx->target->pid
-                                     : ctx->target->daemon_pid;
+    pid_t pid =
+        ctx->target->pid > 0 ? ctx->target->pid : ctx->target->daemon_pid;
 
     (void)c;
     if (ctx->target->cmd == NULL || pid <= 0) {

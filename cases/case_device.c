@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cases_priv.h"
@@ -253,6 +255,111 @@ out:
         close(fd);
 }
 
+/* Does process pid still map or hold the file st names? What it is, in
+ * what (an excerpt of /proc/PID/maps or an fd link), or "" if neither;
+ * < 0 when /proc/PID cannot be read. */
+static int holds(pid_t pid, const struct stat *st, char *what, size_t cap)
+{
+    char path[64], line[512];
+    struct dirent *de;
+    struct stat fst;
+    FILE *f;
+    DIR *d;
+
+    what[0] = '\0';
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return -errno;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        unsigned long long ino;
+        char range[64];
+
+        if (sscanf(line, "%63s %*s %*s %*s %llu", range, &ino) == 2 &&
+            ino == (unsigned long long)st->st_ino && strstr(line, "memfd:")) {
+            snprintf(what, cap, "it still maps it (/proc/%d/maps: %s)",
+                     (int)pid, range);
+            break;
+        }
+    }
+    fclose(f);
+    if (what[0] != '\0')
+        return 0;
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+    d = opendir(path);
+    if (d == NULL)
+        return -errno;
+    while ((de = readdir(d)) != NULL) {
+        char fp[300];
+
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(fp, sizeof(fp), "%s/%s", path, de->d_name);
+        if (stat(fp, &fst) == 0 && fst.st_ino == st->st_ino &&
+            fst.st_dev == st->st_dev) {
+            snprintf(what, cap, "it still holds its fd (as fd %s)", de->d_name);
+            break;
+        }
+    }
+    closedir(d);
+    return 0;
+}
+
+/* device.dma-unmap.releases: "if the file descriptor is mapped then the
+ * server must release all references to that DMA region before
+ * replying". Right after the reply to an exact DMA_UNMAP, the process
+ * serving the socket neither maps the memfd nor holds an fd of it. The
+ * process is the socket's listener (SO_PEERCRED); its /proc must be
+ * readable, else SKIP. */
+static void unmap_releases(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    char what[256], eb[16];
+    struct stat st;
+    uint32_t err = 0;
+    pid_t pid;
+    int fd, rc;
+
+    (void)c;
+    if (!mapped(ctx, &fd))
+        goto out;
+    pid = vuc_case_peer_pid(ctx);
+    if (fstat(fd, &st) < 0) {
+        vuc_verdict(ctx, VUC_ERROR, "fstat: %s", strerror(errno));
+        goto out;
+    }
+    if (unmap(ctx, MAP_IOVA, MAP_LEN, &err) < 0)
+        goto out;
+    if (err != 0) {
+        vuc_blocked(ctx, "dirty.dma.map-unmap",
+                    "DMA_UNMAP of exactly the mapping made failed with errno "
+                    "%s",
+                    vuc_errno_name(err, eb, sizeof(eb)));
+        goto out;
+    }
+    rc = pid > 0 ? holds(pid, &st, what, sizeof(what)) : -ESRCH;
+    if (rc < 0) {
+        vuc_verdict(ctx, VUC_SKIP,
+                    "vucert cannot read the server's /proc (pid %d: %s), so "
+                    "it cannot see what the server maps",
+                    (int)pid, strerror(-rc));
+        goto out;
+    }
+    vuc_client_trace_note(ctx->cl, "# /proc/%d: the memfd (inode %llu) %s",
+                          (int)pid, (unsigned long long)st.st_ino,
+                          what[0] ? what : "is neither mapped nor held");
+    if (what[0] != '\0')
+        vuc_verdict(ctx, VUC_FAIL,
+                    "after the reply to DMA_UNMAP of a memfd mapping, %s "
+                    "(\"the server must release all references to that DMA "
+                    "region before replying\")",
+                    what);
+    else
+        vuc_check(ctx);
+out:
+    if (fd >= 0)
+        close(fd);
+}
+
 /* device.disconnect.keeps-state: Client Disconnection: "the device state
  * should otherwise be retained". The migration state is the part every
  * migratable device has: STOP, set by one client, is what the next one
@@ -323,6 +430,9 @@ size_t vuc_cases_device(struct vuc_case *out, size_t max)
     VUC_CASE("device.dma-unmap.exact",
              "DMA_UNMAP of anything but a whole mapping is refused",
              "Security Considerations", "should", unmap_exact, 0, 0, NULL);
+    VUC_CASE("device.dma-unmap.releases",
+             "after DMA_UNMAP the server neither maps nor holds the fd",
+             SPEC_UNMAP, "must release", unmap_releases, 0, 0, NULL);
     VUC_CASE("device.disconnect.keeps-state",
              "the migration state outlives a client's connection",
              "Client Disconnection", "should otherwise be retained",

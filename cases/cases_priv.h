@@ -76,6 +76,9 @@ uint64_t vuc_case_flags(struct vuc_ctx *ctx);
  * RUNNING, then to restarting a server vucert runs). false: a verdict was
  * recorded. */
 bool vuc_case_fresh(struct vuc_ctx *ctx);
+/* The pid of the process serving ctx's connection (SO_PEERCRED: the one
+ * that called listen()), or 0. */
+pid_t vuc_case_peer_pid(struct vuc_ctx *ctx);
 
 /* GET the state; false after recording a verdict. */
 bool vuc_case_get(struct vuc_ctx *ctx, uint32_t *state);

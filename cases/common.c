@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "cases_priv.h"
+#include "vucert/transport.h"
 #include "vucert/codec.h"
 
 void vuc_stream_free(struct vuc_stream *s)
@@ -244,6 +246,17 @@ static bool stop_logging(struct vuc_ctx *ctx)
     vuc_reply_release(&r);
     vuc_setup_end(ctx, prev);
     return true;
+}
+
+pid_t vuc_case_peer_pid(struct vuc_ctx *ctx)
+{
+    struct ucred cr;
+    socklen_t len = sizeof(cr);
+
+    if (ctx->cl == NULL || getsockopt(vuc_conn_fd(vuc_client_conn(ctx->cl)),
+                                      SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+        return 0;
+    return cr.pid;
 }
 
 bool vuc_case_fresh(struct vuc_ctx *ctx)

@@ -210,6 +210,9 @@ int srv_h_DMA_UNMAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
         return EBUSY;
     /* No DMA is in flight (the engine is synchronous): once unmapped,
      * nothing refers to the range. */
+    /* bug unmap-keeps-mapping: the range is forgotten, its mmap kept */
+    if (srv_bug(s, VUC_SRV_BUG(UNMAP_KEEPS_MAPPING)))
+        d->maps[at].mmap_base = NULL;
     map_release(&d->maps[at]);
     memmove(&d->maps[at], &d->maps[at + 1],
             (d->n - at - 1) * sizeof(d->maps[0]));

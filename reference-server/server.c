@@ -363,6 +363,9 @@ static const struct quirk_info bug_table[VUC_SRV_BUG_COUNT] = {
         {"info-nonzero-dropped",
          "DEVICE_GET_INFO with flags, num_regions or num_irqs set is dropped "
          "unanswered"},
+    [VUC_SRV_BUG_BIT_UNMAP_KEEPS_MAPPING] =
+        {"unmap-keeps-mapping",
+         "DMA_UNMAP forgets the range but leaves the memory mapped"},
     [VUC_SRV_BUG_BIT_CLOSES_STDIO] =
         {"closes-stdio",
          "the server closes fds 0, 1 and 2 at start (its socket lands on 0)"},

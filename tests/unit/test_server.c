@@ -5242,6 +5242,49 @@ static void test_bug_info_nonzero(void **state)
     fx_close(&f);
 }
 
+/* Is the file fd names mapped in this process (the server runs in it)? */
+static bool self_maps(int fd)
+{
+    char line[512];
+    struct stat st;
+    bool found = false;
+    FILE *f = fopen("/proc/self/maps", "r");
+
+    assert_non_null(f);
+    assert_int_equal(fstat(fd, &st), 0);
+    while (!found && fgets(line, sizeof(line), f) != NULL) {
+        unsigned long long ino;
+        found = sscanf(line, "%*s %*s %*s %*s %llu", &ino) == 1 &&
+                ino == (unsigned long long)st.st_ino;
+    }
+    fclose(f);
+    return found;
+}
+
+/* unmap-keeps-mapping: the exact unmap succeeds, the memory stays mapped */
+static void test_bug_unmap_keeps_mapping(void **state)
+{
+    static const char *const bug[] = {"unmap-keeps-mapping", NULL};
+    struct fx f;
+    int fd;
+
+    (void)state;
+    for (int with_bug = 0; with_bug < 2; with_bug++) {
+        if (with_bug)
+            fx_open_bugs(&f, DEF_FLAGS, bug);
+        else
+            fx_open(&f, DEF_FLAGS, 0);
+        negotiate(&f);
+        fd = memfd(0x4000, NULL);
+        assert_int_equal(dma_map(&f, 0x100000, 0x4000, DMA_RW, 0, fd), 0);
+        assert_true(self_maps(fd));
+        assert_int_equal(dma_unmap(&f, 0x100000, 0x4000), 0);
+        assert_int_equal(self_maps(fd), with_bug);
+        fx_close(&f);
+        close(fd);
+    }
+}
+
 /* --require-arm: a device with a precondition (profiles/vucert-server-
  * arm.json says what it needs). */
 static void test_require_arm(void **state)
@@ -6212,6 +6255,7 @@ int main(void)
         cmocka_unit_test(test_require_arm),
         cmocka_unit_test(test_bug_start_num_ranges),
         cmocka_unit_test(test_bug_info_nonzero),
+        cmocka_unit_test(test_bug_unmap_keeps_mapping),
         cmocka_unit_test(test_bug_feature_short_data),
         cmocka_unit_test(test_quirk_each),
         cmocka_unit_test(test_quirk_data),
