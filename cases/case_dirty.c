@@ -494,6 +494,193 @@ static bool device_write(struct vuc_ctx *ctx, uint64_t iova, uint64_t len)
     return true;
 }
 
+/* The profile's stimulus for len bytes at iova, judging nothing: the
+ * DMA status in *status (0 when the profile has no status register).
+ * < 0 after a verdict. */
+static int stimulus(struct vuc_ctx *ctx, uint64_t iova, uint64_t len,
+                    uint64_t *status)
+{
+    const struct vuc_profile *p = ctx->profile;
+    uint8_t v[8], st[8] = {0};
+    uint32_t err = 0;
+    char eb[16];
+    int rc;
+
+    *status = 0;
+    for (size_t i = 0; i < p->n_dma_writes; i++) {
+        const struct vuc_reg_write *w = &p->dma_writes[i];
+        uint64_t val = w->kind == VUC_VALUE_IOVA     ? iova
+                       : w->kind == VUC_VALUE_LENGTH ? len
+                                                     : w->value;
+        vuc_put_u64(v, val);
+        rc = vuc_client_region_write(ctx->cl, w->reg.region, w->reg.offset, v,
+                                     w->reg.size, &err);
+        if (rc == -EREMOTEIO) {
+            vuc_blocked(ctx, OWN_WRITE,
+                        "the profile's dma_write register write %zu was "
+                        "rejected with errno %s",
+                        i, vuc_errno_name(err, eb, sizeof(eb)));
+            return rc;
+        }
+        if (rc < 0) {
+            vuc_case_report_rc(ctx, rc, "the profile's dma_write write");
+            return rc;
+        }
+    }
+    if (!p->has_dma_status)
+        return 0;
+    rc = vuc_case_reg_read(ctx, &p->dma_status, st, p->dma_status.size);
+    if (rc < 0) {
+        if (rc == -EREMOTEIO)
+            vuc_blocked(ctx, OWN_WRITE,
+                        "reading the profile's DMA status register was "
+                        "rejected");
+        else
+            vuc_case_report_rc(ctx, rc, "reading the profile's DMA status");
+        return rc;
+    }
+    *status = vuc_get_u64(st);
+    return 0;
+}
+
+/* The memory the limit case lends without a file descriptor. */
+#define NOFD_IOVA 0x7e0000000ull
+#define NOFD_LEN  (4u * 4096u)
+#define NOFD_DMA  (3u * 4096u + 100u)
+
+/*
+ * device.dma-write.within-limit: Read and Write Operations: "The count
+ * field must not exceed the value of max_data_xfer_size of the peer, for
+ * both reads and writes." vucert proposes 4096 and lends memory without a
+ * file descriptor; the device's DMA of three pages and a bit reaches it
+ * as DMA_WRITE (or DMA_READ) requests, each of count at most 4096.
+ */
+static void dma_within_limit(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    static const char prop[] = "{\"capabilities\":{\"max_data_xfer_size\":"
+                               "4096}}";
+    struct vuc_dma_map dm = {.argsz = 32,
+                             .flags = VUC_DMA_FLAG_READ | VUC_DMA_FLAG_WRITE,
+                             .addr = NOFD_IOVA,
+                             .size = NOFD_LEN};
+    struct vuc_dma_unmap du = {
+        .argsz = 24, .addr = NOFD_IOVA, .size = NOFD_LEN};
+    struct vuc_reply r;
+    uint8_t *mem = NULL, p[32];
+    uint64_t status, most;
+    unsigned n;
+    char eb[16];
+    int rc;
+
+    (void)c;
+    if (!dma_available(ctx) || vuc_case_flags(ctx) == 0 ||
+        vuc_ctx_connect_raw(ctx) == NULL)
+        return;
+    rc = vuc_client_negotiate(ctx->cl, VUC_VERSION_MAJOR, VUC_VERSION_MINOR,
+                              prop, &r);
+    if (rc < 0 || r.is_error) {
+        vuc_verdict(ctx, VUC_SKIP,
+                    "the server did not negotiate max_data_xfer_size 4096 "
+                    "(%s); the spec names no value a server must take",
+                    rc < 0 ? vuc_client_last_error(ctx->cl) : "error reply");
+        vuc_reply_release(&r);
+        return;
+    }
+    vuc_reply_release(&r);
+    if (!vuc_case_fresh(ctx))
+        return;
+    mem = calloc(1, NOFD_LEN);
+    if (mem == NULL ||
+        vuc_client_add_memory(ctx->cl, NOFD_IOVA, mem, NOFD_LEN) < 0) {
+        vuc_verdict(ctx, VUC_ERROR, "cannot lend client memory");
+        goto out;
+    }
+    vuc_dma_map_encode(&dm, p, sizeof(p));
+    rc = vuc_client_call(ctx->cl, VUC_CMD_DMA_MAP, p, sizeof(p), NULL, 0, &r);
+    if (rc < 0) {
+        vuc_case_report_rc(ctx, rc, "DMA_MAP without a file descriptor");
+        goto out;
+    }
+    if (r.is_error) {
+        vuc_verdict(ctx, VUC_SKIP,
+                    "DMA_MAP without a file descriptor was refused (errno "
+                    "%s): the device cannot be made to send DMA_WRITE",
+                    vuc_errno_name(r.error, eb, sizeof(eb)));
+        vuc_reply_release(&r);
+        goto out;
+    }
+    vuc_reply_release(&r);
+    vuc_client_dma_stats(ctx->cl, NULL, NULL, true);
+    if (stimulus(ctx, NOFD_IOVA, NOFD_DMA, &status) < 0)
+        goto unmap;
+    vuc_client_dma_stats(ctx->cl, &n, &most, false);
+    vuc_client_trace_note(ctx->cl,
+                          "# the device's DMA of %u bytes: %u requests of at "
+                          "most %llu bytes, status %llu",
+                          NOFD_DMA, n, (unsigned long long)most,
+                          (unsigned long long)status);
+    if (most > 4096)
+        vuc_verdict(ctx, VUC_FAIL,
+                    "the server sent a DMA request of count %llu though "
+                    "vucert's max_data_xfer_size is 4096 (\"The count field "
+                    "must not exceed the value of max_data_xfer_size of the "
+                    "peer\")",
+                    (unsigned long long)most);
+    else if (n == 0)
+        vuc_blocked(ctx, OWN_WRITE,
+                    "the device's DMA into memory lent without a file "
+                    "descriptor sent no DMA_WRITE (status %llu)",
+                    (unsigned long long)status);
+    else
+        vuc_check(ctx);
+unmap:
+    vuc_dma_unmap_encode(&du, p, sizeof(p));
+    if (vuc_client_call(ctx->cl, VUC_CMD_DMA_UNMAP, p, 24, NULL, 0, &r) == 0)
+        vuc_reply_release(&r);
+out:
+    if (ctx->cl != NULL)
+        vuc_client_del_memory(ctx->cl, NOFD_IOVA);
+    free(mem);
+}
+
+/*
+ * device.dma.none-before-map: VFIO_USER_DMA_MAP "must be sent before the
+ * server can perform any DMA to the client". With nothing mapped, the
+ * device's DMA to an address the client never lent must not reach the
+ * client: no DMA_WRITE or DMA_READ request comes (the device's DMA status
+ * is noted, not judged: how a device reports the fault is its own).
+ */
+static void dma_none_before_map(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    struct dmamem m = DMAMEM_INIT;
+    uint64_t status;
+    unsigned n;
+
+    (void)c;
+    if (!dma_available(ctx) || !fresh(ctx, &m, false))
+        goto out;
+    vuc_client_dma_stats(ctx->cl, NULL, NULL, true);
+    if (stimulus(ctx, NOFD_IOVA, 4096, &status) < 0)
+        goto out;
+    vuc_client_dma_stats(ctx->cl, &n, NULL, false);
+    vuc_client_trace_note(ctx->cl,
+                          "# DMA to unmapped 0x%llx: status %llu, %u DMA "
+                          "requests to the client",
+                          (unsigned long long)NOFD_IOVA,
+                          (unsigned long long)status, n);
+    if (n > 0)
+        vuc_verdict(ctx, VUC_FAIL,
+                    "with no memory mapped, the device's DMA to 0x%llx sent "
+                    "the client %u DMA request(s) (VFIO_USER_DMA_MAP \"must "
+                    "be sent before the server can perform any DMA to the "
+                    "client\")",
+                    (unsigned long long)NOFD_IOVA, n);
+    else
+        vuc_check(ctx);
+out:
+    mem_free(&m);
+}
+
 /*
  * The writes, in logging pages (of the size the device chose) of the
  * PAGES-page range: first and last page, across the middle of a page and
@@ -1755,6 +1942,13 @@ size_t vuc_cases_dirty(struct vuc_case *out, size_t max)
              "the memory regions the server can access", map_unmap, 0, 0, NULL);
     /* DMA_MAP, as above: the device can write what it was lent (the
      * profile's dma_write makes it) */
+    VUC_CASE("device.dma.none-before-map",
+             "no DMA reaches the client before it maps memory", SPEC_MAP,
+             "must be sent before", dma_none_before_map, 0, 0, NULL);
+    VUC_CASE("device.dma-write.within-limit",
+             "the server's DMA requests keep to the client's limit",
+             "Read and Write Operations", "must not exceed", dma_within_limit,
+             0, 0, NULL);
     VUC_CASE("dirty.dma.write-lands",
              "the profile's DMA stimulus writes mapped memory", SPEC_MAP,
              "the memory regions the server can access", write_lands, 0, 0,

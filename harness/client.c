@@ -54,6 +54,8 @@ struct vuc_client {
     } mem[VUC_CLIENT_MAX_MEMORY];
     size_t n_mem;
     unsigned server_requests; /* served during the current call */
+    unsigned dma_requests;    /* DMA_READ/WRITE since the last stats reset */
+    uint64_t dma_count_max;   /* ... and the largest count among them */
     /* Violations tolerated since the last vuc_client_take_notes: each
      * belongs to a case of its own, so the call goes on (client.h). */
     char notes[512];
@@ -501,6 +503,19 @@ int vuc_client_add_memory(struct vuc_client *cl, uint64_t iova, void *ptr,
     return 0;
 }
 
+void vuc_client_dma_stats(struct vuc_client *cl, unsigned *requests,
+                          uint64_t *count_max, bool reset)
+{
+    if (requests != NULL)
+        *requests = cl->dma_requests;
+    if (count_max != NULL)
+        *count_max = cl->dma_count_max;
+    if (reset) {
+        cl->dma_requests = 0;
+        cl->dma_count_max = 0;
+    }
+}
+
 void vuc_client_del_memory(struct vuc_client *cl, uint64_t iova)
 {
     for (size_t i = 0; i < cl->n_mem; i++) {
@@ -549,8 +564,12 @@ static int serve_server_request(struct vuc_client *cl, struct vuc_reply *req)
         return -EPROTO;
     }
     if ((h->cmd == VUC_CMD_DMA_READ || is_write) &&
-        vuc_dma_rw_decode(req->payload, req->payload_len, is_write, &rw) >= 0)
+        vuc_dma_rw_decode(req->payload, req->payload_len, is_write, &rw) >= 0) {
+        cl->dma_requests++;
+        if (rw.count > cl->dma_count_max)
+            cl->dma_count_max = rw.count;
         mem = client_memory(cl, rw.addr, rw.count);
+    }
     if (mem == NULL || (!is_write && rw.count > SIZE_MAX / 2)) {
         rh.flags |= VUC_FLAG_ERROR;
         rh.error = (h->cmd == VUC_CMD_DMA_READ || is_write) ? EFAULT : ENOSYS;

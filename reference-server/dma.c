@@ -456,8 +456,17 @@ static uint32_t engine(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
         return EINVAL;
     if (__builtin_add_overflow(addr, len, &end))
         return EFAULT;
-    if ((err = check_span(d, addr, end)) != 0)
+    if ((err = check_span(d, addr, end)) != 0) {
+        /* bug dma-unmapped-sends: the client is asked to take it anyway */
+        if (err == EFAULT && srv_bug(s, VUC_SRV_BUG(DMA_UNMAPPED_SENDS)) &&
+            (buf = srv_alloc(s, (size_t)(len < 4096 ? len : 4096))) != NULL) {
+            fill(buf, (size_t)(len < 4096 ? len : 4096), pattern, 0);
+            (void)client_write(s, c, addr, buf,
+                               (size_t)(len < 4096 ? len : 4096));
+            srv_release(s, buf);
+        }
         return err;
+    }
 
     for (size_t i = find(d, addr); addr < end; i++) {
         const struct dma_map *m = &d->maps[i];
@@ -477,11 +486,15 @@ static uint32_t engine(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
             addr = stop;
             continue;
         }
-        while (addr < stop) {
-            size_t n = stop - addr < s->xfer ? (size_t)(stop - addr) : s->xfer;
+        /* bug dma-write-ignores-limit: the server's own limit */
+        size_t lim = srv_bug(s, VUC_SRV_BUG(DMA_WRITE_OWN_LIMIT))
+                         ? s->xfer_limit
+                         : s->xfer;
 
-            if (!buf &&
-                !(buf = srv_alloc(s, len < s->xfer ? (size_t)len : s->xfer)))
+        while (addr < stop) {
+            size_t n = stop - addr < lim ? (size_t)(stop - addr) : lim;
+
+            if (!buf && !(buf = srv_alloc(s, len < lim ? (size_t)len : lim)))
                 return ENOMEM;
             fill(buf, n, pattern, addr - (end - len));
             err = (uint32_t)client_write(s, c, addr, buf, n);

@@ -366,6 +366,13 @@ static const struct quirk_info bug_table[VUC_SRV_BUG_COUNT] = {
     [VUC_SRV_BUG_BIT_UNMAP_KEEPS_MAPPING] =
         {"unmap-keeps-mapping",
          "DMA_UNMAP forgets the range but leaves the memory mapped"},
+    [VUC_SRV_BUG_BIT_DMA_WRITE_OWN_LIMIT] =
+        {"dma-write-ignores-limit",
+         "the DMA engine's DMA_WRITE messages are bounded by the server's "
+         "own limit, not the client's"},
+    [VUC_SRV_BUG_BIT_DMA_UNMAPPED_SENDS] =
+        {"dma-unmapped-sends",
+         "the DMA engine sends DMA_WRITE for addresses nothing maps"},
     [VUC_SRV_BUG_BIT_CLOSES_STDIO] =
         {"closes-stdio",
          "the server closes fds 0, 1 and 2 at start (its socket lands on 0)"},

@@ -101,6 +101,10 @@ void vuc_client_record(struct vuc_client *cl, const char *dir);
 int vuc_client_add_memory(struct vuc_client *cl, uint64_t iova, void *ptr,
                           uint64_t len);
 void vuc_client_del_memory(struct vuc_client *cl, uint64_t iova);
+/* The DMA_READ/DMA_WRITE requests the server sent (decoded) since the last
+ * reset, and the largest count among them; reset: start counting again. */
+void vuc_client_dma_stats(struct vuc_client *cl, unsigned *requests,
+                          uint64_t *count_max, bool reset);
 
 /* ---- generic ---- */
 

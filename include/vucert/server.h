@@ -218,6 +218,8 @@ enum vuc_srv_bug_bit {
     VUC_SRV_BUG_BIT_CLOSES_STDIO,         /* closes-stdio */
     VUC_SRV_BUG_BIT_INFO_NONZERO_DROPPED, /* info-nonzero-dropped */
     VUC_SRV_BUG_BIT_UNMAP_KEEPS_MAPPING,  /* unmap-keeps-mapping */
+    VUC_SRV_BUG_BIT_DMA_WRITE_OWN_LIMIT,  /* dma-write-ignores-limit */
+    VUC_SRV_BUG_BIT_DMA_UNMAPPED_SENDS,   /* dma-unmapped-sends */
     VUC_SRV_BUG_COUNT
 };
 _Static_assert(VUC_SRV_BUG_COUNT < 64, "bugs are bits of a uint64_t");
