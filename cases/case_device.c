@@ -290,7 +290,7 @@ static int holds(pid_t pid, const struct stat *st, char *what, size_t cap)
     if (d == NULL)
         return -errno;
     while ((de = readdir(d)) != NULL) {
-        char fp[300];
+        char fp[384];
 
         if (de->d_name[0] == '.')
             continue;
