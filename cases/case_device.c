@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -297,7 +298,8 @@ static int holds(pid_t pid, const struct stat *st, char *what, size_t cap)
         snprintf(fp, sizeof(fp), "%s/%s", path, de->d_name);
         if (stat(fp, &fst) == 0 && fst.st_ino == st->st_ino &&
             fst.st_dev == st->st_dev) {
-            snprintf(what, cap, "it still holds its fd (as fd %s)", de->d_name);
+            snprintf(what, cap, "it still holds its fd (as fd %.32s)",
+                     de->d_name);
             break;
         }
     }
@@ -358,6 +360,180 @@ static void unmap_releases(struct vuc_ctx *ctx, const struct vuc_case *c)
 out:
     if (fd >= 0)
         close(fd);
+}
+
+/* The eventfd-id of an eventfd in /proc/PID/fdinfo/FD ("self" for
+ * vucert's own), -1 if none. */
+static long eventfd_id(const char *pid, const char *fd)
+{
+    char path[96], line[128];
+    long id = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%.16s/fdinfo/%.32s", pid, fd);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, "eventfd-id: %ld", &id) == 1)
+            break;
+    fclose(f);
+    return id;
+}
+
+/* The fd of process pid holding the eventfd with this id: its number, -1
+ * if none, -2 if /proc/PID/fdinfo cannot be read. */
+static int find_eventfd(pid_t pid, long id)
+{
+    char dir[64], p[16];
+    struct dirent *de;
+    int found = -1;
+    DIR *d;
+
+    snprintf(p, sizeof(p), "%d", (int)pid);
+    snprintf(dir, sizeof(dir), "/proc/%d/fdinfo", (int)pid);
+    d = opendir(dir);
+    if (d == NULL)
+        return -2;
+    while (found < 0 && (de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.' && eventfd_id(p, de->d_name) == id)
+            found = atoi(de->d_name);
+    closedir(d);
+    return found;
+}
+
+/* The first IRQ index that takes an eventfd (GET_IRQ_INFO: count >= 1,
+ * VFIO_IRQ_INFO_EVENTFD): its index, -ENOENT if none, or another -errno
+ * after a verdict. */
+static int eventfd_irq(struct vuc_ctx *ctx)
+{
+    struct vuc_device_info di = {.argsz = 16}, out;
+    struct vuc_reply r;
+    uint8_t p[16];
+    int rc;
+
+    vuc_device_info_encode(&di, p, sizeof(p));
+    rc = vuc_client_call(ctx->cl, VUC_CMD_DEVICE_GET_INFO, p, 16, NULL, 0, &r);
+    if (rc < 0) {
+        vuc_case_report_rc(ctx, rc, "DEVICE_GET_INFO");
+        return rc;
+    }
+    rc = r.is_error ? -EREMOTEIO
+                    : vuc_device_info_decode(r.payload, r.payload_len, &out);
+    vuc_reply_release(&r);
+    if (rc < 0)
+        return -ENOENT; /* device.get-info.pci judges the reply */
+    for (uint32_t i = 0; i < out.num_irqs && i < 16; i++) {
+        memset(p, 0, sizeof(p));
+        vuc_put_u32(p, 16);
+        vuc_put_u32(p + 8, i);
+        rc = vuc_client_call(ctx->cl, VUC_CMD_DEVICE_GET_IRQ_INFO, p, 16, NULL,
+                             0, &r);
+        if (rc < 0) {
+            vuc_case_report_rc(ctx, rc, "DEVICE_GET_IRQ_INFO");
+            return rc;
+        }
+        rc = !r.is_error && r.payload_len >= 16 &&
+             (vuc_get_u32(r.payload + 4) & 1u) && vuc_get_u32(r.payload + 12);
+        vuc_reply_release(&r);
+        if (rc)
+            return (int)i;
+    }
+    return -ENOENT;
+}
+
+/*
+ * device.disconnect.irq-fds-closed: Client Disconnection: "the server
+ * should respond to a client disconnection as follows: ... all IRQ file
+ * descriptors passed from the old client are closed". An eventfd set as
+ * the trigger of the first IRQ that takes one (SET_IRQS DATA_EVENTFD |
+ * ACTION_TRIGGER) is open in the server while its client is there, and
+ * no longer once a new client is served. The eventfd is found by its
+ * eventfd-id in /proc/PID/fdinfo (Linux 6.1 and later).
+ */
+static void irq_fds_closed(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    uint8_t p[20] = {0};
+    struct vuc_reply r;
+    char eb[16];
+    pid_t pid;
+    long id;
+    int efd = -1, idx, rc, held;
+
+    (void)c;
+    if (ctx->target->exits_on_disconnect) {
+        vuc_verdict(ctx, VUC_SKIP,
+                    "the server exits when its client leaves (one client per "
+                    "process): nothing it held outlives the connection");
+        return;
+    }
+    if (vuc_ctx_connect(ctx) == NULL)
+        return;
+    idx = eventfd_irq(ctx);
+    if (idx == -ENOENT)
+        vuc_verdict(ctx, VUC_SKIP,
+                    "no IRQ of the device takes an eventfd (GET_IRQ_INFO)");
+    if (idx < 0)
+        return;
+    efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    id = -1;
+    if (efd >= 0) {
+        char fd[16];
+        snprintf(fd, sizeof(fd), "%d", efd);
+        id = eventfd_id("self", fd);
+    }
+    pid = vuc_case_peer_pid(ctx);
+    if (efd < 0 || id < 0 || pid <= 0) {
+        vuc_verdict(ctx, VUC_SKIP,
+                    "vucert cannot tell an eventfd apart in another process "
+                    "(no eventfd-id in /proc/self/fdinfo before Linux 6.1), "
+                    "or which process serves the socket");
+        goto out;
+    }
+    vuc_put_u32(p, 20);
+    vuc_put_u32(p + 4, (1u << 2) | (1u << 5)); /* DATA_EVENTFD|TRIGGER */
+    vuc_put_u32(p + 8, (uint32_t)idx);
+    vuc_put_u32(p + 16, 1);
+    rc = vuc_client_call(ctx->cl, VUC_CMD_DEVICE_SET_IRQS, p, 20, &efd, 1, &r);
+    if (rc < 0) {
+        vuc_case_report_rc(ctx, rc, "DEVICE_SET_IRQS");
+        goto out;
+    }
+    if (r.is_error) {
+        vuc_verdict(ctx, VUC_SKIP,
+                    "SET_IRQS of an eventfd for IRQ index %d was refused "
+                    "(errno %s): the server holds no IRQ fd to close",
+                    idx, vuc_errno_name(r.error, eb, sizeof(eb)));
+        vuc_reply_release(&r);
+        goto out;
+    }
+    vuc_reply_release(&r);
+    held = find_eventfd(pid, id);
+    if (held == -2) {
+        vuc_verdict(ctx, VUC_SKIP, "/proc/%d/fdinfo cannot be read", (int)pid);
+        goto out;
+    }
+    vuc_client_trace_note(ctx->cl, "# the server holds the eventfd as fd %d",
+                          held);
+    /* a new client is served once the old one's leaving is done (one
+     * client at a time), or alongside it: either way, after the
+     * disconnect the eventfd must be gone */
+    vuc_ctx_disconnect(ctx);
+    if (vuc_ctx_connect(ctx) == NULL)
+        goto out;
+    held = find_eventfd(vuc_case_peer_pid(ctx), id);
+    if (held >= 0)
+        vuc_verdict(ctx, VUC_VIOLATION(ctx),
+                    "after its client left, the server still holds the "
+                    "eventfd that client set for IRQ index %d (as fd %d; "
+                    "Client Disconnection: \"all IRQ file descriptors passed "
+                    "from the old client are closed\")",
+                    idx, held);
+    else
+        vuc_check(ctx);
+out:
+    if (efd >= 0)
+        close(efd);
 }
 
 /* device.disconnect.keeps-state: Client Disconnection: "the device state
@@ -433,6 +609,9 @@ size_t vuc_cases_device(struct vuc_case *out, size_t max)
     VUC_CASE("device.dma-unmap.releases",
              "after DMA_UNMAP the server neither maps nor holds the fd",
              SPEC_UNMAP, "must release", unmap_releases, 0, 0, NULL);
+    VUC_CASE("device.disconnect.irq-fds-closed",
+             "the IRQ eventfds of a client are closed when it leaves",
+             "Client Disconnection", "should", irq_fds_closed, 0, 0, NULL);
     VUC_CASE("device.disconnect.keeps-state",
              "the migration state outlives a client's connection",
              "Client Disconnection", "should otherwise be retained",

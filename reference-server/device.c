@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vucert/codec.h"
 #include "server_priv.h"
@@ -94,6 +95,7 @@ void dev_init(struct dev *d, uint8_t *state, uint64_t state_size)
     uint8_t *c = d->cfg;
 
     memset(d, 0, sizeof(*d));
+    d->intx_fd = -1;
     d->state = state;
     d->state_size = state_size;
     vuc_put_u32(d->bar0 + BAR0_MAGIC, BAR0_MAGIC_VALUE);
@@ -364,6 +366,15 @@ void dev_fault_disarm(struct dev *d)
     memset(d->bar0 + BAR0_FAULT, 0, 4);
 }
 
+/* VFIO_IRQ_SET_* (<linux/vfio.h>) */
+#define IRQ_DATA_NONE      (1u << 0)
+#define IRQ_DATA_BOOL      (1u << 1)
+#define IRQ_DATA_EVENTFD   (1u << 2)
+#define IRQ_ACTION_MASK    (1u << 3)
+#define IRQ_ACTION_UNMASK  (1u << 4)
+#define IRQ_ACTION_TRIGGER (1u << 5)
+#define IRQ_INFO_EVENTFD   (1u << 0)
+
 /* ---- handlers ---- */
 
 int srv_h_DEVICE_GET_INFO(struct vuc_srv *s, struct vuc_conn *c,
@@ -435,10 +446,90 @@ int srv_h_DEVICE_GET_IRQ_INFO(struct vuc_srv *s, struct vuc_conn *c,
     if (!p)
         return EIO;
     vuc_put_u32(p, 16);
-    vuc_put_u32(p + 4, 0);
+    vuc_put_u32(p + 4, index == 0 ? IRQ_INFO_EVENTFD : 0u);
     vuc_put_u32(p + 8, index);
     vuc_put_u32(p + 12, index == 0 ? 1u : 0u); /* INTx only */
     return 0;
+}
+
+void dev_irqs_release(struct dev *d)
+{
+    if (d->intx_fd >= 0)
+        close(d->intx_fd);
+    d->intx_fd = -1;
+}
+
+static void intx_trigger(const struct dev *d)
+{
+    uint64_t one = 1;
+
+    if (d->intx_fd >= 0 && write(d->intx_fd, &one, sizeof(one)) < 0) {
+        /* a full counter or a closed reader: the interrupt is lost, as
+         * on a real line nobody listens to */
+    }
+}
+
+/*
+ * spec: VFIO_USER_DEVICE_SET_IRQS. The device has one interrupt, INTx
+ * (index 0), neither maskable nor automasked: TRIGGER only. An eventfd
+ * is kept until replaced, de-assigned (DATA_EVENTFD without fds, or
+ * DATA_NONE with count and start 0) or its client leaves (spec: Client
+ * Disconnection: "all IRQ file descriptors passed from the old client are
+ * closed").
+ */
+int srv_h_DEVICE_SET_IRQS(struct vuc_srv *s, struct vuc_conn *c,
+                          struct vuc_msg *m, struct srv_reply *r)
+{
+    const uint8_t *p = m->payload;
+    uint32_t argsz, flags, index, start, count, data, action, have;
+
+    (void)c, (void)r;
+    if (m->payload_len < 20 || m->fds_truncated)
+        return EINVAL;
+    argsz = vuc_get_u32(p);
+    flags = vuc_get_u32(p + 4);
+    index = vuc_get_u32(p + 8);
+    start = vuc_get_u32(p + 12);
+    count = vuc_get_u32(p + 16);
+    data = flags & (IRQ_DATA_NONE | IRQ_DATA_BOOL | IRQ_DATA_EVENTFD);
+    action = flags & (IRQ_ACTION_MASK | IRQ_ACTION_UNMASK | IRQ_ACTION_TRIGGER);
+    /* "The flags are mutually exclusive for both sets." */
+    if (argsz < 20 || argsz > m->payload_len || (flags & ~0x3fu) ||
+        __builtin_popcount(data) != 1 || __builtin_popcount(action) != 1 ||
+        index >= DEV_NUM_IRQS)
+        return EINVAL;
+    have = index == 0 ? 1u : 0u;
+    if (action != IRQ_ACTION_TRIGGER)
+        return EINVAL; /* nothing here is maskable */
+    if (data == IRQ_DATA_NONE && count == 0 && start == 0) {
+        if (index == 0)
+            dev_irqs_release(&s->dev); /* disable all of the index */
+        return m->nfds ? EINVAL : 0;
+    }
+    if (count == 0 || start >= have || count > have - start)
+        return EINVAL;
+    switch (data) {
+    case IRQ_DATA_NONE:
+        if (m->nfds)
+            return EINVAL;
+        intx_trigger(&s->dev);
+        return 0;
+    case IRQ_DATA_BOOL:
+        if (m->nfds || argsz < 20 + count)
+            return EINVAL;
+        if (p[20])
+            intx_trigger(&s->dev);
+        return 0;
+    default: /* IRQ_DATA_EVENTFD */
+        if (m->nfds > count)
+            return EINVAL;
+        dev_irqs_release(&s->dev);
+        if (m->nfds == 1) {
+            s->dev.intx_fd = m->fds[0];
+            m->fds[0] = -1; /* kept: not closed with the message */
+        }
+        return 0;
+    }
 }
 
 /* spec: Read and Write Operations; every bound checked, overflow-safe. */

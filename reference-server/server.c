@@ -373,6 +373,8 @@ static const struct quirk_info bug_table[VUC_SRV_BUG_COUNT] = {
     [VUC_SRV_BUG_BIT_DMA_UNMAPPED_SENDS] =
         {"dma-unmapped-sends",
          "the DMA engine sends DMA_WRITE for addresses nothing maps"},
+    [VUC_SRV_BUG_BIT_IRQ_FDS_KEPT] =
+        {"irq-fds-kept", "a client's disconnect leaves its IRQ eventfds open"},
     [VUC_SRV_BUG_BIT_CLOSES_STDIO] =
         {"closes-stdio",
          "the server closes fds 0, 1 and 2 at start (its socket lands on 0)"},
@@ -624,6 +626,7 @@ void vuc_srv_free(struct vuc_srv *s)
     drop_deferred(s);
     dirty_release(s);
     dma_release(s);
+    dev_irqs_release(&s->dev);
     mig_free(s);
     srv_big_release(s, s->dev.state, (size_t)s->state_size);
     ASAN_UNPOISON_MEMORY_REGION(s->req_bufs, SRV_REQ_BUFS * SRV_REQ_SIZE);
@@ -653,6 +656,9 @@ void vuc_srv_disconnect(struct vuc_srv *s)
         s->log.started = false;
         dma_release(s);
     }
+    /* bug irq-fds-kept: the old client's eventfds stay open */
+    if (!srv_bug(s, VUC_SRV_BUG(IRQ_FDS_KEPT)))
+        dev_irqs_release(&s->dev);
     s->conn_err = 0;
     s->deaf = false;
     s->have_last_id = false;
@@ -1182,7 +1188,7 @@ int srv_h_VERSION(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     return 0;
 }
 
-/* ---- commands not implemented yet (IRQs come later) ---- */
+/* ---- commands not implemented ---- */
 
 static int not_supported(struct vuc_msg *m)
 {
@@ -1192,13 +1198,6 @@ static int not_supported(struct vuc_msg *m)
 
 int srv_h_DEVICE_GET_REGION_IO_FDS(struct vuc_srv *s, struct vuc_conn *c,
                                    struct vuc_msg *m, struct srv_reply *r)
-{
-    (void)s, (void)c, (void)r;
-    return not_supported(m);
-}
-
-int srv_h_DEVICE_SET_IRQS(struct vuc_srv *s, struct vuc_conn *c,
-                          struct vuc_msg *m, struct srv_reply *r)
 {
     (void)s, (void)c, (void)r;
     return not_supported(m);

@@ -93,12 +93,15 @@ struct dev {
     bool arm_reg;   /* --require-arm: BAR0 ARM is writable */
     uint8_t *state; /* the big state, state_size bytes */
     uint64_t state_size;
+    int intx_fd; /* the client's INTx trigger eventfd, -1: none */
     /* The open save session: every change of the state marks its blocks
      * pending there (NULL when none is open). */
     struct vuc_save *tracker;
 };
 
 void dev_init(struct dev *d, uint8_t *state, uint64_t state_size);
+/* Close the client's IRQ eventfds (a disconnect, the end). */
+void dev_irqs_release(struct dev *d);
 /* Region size and VUC_REGION_FLAG_* flags; size 0 for unused indexes.
  * Errors: EINVAL (index >= 9). Returns a positive errno or 0. */
 int dev_region(uint32_t index, uint64_t *size, uint32_t *flags);

@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -814,7 +815,7 @@ static void test_bad_commands(void **state)
     /* DMA_MAP / DMA_UNMAP with argsz 0 */
     assert_int_equal(req(&f, VUC_CMD_DMA_MAP, b, 32), EINVAL);
     assert_int_equal(req(&f, VUC_CMD_DMA_UNMAP, b, 24), EINVAL);
-    /* not implemented yet */
+    /* not implemented; SET_IRQS with flags 0 is refused */
     assert_int_not_equal(req(&f, VUC_CMD_DEVICE_SET_IRQS, b, 20), 0);
     assert_int_not_equal(req(&f, VUC_CMD_REGION_WRITE_MULTI, b, 8), 0);
     assert_int_not_equal(req(&f, VUC_CMD_DEVICE_GET_REGION_IO_FDS, b, 16), 0);
@@ -5285,6 +5286,90 @@ static void test_bug_unmap_keeps_mapping(void **state)
     }
 }
 
+/* SET_IRQS: INTx takes an eventfd for TRIGGER, which fires on DATA_NONE
+ * and DATA_BOOL triggers and is closed when its client leaves (bug
+ * irq-fds-kept: it stays open) */
+static uint32_t set_irqs(struct fx *f, uint32_t flags, uint32_t index,
+                         uint32_t start, uint32_t count, int fd)
+{
+    uint8_t b[21] = {0};
+    size_t len = (flags & 2u) ? 21 : 20;
+
+    vuc_put_u32(b, (uint32_t)len);
+    vuc_put_u32(b + 4, flags);
+    vuc_put_u32(b + 8, index);
+    vuc_put_u32(b + 12, start);
+    vuc_put_u32(b + 16, count);
+    b[20] = 1;
+    return req_fds(f, VUC_CMD_DEVICE_SET_IRQS, b, len, &fd, fd >= 0 ? 1 : 0);
+}
+
+/* The eventfd-id of fd (/proc/self/fdinfo), -1 if none. */
+static long eventfd_id(int fd)
+{
+    char path[64], line[128];
+    long id = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, "eventfd-id: %ld", &id) == 1)
+            break;
+    fclose(f);
+    return id;
+}
+
+/* Is the eventfd behind fd open as another fd too (the server's copy)? */
+static bool eventfd_held(int fd)
+{
+    long id = eventfd_id(fd);
+
+    for (int i = 0; i < 1024; i++)
+        if (i != fd && id >= 0 && eventfd_id(i) == id)
+            return true;
+    return false;
+}
+
+static void test_set_irqs(void **state)
+{
+    static const char *const bug[] = {"irq-fds-kept", NULL};
+    uint64_t v = 0;
+    struct fx f;
+    int efd;
+
+    (void)state;
+    for (int with_bug = 0; with_bug < 2; with_bug++) {
+        if (with_bug)
+            fx_open_bugs(&f, DEF_FLAGS, bug);
+        else
+            fx_open(&f, DEF_FLAGS, 0);
+        negotiate(&f);
+        efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        assert_true(efd >= 0);
+        /* EVENTFD | TRIGGER on INTx; not on MSI (no interrupts) */
+        assert_int_equal(set_irqs(&f, 0x24, 1, 0, 1, efd), EINVAL);
+        assert_int_equal(set_irqs(&f, 0x24, 0, 0, 1, efd), 0);
+        assert_int_equal(set_irqs(&f, 0x21, 0, 0, 1, -1), 0); /* NONE */
+        assert_int_equal(read(efd, &v, 8), 8);
+        assert_int_equal(v, 1);
+        assert_int_equal(set_irqs(&f, 0x22, 0, 0, 1, -1), 0); /* BOOL */
+        assert_int_equal(read(efd, &v, 8), 8);
+        /* masking is not supported; two data flags are refused */
+        assert_int_equal(set_irqs(&f, 0x09, 0, 0, 1, -1), EINVAL);
+        assert_int_equal(set_irqs(&f, 0x23, 0, 0, 1, -1), EINVAL);
+        if (eventfd_id(efd) >= 0) /* kernels before 6.1 have no id */
+            assert_true(eventfd_held(efd));
+        vuc_srv_disconnect(f.s);
+        if (eventfd_id(efd) >= 0)
+            assert_int_equal(eventfd_held(efd), with_bug);
+        fx_close(&f);
+        close(efd);
+    }
+}
+
 /* --require-arm: a device with a precondition (profiles/vucert-server-
  * arm.json says what it needs). */
 static void test_require_arm(void **state)
@@ -6255,6 +6340,7 @@ int main(void)
         cmocka_unit_test(test_require_arm),
         cmocka_unit_test(test_bug_start_num_ranges),
         cmocka_unit_test(test_bug_info_nonzero),
+        cmocka_unit_test(test_set_irqs),
         cmocka_unit_test(test_bug_unmap_keeps_mapping),
         cmocka_unit_test(test_bug_feature_short_data),
         cmocka_unit_test(test_quirk_each),
