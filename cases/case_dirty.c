@@ -494,21 +494,42 @@ static bool device_write(struct vuc_ctx *ctx, uint64_t iova, uint64_t len)
     return true;
 }
 
-/* The profile's stimulus for len bytes at iova, judging nothing: the
- * DMA status in *status (0 when the profile has no status register).
- * < 0 after a verdict. */
-static int stimulus(struct vuc_ctx *ctx, uint64_t iova, uint64_t len,
-                    uint64_t *status)
+/* One of the profile's DMA stimuli (dma_write or dma_read). */
+struct stim {
+    const struct vuc_reg_write *writes;
+    size_t n;
+    const struct vuc_reg_ref *status; /* NULL: none */
+    const char *key;
+};
+
+static struct stim stim_of(const struct vuc_profile *p, bool read)
 {
-    const struct vuc_profile *p = ctx->profile;
+    struct stim st = {p->dma_writes, p->n_dma_writes,
+                      p->has_dma_status ? &p->dma_status : NULL, "dma_write"};
+
+    if (read) {
+        st.writes = p->dma_reads;
+        st.n = p->n_dma_reads;
+        st.status = p->has_dma_read_status ? &p->dma_read_status : NULL;
+        st.key = "dma_read";
+    }
+    return st;
+}
+
+/* A stimulus for len bytes at iova, judging nothing: the DMA status in
+ * *status (0 when the profile has no status register). < 0 after a
+ * verdict. */
+static int stimulus(struct vuc_ctx *ctx, const struct stim *sm, uint64_t iova,
+                    uint64_t len, uint64_t *status)
+{
     uint8_t v[8], st[8] = {0};
     uint32_t err = 0;
     char eb[16];
     int rc;
 
     *status = 0;
-    for (size_t i = 0; i < p->n_dma_writes; i++) {
-        const struct vuc_reg_write *w = &p->dma_writes[i];
+    for (size_t i = 0; i < sm->n; i++) {
+        const struct vuc_reg_write *w = &sm->writes[i];
         uint64_t val = w->kind == VUC_VALUE_IOVA     ? iova
                        : w->kind == VUC_VALUE_LENGTH ? len
                                                      : w->value;
@@ -517,24 +538,25 @@ static int stimulus(struct vuc_ctx *ctx, uint64_t iova, uint64_t len,
                                      w->reg.size, &err);
         if (rc == -EREMOTEIO) {
             vuc_blocked(ctx, OWN_WRITE,
-                        "the profile's dma_write register write %zu was "
-                        "rejected with errno %s",
-                        i, vuc_errno_name(err, eb, sizeof(eb)));
+                        "the profile's %s register write %zu was rejected "
+                        "with errno %s",
+                        sm->key, i, vuc_errno_name(err, eb, sizeof(eb)));
             return rc;
         }
         if (rc < 0) {
-            vuc_case_report_rc(ctx, rc, "the profile's dma_write write");
+            vuc_case_report_rc(ctx, rc, "the profile's DMA stimulus");
             return rc;
         }
     }
-    if (!p->has_dma_status)
+    if (sm->status == NULL)
         return 0;
-    rc = vuc_case_reg_read(ctx, &p->dma_status, st, p->dma_status.size);
+    rc = vuc_case_reg_read(ctx, sm->status, st, sm->status->size);
     if (rc < 0) {
         if (rc == -EREMOTEIO)
             vuc_blocked(ctx, OWN_WRITE,
-                        "reading the profile's DMA status register was "
-                        "rejected");
+                        "reading the profile's %s status register was "
+                        "rejected",
+                        sm->key);
         else
             vuc_case_report_rc(ctx, rc, "reading the profile's DMA status");
         return rc;
@@ -568,6 +590,7 @@ static void dma_within_limit(struct vuc_ctx *ctx, const struct vuc_case *c)
     struct vuc_reply r;
     uint8_t *mem = NULL, p[32];
     uint64_t status, most;
+    struct stim sm;
     unsigned n;
     char eb[16];
     int rc;
@@ -611,7 +634,8 @@ static void dma_within_limit(struct vuc_ctx *ctx, const struct vuc_case *c)
     }
     vuc_reply_release(&r);
     vuc_client_dma_stats(ctx->cl, NULL, NULL, true);
-    if (stimulus(ctx, NOFD_IOVA, NOFD_DMA, &status) < 0)
+    sm = stim_of(ctx->profile, false);
+    if (stimulus(ctx, &sm, NOFD_IOVA, NOFD_DMA, &status) < 0)
         goto unmap;
     vuc_client_dma_stats(ctx->cl, &n, &most, false);
     vuc_client_trace_note(ctx->cl,
@@ -654,13 +678,15 @@ static void dma_none_before_map(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
     struct dmamem m = DMAMEM_INIT;
     uint64_t status;
+    struct stim sm;
     unsigned n;
 
     (void)c;
     if (!dma_available(ctx) || !fresh(ctx, &m, false))
         goto out;
     vuc_client_dma_stats(ctx->cl, NULL, NULL, true);
-    if (stimulus(ctx, NOFD_IOVA, 4096, &status) < 0)
+    sm = stim_of(ctx->profile, false);
+    if (stimulus(ctx, &sm, NOFD_IOVA, 4096, &status) < 0)
         goto out;
     vuc_client_dma_stats(ctx->cl, &n, NULL, false);
     vuc_client_trace_note(ctx->cl,
@@ -1617,6 +1643,87 @@ static bool all_clear(const struct got *g, size_t *at)
 }
 
 /* dirty.report.second-empty: REPORT clears what it reported */
+/*
+ * dirty.report.reads-clean: "Only DMA writes are logged." With logging
+ * on and the log read once (whatever START left in it is other cases'
+ * to judge), the device DMA-reads pages 1..3 and 300..302 of the range
+ * (the profile's dma_read); the next REPORT shows no page dirty.
+ */
+static void reads_clean(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    struct dmamem m = DMAMEM_INIT;
+    uint64_t page = 0, len, status;
+    const char *prev;
+    struct got g = {0};
+    struct stim sm;
+    char eb[16];
+    size_t at;
+
+    (void)c;
+    if (ctx->profile == NULL || ctx->profile->n_dma_reads == 0) {
+        vuc_verdict(ctx, VUC_SKIP,
+                    "the profile names no DMA read stimulus (dma_read), so "
+                    "vucert cannot make the device read guest memory");
+        return;
+    }
+    if (!start_logging(ctx, &m, &page))
+        goto out;
+    len = (uint64_t)PAGES * page;
+    if (page > MAX_PAGE) {
+        vuc_verdict(ctx, VUC_SKIP,
+                    "the device logs at %llu-byte pages, larger than the "
+                    "test memory's %u pages hold",
+                    (unsigned long long)page, PAGES);
+        goto out;
+    }
+    prev = vuc_setup_begin(ctx, OWN_REPORT);
+    if (report_get(ctx, MEM_IOVA, len, page, OWN_REPORT, &g) < 0)
+        goto out;
+    if (g.rejected) {
+        vuc_blocked(ctx, OWN_REPORT, "a REPORT failed with errno %s",
+                    vuc_errno_name(g.err, eb, sizeof(eb)));
+        goto out;
+    }
+    vuc_setup_end(ctx, prev);
+    free(g.bm);
+    g.bm = NULL;
+    sm = stim_of(ctx->profile, true);
+    for (int k = 0; k < 2; k++) {
+        uint64_t at_page = k == 0 ? 1 : 300;
+
+        if (stimulus(ctx, &sm, MEM_IOVA + at_page * page, 3 * page, &status) <
+            0)
+            goto out;
+        if (status != 0) {
+            vuc_verdict(ctx, VUC_ERROR,
+                        "the profile's dma_read of 3 pages at 0x%llx left "
+                        "status %llu: the profile or the device does not "
+                        "read mapped memory",
+                        (unsigned long long)(MEM_IOVA + at_page * page),
+                        (unsigned long long)status);
+            goto out;
+        }
+    }
+    if (report_get(ctx, MEM_IOVA, len, page, OWN_REPORT, &g) < 0)
+        goto out;
+    if (g.rejected)
+        vuc_blocked(ctx, OWN_REPORT,
+                    "the REPORT after the reads failed with "
+                    "errno %s",
+                    vuc_errno_name(g.err, eb, sizeof(eb)));
+    else if (!all_clear(&g, &at))
+        vuc_verdict(ctx, VUC_FAIL,
+                    "after the device only DMA-read pages 1-3 and 300-302, "
+                    "REPORT shows dirty pages (byte %zu of the bitmap is "
+                    "0x%02x; \"Only DMA writes are logged\")",
+                    at, g.bm[at]);
+    else
+        vuc_check(ctx);
+out:
+    free(g.bm);
+    mem_free(&m);
+}
+
 static void second_empty(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
     struct dmamem m = DMAMEM_INIT;
@@ -1942,6 +2049,8 @@ size_t vuc_cases_dirty(struct vuc_case *out, size_t max)
              "the memory regions the server can access", map_unmap, 0, 0, NULL);
     /* DMA_MAP, as above: the device can write what it was lent (the
      * profile's dma_write makes it) */
+    VUC_CASE("dirty.report.reads-clean", "DMA reads leave the log clean",
+             SPEC_START, "only", reads_clean, 0, 0, NULL);
     VUC_CASE("device.dma.none-before-map",
              "no DMA reaches the client before it maps memory", SPEC_MAP,
              "must be sent before", dma_none_before_map, 0, 0, NULL);

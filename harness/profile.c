@@ -289,6 +289,20 @@ int vuc_profile_load(const char *path, struct vuc_profile *p, char *err,
             p->has_dma_status = true;
         }
     }
+    if (json_object_object_get_ex(root, "dma_read", &o)) {
+        json_object *st;
+        rc = parse_writes(o, "dma_read", p->dma_reads, &p->n_dma_reads, err,
+                          errcap);
+        if (rc < 0)
+            goto out;
+        if (json_object_object_get_ex(o, "status", &st)) {
+            rc = get_reg(st, "dma_read.status", true, &p->dma_read_status, err,
+                         errcap);
+            if (rc < 0)
+                goto out;
+            p->has_dma_read_status = true;
+        }
+    }
     if (json_object_object_get_ex(root, "preconditions", &o)) {
         rc = parse_preconditions(o, p, err, errcap);
         if (rc < 0)

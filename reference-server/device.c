@@ -33,6 +33,9 @@ _Static_assert(BAR0_DMA_ADDR >= BAR0_FREE_BASE &&
 _Static_assert(BAR0_DIRTY_SIM == BAR0_DMA_END &&
                    BAR0_DIRTY_SIM + 4 == BAR0_DIRTY_SIM_END,
                "DIRTY_SIM_PERMILLE follows the DMA engine");
+_Static_assert(BAR0_DMA_SUM >= BAR0_DIRTY_SIM_END &&
+                   BAR0_DMA_SUM + 8 == BAR0_DMA_SUM_END,
+               "DMA_SUM follows DIRTY_SIM_PERMILLE");
 
 /* DIRTY_PERMILLE adds this to the word it changes: odd, so the word
  * always changes (the golden ratio, 2^64 / phi). */
@@ -75,11 +78,11 @@ static uint8_t cfg_wmask(uint64_t off)
     }
 }
 
-/* The DMA engine and DIRTY_SIM_PERMILLE: in the free bytes, but not
- * device state. */
+/* The DMA engine, DIRTY_SIM_PERMILLE and DMA_SUM: in the free bytes,
+ * but not device state. */
 static bool in_dma(uint64_t off)
 {
-    return off >= BAR0_DMA_ADDR && off < BAR0_DIRTY_SIM_END;
+    return off >= BAR0_DMA_ADDR && off < BAR0_DMA_SUM_END;
 }
 
 /* BAR0 bytes that are device state and plain storage (README.md). */
@@ -195,7 +198,7 @@ static void dirty_permille(struct dev *d, uint32_t n)
  * device state: zeros in the image (STREAM.md), and loading an image
  * leaves them alone. */
 #define REGS_DMA (DEV_REGS_FREE + (BAR0_DMA_ADDR - BAR0_FREE_BASE))
-#define DMA_SIZE (BAR0_DIRTY_SIM_END - BAR0_DMA_ADDR)
+#define DMA_SIZE (BAR0_DMA_SUM_END - BAR0_DMA_ADDR)
 
 void dev_regs_save(const struct dev *d, uint8_t *out)
 {
@@ -321,10 +324,14 @@ void dev_write(struct dev *d, uint32_t region, uint64_t off,
         dirty_permille(d, vuc_get_u32(data + (BAR0_DIRTY - off)));
 }
 
-bool dev_doorbell(uint64_t off, const uint8_t *data, size_t n)
+uint32_t dev_doorbell(uint64_t off, const uint8_t *data, size_t n)
 {
-    return covers(off, n, BAR0_DMA_DOORBELL, 4) &&
-           vuc_get_u32(data + (BAR0_DMA_DOORBELL - off)) == 1;
+    uint32_t v;
+
+    if (!covers(off, n, BAR0_DMA_DOORBELL, 4))
+        return 0;
+    v = vuc_get_u32(data + (BAR0_DMA_DOORBELL - off));
+    return v == DMA_OP_WRITE || v == DMA_OP_READ ? v : 0;
 }
 
 bool dev_dirty_sim(uint64_t off, const uint8_t *data, size_t n,
@@ -586,7 +593,7 @@ int srv_h_REGION_WRITE(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
                        struct srv_reply *r)
 {
     struct vuc_region_rw a;
-    uint32_t permille;
+    uint32_t permille, op;
     uint8_t *p;
     int rc;
 
@@ -602,8 +609,8 @@ int srv_h_REGION_WRITE(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     /* The engine runs before the reply: DMA_STATUS is final when the
      * client sees the write acknowledged. */
     if (a.region == VUC_PCI_BAR0_REGION_INDEX &&
-        dev_doorbell(a.offset, a.data, a.count))
-        dma_engine_run(s, c);
+        (op = dev_doorbell(a.offset, a.data, a.count)) != 0)
+        dma_engine_run(s, c, op);
     /* A stopped device writes nothing, so it dirties nothing either. */
     if (a.region == VUC_PCI_BAR0_REGION_INDEX && mig_running(s->mig.state) &&
         dev_dirty_sim(a.offset, a.data, a.count, &permille))

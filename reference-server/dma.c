@@ -325,6 +325,48 @@ static int client_write(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
     return err;
 }
 
+/* VFIO_USER_DMA_READ of n bytes at addr into out; returns 0 or EIO. */
+static int client_read(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
+                       uint8_t *out, size_t n)
+{
+    struct vuc_hdr h = {
+        .id = ++s->dma.next_id,
+        .cmd = VUC_CMD_DMA_READ,
+        .flags = VUC_TYPE_COMMAND,
+    };
+    struct vuc_dma_rw rq = {.addr = addr, .count = n}, rp;
+    struct vuc_msg rep;
+    uint8_t head[16];
+    struct iovec iov = {.iov_base = head, .iov_len = sizeof(head)};
+    int rc, err = 0;
+
+    if (s->conn_err || s->chaos_mute)
+        return EIO;
+    if (vuc_dma_rw_encode(&rq, head, sizeof(head)) != (int)sizeof(head))
+        return EIO;
+    rc = vuc_conn_sendv(c, &h, &iov, 1, NULL, 0, s->send_timeout_ms);
+    if (rc < 0) {
+        s->conn_err = rc == -EPIPE || rc == -ECONNRESET ? rc : -ECONNABORTED;
+        return EIO;
+    }
+    memset(&rep, 0, sizeof(rep));
+    if (await_reply(s, c, h.id, h.cmd, &rep))
+        return EIO;
+    /* The reply: address, count and the data; anything else failed. */
+    if ((rep.hdr.flags & VUC_FLAG_ERROR) ||
+        vuc_dma_rw_decode(rep.payload, rep.payload_len, true, &rp) < 0 ||
+        rp.addr != addr || rp.count != n || rp.data_len != n)
+        err = EIO;
+    else
+        memcpy(out, rp.data, n);
+    if (s->opts.verbose)
+        fprintf(stderr,
+                "vucert-server: -> DMA_READ #%u addr=0x%llx count=%zu: %s\n",
+                h.id, (unsigned long long)addr, n, err ? "failed" : "ok");
+    vuc_msg_release(&rep);
+    return err;
+}
+
 /* ---- the DMA engine ---- */
 
 /* n bytes of the pattern, starting at its byte `phase`: byte i of a
@@ -383,10 +425,19 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
         signal(sig, SIG_DFL);
 }
 
-/* fill() into client memory; returns 0, or EFAULT when the memory is
- * gone (the bytes before the fault are written). */
-static uint32_t fill_client(uint8_t *p, size_t n, uint64_t pattern,
-                            uint64_t phase)
+/* The bytes of a read run, summed (DMA_SUM). */
+static uint64_t sum_bytes(const uint8_t *p, size_t n, uint64_t sum)
+{
+    for (size_t i = 0; i < n; i++)
+        sum += p[i];
+    return sum;
+}
+
+/* fill() into client memory (read: sum it into *sum instead); returns 0,
+ * or EFAULT when the memory is gone (the bytes before the fault are
+ * written, or summed). */
+static uint32_t guarded(uint8_t *p, size_t n, bool read, uint64_t pattern,
+                        uint64_t phase, uint64_t *sum)
 {
     struct sigaction sa;
     struct bus_guard g;
@@ -397,6 +448,8 @@ static uint32_t fill_client(uint8_t *p, size_t n, uint64_t pattern,
     uint8_t *volatile dst = p;
     volatile size_t len = n;
     volatile uint64_t pat = pattern, ph = phase;
+    volatile bool rd = read;
+    uint64_t *volatile out = sum;
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = on_sigbus;
@@ -409,17 +462,23 @@ static uint32_t fill_client(uint8_t *p, size_t n, uint64_t pattern,
         return EFAULT; /* cannot guard: do not touch it */
     bus_guard = &g;
     /* savemask 1: the jump out of the handler unblocks SIGBUS again */
-    if (sigsetjmp(g.jb, 1) == 0)
-        fill(dst, len, pat, ph);
-    else
+    if (sigsetjmp(g.jb, 1) == 0) {
+        if (rd)
+            *out = sum_bytes(dst, len, *out);
+        else
+            fill(dst, len, pat, ph);
+    } else {
         err = EFAULT;
+    }
     bus_guard = NULL;
     sigaction(SIGBUS, &g.old, NULL);
     return err;
 }
 
-/* Check that [addr, end) is mapped and writeable: 0, EFAULT, EACCES. */
-static uint32_t check_span(const struct dma *d, uint64_t addr, uint64_t end)
+/* Check that [addr, end) is mapped with `perm` (VUC_DMA_FLAG_WRITE or
+ * _READ): 0, EFAULT, EACCES. */
+static uint32_t check_span(const struct dma *d, uint64_t addr, uint64_t end,
+                           uint32_t perm)
 {
     uint32_t err = 0;
 
@@ -428,7 +487,7 @@ static uint32_t check_span(const struct dma *d, uint64_t addr, uint64_t end)
 
         if (i >= d->n || m->iova > addr)
             return EFAULT; /* a hole */
-        if (!(m->flags & VUC_DMA_FLAG_WRITE))
+        if (!(m->flags & perm))
             err = EACCES; /* unless there is a hole further on */
         addr = m->iova + m->size;
     }
@@ -456,7 +515,7 @@ static uint32_t engine(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
         return EINVAL;
     if (__builtin_add_overflow(addr, len, &end))
         return EFAULT;
-    if ((err = check_span(d, addr, end)) != 0) {
+    if ((err = check_span(d, addr, end, VUC_DMA_FLAG_WRITE)) != 0) {
         /* bug dma-unmapped-sends: the client is asked to take it anyway */
         if (err == EFAULT && srv_bug(s, VUC_SRV_BUG(DMA_UNMAPPED_SENDS)) &&
             (buf = srv_alloc(s, (size_t)(len < 4096 ? len : 4096))) != NULL) {
@@ -473,8 +532,8 @@ static uint32_t engine(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
         uint64_t stop = m->iova + m->size < end ? m->iova + m->size : end;
 
         if (m->host) {
-            err = fill_client(m->host + (addr - m->iova), (size_t)(stop - addr),
-                              pattern, addr - (end - len));
+            err = guarded(m->host + (addr - m->iova), (size_t)(stop - addr),
+                          false, pattern, addr - (end - len), NULL);
             /* Dirty even when the client's file shrank under the copy:
              * how far a copy got is not known, and a page reported clean
              * would be lost. */
@@ -512,12 +571,76 @@ static uint32_t engine(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
     return 0;
 }
 
-void dma_engine_run(struct vuc_srv *s, struct vuc_conn *c)
+/* Read [addr, addr + len) and sum its bytes into *sum; returns 0 or an
+ * errno. A read dirties nothing (spec: "Only DMA writes are logged"). */
+static uint32_t engine_read(struct vuc_srv *s, struct vuc_conn *c,
+                            uint64_t addr, uint64_t len, uint64_t *sum)
+{
+    struct dma *d = &s->dma;
+    uint8_t *buf = NULL;
+    uint64_t end;
+    uint32_t err;
+
+    *sum = 0;
+    if (!mig_running(s->mig.state))
+        return EBUSY;
+    if (srv_bug(s, VUC_SRV_BUG(STIMULUS_FAILS)))
+        return EIO;
+    if (len == 0)
+        return 0;
+    if (len > DMA_ENGINE_MAX)
+        return EINVAL;
+    if (__builtin_add_overflow(addr, len, &end))
+        return EFAULT;
+    if ((err = check_span(d, addr, end, VUC_DMA_FLAG_READ)) != 0)
+        return err;
+    for (size_t i = find(d, addr); addr < end; i++) {
+        const struct dma_map *m = &d->maps[i];
+        uint64_t stop = m->iova + m->size < end ? m->iova + m->size : end;
+
+        /* bug dma-read-logged: reads are logged as if they wrote */
+        if (srv_bug(s, VUC_SRV_BUG(DMA_READ_LOGGED)))
+            dirty_mark(s, addr, stop);
+        if (m->host) {
+            err = guarded(m->host + (addr - m->iova), (size_t)(stop - addr),
+                          true, 0, 0, sum);
+            if (err)
+                break;
+            addr = stop;
+            continue;
+        }
+        while (addr < stop) {
+            size_t n = stop - addr < s->xfer ? (size_t)(stop - addr) : s->xfer;
+
+            if (!buf &&
+                !(buf = srv_alloc(s, len < s->xfer ? (size_t)len : s->xfer)))
+                return ENOMEM;
+            if (client_read(s, c, addr, buf, n)) {
+                srv_release(s, buf);
+                return EIO;
+            }
+            *sum = sum_bytes(buf, n, *sum);
+            addr += n;
+        }
+    }
+    srv_release(s, buf);
+    return err;
+}
+
+void dma_engine_run(struct vuc_srv *s, struct vuc_conn *c, uint32_t op)
 {
     uint8_t *b = s->dev.bar0;
-    uint32_t st = engine(s, c, vuc_get_u64(b + BAR0_DMA_ADDR),
-                         vuc_get_u64(b + BAR0_DMA_LEN),
-                         vuc_get_u64(b + BAR0_DMA_PATTERN));
+    uint64_t sum = 0;
+    uint32_t st;
 
+    if (op == DMA_OP_READ) {
+        st = engine_read(s, c, vuc_get_u64(b + BAR0_DMA_ADDR),
+                         vuc_get_u64(b + BAR0_DMA_LEN), &sum);
+        vuc_put_u64(b + BAR0_DMA_SUM, sum);
+    } else {
+        st = engine(s, c, vuc_get_u64(b + BAR0_DMA_ADDR),
+                    vuc_get_u64(b + BAR0_DMA_LEN),
+                    vuc_get_u64(b + BAR0_DMA_PATTERN));
+    }
     vuc_put_u32(b + BAR0_DMA_STATUS, st);
 }

@@ -375,6 +375,9 @@ static const struct quirk_info bug_table[VUC_SRV_BUG_COUNT] = {
          "the DMA engine sends DMA_WRITE for addresses nothing maps"},
     [VUC_SRV_BUG_BIT_IRQ_FDS_KEPT] =
         {"irq-fds-kept", "a client's disconnect leaves its IRQ eventfds open"},
+    [VUC_SRV_BUG_BIT_DMA_READ_LOGGED] =
+        {"dma-read-logged",
+         "the DMA engine's reads mark the pages they read dirty"},
     [VUC_SRV_BUG_BIT_CLOSES_STDIO] =
         {"closes-stdio",
          "the server closes fds 0, 1 and 2 at start (its socket lands on 0)"},

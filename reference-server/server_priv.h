@@ -50,13 +50,16 @@
 #define BAR0_DMA_ADDR     0x60u /* u64 RW, IOVA */
 #define BAR0_DMA_LEN      0x68u /* u64 RW, bytes */
 #define BAR0_DMA_PATTERN  0x70u /* u64 RW, repeated */
-#define BAR0_DMA_DOORBELL 0x78u /* u32 WO, 1 runs the engine */
+#define BAR0_DMA_DOORBELL 0x78u /* u32 WO, 1 writes, 2 reads */
 #define BAR0_DMA_STATUS   0x7cu /* u32 RO, 0 or an errno */
 #define BAR0_DMA_END      0x80u
 /* A benchmark and test aid, not device state: marks logged pages dirty
  * without DMA (dirty.c). */
 #define BAR0_DIRTY_SIM     0x80u /* u32 WO, DIRTY_SIM_PERMILLE */
 #define BAR0_DIRTY_SIM_END 0x84u
+/* The sum of the bytes the engine's last read run read. */
+#define BAR0_DMA_SUM     0x88u /* u64 RO */
+#define BAR0_DMA_SUM_END 0x90u
 
 #define BAR0_MAGIC_VALUE 0x54435556u /* "VUCT" in little endian */
 #define BAR0_REV_VALUE   1u
@@ -114,9 +117,12 @@ void dev_write(struct dev *d, uint32_t region, uint64_t off,
                const uint8_t *data, size_t n, bool running);
 /* One message handled while the device runs. */
 void dev_tick(struct dev *d);
-/* true if the write [off, off + n) of BAR0 rang the DMA doorbell (all 4
- * bytes, value 1); the caller runs the engine (dma_engine_run). */
-bool dev_doorbell(uint64_t off, const uint8_t *data, size_t n);
+/* The engine run the write [off, off + n) of BAR0 rings (all 4 bytes of
+ * DMA_DOORBELL): DMA_OP_WRITE, DMA_OP_READ or 0; the caller runs the
+ * engine (dma_engine_run). */
+#define DMA_OP_WRITE 1u
+#define DMA_OP_READ  2u
+uint32_t dev_doorbell(uint64_t off, const uint8_t *data, size_t n);
 /* true if the write [off, off + n) of BAR0 covers all 4 bytes of
  * DIRTY_SIM_PERMILLE; *permille is the value written (the caller runs
  * dirty_simulate while the device runs). */
@@ -369,9 +375,10 @@ void mig_after_reply(struct vuc_srv *s);
 void dma_init(struct dma *d);
 /* Unmap everything (disconnect, free). */
 void dma_release(struct vuc_srv *s);
-/* The doorbell rang: run the engine and set DMA_STATUS. Before the
- * REGION_WRITE reply; may exchange DMA_WRITE messages on c. */
-void dma_engine_run(struct vuc_srv *s, struct vuc_conn *c);
+/* The doorbell rang op (DMA_OP_*): run the engine and set DMA_STATUS
+ * (and DMA_SUM for a read). Before the REGION_WRITE reply; may exchange
+ * DMA_WRITE or DMA_READ messages on c. */
+void dma_engine_run(struct vuc_srv *s, struct vuc_conn *c, uint32_t op);
 
 /* dirty.c */
 /* Features 6, 7, 8 after the generic DEVICE_FEATURE checks (mig.c); f is

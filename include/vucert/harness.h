@@ -115,6 +115,11 @@ struct vuc_profile {
     size_t n_dma_writes;
     bool has_dma_status; /* a register reading 0 when the DMA worked */
     struct vuc_reg_ref dma_status;
+    /* writes that make the device DMA-read {length} bytes at {iova} */
+    struct vuc_reg_write dma_reads[VUC_PROFILE_MAX_WRITES];
+    size_t n_dma_reads;
+    bool has_dma_read_status;
+    struct vuc_reg_ref dma_read_status;
     /* bytes the device image (stream.roundtrip without state_digest)
      * leaves out: registers that change by themselves, not device state */
     struct vuc_reg_ref image_exclude[VUC_PROFILE_MAX_WRITES];

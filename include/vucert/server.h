@@ -221,6 +221,7 @@ enum vuc_srv_bug_bit {
     VUC_SRV_BUG_BIT_DMA_WRITE_OWN_LIMIT,  /* dma-write-ignores-limit */
     VUC_SRV_BUG_BIT_DMA_UNMAPPED_SENDS,   /* dma-unmapped-sends */
     VUC_SRV_BUG_BIT_IRQ_FDS_KEPT,         /* irq-fds-kept */
+    VUC_SRV_BUG_BIT_DMA_READ_LOGGED,      /* dma-read-logged */
     VUC_SRV_BUG_COUNT
 };
 _Static_assert(VUC_SRV_BUG_COUNT < 64, "bugs are bits of a uint64_t");

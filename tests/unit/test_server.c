@@ -2842,7 +2842,7 @@ static void test_dma_engine_fd(void **state)
     bar_wr(&f, R_DMA_LEN, 0x99, 8);
     bar_wr(&f, R_DMA_PATTERN + 4, 0xabcd, 2);
     bar_wr(&f, R_DMA_STATUS, 5, 4);
-    bar_wr(&f, R_DMA_DOORBELL, 2, 4); /* not 1: nothing runs */
+    bar_wr(&f, R_DMA_DOORBELL, 3, 4); /* not 1 or 2: nothing runs */
     assert_int_equal(bar_rd(&f, R_DMA_ADDR, 8), 0x1122334455667788ull);
     assert_int_equal(bar_rd(&f, R_DMA_LEN, 8), 0x99);
     assert_int_equal(bar_rd(&f, R_DMA_PATTERN, 8), 0xabcd00000000ull);
@@ -5370,6 +5370,50 @@ static void test_set_irqs(void **state)
     }
 }
 
+/* The engine's read run (doorbell 2): DMA_SUM holds the sum of the bytes
+ * read, the memory is unchanged, nothing is logged (bug dma-read-logged:
+ * the pages read are) */
+static void test_dma_read_run(void **state)
+{
+    static const char *const bug[] = {"dma-read-logged", NULL};
+    const uint64_t range[2] = {0x100000, 0x10000};
+    uint64_t bm[1], chosen = 0;
+    uint8_t *mem;
+    struct fx f;
+    int fd;
+
+    (void)state;
+    for (int with_bug = 0; with_bug < 2; with_bug++) {
+        if (with_bug)
+            fx_open_bugs(&f, DEF_FLAGS, bug);
+        else
+            fx_open(&f, DEF_FLAGS, 0);
+        negotiate(&f);
+        fd = memfd(0x10000, &mem);
+        for (size_t i = 0; i < 0x10000; i++)
+            mem[i] = (uint8_t)i;
+        assert_int_equal(
+            dma_map(&f, 0x100000, 0x10000, VUC_DMA_FLAG_READ, 0, fd), 0);
+        assert_int_equal(log_start(&f, 4096, range, 1, &chosen), 0);
+        bar_wr(&f, R_DMA_ADDR, 0x101000, 8);
+        bar_wr(&f, R_DMA_LEN, 0x100, 8);
+        bar_wr(&f, R_DMA_DOORBELL, 2, 4);
+        assert_int_equal(bar_rd(&f, R_DMA_STATUS, 4), 0);
+        /* bytes 0..255: 255 * 256 / 2 */
+        assert_int_equal(bar_rd(&f, 0x88, 8), 32640);
+        assert_int_equal(mem[0x1000], 0);
+        assert_int_equal(mem[0x10ff], 0xff);
+        /* a write run into read-only memory is refused */
+        assert_int_equal(dma_run(&f, 0x101000, 8, PAT), EACCES);
+        /* page 1 (of 16) is dirty only with the bug */
+        assert_int_equal(log_report(&f, 0x100000, 0x10000, 4096, bm), 0);
+        assert_int_equal(bm[0], with_bug ? 2u : 0u);
+        fx_close(&f);
+        munmap(mem, 0x10000);
+        close(fd);
+    }
+}
+
 /* --require-arm: a device with a precondition (profiles/vucert-server-
  * arm.json says what it needs). */
 static void test_require_arm(void **state)
@@ -6341,6 +6385,7 @@ int main(void)
         cmocka_unit_test(test_bug_start_num_ranges),
         cmocka_unit_test(test_bug_info_nonzero),
         cmocka_unit_test(test_set_irqs),
+        cmocka_unit_test(test_dma_read_run),
         cmocka_unit_test(test_bug_unmap_keeps_mapping),
         cmocka_unit_test(test_bug_feature_short_data),
         cmocka_unit_test(test_quirk_each),
