@@ -531,6 +531,14 @@ static int certify(int argc, char **argv)
     }
 
     (void)vuc_spec_coverage(&info.coverage); /* rows 0 when it fails */
+    {
+        char serr[160];
+        if (vuc_spec_rows(&info.spec_rows, &info.n_spec_rows, serr,
+                          sizeof(serr)) < 0) {
+            info.spec_rows = NULL;
+            info.n_spec_rows = 0;
+        }
+    }
     if (socket == NULL && server_cmd == NULL) {
         if (embedded_default(&default_cmd, &profile_path) < 0) {
             exit_code = EXIT_USAGE;

@@ -915,6 +915,7 @@ int vuc_report_write_all(const char *dir, const struct vuc_run_info *info,
         {"results.json", vuc_report_json},
         {"junit.xml", vuc_report_junit},
         {"matrix.md", vuc_report_matrix_md},
+        {"matrix.html", vuc_report_matrix_html},
     };
     char path[4096];
     int rc = mkdir_p(dir);

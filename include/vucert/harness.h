@@ -230,6 +230,8 @@ struct vuc_coverage {
     size_t covered;   /* rows with a case */
 };
 
+struct vuc_spec_row;
+
 struct vuc_run_info {
     const char *tool_version;
     const char *target_desc; /* socket path or command */
@@ -248,6 +250,9 @@ struct vuc_run_info {
     bool shuffled;            /* --shuffle SEED */
     uint64_t shuffle_seed;
     struct vuc_coverage coverage; /* rows 0: not known */
+    /* the spec traceability table, for the HTML report (NULL: none) */
+    const struct vuc_spec_row *spec_rows;
+    size_t n_spec_rows;
 };
 
 /* ---- the per-case context ---- */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Writers for the results of a run: the console, results.json (schema 1,
- * docs/results.schema.json), junit.xml and matrix.md.
+ * docs/results.schema.json), junit.xml, matrix.md and matrix.html.
  */
 #ifndef VUCERT_REPORT_H
 #define VUCERT_REPORT_H
@@ -72,6 +72,9 @@ int vuc_report_junit(const char *path, const struct vuc_run_info *info,
                      const struct vuc_result *res, size_t n);
 int vuc_report_matrix_md(const char *path, const struct vuc_run_info *info,
                          const struct vuc_result *res, size_t n);
+/* matrix.html: self-contained (reports/html.c) */
+int vuc_report_matrix_html(const char *path, const struct vuc_run_info *info,
+                           const struct vuc_result *res, size_t n);
 
 /*
  * Create dir (and parents) and write all reports into it. Returns 0 or
