@@ -536,6 +536,74 @@ out:
         close(efd);
 }
 
+/*
+ * negotiate.caps.max-msg-fds-default: VERSION, max_msg_fds: "If not
+ * specified then the receiver must assume a value of 1." vucert proposes
+ * capabilities without max_msg_fds, then asks for every reply that may
+ * carry fds (DEVICE_GET_REGION_INFO and DEVICE_GET_REGION_IO_FDS of every
+ * region): none may carry more than one.
+ */
+static void max_fds_default(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    static const char prop[] =
+        "{\"capabilities\":{\"max_data_xfer_size\":1048576}}";
+    unsigned replies = 0, most = 0;
+    struct vuc_reply r;
+    uint8_t p[32];
+    int rc;
+
+    (void)c;
+    if (vuc_ctx_connect_raw(ctx) == NULL)
+        return;
+    rc = vuc_client_negotiate(ctx->cl, VUC_VERSION_MAJOR, VUC_VERSION_MINOR,
+                              prop, &r);
+    if (rc < 0 || r.is_error) {
+        /* negotiate.caps.* judge a server that refuses a proposal */
+        vuc_blocked(ctx, "negotiate.caps.subset",
+                    "VERSION with capabilities but no max_msg_fds failed: %s",
+                    rc < 0 ? vuc_client_last_error(ctx->cl) : "error reply");
+        vuc_reply_release(&r);
+        return;
+    }
+    vuc_reply_release(&r);
+    for (uint32_t idx = 0; idx < VUC_PCI_NUM_REGIONS; idx++) {
+        for (int k = 0; k < 2; k++) {
+            uint16_t cmd = k == 0 ? VUC_CMD_DEVICE_GET_REGION_INFO
+                                  : VUC_CMD_DEVICE_GET_REGION_IO_FDS;
+            size_t len = k == 0 ? 32 : 16;
+
+            /* argsz, flags, index[, ...]: room for the fixed reply */
+            memset(p, 0, sizeof(p));
+            vuc_put_u32(p, (uint32_t)len);
+            vuc_put_u32(p + 8, idx);
+            rc = vuc_client_call(ctx->cl, cmd, p, len, NULL, 0, &r);
+            if (rc < 0) {
+                vuc_case_report_rc(ctx, rc, vuc_cmd_name(cmd));
+                return;
+            }
+            replies++;
+            if (r.msg.nfds > most)
+                most = (unsigned)r.msg.nfds;
+            if (r.msg.nfds > 1 || r.msg.fds_truncated) {
+                vuc_verdict(ctx, VUC_FAIL,
+                            "with no max_msg_fds proposed, the %s reply for "
+                            "region %u carries %s%zu fds (VERSION: \"If not "
+                            "specified then the receiver must assume a value "
+                            "of 1\")",
+                            vuc_cmd_name(cmd), idx,
+                            r.msg.fds_truncated ? "more than " : "",
+                            r.msg.nfds);
+                vuc_reply_release(&r);
+                return;
+            }
+            vuc_reply_release(&r);
+        }
+    }
+    vuc_client_trace_note(ctx->cl, "# %u replies, at most %u fd in one",
+                          replies, most);
+    vuc_check(ctx);
+}
+
 /* device.disconnect.keeps-state: Client Disconnection: "the device state
  * should otherwise be retained". The migration state is the part every
  * migratable device has: STOP, set by one client, is what the next one
@@ -592,6 +660,9 @@ size_t vuc_cases_device(struct vuc_case *out, size_t max)
 {
     size_t n = 0;
 
+    VUC_CASE("negotiate.caps.max-msg-fds-default",
+             "without max_msg_fds, no reply carries more than one fd",
+             "VFIO_USER_VERSION", "must assume", max_fds_default, 0, 0, NULL);
     VUC_CASE("device.get-info.pci", "DEVICE_GET_INFO says the device is PCI",
              SPEC_INFO, "only supports PCI devices", info_pci, 0, 0, NULL);
     VUC_CASE("device.region-read.readable",

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "vucert/codec.h"
@@ -99,6 +100,7 @@ void dev_init(struct dev *d, uint8_t *state, uint64_t state_size)
 
     memset(d, 0, sizeof(*d));
     d->intx_fd = -1;
+    d->bar2_fd = -1;
     d->state = state;
     d->state_size = state_size;
     vuc_put_u32(d->bar0 + BAR0_MAGIC, BAR0_MAGIC_VALUE);
@@ -130,6 +132,10 @@ int dev_region(uint32_t index, uint64_t *size, uint32_t *flags)
     } else if (index == VUC_PCI_CONFIG_REGION_INDEX) {
         *size = DEV_CFG_SIZE;
         *flags = VUC_REGION_FLAG_READ | VUC_REGION_FLAG_WRITE;
+    } else if (index == DEV_BAR2_INDEX) {
+        *size = DEV_BAR2_SIZE;
+        *flags =
+            VUC_REGION_FLAG_READ | VUC_REGION_FLAG_WRITE | VUC_REGION_FLAG_MMAP;
     }
     return 0;
 }
@@ -275,6 +281,10 @@ void dev_read(const struct dev *d, uint32_t region, uint64_t off, uint8_t *out,
         memcpy(out, d->cfg + off, n);
         return;
     }
+    if (region == DEV_BAR2_INDEX) {
+        memcpy(out, d->bar2 + off, n); /* the caller made it (dev_bar2) */
+        return;
+    }
     /* STATE_DATA, DIRTY_PERMILLE and DIGEST are zero in the image. */
     memcpy(out, d->bar0 + off, n);
     if (overlaps(off, n, BAR0_STATE_DATA, 8))
@@ -292,6 +302,10 @@ static bool covers(uint64_t off, size_t n, uint64_t reg, size_t w)
 void dev_write(struct dev *d, uint32_t region, uint64_t off,
                const uint8_t *data, size_t n, bool running)
 {
+    if (region == DEV_BAR2_INDEX) {
+        memcpy(d->bar2 + off, data, n); /* memory: in any state */
+        return;
+    }
     if (region == VUC_PCI_CONFIG_REGION_INDEX) {
         for (size_t i = 0; i < n; i++) {
             uint64_t o = off + i;
@@ -418,7 +432,7 @@ int srv_h_DEVICE_GET_REGION_INFO(struct vuc_srv *s, struct vuc_conn *c,
     uint8_t *p;
     int rc;
 
-    (void)s, (void)c;
+    (void)c;
     rc = vuc_region_info_decode(m->payload, m->payload_len, &in);
     if (rc < 0 || (size_t)rc != m->payload_len)
         return EINVAL;
@@ -429,6 +443,17 @@ int srv_h_DEVICE_GET_REGION_INFO(struct vuc_srv *s, struct vuc_conn *c,
         return EINVAL;
     out.argsz = 32; /* no region capabilities */
     out.index = in.index;
+    if (in.index == DEV_BAR2_INDEX) {
+        /* spec: the file descriptor to mmap() at offset 0 */
+        rc = dev_bar2(&s->dev);
+        if (rc)
+            return rc;
+        r->fds[r->nfds++] = s->dev.bar2_fd;
+        /* bug region-info-extra-fds: one per page, whatever the client
+         * takes in one message */
+        if (srv_bug(s, VUC_SRV_BUG(REGION_INFO_EXTRA_FDS)))
+            r->fds[r->nfds++] = s->dev.bar2_fd;
+    }
     p = reply_fixed(r, 32);
     if (!p || vuc_region_info_encode(&out, p, 32) != 32)
         return EIO;
@@ -457,6 +482,40 @@ int srv_h_DEVICE_GET_IRQ_INFO(struct vuc_srv *s, struct vuc_conn *c,
     vuc_put_u32(p + 8, index);
     vuc_put_u32(p + 12, index == 0 ? 1u : 0u); /* INTx only */
     return 0;
+}
+
+int dev_bar2(struct dev *d)
+{
+    void *p;
+    int fd;
+
+    if (d->bar2 != NULL)
+        return 0;
+    fd = memfd_create("vucert-server-bar2", MFD_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    if (ftruncate(fd, DEV_BAR2_SIZE) < 0) {
+        close(fd);
+        return EIO;
+    }
+    p = mmap(NULL, DEV_BAR2_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+        close(fd);
+        return ENOMEM;
+    }
+    d->bar2_fd = fd;
+    d->bar2 = p;
+    return 0;
+}
+
+void dev_bar2_release(struct dev *d)
+{
+    if (d->bar2 != NULL)
+        munmap(d->bar2, DEV_BAR2_SIZE);
+    if (d->bar2_fd >= 0)
+        close(d->bar2_fd);
+    d->bar2 = NULL;
+    d->bar2_fd = -1;
 }
 
 void dev_irqs_release(struct dev *d)
@@ -573,6 +632,8 @@ int srv_h_REGION_READ(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     if (rc < 0 || (size_t)rc != m->payload_len)
         return EINVAL;
     rc = check_access(s, &a, VUC_REGION_FLAG_READ);
+    if (rc == 0 && a.region == DEV_BAR2_INDEX)
+        rc = dev_bar2(&s->dev);
     if (rc)
         return rc;
     if (a.region == VUC_PCI_CONFIG_REGION_INDEX &&
@@ -602,6 +663,8 @@ int srv_h_REGION_WRITE(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     if (rc < 0 || (size_t)rc != m->payload_len || a.data_len != a.count)
         return EINVAL;
     rc = check_access(s, &a, VUC_REGION_FLAG_WRITE);
+    if (rc == 0 && a.region == DEV_BAR2_INDEX)
+        rc = dev_bar2(&s->dev);
     if (rc)
         return rc;
     dev_write(&s->dev, a.region, a.offset, a.data, a.count,

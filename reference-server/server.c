@@ -378,6 +378,10 @@ static const struct quirk_info bug_table[VUC_SRV_BUG_COUNT] = {
     [VUC_SRV_BUG_BIT_DMA_READ_LOGGED] =
         {"dma-read-logged",
          "the DMA engine's reads mark the pages they read dirty"},
+    [VUC_SRV_BUG_BIT_REGION_INFO_EXTRA_FDS] =
+        {"region-info-extra-fds",
+         "GET_REGION_INFO of BAR2 passes its fd twice, whatever max_msg_fds "
+         "the client gave"},
     [VUC_SRV_BUG_BIT_CLOSES_STDIO] =
         {"closes-stdio",
          "the server closes fds 0, 1 and 2 at start (its socket lands on 0)"},
@@ -630,6 +634,7 @@ void vuc_srv_free(struct vuc_srv *s)
     dirty_release(s);
     dma_release(s);
     dev_irqs_release(&s->dev);
+    dev_bar2_release(&s->dev);
     mig_free(s);
     srv_big_release(s, s->dev.state, (size_t)s->state_size);
     ASAN_UNPOISON_MEMORY_REGION(s->req_bufs, SRV_REQ_BUFS * SRV_REQ_SIZE);
@@ -743,7 +748,8 @@ static int finish(struct vuc_srv *s, struct vuc_conn *c,
                          .iov_len = sizeof(junk)};
     const struct iovec *iov = r->iov;
     int iovcnt = r->iovcnt;
-    int rc, xfd = -1;
+    int rc, xfd = -1, fds[3];
+    size_t nf = 0;
 
     if (err) {
         rh.flags |= VUC_FLAG_ERROR;
@@ -769,11 +775,16 @@ static int finish(struct vuc_srv *s, struct vuc_conn *c,
     if (!err && h->cmd == VUC_CMD_DEVICE_FEATURE &&
         srv_quirk(s, VUC_SRV_QUIRK_REPLY_FD_ATTACHED))
         xfd = eventfd(0, EFD_CLOEXEC);
+    /* the reply's own fds (the server keeps them), then the quirk's */
+    if (!err)
+        for (size_t i = 0; i < r->nfds && nf < 2; i++)
+            fds[nf++] = r->fds[i];
+    if (xfd >= 0)
+        fds[nf++] = xfd;
     if (s->opts.chaos)
-        rc = chaos_sendv(s, c, h, &rh, iov, iovcnt, &xfd, xfd >= 0 ? 1 : 0);
+        rc = chaos_sendv(s, c, h, &rh, iov, iovcnt, fds, nf);
     else
-        rc = vuc_conn_sendv(c, &rh, iov, iovcnt, &xfd, xfd >= 0 ? 1 : 0,
-                            s->send_timeout_ms);
+        rc = vuc_conn_sendv(c, &rh, iov, iovcnt, fds, nf, s->send_timeout_ms);
     if (xfd >= 0)
         close(xfd); /* the client has its own copy now, or none */
     if (rc < 0)
@@ -916,6 +927,7 @@ int vuc_srv_handle(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m)
     r.iovcnt = 0;
     r.fixed_used = 0;
     r.close = false;
+    r.nfds = 0;
     err = dispatch(s, c, m, &r);
     err = finish(s, c, &m->hdr, err, &r);
     mig_after_reply(s);

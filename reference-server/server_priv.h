@@ -25,9 +25,11 @@
 
 /* ---- device model (device.c) ---- */
 
-#define DEV_BAR0_SIZE 4096u
-#define DEV_CFG_SIZE  256u
-#define DEV_NUM_IRQS  5u /* INTx, MSI, MSI-X, ERR, REQ (<linux/vfio.h>) */
+#define DEV_BAR0_SIZE  4096u
+#define DEV_CFG_SIZE   256u
+#define DEV_BAR2_SIZE  4096u /* mappable memory, not device state */
+#define DEV_BAR2_INDEX 2u
+#define DEV_NUM_IRQS   5u /* INTx, MSI, MSI-X, ERR, REQ (<linux/vfio.h>) */
 
 /* BAR0 register map; README.md documents it and the profile uses it. */
 #define BAR0_MAGIC        0x00u /* u32 RO */
@@ -97,12 +99,19 @@ struct dev {
     uint8_t *state; /* the big state, state_size bytes */
     uint64_t state_size;
     int intx_fd; /* the client's INTx trigger eventfd, -1: none */
+    /* BAR2: DEV_BAR2_SIZE bytes of plain memory in a memfd, which the
+     * client may mmap (made on first use; -1 / NULL before) */
+    int bar2_fd;
+    uint8_t *bar2;
     /* The open save session: every change of the state marks its blocks
      * pending there (NULL when none is open). */
     struct vuc_save *tracker;
 };
 
 void dev_init(struct dev *d, uint8_t *state, uint64_t state_size);
+/* Make BAR2's memfd and mapping if not yet there: 0 or an errno. */
+int dev_bar2(struct dev *d);
+void dev_bar2_release(struct dev *d);
 /* Close the client's IRQ eventfds (a disconnect, the end). */
 void dev_irqs_release(struct dev *d);
 /* Region size and VUC_REGION_FLAG_* flags; size 0 for unused indexes.
@@ -342,6 +351,8 @@ struct srv_reply {
     int iovcnt;
     uint8_t fixed[512];
     size_t fixed_used;
+    int fds[2]; /* the server's own fds to pass with a success reply */
+    size_t nfds;
     bool close; /* drop the connection after replying */
 };
 

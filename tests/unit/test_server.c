@@ -896,6 +896,12 @@ static void test_device_info(void **state)
                              VUC_REGION_FLAG_READ | VUC_REGION_FLAG_WRITE);
             assert_int_equal(vuc_get_u64(pl(&f) + 16),
                              i == 0 ? BAR0_SIZE : CFG_SIZE);
+        } else if (i == 2) {
+            /* BAR2: 4 KiB of memory the client may mmap */
+            assert_int_equal(vuc_get_u32(pl(&f) + 4),
+                             VUC_REGION_FLAG_READ | VUC_REGION_FLAG_WRITE |
+                                 VUC_REGION_FLAG_MMAP);
+            assert_int_equal(vuc_get_u64(pl(&f) + 16), 4096);
         } else {
             assert_int_equal(vuc_get_u32(pl(&f) + 4), 0);
             assert_int_equal(vuc_get_u64(pl(&f) + 16), 0);
@@ -946,7 +952,13 @@ static void test_region_bounds(void **state)
     assert_int_equal(region_read(&f, CFG_REGION, 255, 2, b), EINVAL);
     /* regions of size 0, and past the last region */
     for (uint32_t r = 1; r < 7; r++)
-        assert_int_equal(region_read(&f, r, 0, 1, b), EINVAL);
+        if (r != 2)
+            assert_int_equal(region_read(&f, r, 0, 1, b), EINVAL);
+    /* BAR2: memory, up to its end */
+    assert_int_equal(region_write(&f, 2, 4088, w, 8), 0);
+    assert_int_equal(region_read(&f, 2, 4088, 8, b), 0);
+    assert_memory_equal(b, w, 8);
+    assert_int_equal(region_read(&f, 2, 4089, 8, b), EINVAL);
     assert_int_equal(region_read(&f, 8, 0, 1, b), EINVAL);
     assert_int_equal(region_read(&f, 9, 0, 1, b), EINVAL);
     assert_int_equal(region_write(&f, 9, 0, w, 1), EINVAL);
@@ -5414,6 +5426,40 @@ static void test_dma_read_run(void **state)
     }
 }
 
+/* BAR2's GET_REGION_INFO passes its memfd (bug region-info-extra-fds:
+ * twice); the client's mmap of it and REGION_READ/WRITE see one memory */
+static void test_bar2_mappable(void **state)
+{
+    static const char *const bug[] = {"region-info-extra-fds", NULL};
+    uint8_t b[32] = {0}, w[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    uint8_t *map;
+    struct fx f;
+
+    (void)state;
+    for (int with_bug = 0; with_bug < 2; with_bug++) {
+        if (with_bug)
+            fx_open_bugs(&f, DEF_FLAGS, bug);
+        else
+            fx_open(&f, DEF_FLAGS, 0);
+        negotiate(&f);
+        memset(b, 0, sizeof(b));
+        vuc_put_u32(b, 32);
+        vuc_put_u32(b + 8, 2);
+        assert_int_equal(req(&f, VUC_CMD_DEVICE_GET_REGION_INFO, b, 32), 0);
+        assert_int_equal(f.rep.nfds, with_bug ? 2 : 1);
+        map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+                   f.rep.fds[0], 0);
+        assert_true(map != MAP_FAILED);
+        assert_int_equal(region_write(&f, 2, 64, w, 8), 0);
+        assert_memory_equal(map + 64, w, 8);
+        map[100] = 0x5a;
+        assert_int_equal(region_read(&f, 2, 100, 1, b), 0);
+        assert_int_equal(b[0], 0x5a);
+        munmap(map, 4096);
+        fx_close(&f);
+    }
+}
+
 /* --require-arm: a device with a precondition (profiles/vucert-server-
  * arm.json says what it needs). */
 static void test_require_arm(void **state)
@@ -6386,6 +6432,7 @@ int main(void)
         cmocka_unit_test(test_bug_info_nonzero),
         cmocka_unit_test(test_set_irqs),
         cmocka_unit_test(test_dma_read_run),
+        cmocka_unit_test(test_bar2_mappable),
         cmocka_unit_test(test_bug_unmap_keeps_mapping),
         cmocka_unit_test(test_bug_feature_short_data),
         cmocka_unit_test(test_quirk_each),
