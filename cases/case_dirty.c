@@ -633,11 +633,11 @@ static void dma_within_limit(struct vuc_ctx *ctx, const struct vuc_case *c)
         goto out;
     }
     vuc_reply_release(&r);
-    vuc_client_dma_stats(ctx->cl, NULL, NULL, true);
+    vuc_client_dma_stats(ctx->cl, NULL, NULL, NULL, true);
     sm = stim_of(ctx->profile, false);
     if (stimulus(ctx, &sm, NOFD_IOVA, NOFD_DMA, &status) < 0)
         goto unmap;
-    vuc_client_dma_stats(ctx->cl, &n, &most, false);
+    vuc_client_dma_stats(ctx->cl, &n, &most, NULL, false);
     vuc_client_trace_note(ctx->cl,
                           "# the device's DMA of %u bytes: %u requests of at "
                           "most %llu bytes, status %llu",
@@ -668,6 +668,109 @@ out:
 }
 
 /*
+ * negotiate.twin-socket.offered: VERSION: "for server implementations
+ * that do send server-to-client commands it is strongly recommended to
+ * implement twin-socket support." vucert proposes twin_socket.supported
+ * and lends memory without a file descriptor; if the device's DMA then
+ * reaches it as DMA_WRITE/DMA_READ requests, the server sends
+ * server-to-client commands, and should have enabled twin-socket mode;
+ * once enabled, its commands come on the twin socket.
+ */
+static void twin_offered(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    static const char prop[] =
+        "{\"capabilities\":{\"max_msg_fds\":8,\"twin_socket\":"
+        "{\"supported\":true}}}";
+    struct vuc_dma_map dm = {.argsz = 32,
+                             .flags = VUC_DMA_FLAG_READ | VUC_DMA_FLAG_WRITE,
+                             .addr = NOFD_IOVA,
+                             .size = NOFD_LEN};
+    struct vuc_dma_unmap du = {
+        .argsz = 24, .addr = NOFD_IOVA, .size = NOFD_LEN};
+    struct vuc_reply r;
+    uint8_t *mem = NULL, p[32];
+    uint64_t status;
+    unsigned n, on_twin;
+    struct stim sm;
+    char eb[16];
+    int rc;
+
+    (void)c;
+    if (!dma_available(ctx) || vuc_case_flags(ctx) == 0 ||
+        vuc_ctx_connect_raw(ctx) == NULL)
+        return;
+    rc = vuc_client_negotiate(ctx->cl, VUC_VERSION_MAJOR, VUC_VERSION_MINOR,
+                              prop, &r);
+    if (rc < 0 || r.is_error) {
+        vuc_blocked(ctx, "negotiate.caps.subset",
+                    "VERSION proposing twin_socket failed: %s",
+                    rc < 0 ? vuc_client_last_error(ctx->cl) : "error reply");
+        vuc_reply_release(&r);
+        return;
+    }
+    vuc_reply_release(&r);
+    vuc_client_trace_note(ctx->cl, "# twin-socket mode %s",
+                          vuc_client_twin(ctx->cl) ? "on" : "off");
+    if (!vuc_case_fresh(ctx))
+        return;
+    mem = calloc(1, NOFD_LEN);
+    if (mem == NULL ||
+        vuc_client_add_memory(ctx->cl, NOFD_IOVA, mem, NOFD_LEN) < 0) {
+        vuc_verdict(ctx, VUC_ERROR, "cannot lend client memory");
+        goto out;
+    }
+    vuc_dma_map_encode(&dm, p, sizeof(p));
+    rc = vuc_client_call(ctx->cl, VUC_CMD_DMA_MAP, p, sizeof(p), NULL, 0, &r);
+    if (rc < 0) {
+        vuc_case_report_rc(ctx, rc, "DMA_MAP without a file descriptor");
+        goto out;
+    }
+    if (r.is_error) {
+        vuc_verdict(ctx, VUC_SKIP,
+                    "DMA_MAP without a file descriptor was refused (errno "
+                    "%s): the server sends no server-to-client commands here",
+                    vuc_errno_name(r.error, eb, sizeof(eb)));
+        vuc_reply_release(&r);
+        goto out;
+    }
+    vuc_reply_release(&r);
+    vuc_client_dma_stats(ctx->cl, NULL, NULL, NULL, true);
+    sm = stim_of(ctx->profile, false);
+    if (stimulus(ctx, &sm, NOFD_IOVA, 4096, &status) < 0)
+        goto unmap;
+    vuc_client_dma_stats(ctx->cl, &n, NULL, &on_twin, false);
+    if (n == 0)
+        vuc_verdict(ctx, VUC_SKIP,
+                    "the device's DMA sent no server-to-client command "
+                    "(status %llu)",
+                    (unsigned long long)status);
+    else if (!vuc_client_twin(ctx->cl))
+        vuc_verdict(ctx, VUC_VIOLATION(ctx),
+                    "the server sends server-to-client commands (%u DMA "
+                    "requests) but did not enable twin-socket mode when "
+                    "vucert proposed it (\"it is strongly recommended to "
+                    "implement twin-socket support\")",
+                    n);
+    else if (on_twin < n)
+        vuc_verdict(ctx, VUC_FAIL,
+                    "twin-socket mode is on, yet %u of %u DMA requests came "
+                    "on the main socket (twin_socket: \"handles "
+                    "server-to-client commands and their replies on a "
+                    "separate socket\")",
+                    n - on_twin, n);
+    else
+        vuc_check(ctx);
+unmap:
+    vuc_dma_unmap_encode(&du, p, sizeof(p));
+    if (vuc_client_call(ctx->cl, VUC_CMD_DMA_UNMAP, p, 24, NULL, 0, &r) == 0)
+        vuc_reply_release(&r);
+out:
+    if (ctx->cl != NULL)
+        vuc_client_del_memory(ctx->cl, NOFD_IOVA);
+    free(mem);
+}
+
+/*
  * device.dma.none-before-map: VFIO_USER_DMA_MAP "must be sent before the
  * server can perform any DMA to the client". With nothing mapped, the
  * device's DMA to an address the client never lent must not reach the
@@ -684,11 +787,11 @@ static void dma_none_before_map(struct vuc_ctx *ctx, const struct vuc_case *c)
     (void)c;
     if (!dma_available(ctx) || !fresh(ctx, &m, false))
         goto out;
-    vuc_client_dma_stats(ctx->cl, NULL, NULL, true);
+    vuc_client_dma_stats(ctx->cl, NULL, NULL, NULL, true);
     sm = stim_of(ctx->profile, false);
     if (stimulus(ctx, &sm, NOFD_IOVA, 4096, &status) < 0)
         goto out;
-    vuc_client_dma_stats(ctx->cl, &n, NULL, false);
+    vuc_client_dma_stats(ctx->cl, &n, NULL, NULL, false);
     vuc_client_trace_note(ctx->cl,
                           "# DMA to unmapped 0x%llx: status %llu, %u DMA "
                           "requests to the client",
@@ -2051,6 +2154,10 @@ size_t vuc_cases_dirty(struct vuc_case *out, size_t max)
      * profile's dma_write makes it) */
     VUC_CASE("dirty.report.reads-clean", "DMA reads leave the log clean",
              SPEC_START, "only", reads_clean, 0, 0, NULL);
+    VUC_CASE("negotiate.twin-socket.offered",
+             "a server that sends commands enables twin-socket mode",
+             "VFIO_USER_VERSION", "strongly recommended", twin_offered, 0, 0,
+             NULL);
     VUC_CASE("device.dma.none-before-map",
              "no DMA reaches the client before it maps memory", SPEC_MAP,
              "must be sent before", dma_none_before_map, 0, 0, NULL);

@@ -4,6 +4,7 @@
  * a wire trace. See include/vucert/client.h.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,10 @@ struct vuc_client {
     unsigned server_requests; /* served during the current call */
     unsigned dma_requests;    /* DMA_READ/WRITE since the last stats reset */
     uint64_t dma_count_max;   /* ... and the largest count among them */
+    unsigned twin_requests;   /* ... of them on the twin socket */
+    /* twin-socket mode: the client's end of the server -> client command
+     * channel, taken from the VERSION reply (NULL: not negotiated) */
+    struct vuc_conn *twin;
     /* Violations tolerated since the last vuc_client_take_notes: each
      * belongs to a case of its own, so the call goes on (client.h). */
     char notes[512];
@@ -368,6 +373,8 @@ void vuc_client_close(struct vuc_client *cl)
     if (cl == NULL)
         return;
     vuc_conn_close(cl->conn);
+    if (cl->twin != NULL)
+        vuc_conn_close(cl->twin);
     free(cl->neg.json);
     free(cl->trace_text);
     free(cl->scratch);
@@ -504,16 +511,24 @@ int vuc_client_add_memory(struct vuc_client *cl, uint64_t iova, void *ptr,
 }
 
 void vuc_client_dma_stats(struct vuc_client *cl, unsigned *requests,
-                          uint64_t *count_max, bool reset)
+                          uint64_t *count_max, unsigned *on_twin, bool reset)
 {
     if (requests != NULL)
         *requests = cl->dma_requests;
     if (count_max != NULL)
         *count_max = cl->dma_count_max;
+    if (on_twin != NULL)
+        *on_twin = cl->twin_requests;
     if (reset) {
         cl->dma_requests = 0;
         cl->dma_count_max = 0;
+        cl->twin_requests = 0;
     }
+}
+
+bool vuc_client_twin(const struct vuc_client *cl)
+{
+    return cl->twin != NULL;
 }
 
 void vuc_client_del_memory(struct vuc_client *cl, uint64_t iova)
@@ -547,7 +562,8 @@ static uint8_t *client_memory(struct vuc_client *cl, uint64_t addr,
  * vuc_client_add_memory; anything else gets an error reply. A server
  * that floods the client with commands gets -EPROTO.
  */
-static int serve_server_request(struct vuc_client *cl, struct vuc_reply *req)
+static int serve_server_request(struct vuc_client *cl, struct vuc_conn *on,
+                                struct vuc_reply *req)
 {
     const struct vuc_hdr *h = &req->msg.hdr;
     struct vuc_hdr rh = {.id = h->id, .cmd = h->cmd, .flags = VUC_TYPE_REPLY};
@@ -566,6 +582,7 @@ static int serve_server_request(struct vuc_client *cl, struct vuc_reply *req)
     if ((h->cmd == VUC_CMD_DMA_READ || is_write) &&
         vuc_dma_rw_decode(req->payload, req->payload_len, is_write, &rw) >= 0) {
         cl->dma_requests++;
+        cl->twin_requests += on == cl->twin;
         if (rw.count > cl->dma_count_max)
             cl->dma_count_max = rw.count;
         mem = client_memory(cl, rw.addr, rw.count);
@@ -586,7 +603,7 @@ static int serve_server_request(struct vuc_client *cl, struct vuc_reply *req)
     if (h->flags & VUC_FLAG_NO_REPLY)
         return 0;
     trace_msg(cl, true, &rh, iovcnt ? fixed : NULL, iovcnt ? 16 : 0);
-    return vuc_conn_sendv(cl->conn, &rh, iov, iovcnt, NULL, 0, cl->timeout_ms);
+    return vuc_conn_sendv(on, &rh, iov, iovcnt, NULL, 0, cl->timeout_ms);
 }
 
 /* Trace (and --record) a message sent from pieces: the trace keeps its
@@ -652,6 +669,47 @@ static int send_request(struct vuc_client *cl, uint16_t cmd,
     return 0;
 }
 
+/* Twin-socket mode: until the main socket has something, serve the
+ * commands that come on the twin socket. */
+static int serve_twin(struct vuc_client *cl)
+{
+    struct pollfd p[2] = {{.fd = vuc_conn_fd(cl->conn), .events = POLLIN},
+                          {.fd = vuc_conn_fd(cl->twin), .events = POLLIN}};
+    struct vuc_reply r;
+    int rc;
+
+    while (!vuc_conn_pending(cl->conn)) {
+        do
+            rc = poll(p, 2, cl->timeout_ms);
+        while (rc < 0 && errno == EINTR);
+        if (rc <= 0 || (p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+            return 0; /* the main socket's turn, or its timeout */
+        if (!(p[1].revents & POLLIN)) {
+            /* the server closed its end: no more commands from it */
+            vuc_conn_close(cl->twin);
+            cl->twin = NULL;
+            return 0;
+        }
+        memset(&r, 0, sizeof(r));
+        rc = vuc_conn_recv(cl->twin, &r.msg, cl->timeout_ms);
+        if (rc < 0) {
+            vuc_conn_close(cl->twin);
+            cl->twin = NULL;
+            return 0;
+        }
+        r.payload = r.msg.payload;
+        r.payload_len = r.msg.payload_len;
+        trace_msg(cl, false, &r.msg.hdr, r.payload, r.payload_len);
+        rc = vuc_hdr_type(&r.msg.hdr) == VUC_TYPE_COMMAND
+                 ? serve_server_request(cl, cl->twin, &r)
+                 : 0; /* a reply on the command channel: nothing asked */
+        vuc_reply_release(&r);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* Wait for the reply to request (id, cmd), serving the server's own
  * commands meanwhile. */
 static int wait_reply(struct vuc_client *cl, uint16_t id, uint16_t cmd,
@@ -661,6 +719,8 @@ static int wait_reply(struct vuc_client *cl, uint16_t id, uint16_t cmd,
 
     cl->server_requests = 0;
     for (;;) {
+        if (cl->twin != NULL && (rc = serve_twin(cl)) < 0)
+            return rc;
         rc = vuc_client_recv_any(cl, r);
         if (rc < 0)
             return rc;
@@ -668,7 +728,7 @@ static int wait_reply(struct vuc_client *cl, uint16_t id, uint16_t cmd,
          * may come between a request and its reply */
         if (vuc_hdr_type(&r->msg.hdr) != VUC_TYPE_COMMAND)
             break;
-        rc = serve_server_request(cl, r);
+        rc = serve_server_request(cl, cl->conn, r);
         vuc_reply_release(r);
         if (rc < 0)
             return rc;
@@ -680,7 +740,7 @@ static int wait_reply(struct vuc_client *cl, uint16_t id, uint16_t cmd,
     }
     /* spec: only these replies carry fds; others are closed at release */
     if (r->msg.nfds > 0 && cmd != VUC_CMD_DEVICE_GET_REGION_INFO &&
-        cmd != VUC_CMD_DEVICE_GET_REGION_IO_FDS) {
+        cmd != VUC_CMD_DEVICE_GET_REGION_IO_FDS && cmd != VUC_CMD_VERSION) {
         cl->stray_fds += (unsigned)r->msg.nfds;
         tolerate(cl, "a %s reply carries %zu fds, which vucert closed",
                  vuc_cmd_name(cmd), r->msg.nfds);
@@ -782,11 +842,26 @@ int vuc_client_negotiate(struct vuc_client *cl, uint16_t major, uint16_t minor,
             cl->neg.limits.max_data_xfer_size = mine.max_data_xfer_size;
         }
         cl->proposed_xfer = mine.max_data_xfer_size;
+        /* twin-socket mode, when vucert asked for it and the reply names
+         * a socket it passed: the command channel (spec: "The client
+         * monitors the provided file descriptor for commands") */
+        if (mine.twin_supported && cl->neg.caps.twin_supported &&
+            cl->neg.caps.twin_has_fd_index &&
+            cl->neg.caps.twin_fd_index < r->msg.nfds && cl->twin == NULL) {
+            size_t i = (size_t)cl->neg.caps.twin_fd_index;
+            if (vuc_conn_from_fd(r->msg.fds[i], &cl->twin) < 0)
+                cl->twin = NULL;
+            r->msg.fds[i] = -1; /* the conn's now, or closed */
+        }
     }
     /* The limits vucert will honour when it talks to this server. */
     vuc_conn_set_max_msg(
         cl->conn,
         VUC_HDR_SIZE + 64 + (size_t)cl->neg.limits.max_data_xfer_size + 65536u);
+    if (cl->twin != NULL)
+        vuc_conn_set_max_msg(
+            cl->twin, VUC_HDR_SIZE + 64 +
+                          (size_t)cl->neg.limits.max_data_xfer_size + 65536u);
 out:
     if (r == &local)
         vuc_reply_release(r);

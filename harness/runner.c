@@ -45,7 +45,9 @@ enum vuc_level vuc_source_level(const char *source)
         return VUC_MUST;
     if (strcmp(source, "kernel uAPI") == 0 ||
         strncmp(source, "should", 6) == 0 ||
-        strncmp(source, "is expected to", 14) == 0)
+        strncmp(source, "is expected to", 14) == 0 ||
+        strncmp(source, "strongly recommended", 20) == 0 ||
+        strncmp(source, "recommended", 11) == 0)
         return VUC_SHOULD;
     if (strncmp(source, "may", 3) == 0 || strcmp(source, "silent") == 0 ||
         strcmp(source, "optional") == 0)

@@ -303,6 +303,8 @@ static int client_write(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
         return EIO;
     if (vuc_dma_rw_encode(&w, head, sizeof(head)) != (int)sizeof(head))
         return EIO;
+    if (s->twin)
+        c = s->twin; /* spec: twin-socket mode's command channel */
     rc = vuc_conn_sendv(c, &h, iov, 2, NULL, 0, s->send_timeout_ms);
     if (rc < 0) {
         /* A partial message has lost the framing; a gone peer is gone. */
@@ -344,6 +346,8 @@ static int client_read(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
         return EIO;
     if (vuc_dma_rw_encode(&rq, head, sizeof(head)) != (int)sizeof(head))
         return EIO;
+    if (s->twin)
+        c = s->twin;
     rc = vuc_conn_sendv(c, &h, &iov, 1, NULL, 0, s->send_timeout_ms);
     if (rc < 0) {
         s->conn_err = rc == -EPIPE || rc == -ECONNRESET ? rc : -ECONNABORTED;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -382,6 +383,10 @@ static const struct quirk_info bug_table[VUC_SRV_BUG_COUNT] = {
         {"region-info-extra-fds",
          "GET_REGION_INFO of BAR2 passes its fd twice, whatever max_msg_fds "
          "the client gave"},
+    [VUC_SRV_BUG_BIT_TWIN_DECLINED] =
+        {"twin-socket-declined",
+         "twin-socket mode is never enabled: DMA_READ/WRITE go on the main "
+         "socket"},
     [VUC_SRV_BUG_BIT_CLOSES_STDIO] =
         {"closes-stdio",
          "the server closes fds 0, 1 and 2 at start (its socket lands on 0)"},
@@ -635,6 +640,8 @@ void vuc_srv_free(struct vuc_srv *s)
     dma_release(s);
     dev_irqs_release(&s->dev);
     dev_bar2_release(&s->dev);
+    if (s->twin)
+        vuc_conn_close(s->twin);
     mig_free(s);
     srv_big_release(s, s->dev.state, (size_t)s->state_size);
     ASAN_UNPOISON_MEMORY_REGION(s->req_bufs, SRV_REQ_BUFS * SRV_REQ_SIZE);
@@ -652,6 +659,10 @@ void vuc_srv_disconnect(struct vuc_srv *s)
      */
     s->negotiated = false;
     s->xfer = s->xfer_limit;
+    if (s->twin) {
+        vuc_conn_close(s->twin);
+        s->twin = NULL;
+    }
     drop_deferred(s);
     if (srv_quirk(s, VUC_SRV_QUIRK_LOGGING_KEPT)) {
         /* quirk: a server that ties mappings and logging to the device,
@@ -748,7 +759,7 @@ static int finish(struct vuc_srv *s, struct vuc_conn *c,
                          .iov_len = sizeof(junk)};
     const struct iovec *iov = r->iov;
     int iovcnt = r->iovcnt;
-    int rc, xfd = -1, fds[3];
+    int rc, xfd = -1, fds[4];
     size_t nf = 0;
 
     if (err) {
@@ -775,11 +786,15 @@ static int finish(struct vuc_srv *s, struct vuc_conn *c,
     if (!err && h->cmd == VUC_CMD_DEVICE_FEATURE &&
         srv_quirk(s, VUC_SRV_QUIRK_REPLY_FD_ATTACHED))
         xfd = eventfd(0, EFD_CLOEXEC);
-    /* the reply's own fds (the server keeps them), then the quirk's */
-    if (!err)
+    /* the reply's own fds (the server keeps them), the one it gives
+     * away, then the quirk's */
+    if (!err) {
         for (size_t i = 0; i < r->nfds && nf < 2; i++)
             fds[nf++] = r->fds[i];
-    if (xfd >= 0)
+        if (r->give_fd >= 0)
+            fds[nf++] = r->give_fd;
+    }
+    if (xfd >= 0 && nf < 4)
         fds[nf++] = xfd;
     if (s->opts.chaos)
         rc = chaos_sendv(s, c, h, &rh, iov, iovcnt, fds, nf);
@@ -787,6 +802,10 @@ static int finish(struct vuc_srv *s, struct vuc_conn *c,
         rc = vuc_conn_sendv(c, &rh, iov, iovcnt, fds, nf, s->send_timeout_ms);
     if (xfd >= 0)
         close(xfd); /* the client has its own copy now, or none */
+    if (r->give_fd >= 0) {
+        close(r->give_fd);
+        r->give_fd = -1;
+    }
     if (rc < 0)
         return rc;
     return r->close ? -ECONNABORTED : 0;
@@ -928,6 +947,7 @@ int vuc_srv_handle(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m)
     r.fixed_used = 0;
     r.close = false;
     r.nfds = 0;
+    r.give_fd = -1;
     err = dispatch(s, c, m, &r);
     err = finish(s, c, &m->hdr, err, &r);
     mig_after_reply(s);
@@ -938,7 +958,7 @@ int vuc_srv_handle(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m)
 static int handle_oversize(struct vuc_srv *s, struct vuc_conn *c,
                            const struct vuc_hdr *h)
 {
-    struct srv_reply r = {.iovcnt = 0};
+    struct srv_reply r = {.iovcnt = 0, .give_fd = -1};
 
     msg_begin(s);
     if (vuc_hdr_type(h) != VUC_TYPE_COMMAND)
@@ -1162,8 +1182,26 @@ int srv_h_VERSION(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
                                  : xfer;
     rep.max_dma_maps = min_u64(cc.max_dma_maps, VUC_DEFAULT_MAX_DMA_MAPS);
     rep.pgsizes = VUC_DEFAULT_PGSIZES;
-    rep.twin_supported = false; /* never enabled: no server -> client cmds */
+    /* spec: twin-socket mode, when the client supports it: a fresh
+     * socket pair, the client's end passed as fd 0 of the reply (bug
+     * twin-socket-declined: never) */
+    rep.twin_supported = false;
     rep.twin_has_fd_index = false;
+    if (cc.twin_supported && !s->twin &&
+        !srv_bug(s, VUC_SRV_BUG(TWIN_DECLINED)) && r->nfds == 0) {
+        int sv[2];
+
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+            return EIO;
+        if (vuc_conn_from_fd(sv[0], &s->twin) < 0) { /* closes sv[0] */
+            close(sv[1]);
+            return EIO;
+        }
+        r->give_fd = sv[1];
+        rep.twin_supported = true;
+        rep.twin_has_fd_index = true;
+        rep.twin_fd_index = 0;
+    }
     rep.write_multiple = false; /* REGION_WRITE_MULTI not implemented */
 
     p = reply_fixed(r, 4);

@@ -280,6 +280,9 @@ struct vuc_srv {
     /* per connection */
     bool negotiated;
     size_t xfer; /* negotiated max_data_xfer_size */
+    /* twin-socket mode: the server's end of the server -> client command
+     * channel (NULL: its commands go on the main socket) */
+    struct vuc_conn *twin;
     struct dma dma;
     struct dirty log;
     struct srv_deferred defer[SRV_DEFER_MAX + 1];
@@ -353,7 +356,8 @@ struct srv_reply {
     size_t fixed_used;
     int fds[2]; /* the server's own fds to pass with a success reply */
     size_t nfds;
-    bool close; /* drop the connection after replying */
+    int give_fd; /* > 0: passed after fds, then closed (the twin's end) */
+    bool close;  /* drop the connection after replying */
 };
 
 /* Reserve n bytes of r->fixed (zeroed) and append them to the payload. */

@@ -102,9 +102,12 @@ int vuc_client_add_memory(struct vuc_client *cl, uint64_t iova, void *ptr,
                           uint64_t len);
 void vuc_client_del_memory(struct vuc_client *cl, uint64_t iova);
 /* The DMA_READ/DMA_WRITE requests the server sent (decoded) since the last
- * reset, and the largest count among them; reset: start counting again. */
+ * reset, the largest count among them, and how many came on the twin
+ * socket; reset: start counting again. */
 void vuc_client_dma_stats(struct vuc_client *cl, unsigned *requests,
-                          uint64_t *count_max, bool reset);
+                          uint64_t *count_max, unsigned *on_twin, bool reset);
+/* Is twin-socket mode on (the VERSION reply gave a command channel)? */
+bool vuc_client_twin(const struct vuc_client *cl);
 
 /* ---- generic ---- */
 

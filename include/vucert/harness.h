@@ -31,7 +31,7 @@ enum vuc_verdict {
 /* What the spec's own words make of a rule (docs/verdicts.md). */
 enum vuc_level {
     VUC_MUST = 0, /* must, must not, cannot, is not allowed, only: FAIL */
-    VUC_SHOULD,   /* should, is expected to, or a kernel-only rule */
+    VUC_SHOULD,   /* should, is expected to, recommended, or a kernel rule */
     VUC_MAY,      /* may, optional, or silence: IMPL-DEFINED */
 };
 

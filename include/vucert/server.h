@@ -223,6 +223,7 @@ enum vuc_srv_bug_bit {
     VUC_SRV_BUG_BIT_IRQ_FDS_KEPT,          /* irq-fds-kept */
     VUC_SRV_BUG_BIT_DMA_READ_LOGGED,       /* dma-read-logged */
     VUC_SRV_BUG_BIT_REGION_INFO_EXTRA_FDS, /* region-info-extra-fds */
+    VUC_SRV_BUG_BIT_TWIN_DECLINED,         /* twin-socket-declined */
     VUC_SRV_BUG_COUNT
 };
 _Static_assert(VUC_SRV_BUG_COUNT < 64, "bugs are bits of a uint64_t");

@@ -54,6 +54,7 @@ static void test_source_levels(void **state)
     assert_int_equal(vuc_source_level("should"), VUC_SHOULD);
     assert_int_equal(vuc_source_level("should be selected"), VUC_SHOULD);
     assert_int_equal(vuc_source_level("kernel uAPI"), VUC_SHOULD);
+    assert_int_equal(vuc_source_level("strongly recommended"), VUC_SHOULD);
     assert_int_equal(vuc_source_level("may be zero"), VUC_MAY);
     assert_int_equal(vuc_source_level("silent"), VUC_MAY);
     assert_int_equal(vuc_level_verdict(VUC_MUST), VUC_FAIL);
