@@ -665,6 +665,7 @@ static int report(struct vuc_srv *s, const struct vuc_feature *f,
     struct vuc_log_report rq;
     struct vuc_bitmap dst;
     uint64_t end, need, page;
+    size_t pad;
     int64_t bytes;
     uint8_t *p;
     int rc;
@@ -707,9 +708,13 @@ static int report(struct vuc_srv *s, const struct vuc_feature *f,
      * sends the bitmap anyway) */
     if (f->argsz < need && !srv_quirk(s, VUC_SRV_QUIRK_ARGSZ_IGNORED))
         return 0;
-    if (buf_reserve(s, (size_t)bytes))
+    /* bug report-bitmap-padded: the bitmap is sent with a spare zero
+     * word after it, and argsz counts it */
+    pad = srv_bug(s, VUC_SRV_BUG(REPORT_PADDED)) ? 8 : 0;
+    vuc_put_u32(p, (uint32_t)(need + pad));
+    if (buf_reserve(s, (size_t)bytes + pad))
         return ENOMEM;
-    memset(d->buf, 0, (size_t)bytes);
+    memset(d->buf, 0, (size_t)bytes + pad);
     dst.words = (uint64_t *)(void *)d->buf;
     dst.nbits = (rq.length - 1) / page + 1;
     dst.base = rq.iova;
@@ -726,7 +731,7 @@ static int report(struct vuc_srv *s, const struct vuc_feature *f,
              i++)
             (void)vuc_bitmap_clear(&d->r[i].bm, rq.iova, end);
     }
-    reply_add(r, d->buf, (size_t)bytes);
+    reply_add(r, d->buf, (size_t)bytes + pad);
     return 0;
 }
 

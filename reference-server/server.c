@@ -351,6 +351,13 @@ static const struct quirk_info bug_table[VUC_SRV_BUG_COUNT] = {
     [VUC_SRV_BUG_BIT_START_NUM_RANGES] =
         {"start-num-ranges-trusted",
          "LOGGING_START takes the ranges sent, whatever num_ranges says"},
+    [VUC_SRV_BUG_BIT_UNKNOWN_BODY_UNREAD] =
+        {"unknown-command-body-unread",
+         "an unknown command is refused from its header; its body is read "
+         "as the next message"},
+    [VUC_SRV_BUG_BIT_REPORT_PADDED] =
+        {"report-bitmap-padded",
+         "a REPORT bitmap carries one zero u64 word past the range's last"},
     [VUC_SRV_BUG_BIT_PRECOPY_RESTARTS] =
         {"precopy-stream-restarts",
          "PRE_COPY -> STOP_COPY starts a new stream instead of going on"},
@@ -771,8 +778,15 @@ static int dispatch(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
         return EINVAL;
     d = vuc_msg_desc(h->cmd);
     /* bug unknown-command-accepted: an undefined number is "done" */
+    if (!d && srv_bug(s, VUC_SRV_BUG(UNKNOWN_COMMAND)))
+        return 0;
+    /* bug unknown-command-body-unread: the header alone is taken; the
+     * body is left in the stream, to be read as the next message */
+    if (!d && m->payload_len > 0 &&
+        srv_bug(s, VUC_SRV_BUG(UNKNOWN_BODY_UNREAD)))
+        (void)vuc_conn_unread(c, m->payload, m->payload_len);
     if (!d)
-        return srv_bug(s, VUC_SRV_BUG(UNKNOWN_COMMAND)) ? 0 : ENOSYS;
+        return ENOSYS;
     if (h->cmd >= VUC_CMD_MAX || !handlers[h->cmd])
         return ENOSYS;
     if (d->dir != VUC_DIR_C2S)

@@ -212,6 +212,8 @@ enum vuc_srv_bug_bit {
     VUC_SRV_BUG_BIT_START_ALL_DIRTY,     /* start-marks-all-dirty */
     VUC_SRV_BUG_BIT_FEATURE_SHORT_DATA,  /* feature-short-data-accepted */
     VUC_SRV_BUG_BIT_START_NUM_RANGES,    /* start-num-ranges-trusted */
+    VUC_SRV_BUG_BIT_UNKNOWN_BODY_UNREAD, /* unknown-command-body-unread */
+    VUC_SRV_BUG_BIT_REPORT_PADDED,       /* report-bitmap-padded */
     VUC_SRV_BUG_COUNT
 };
 _Static_assert(VUC_SRV_BUG_COUNT < 64, "bugs are bits of a uint64_t");

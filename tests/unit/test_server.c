@@ -5219,6 +5219,75 @@ static void test_bug_start_num_ranges(void **state)
     fx_close(&f);
 }
 
+/* unknown-command-body-unread: an unknown command's body is read as the
+ * next message; without the bug it is skipped with the command */
+static void test_bug_unknown_body_unread(void **state)
+{
+    static const char *const bug[] = {"unknown-command-body-unread", NULL};
+    struct vuc_hdr inner = {.id = 0x5e5e,
+                            .cmd = VUC_CMD_DEVICE_GET_INFO,
+                            .size = 32,
+                            .flags = VUC_TYPE_COMMAND};
+    uint8_t body[32] = {0};
+    struct fx f;
+
+    (void)state;
+    vuc_hdr_encode(&inner, body, VUC_HDR_SIZE);
+    vuc_put_u32(body + VUC_HDR_SIZE, 16);
+    fx_open_bugs(&f, DEF_FLAGS, bug);
+    negotiate(&f);
+    assert_int_equal(req(&f, 0x7fff, body, sizeof(body)), ENOSYS);
+    /* the body was a DEVICE_GET_INFO of its own, and it got a reply */
+    vuc_msg_release(&f.rep);
+    assert_int_equal(vuc_conn_recv(f.cli, &f.rep, 0), 0);
+    assert_int_equal(f.rep.hdr.id, 0x5e5e);
+    assert_int_equal(f.rep.hdr.cmd, VUC_CMD_DEVICE_GET_INFO);
+    fx_close(&f);
+    /* without it, the body goes with the command */
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    assert_int_equal(req(&f, 0x7fff, body, sizeof(body)), ENOSYS);
+    vuc_msg_release(&f.rep);
+    assert_int_equal(vuc_conn_recv(f.cli, &f.rep, 0), -EAGAIN);
+    fx_close(&f);
+}
+
+/* report-bitmap-padded: a REPORT bitmap of 61 pages (one word) comes
+ * with a second, zero word, and argsz counts it; a small argsz still gets
+ * the exact size */
+static void test_bug_report_padded(void **state)
+{
+    static const char *const bug[] = {"report-bitmap-padded", NULL};
+    static const uint64_t range[] = {0x100000, 0x100000};
+    uint8_t b[32];
+    struct fx f;
+
+    (void)state;
+    fx_open_bugs(&f, DEF_FLAGS, bug);
+    negotiate(&f);
+    assert_int_equal(log_start(&f, 4096, range, 1, NULL), 0);
+    vuc_put_u32(b, 64);
+    vuc_put_u32(b + 4, F_GET | F_LOG_REPORT);
+    vuc_put_u64(b + 8, 0x100000);
+    vuc_put_u64(b + 16, 61 * 4096);
+    vuc_put_u64(b + 24, 4096);
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_FEATURE, b, 32), 0);
+    assert_int_equal(f.rep.payload_len, 32 + 16);
+    assert_int_equal(vuc_get_u32(pl(&f)), 32 + 16);
+    assert_int_equal(vuc_get_u64(pl(&f) + 40), 0);
+    vuc_put_u32(b, 32); /* no room: the exact size needed */
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_FEATURE, b, 32), 0);
+    assert_int_equal(f.rep.payload_len, 32);
+    assert_int_equal(vuc_get_u32(pl(&f)), 32 + 8);
+    fx_close(&f);
+    /* without it, one word */
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    assert_int_equal(log_start(&f, 4096, range, 1, NULL), 0);
+    assert_int_equal(log_report(&f, 0x100000, 61 * 4096, 4096, NULL), 0);
+    fx_close(&f);
+}
+
 /* --require-arm: a device with a precondition (profiles/vucert-server-
  * arm.json says what it needs). */
 static void test_require_arm(void **state)
@@ -6188,6 +6257,8 @@ int main(void)
         cmocka_unit_test(test_bug_roundtrip),
         cmocka_unit_test(test_require_arm),
         cmocka_unit_test(test_bug_start_num_ranges),
+        cmocka_unit_test(test_bug_unknown_body_unread),
+        cmocka_unit_test(test_bug_report_padded),
         cmocka_unit_test(test_bug_feature_short_data),
         cmocka_unit_test(test_quirk_each),
         cmocka_unit_test(test_quirk_data),
