@@ -1434,6 +1434,145 @@ static bool all_clear(const struct got *g, size_t *at)
     return true;
 }
 
+/*
+ * dirty.report.across-mappings / .into-unmapped: two adjacent DMA
+ * mappings of XMAP_LEN each (two memfds), logged as one range, nothing
+ * written. c->a picks the REPORT window, in halves of a mapping from
+ * XMAP_IOVA: [1, 3) crosses from the first mapping into the second, [3, 5)
+ * from the second into IOVA that is neither mapped nor logged.
+ *
+ * Across the mappings the range is logged memory like any other: the
+ * REPORT must be served ("returns the dirty bitmap for a specific IOVA
+ * range"), its bits clear. Past the mappings the spec says nothing of a
+ * REPORT of IOVA that was never mapped or logged: refusing it is the
+ * server's choice (noted), but a bitmap it returns may set no bit there,
+ * or anywhere, since nothing wrote (and nothing can write unmapped IOVA).
+ * The bitmap's size is dirty.report.outside-zero's to judge.
+ */
+#define XMAP_IOVA 0x300000000ull
+#define XMAP_LEN  (16ull << 20)
+
+/* DMA_MAP of [iova, iova + XMAP_LEN) backed by fd, owned by OWN_MAP. */
+static bool xmap_one(struct vuc_ctx *ctx, uint64_t iova, int fd)
+{
+    struct vuc_dma_map dm = {.argsz = 32,
+                             .flags = VUC_DMA_FLAG_READ | VUC_DMA_FLAG_WRITE,
+                             .addr = iova,
+                             .size = XMAP_LEN};
+    const char *prev = vuc_setup_begin(ctx, OWN_MAP);
+    struct vuc_reply r;
+    uint8_t p[32];
+    int rc;
+
+    vuc_dma_map_encode(&dm, p, sizeof(p));
+    rc = vuc_client_call(ctx->cl, VUC_CMD_DMA_MAP, p, sizeof(p), &fd, 1, &r);
+    if (!owned_reply(ctx, OWN_MAP, rc, &r,
+                     "DMA_MAP of 16 MiB of a memfd beside another mapping"))
+        return false;
+    vuc_reply_release(&r);
+    vuc_setup_end(ctx, prev);
+    return true;
+}
+
+/* DMA_UNMAP of a mapping an earlier case may have left (reply ignored). */
+static bool xunmap_one(struct vuc_ctx *ctx, uint64_t iova)
+{
+    struct vuc_dma_unmap du = {.argsz = 24, .addr = iova, .size = XMAP_LEN};
+    struct vuc_reply r;
+    uint8_t p[24];
+
+    vuc_dma_unmap_encode(&du, p, sizeof(p));
+    return quiet(
+        ctx,
+        vuc_client_call(ctx->cl, VUC_CMD_DMA_UNMAP, p, sizeof(p), NULL, 0, &r),
+        &r, OWN_MAP, "DMA_UNMAP");
+}
+
+static void report_xmap(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    const struct vuc_log_range range = {XMAP_IOVA, 2 * XMAP_LEN};
+    uint64_t half = XMAP_LEN / 2, from = XMAP_IOVA + c->a * half;
+    bool unmapped = c->a == 3;
+    struct dmamem m = DMAMEM_INIT;
+    struct got g = {0};
+    struct vuc_reply r;
+    const char *prev;
+    int fd[2] = {-1, -1}, rc;
+    uint64_t page;
+    char eb[16];
+    size_t at;
+
+    if (!setup(ctx, &m, false) || !xunmap_one(ctx, XMAP_IOVA) ||
+        !xunmap_one(ctx, XMAP_IOVA + XMAP_LEN))
+        goto out;
+    for (unsigned i = 0; i < 2; i++) {
+        fd[i] = memfd_create("vucert-xmap", MFD_CLOEXEC);
+        if (fd[i] < 0 || ftruncate(fd[i], (off_t)XMAP_LEN) < 0) {
+            vuc_verdict(ctx, VUC_ERROR, "memfd: %s", strerror(errno));
+            goto out;
+        }
+        if (!xmap_one(ctx, XMAP_IOVA + (uint64_t)i * XMAP_LEN, fd[i]))
+            goto out;
+    }
+    prev = vuc_setup_begin(ctx, OWN_START);
+    rc = log_start(ctx, LOG_PAGE, &range, 1, &r);
+    if (!owned_reply(ctx, OWN_START, rc, &r,
+                     "LOGGING_START of two adjacent 16 MiB mappings as one "
+                     "range"))
+        goto out;
+    if (reply_page(&r, &page) != 0)
+        page = LOG_PAGE; /* dirty.start.page-size-returned's to judge */
+    vuc_reply_release(&r);
+    vuc_setup_end(ctx, prev);
+    if (page > half / 64) {
+        vuc_verdict(ctx, VUC_SKIP,
+                    "the device logs at %llu-byte pages, too coarse for 8 MiB "
+                    "to hold 64 of them",
+                    (unsigned long long)page);
+        goto out;
+    }
+    vuc_client_trace_note(ctx->cl, "# REPORT of [0x%llx, 0x%llx) at %llu",
+                          (unsigned long long)from,
+                          (unsigned long long)(from + 2 * half),
+                          (unsigned long long)page);
+    if (report_get(ctx, from, 2 * half, page, ctx->c->id, &g) < 0)
+        goto out;
+    if (g.rejected && unmapped) {
+        vuc_note(ctx,
+                 "a REPORT from the second mapping into IOVA never mapped nor "
+                 "logged was refused with errno %s (the spec says nothing of "
+                 "such a range)",
+                 vuc_errno_name(g.err, eb, sizeof(eb)));
+        vuc_check(ctx);
+    } else if (g.rejected) {
+        vuc_verdict(ctx, VUC_VIOLATION(ctx),
+                    "a REPORT of 16 MiB of logged memory, from the middle of "
+                    "one DMA mapping to the middle of the next, failed with "
+                    "errno %s (REPORT \"returns the dirty bitmap for a "
+                    "specific IOVA range\")",
+                    vuc_errno_name(g.err, eb, sizeof(eb)));
+    } else if (!all_clear(&g, &at)) {
+        uint64_t addr = from + (uint64_t)at * 8 * page;
+        vuc_verdict(
+            ctx, VUC_VIOLATION(ctx),
+            "nothing wrote the two mappings, yet the REPORT of "
+            "[0x%llx, 0x%llx) at page size %llu sets bits in bitmap "
+            "byte %zu (0x%02x, pages from 0x%llx, %s)",
+            (unsigned long long)from, (unsigned long long)(from + 2 * half),
+            (unsigned long long)page, at, g.bm[at], (unsigned long long)addr,
+            addr >= XMAP_IOVA + 2 * XMAP_LEN ? "IOVA never mapped"
+                                             : "mapped memory");
+    } else {
+        vuc_check(ctx);
+    }
+out:
+    free(g.bm);
+    for (unsigned i = 0; i < 2; i++)
+        if (fd[i] >= 0)
+            close(fd[i]);
+    mem_free(&m);
+}
+
 /* dirty.report.second-empty: REPORT clears what it reported */
 static void second_empty(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
@@ -1845,6 +1984,17 @@ size_t vuc_cases_dirty(struct vuc_case *out, size_t max)
     VUC_CASE("dirty.report.outside-zero",
              "bits outside the range are zero, the bitmap no longer than it",
              SPEC_REPORT, "must be zero", outside_zero, 0, 0, NULL);
+    /* "returns the dirty bitmap for a specific IOVA range": any range
+     * of logged memory, whatever DMA mappings it spans */
+    VUC_CASE("dirty.report.across-mappings",
+             "a REPORT across two adjacent DMA mappings is served, clean",
+             SPEC_REPORT, "returns the dirty bitmap", report_xmap, 1, 0, NULL);
+    /* the same, for a range that runs past the mappings: the spec says
+     * nothing of IOVA never mapped or logged, so a refusal is allowed;
+     * a bitmap must still show no page nothing wrote */
+    VUC_CASE("dirty.report.into-unmapped",
+             "a REPORT running into unmapped IOVA is refused or clean",
+             SPEC_REPORT, "returns the dirty bitmap", report_xmap, 3, 0, NULL);
     /* the spec says nothing of clearing; linux/vfio.h: REPORT will "read
      * back and clear the device DMA log" */
     VUC_CASE("dirty.report.second-empty",

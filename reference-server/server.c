@@ -358,6 +358,13 @@ static const struct quirk_info bug_table[VUC_SRV_BUG_COUNT] = {
     [VUC_SRV_BUG_BIT_REPORT_PADDED] =
         {"report-bitmap-padded",
          "a REPORT bitmap carries one zero u64 word past the range's last"},
+    [VUC_SRV_BUG_BIT_REPORT_ONE_MAPPING] =
+        {"report-one-mapping",
+         "a REPORT whose range leaves the DMA mapping it starts in fails "
+         "with EINVAL"},
+    [VUC_SRV_BUG_BIT_REPORT_UNLOGGED] =
+        {"report-unlogged-dirty",
+         "a REPORT shows every page outside the logged ranges as dirty"},
     [VUC_SRV_BUG_BIT_PRECOPY_RESTARTS] =
         {"precopy-stream-restarts",
          "PRE_COPY -> STOP_COPY starts a new stream instead of going on"},

@@ -5288,6 +5288,49 @@ static void test_bug_report_padded(void **state)
     fx_close(&f);
 }
 
+/* report-one-mapping / report-unlogged-dirty: two adjacent mappings
+ * logged as one range; a REPORT across them, and one running past them */
+static void test_bug_report_mappings(void **state)
+{
+    static const char *const one[] = {"report-one-mapping", NULL};
+    static const char *const unl[] = {"report-unlogged-dirty", NULL};
+    const char *const *bugs[] = {one, unl, NULL};
+    static const uint64_t range[] = {0x100000, 0x20000};
+    uint64_t w[1];
+    struct fx f;
+
+    (void)state;
+    for (size_t i = 0; i < 3; i++) {
+        int fd0 = memfd(0x10000, NULL), fd1 = memfd(0x10000, NULL);
+
+        if (bugs[i])
+            fx_open_bugs(&f, DEF_FLAGS, bugs[i]);
+        else
+            fx_open(&f, DEF_FLAGS, 0);
+        negotiate(&f);
+        assert_int_equal(dma_map(&f, 0x100000, 0x10000, DMA_RW, 0, fd0), 0);
+        assert_int_equal(dma_map(&f, 0x110000, 0x10000, DMA_RW, 0, fd1), 0);
+        assert_int_equal(log_start(&f, 4096, range, 1, NULL), 0);
+        /* pages 8 to 23: across the two mappings */
+        w[0] = 1;
+        assert_int_equal(log_report(&f, 0x108000, 0x10000, 4096, w),
+                         i == 0 ? EINVAL : 0);
+        if (i != 0)
+            assert_int_equal(w[0], 0);
+        /* pages 24 to 39: the last 8 logged, 8 past every range */
+        w[0] = 1;
+        assert_int_equal(log_report(&f, 0x118000, 0x10000, 4096, w),
+                         i == 0 ? EINVAL : 0);
+        if (i == 1)
+            assert_int_equal(w[0], 0xff00);
+        if (i == 2)
+            assert_int_equal(w[0], 0);
+        fx_close(&f);
+        close(fd0);
+        close(fd1);
+    }
+}
+
 /* --require-arm: a device with a precondition (profiles/vucert-server-
  * arm.json says what it needs). */
 static void test_require_arm(void **state)
@@ -6259,6 +6302,7 @@ int main(void)
         cmocka_unit_test(test_bug_start_num_ranges),
         cmocka_unit_test(test_bug_unknown_body_unread),
         cmocka_unit_test(test_bug_report_padded),
+        cmocka_unit_test(test_bug_report_mappings),
         cmocka_unit_test(test_bug_feature_short_data),
         cmocka_unit_test(test_quirk_each),
         cmocka_unit_test(test_quirk_data),
