@@ -365,6 +365,10 @@ static const struct quirk_info bug_table[VUC_SRV_BUG_COUNT] = {
     [VUC_SRV_BUG_BIT_REPORT_UNLOGGED] =
         {"report-unlogged-dirty",
          "a REPORT shows every page outside the logged ranges as dirty"},
+    [VUC_SRV_BUG_BIT_MAX_MSG_NO_ROOM] =
+        {"max-msg-no-room",
+         "the largest message taken is --max-data-xfer-size bytes in all, "
+         "header and fixed part included"},
     [VUC_SRV_BUG_BIT_PRECOPY_RESTARTS] =
         {"precopy-stream-restarts",
          "PRE_COPY -> STOP_COPY starts a new stream instead of going on"},
@@ -1168,6 +1172,10 @@ int srv_h_VERSION(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     /* A data message at exactly max_data_xfer_size must fit, with room
      * for any command's fixed part. */
     vuc_conn_set_max_msg(c, VUC_HDR_SIZE + s->xfer + 65536u);
+    /* bug max-msg-no-room: the receive limit is the server's own data
+     * limit, with no room for the header and the command's fixed part */
+    if (srv_bug(s, VUC_SRV_BUG(MAX_MSG_NO_ROOM)))
+        vuc_conn_set_max_msg(c, s->xfer_limit);
     return 0;
 }
 

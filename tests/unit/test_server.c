@@ -5331,6 +5331,32 @@ static void test_bug_report_mappings(void **state)
     }
 }
 
+/* max-msg-no-room: a MIG_DATA_WRITE of exactly the negotiated 1 MiB is
+ * refused (its message is 1 MiB + 24 bytes); one 24 bytes shorter is not */
+static void test_bug_max_msg_no_room(void **state)
+{
+    static const char *const bug[] = {"max-msg-no-room", NULL};
+    const uint32_t mib = 1u << 20;
+    uint8_t *data = calloc(1, mib);
+    struct fx f;
+
+    (void)state;
+    assert_non_null(data);
+    for (int with = 1; with >= 0; with--) {
+        if (with)
+            fx_open_bugs(&f, DEF_FLAGS, bug);
+        else
+            fx_open(&f, DEF_FLAGS, 0);
+        negotiate(&f);
+        assert_int_equal(set_state(&f, ST_STOP), 0);
+        assert_int_equal(set_state(&f, ST_RESUMING), 0);
+        assert_int_equal(mig_write(&f, data, mib - 24), 0);
+        assert_int_equal(mig_write(&f, data, mib), with ? EINVAL : 0);
+        fx_close(&f);
+    }
+    free(data);
+}
+
 /* --require-arm: a device with a precondition (profiles/vucert-server-
  * arm.json says what it needs). */
 static void test_require_arm(void **state)
@@ -6303,6 +6329,7 @@ int main(void)
         cmocka_unit_test(test_bug_unknown_body_unread),
         cmocka_unit_test(test_bug_report_padded),
         cmocka_unit_test(test_bug_report_mappings),
+        cmocka_unit_test(test_bug_max_msg_no_room),
         cmocka_unit_test(test_bug_feature_short_data),
         cmocka_unit_test(test_quirk_each),
         cmocka_unit_test(test_quirk_data),
