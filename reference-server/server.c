@@ -369,6 +369,10 @@ static const struct quirk_info bug_table[VUC_SRV_BUG_COUNT] = {
         {"max-msg-no-room",
          "the largest message taken is --max-data-xfer-size bytes in all, "
          "header and fixed part included"},
+    [VUC_SRV_BUG_BIT_LIMIT_ECHOES] =
+        {"limit-echoes-proposal",
+         "a max_data_xfer_size proposal above the server's own is announced "
+         "back, but the server's own limit still applies"},
     [VUC_SRV_BUG_BIT_PRECOPY_RESTARTS] =
         {"precopy-stream-restarts",
          "PRE_COPY -> STOP_COPY starts a new stream instead of going on"},
@@ -1132,6 +1136,11 @@ int srv_h_VERSION(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     rep.max_data_xfer_size = srv_quirk(s, VUC_SRV_QUIRK_MAX_XFER_ABOVE)
                                  ? MAX_XFER_ABOVE_PROPOSAL
                                  : xfer;
+    /* bug limit-echoes-proposal: a larger proposal "agreed" on, though
+     * s->xfer (below) stays the server's own */
+    if (srv_bug(s, VUC_SRV_BUG(LIMIT_ECHOES)) &&
+        cc.max_data_xfer_size > s->xfer_limit)
+        rep.max_data_xfer_size = cc.max_data_xfer_size;
     rep.max_dma_maps = min_u64(cc.max_dma_maps, VUC_DEFAULT_MAX_DMA_MAPS);
     rep.pgsizes = VUC_DEFAULT_PGSIZES;
     rep.twin_supported = false; /* never enabled: no server -> client cmds */

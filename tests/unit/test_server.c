@@ -5357,6 +5357,48 @@ static void test_bug_max_msg_no_room(void **state)
     free(data);
 }
 
+/* limit-echoes-proposal: a proposal of 2^32 - 1 is announced back, but a
+ * read above the server's own 1 MiB is still refused; a proposal below
+ * the server's own is answered as usual */
+static void test_bug_limit_echoes(void **state)
+{
+    static const char *const bug[] = {"limit-echoes-proposal", NULL};
+    static const char huge[] =
+        "{\"capabilities\":{\"max_data_xfer_size\":4294967295}}";
+    struct vuc_caps caps;
+    size_t n;
+    struct fx f;
+
+    (void)state;
+    for (int with = 1; with >= 0; with--) {
+        if (with)
+            fx_open_bugs(&f, DEF_FLAGS, bug);
+        else
+            fx_open(&f, DEF_FLAGS, 0);
+        assert_int_equal(version(&f, 0, 1, huge), 0);
+        vuc_caps_defaults(&caps);
+        assert_int_equal(vuc_caps_parse((const char *)pl(&f) + 4,
+                                        f.rep.payload_len - 5, &caps),
+                         0);
+        assert_int_equal(caps.max_data_xfer_size,
+                         with ? 4294967295ull : 1048576ull);
+        assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+        assert_int_equal(mig_read(&f, 8 + (2u << 20), 2u << 20, NULL, &n),
+                         EINVAL);
+        fx_close(&f);
+    }
+    fx_open_bugs(&f, DEF_FLAGS, bug);
+    assert_int_equal(
+        version(&f, 0, 1, "{\"capabilities\":{\"max_data_xfer_size\":4096}}"),
+        0);
+    vuc_caps_defaults(&caps);
+    assert_int_equal(
+        vuc_caps_parse((const char *)pl(&f) + 4, f.rep.payload_len - 5, &caps),
+        0);
+    assert_int_equal(caps.max_data_xfer_size, 4096);
+    fx_close(&f);
+}
+
 /* --require-arm: a device with a precondition (profiles/vucert-server-
  * arm.json says what it needs). */
 static void test_require_arm(void **state)
@@ -6330,6 +6372,7 @@ int main(void)
         cmocka_unit_test(test_bug_report_padded),
         cmocka_unit_test(test_bug_report_mappings),
         cmocka_unit_test(test_bug_max_msg_no_room),
+        cmocka_unit_test(test_bug_limit_echoes),
         cmocka_unit_test(test_bug_feature_short_data),
         cmocka_unit_test(test_quirk_each),
         cmocka_unit_test(test_quirk_data),
