@@ -496,7 +496,9 @@ static void limit_reply(struct vuc_ctx *ctx, const struct vuc_case *c)
  * bytes in STOP_COPY is served. Above LARGE_READ_MAX, a read of
  * LARGE_READ_MAX bytes, below what was announced, is asked instead. A
  * server that echoes a huge proposal it cannot take fails here; one that
- * announces its own smaller value passes whatever it is.
+ * announces its own smaller value passes whatever it is. A read of exactly
+ * the limit refused while one byte less is served is the limit taken as
+ * exclusive: stream.read.max-xfer-exact's to judge (BLOCKED).
  */
 #define LARGE_READ_MAX (16u << 20)
 
@@ -520,6 +522,32 @@ static bool read_at_limit(struct vuc_ctx *ctx, uint64_t proposal,
     if (rc < 0) {
         vuc_case_report_rc(ctx, rc, "MIG_DATA_READ at the announced limit");
         return false;
+    }
+    if (r.is_error && size == announced && size > 1) {
+        /* a limit taken as exclusive is stream.read.max-xfer-exact's:
+         * one byte less tells */
+        uint32_t err = r.error;
+
+        vuc_reply_release(&r);
+        md.argsz = VUC_MIG_DATA_HDR_SIZE + size - 1;
+        md.size = size - 1;
+        vuc_mig_data_encode(&md, p, sizeof(p));
+        if (!vuc_case_fresh(ctx) || !vuc_case_reach(ctx, VUC_STATE_STOP_COPY))
+            return false;
+        rc = vuc_client_call(ctx->cl, VUC_CMD_MIG_DATA_READ, p, sizeof(p), NULL,
+                             0, &r);
+        if (rc < 0) {
+            vuc_case_report_rc(ctx, rc, "MIG_DATA_READ below the limit");
+            return false;
+        }
+        if (!r.is_error) {
+            vuc_blocked(ctx, "stream.read.max-xfer-exact",
+                        "a MIG_DATA_READ of exactly the announced %u bytes "
+                        "was rejected with errno %s, one of %u bytes served",
+                        size, vuc_errno_name(err, eb, sizeof(eb)), size - 1);
+            vuc_reply_release(&r);
+            return false;
+        }
     }
     if (r.is_error) {
         vuc_verdict(ctx, VUC_VIOLATION(ctx),
@@ -557,6 +585,28 @@ static void large_proposal(struct vuc_ctx *ctx, const struct vuc_case *c)
         if (vuc_case_flags(ctx) == 0)
             return;
         a = vuc_client_negotiated(ctx->cl)->limits.max_data_xfer_size;
+        if ((vuc_client_negotiated(ctx->cl)->caps.present &
+             VUC_CAP_MAX_DATA_XFER_SIZE) &&
+            vuc_client_negotiated(ctx->cl)->caps.max_data_xfer_size >
+                props[i]) {
+            /* a claim above the proposal is not believed: vucert keeps to
+             * its proposal (not-above-proposal records the claim), and
+             * what the server takes says nothing of its claim then */
+            vuc_note(ctx,
+                     "proposed max_data_xfer_size %llu, the reply announces "
+                     "%llu, above it (judged by "
+                     "negotiate.limits.not-above-proposal); not read at",
+                     (unsigned long long)props[i],
+                     (unsigned long long)vuc_client_negotiated(ctx->cl)
+                         ->caps.max_data_xfer_size);
+            if (i == 0) {
+                vuc_verdict(ctx, VUC_SKIP,
+                            "the server announced more than the largest "
+                            "proposal, so what it agreed to is not known");
+                return;
+            }
+            continue;
+        }
         if (a == 0) {
             vuc_verdict(ctx, VUC_SKIP,
                         "proposed max_data_xfer_size %llu, the reply "
