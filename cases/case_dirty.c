@@ -999,7 +999,8 @@ static int report_get(struct vuc_ctx *ctx, uint64_t iova, uint64_t len,
     if (rep.bitmap_len > g->need)
         vuc_note(ctx,
                  "a REPORT bitmap of %zu bytes where %zu cover the range "
-                 "(the rest is not read)",
+                 "(the rest is not read; judged by "
+                 "dirty.report.outside-zero)",
                  rep.bitmap_len, g->need);
     g->len = rep.bitmap_len;
     g->bm = malloc(g->len ? g->len : 1);
@@ -1678,8 +1679,12 @@ static void range_edges(struct vuc_ctx *ctx, const struct vuc_case *c)
 }
 
 /* dirty.report.outside-zero: with dirty pages on both sides of a 61-page
- * report, the bits past its end (the tail of its last word, and any bytes
- * the reply adds) read 0. The bits inside are range-edges' to judge. */
+ * report, the bits past its end (the tail of its last word) read 0, and
+ * the bitmap ends with that word: the reply is the request "with the
+ * bitmap added on the end", an array of u64s "with 1 bit reporting a
+ * page_size unit of IOVA" of the range asked for, so a word or byte more
+ * reports IOVA nobody asked about. The bits inside are range-edges' to
+ * judge. */
 static void outside_zero(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
     struct dmamem m = DMAMEM_INIT;
@@ -1699,8 +1704,18 @@ static void outside_zero(struct vuc_ctx *ctx, const struct vuc_case *c)
                     vuc_errno_name(g.err, eb, sizeof(eb)));
         goto out;
     }
-    /* bit n is bit n % 64 of u64 word n / 64; bytes after the last whole
-     * word are outside too */
+    if (g.len > g.need) {
+        vuc_verdict(ctx, VUC_VIOLATION(ctx),
+                    "a %llu-page report carries a %zu-byte bitmap, where the "
+                    "range needs %zu (%llu bits in whole u64 words): the "
+                    "reply is the request \"with the bitmap added on the "
+                    "end\", 1 bit \"reporting a page_size unit of IOVA\" "
+                    "of the requested range",
+                    (unsigned long long)nbits, g.len, g.need,
+                    (unsigned long long)nbits);
+        goto out;
+    }
+    /* bit n is bit n % 64 of u64 word n / 64 */
     for (size_t i = 0; i < g.len / 8; i++) {
         uint64_t first = (uint64_t)i * 64, past = got_word(&g, i);
         if (first + 64 <= nbits)
@@ -1714,16 +1729,6 @@ static void outside_zero(struct vuc_ctx *ctx, const struct vuc_case *c)
                         "1 and 63, sets bit %llu, past its end (\"The bits "
                         "outside of the requested range must be zero\")",
                         (unsigned long long)nbits, (unsigned long long)n);
-            goto out;
-        }
-    }
-    for (size_t i = g.len / 8 * 8; i < g.len; i++) {
-        if (g.bm[i] != 0) {
-            vuc_verdict(ctx, VUC_VIOLATION(ctx),
-                        "a %llu-page report carries a byte 0x%02x after its "
-                        "bitmap words (\"The bits outside of the requested "
-                        "range must be zero\")",
-                        (unsigned long long)nbits, g.bm[i]);
             goto out;
         }
     }
@@ -1743,6 +1748,177 @@ static bool all_clear(const struct got *g, size_t *at)
         }
     }
     return true;
+}
+
+/*
+ * dirty.report.across-mappings / .into-unmapped: two adjacent DMA
+ * mappings of XMAP_LEN each (two memfds), logged as one range, nothing
+ * written. c->a picks the REPORT window, in halves of a mapping from
+ * XMAP_IOVA: [1, 3) crosses from the first mapping into the second, [3, 5)
+ * from the second into IOVA that is neither mapped nor logged.
+ *
+ * Across the mappings the range is logged memory like any other: the
+ * REPORT must be served ("returns the dirty bitmap for a specific IOVA
+ * range"), its bits clear. Past the mappings the spec says nothing of a
+ * REPORT of IOVA that was never mapped or logged: refusing it is the
+ * server's choice (noted), but a bitmap it returns may set no bit there,
+ * or anywhere, since nothing wrote (and nothing can write unmapped IOVA).
+ * The bitmap's size is dirty.report.outside-zero's to judge. Before it,
+ * each half-mapping of the window that is mapped is reported on its own,
+ * a setup step: bits there are dirty.report.clean's (memory nothing wrote
+ * reports clean), so what the crossing REPORT shows is about crossing.
+ */
+#define XMAP_IOVA 0x300000000ull
+#define XMAP_LEN  (16ull << 20)
+
+/* DMA_MAP of [iova, iova + XMAP_LEN) backed by fd, owned by OWN_MAP. */
+static bool xmap_one(struct vuc_ctx *ctx, uint64_t iova, int fd)
+{
+    struct vuc_dma_map dm = {.argsz = 32,
+                             .flags = VUC_DMA_FLAG_READ | VUC_DMA_FLAG_WRITE,
+                             .addr = iova,
+                             .size = XMAP_LEN};
+    const char *prev = vuc_setup_begin(ctx, OWN_MAP);
+    struct vuc_reply r;
+    uint8_t p[32];
+    int rc;
+
+    vuc_dma_map_encode(&dm, p, sizeof(p));
+    rc = vuc_client_call(ctx->cl, VUC_CMD_DMA_MAP, p, sizeof(p), &fd, 1, &r);
+    if (!owned_reply(ctx, OWN_MAP, rc, &r,
+                     "DMA_MAP of 16 MiB of a memfd beside another mapping"))
+        return false;
+    vuc_reply_release(&r);
+    vuc_setup_end(ctx, prev);
+    return true;
+}
+
+/* DMA_UNMAP of a mapping an earlier case may have left (reply ignored). */
+static bool xunmap_one(struct vuc_ctx *ctx, uint64_t iova)
+{
+    struct vuc_dma_unmap du = {.argsz = 24, .addr = iova, .size = XMAP_LEN};
+    struct vuc_reply r;
+    uint8_t p[24];
+
+    vuc_dma_unmap_encode(&du, p, sizeof(p));
+    return quiet(
+        ctx,
+        vuc_client_call(ctx->cl, VUC_CMD_DMA_UNMAP, p, sizeof(p), NULL, 0, &r),
+        &r, OWN_MAP, "DMA_UNMAP");
+}
+
+static void report_xmap(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    const struct vuc_log_range range = {XMAP_IOVA, 2 * XMAP_LEN};
+    uint64_t half = XMAP_LEN / 2, from = XMAP_IOVA + c->a * half;
+    bool unmapped = c->a == 3;
+    struct dmamem m = DMAMEM_INIT;
+    struct got g = {0};
+    struct vuc_reply r;
+    const char *prev;
+    int fd[2] = {-1, -1}, rc;
+    uint64_t page;
+    char eb[16];
+    size_t at;
+
+    if (!setup(ctx, &m, false) || !xunmap_one(ctx, XMAP_IOVA) ||
+        !xunmap_one(ctx, XMAP_IOVA + XMAP_LEN))
+        goto out;
+    for (unsigned i = 0; i < 2; i++) {
+        fd[i] = memfd_create("vucert-xmap", MFD_CLOEXEC);
+        if (fd[i] < 0 || ftruncate(fd[i], (off_t)XMAP_LEN) < 0) {
+            vuc_verdict(ctx, VUC_ERROR, "memfd: %s", strerror(errno));
+            goto out;
+        }
+        if (!xmap_one(ctx, XMAP_IOVA + (uint64_t)i * XMAP_LEN, fd[i]))
+            goto out;
+    }
+    prev = vuc_setup_begin(ctx, OWN_START);
+    rc = log_start(ctx, LOG_PAGE, &range, 1, &r);
+    if (!owned_reply(ctx, OWN_START, rc, &r,
+                     "LOGGING_START of two adjacent 16 MiB mappings as one "
+                     "range"))
+        goto out;
+    if (reply_page(&r, &page) != 0)
+        page = LOG_PAGE; /* dirty.start.page-size-returned's to judge */
+    vuc_reply_release(&r);
+    vuc_setup_end(ctx, prev);
+    if (page > half / 64) {
+        vuc_verdict(ctx, VUC_SKIP,
+                    "the device logs at %llu-byte pages, too coarse for 8 MiB "
+                    "to hold 64 of them",
+                    (unsigned long long)page);
+        goto out;
+    }
+    /* the mapped IOVA of the window, one mapping at a time: memory
+     * nothing wrote reports clean (dirty.report.clean's claim; it also
+     * reads and clears what START may have marked) */
+    for (uint64_t a = from; a < from + 2 * half && a < XMAP_IOVA + 2 * XMAP_LEN;
+         a += half) {
+        bool clean_ok;
+
+        prev = vuc_setup_begin(ctx, OWN_REPORT);
+        if (report_get(ctx, a, half, page, OWN_REPORT, &g) < 0)
+            goto out;
+        if (g.rejected) {
+            vuc_blocked(ctx, OWN_REPORT,
+                        "a REPORT of 8 MiB inside one DMA mapping failed "
+                        "with errno %s",
+                        vuc_errno_name(g.err, eb, sizeof(eb)));
+            goto out;
+        }
+        vuc_setup_end(ctx, prev);
+        clean_ok = all_clear(&g, &at);
+        free(g.bm);
+        g.bm = NULL;
+        if (!clean_ok) {
+            vuc_blocked(ctx, "dirty.report.clean",
+                        "nothing wrote the mappings, yet a REPORT of 8 MiB "
+                        "inside one of them sets bits (byte %zu)",
+                        at);
+            goto out;
+        }
+    }
+    vuc_client_trace_note(ctx->cl, "# REPORT of [0x%llx, 0x%llx) at %llu",
+                          (unsigned long long)from,
+                          (unsigned long long)(from + 2 * half),
+                          (unsigned long long)page);
+    if (report_get(ctx, from, 2 * half, page, ctx->c->id, &g) < 0)
+        goto out;
+    if (g.rejected && unmapped) {
+        vuc_note(ctx,
+                 "a REPORT from the second mapping into IOVA never mapped nor "
+                 "logged was refused with errno %s (the spec says nothing of "
+                 "such a range)",
+                 vuc_errno_name(g.err, eb, sizeof(eb)));
+        vuc_check(ctx);
+    } else if (g.rejected) {
+        vuc_verdict(ctx, VUC_VIOLATION(ctx),
+                    "a REPORT of 16 MiB of logged memory, from the middle of "
+                    "one DMA mapping to the middle of the next, failed with "
+                    "errno %s (REPORT \"returns the dirty bitmap for a "
+                    "specific IOVA range\")",
+                    vuc_errno_name(g.err, eb, sizeof(eb)));
+    } else if (!all_clear(&g, &at)) {
+        uint64_t addr = from + (uint64_t)at * 8 * page;
+        vuc_verdict(
+            ctx, VUC_VIOLATION(ctx),
+            "nothing wrote the two mappings, yet the REPORT of "
+            "[0x%llx, 0x%llx) at page size %llu sets bits in bitmap "
+            "byte %zu (0x%02x, pages from 0x%llx, %s)",
+            (unsigned long long)from, (unsigned long long)(from + 2 * half),
+            (unsigned long long)page, at, g.bm[at], (unsigned long long)addr,
+            addr >= XMAP_IOVA + 2 * XMAP_LEN ? "IOVA never mapped"
+                                             : "mapped memory");
+    } else {
+        vuc_check(ctx);
+    }
+out:
+    free(g.bm);
+    for (unsigned i = 0; i < 2; i++)
+        if (fd[i] >= 0)
+            close(fd[i]);
+    mem_free(&m);
 }
 
 /* dirty.report.second-empty: REPORT clears what it reported */
@@ -2244,9 +2420,23 @@ size_t vuc_cases_dirty(struct vuc_case *out, size_t max)
     VUC_CASE("dirty.report.range-edges",
              "the first and last page of a report range", SPEC_REPORT,
              "returns the dirty bitmap", range_edges, 0, 0, NULL);
-    /* "The bits outside of the requested range must be zero" */
-    VUC_CASE("dirty.report.outside-zero", "bits outside the range are zero",
+    /* "The bits outside of the requested range must be zero"; "The data
+     * field of the response is identical, except with the bitmap added on
+     * the end", the bitmap "1 bit reporting a page_size unit of IOVA" */
+    VUC_CASE("dirty.report.outside-zero",
+             "bits outside the range are zero, the bitmap no longer than it",
              SPEC_REPORT, "must be zero", outside_zero, 0, 0, NULL);
+    /* "returns the dirty bitmap for a specific IOVA range": any range
+     * of logged memory, whatever DMA mappings it spans */
+    VUC_CASE("dirty.report.across-mappings",
+             "a REPORT across two adjacent DMA mappings is served, clean",
+             SPEC_REPORT, "returns the dirty bitmap", report_xmap, 1, 0, NULL);
+    /* the same, for a range that runs past the mappings: the spec says
+     * nothing of IOVA never mapped or logged, so a refusal is allowed;
+     * a bitmap must still show no page nothing wrote */
+    VUC_CASE("dirty.report.into-unmapped",
+             "a REPORT running into unmapped IOVA is refused or clean",
+             SPEC_REPORT, "returns the dirty bitmap", report_xmap, 3, 0, NULL);
     /* the spec says nothing of clearing; linux/vfio.h: REPORT will "read
      * back and clear the device DMA log" */
     VUC_CASE("dirty.report.second-empty",

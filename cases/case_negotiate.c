@@ -486,6 +486,150 @@ static void limit_reply(struct vuc_ctx *ctx, const struct vuc_case *c)
         vuc_case_report_rc(ctx, rc, "REGION_READ of 2048 bytes");
 }
 
+/*
+ * negotiate.limits.large-proposal: proposals of max_data_xfer_size at and
+ * above the server's own limit: 2^32 - 1 first, whose reply tells the
+ * server's own limit A0 (the smaller of the two, for a server that takes
+ * the smaller), then A0 + 1 and A0 exactly. After each, the value the
+ * server announced (capped at the proposal: vucert keeps to what it
+ * proposed) is one the server takes: a MIG_DATA_READ of exactly that many
+ * bytes in STOP_COPY is served. Above LARGE_READ_MAX, a read of
+ * LARGE_READ_MAX bytes, below what was announced, is asked instead. A
+ * server that echoes a huge proposal it cannot take fails here; one that
+ * announces its own smaller value passes whatever it is. A read of exactly
+ * the limit refused while one byte less is served is the limit taken as
+ * exclusive: stream.read.max-xfer-exact's to judge (BLOCKED).
+ */
+#define LARGE_READ_MAX (16u << 20)
+
+/* MIG_DATA_READ of `size` in STOP_COPY on the current connection: true
+ * when served, false after a verdict. */
+static bool read_at_limit(struct vuc_ctx *ctx, uint64_t proposal,
+                          uint64_t announced, uint32_t size)
+{
+    struct vuc_mig_data md = {.argsz = VUC_MIG_DATA_HDR_SIZE + size,
+                              .size = size};
+    uint8_t p[VUC_MIG_DATA_HDR_SIZE];
+    struct vuc_reply r;
+    char eb[16];
+    int rc;
+
+    if (!vuc_case_fresh(ctx) || !vuc_case_reach(ctx, VUC_STATE_STOP_COPY))
+        return false;
+    vuc_mig_data_encode(&md, p, sizeof(p));
+    rc = vuc_client_call(ctx->cl, VUC_CMD_MIG_DATA_READ, p, sizeof(p), NULL, 0,
+                         &r);
+    if (rc < 0) {
+        vuc_case_report_rc(ctx, rc, "MIG_DATA_READ at the announced limit");
+        return false;
+    }
+    if (r.is_error && size == announced && size > 1) {
+        /* a limit taken as exclusive is stream.read.max-xfer-exact's:
+         * one byte less tells */
+        uint32_t err = r.error;
+
+        vuc_reply_release(&r);
+        md.argsz = VUC_MIG_DATA_HDR_SIZE + size - 1;
+        md.size = size - 1;
+        vuc_mig_data_encode(&md, p, sizeof(p));
+        if (!vuc_case_fresh(ctx) || !vuc_case_reach(ctx, VUC_STATE_STOP_COPY))
+            return false;
+        rc = vuc_client_call(ctx->cl, VUC_CMD_MIG_DATA_READ, p, sizeof(p), NULL,
+                             0, &r);
+        if (rc < 0) {
+            vuc_case_report_rc(ctx, rc, "MIG_DATA_READ below the limit");
+            return false;
+        }
+        if (!r.is_error) {
+            vuc_blocked(ctx, "stream.read.max-xfer-exact",
+                        "a MIG_DATA_READ of exactly the announced %u bytes "
+                        "was rejected with errno %s, one of %u bytes served",
+                        size, vuc_errno_name(err, eb, sizeof(eb)), size - 1);
+            vuc_reply_release(&r);
+            return false;
+        }
+    }
+    if (r.is_error) {
+        vuc_verdict(ctx, VUC_VIOLATION(ctx),
+                    "proposed max_data_xfer_size %llu, the reply announces "
+                    "%llu, yet a MIG_DATA_READ of %u bytes in STOP_COPY was "
+                    "rejected with errno %s (max_data_xfer_size is the "
+                    "\"Maximum count for data transfer messages\" the "
+                    "server itself announced)",
+                    (unsigned long long)proposal, (unsigned long long)announced,
+                    size, vuc_errno_name(r.error, eb, sizeof(eb)));
+        vuc_reply_release(&r);
+        return false;
+    }
+    vuc_reply_release(&r);
+    vuc_check(ctx);
+    return true;
+}
+
+static void large_proposal(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    uint64_t props[3] = {0xffffffffull, 0, 0}, a0 = 0;
+    size_t nprops = 1;
+
+    (void)c;
+    for (size_t i = 0; i < nprops; i++) {
+        char json[96];
+        uint64_t a;
+        uint32_t size;
+
+        snprintf(json, sizeof(json),
+                 "{\"capabilities\":{\"max_data_xfer_size\":%llu}}",
+                 (unsigned long long)props[i]);
+        if (!take_proposal(ctx, json))
+            return;
+        if (vuc_case_flags(ctx) == 0)
+            return;
+        a = vuc_client_negotiated(ctx->cl)->limits.max_data_xfer_size;
+        if ((vuc_client_negotiated(ctx->cl)->caps.present &
+             VUC_CAP_MAX_DATA_XFER_SIZE) &&
+            vuc_client_negotiated(ctx->cl)->caps.max_data_xfer_size >
+                props[i]) {
+            /* a claim above the proposal is not believed: vucert keeps to
+             * its proposal (not-above-proposal records the claim), and
+             * what the server takes says nothing of its claim then */
+            vuc_note(ctx,
+                     "proposed max_data_xfer_size %llu, the reply announces "
+                     "%llu, above it (judged by "
+                     "negotiate.limits.not-above-proposal); not read at",
+                     (unsigned long long)props[i],
+                     (unsigned long long)vuc_client_negotiated(ctx->cl)
+                         ->caps.max_data_xfer_size);
+            if (i == 0) {
+                vuc_verdict(ctx, VUC_SKIP,
+                            "the server announced more than the largest "
+                            "proposal, so what it agreed to is not known");
+                return;
+            }
+            continue;
+        }
+        if (a == 0) {
+            vuc_verdict(ctx, VUC_SKIP,
+                        "proposed max_data_xfer_size %llu, the reply "
+                        "announces 0: nothing to read at that limit",
+                        (unsigned long long)props[i]);
+            return;
+        }
+        if (i == 0) {
+            a0 = a;
+            if (a0 < LARGE_READ_MAX) {
+                props[nprops++] = a0 + 1;
+                props[nprops++] = a0;
+            }
+        }
+        size = (uint32_t)(a < LARGE_READ_MAX ? a : LARGE_READ_MAX);
+        vuc_client_trace_note(
+            ctx->cl, "# proposed %llu, announced %llu: a read of %u",
+            (unsigned long long)props[i], (unsigned long long)a, size);
+        if (!read_at_limit(ctx, props[i], a, size))
+            return;
+    }
+}
+
 /* negotiate.version.first: a command before VERSION is not served. */
 static void version_first(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
@@ -574,6 +718,12 @@ size_t vuc_cases_negotiate(struct vuc_case *out, size_t max)
              "a transfer of exactly the agreed max_data_xfer_size is "
              "accepted",
              SPEC_VERSION, "defines the maximum", limit_xfer, 0, 0, NULL);
+    /* The same rule ("defines the maximum"), for proposals at and above
+     * the server's own limit, up to 2^32 - 1. */
+    VUC_CASE("negotiate.limits.large-proposal",
+             "after a proposal at or above the server's limit (up to 2^32 - "
+             "1), a read of the limit announced is served",
+             SPEC_VERSION, "defines the maximum", large_proposal, 0, 0, NULL);
     VUC_CASE("negotiate.limits.reply-within",
              "no reply carries more data than the client's max_data_xfer_size",
              "Read and Write Operations", "must not exceed", limit_reply, 0, 0,

@@ -714,6 +714,76 @@ static void unknown_command(struct vuc_ctx *ctx, const struct vuc_case *c)
     }
 }
 
+/*
+ * robust.header.unknown-command-body: an unknown command that carries a
+ * body. The message size says where the next message starts, whatever
+ * the command: a server that refuses the command from its header and
+ * leaves the body unread reads the body as the next message. The body
+ * is made to show that at once: it is itself a whole DEVICE_GET_INFO
+ * with an id of its own (FAKE_ID), so a server out of step answers it,
+ * before the probes, and the step sees a reply that is not the probe's.
+ * A success reply to the command is robust.header.unknown-command's to
+ * judge: the stream is not looked at then.
+ */
+#define FAKE_ID       0x5e5e
+#define OWNER_UNKNOWN "robust.header.unknown-command"
+
+static void unknown_body_accepted(struct vuc_ctx *ctx, const struct input *in,
+                                  const struct vuc_reply *r)
+{
+    (void)r;
+    vuc_blocked(ctx, OWNER_UNKNOWN, "%s got a success reply", in->what);
+}
+
+static void unknown_command_body(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    static const uint16_t cmds[] = {0, 0x7fff};
+    static const uint32_t bodies[] = {24, 4096};
+    struct steps st = {.name = "unknown command with a body"};
+    uint8_t *body = calloc(1, 4096);
+    char what[96];
+    bool ok = true;
+
+    (void)c;
+    if (body == NULL) {
+        vuc_verdict(ctx, VUC_ERROR, "out of memory");
+        return;
+    }
+    if (vuc_ctx_connect(ctx) == NULL) {
+        free(body);
+        return;
+    }
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]) && ok; i++) {
+        for (size_t j = 0; j < sizeof(bodies) / sizeof(bodies[0]) && ok; j++) {
+            uint32_t len = bodies[j];
+            struct vuc_hdr fake = {.id = FAKE_ID,
+                                   .cmd = VUC_CMD_DEVICE_GET_INFO,
+                                   .size = len,
+                                   .flags = VUC_TYPE_COMMAND};
+            struct input in = {.cmd = cmds[i],
+                               .flags = VUC_TYPE_COMMAND,
+                               .size_field = VUC_HDR_SIZE + len,
+                               .payload = body,
+                               .plen = len,
+                               .reject = true,
+                               .probe = true,
+                               .what = what,
+                               .on_success = unknown_body_accepted};
+
+            memset(body, 0, 4096);
+            vuc_hdr_encode(&fake, body, VUC_HDR_SIZE);
+            vuc_put_u32(body + VUC_HDR_SIZE, 16); /* its argsz */
+            snprintf(what, sizeof(what),
+                     "command number %u with a %u-byte body (itself a "
+                     "DEVICE_GET_INFO #%u)",
+                     cmds[i], len, FAKE_ID);
+            ok = run_step(ctx, &st, &in);
+        }
+    }
+    free(body);
+    steps_end(ctx, &st, ok);
+}
+
 /* robust.header.reply-type / .error-flag: a DEVICE_GET_INFO of type
  * Reply, or with the Error flag set. Neither is refused by rule: a
  * success reply is allowed too (see the VUC_CASE comments). */
@@ -1514,6 +1584,14 @@ size_t vuc_cases_robust(struct vuc_case *out, size_t max)
     VUC_CASE("robust.header.unknown-command",
              "unknown command numbers are refused", SPEC_SEC, "should",
              unknown_command, 0, 0, NULL);
+    /* Header: "Message size contains the size of the entire message,
+     * including the header": it, not the command, says where the next
+     * message starts. Refusing the command is Security Considerations'
+     * "should"; a request after it answered out of step breaks "Each
+     * command message in Commands_ must be replied to" (FAIL). */
+    VUC_CASE("robust.header.unknown-command-body",
+             "an unknown command with a body is refused, the stream in step",
+             SPEC_SEC, "should", unknown_command_body, 0, 0, NULL);
     /* Header: a Reply "indicates a reply message acknowledging a previous
      * command with the same message ID"; the spec is silent on one that
      * acknowledges nothing: answering, closing and dropping are all the

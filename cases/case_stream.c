@@ -382,6 +382,72 @@ static bool at_resuming(struct vuc_ctx *ctx)
            vuc_case_walk(ctx, VUC_STATE_STOP, VUC_STATE_RESUMING);
 }
 
+/*
+ * stream.write.max-xfer-exact: a MIG_DATA_WRITE carrying exactly the
+ * negotiated max_data_xfer_size (vucert proposes the spec's default, 1
+ * MiB, so with most servers the full limit: far more than a socket
+ * buffer holds, so the server reads it in many pieces), sent in one
+ * write, is accepted. The data is the first max_data_xfer_size bytes of
+ * a stream the device saved, so it is a valid prefix and a refusal can
+ * only be about its size. What happens to the rest of the stream is the
+ * resume cases'.
+ */
+#define WRITE_EXACT_MAX (16u << 20)
+
+static void write_max_exact(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    struct vuc_stream s = {0};
+    struct vuc_reply r;
+    uint64_t m;
+    bool have;
+    char eb[16];
+    int rc;
+
+    (void)c;
+    if (!save(ctx, &s, NULL, &have))
+        goto out;
+    m = max_xfer(ctx);
+    if (m == 0 || m > WRITE_EXACT_MAX) {
+        vuc_verdict(ctx, VUC_SKIP,
+                    "max_data_xfer_size %llu is not testable (vucert writes "
+                    "at most %u bytes at once)",
+                    (unsigned long long)m, WRITE_EXACT_MAX);
+        goto out;
+    }
+    if (s.len < m) {
+        vuc_verdict(ctx, VUC_SKIP,
+                    "the device's stream (%zu bytes) is shorter than "
+                    "max_data_xfer_size (%llu): no write of valid data has "
+                    "that size",
+                    s.len, (unsigned long long)m);
+        goto out;
+    }
+    if (!at_resuming(ctx))
+        goto out;
+    vuc_client_trace_note(ctx->cl,
+                          "# MIG_DATA_WRITE of exactly max_data_xfer_size "
+                          "(%llu bytes), in one write",
+                          (unsigned long long)m);
+    rc = raw_write(ctx, s.data, (uint32_t)m, &r);
+    if (rc < 0) {
+        vuc_case_report_rc(ctx, rc, "MIG_DATA_WRITE of max_data_xfer_size");
+        goto out;
+    }
+    if (r.is_error)
+        vuc_verdict(ctx, VUC_VIOLATION(ctx),
+                    "a MIG_DATA_WRITE of %llu bytes, exactly the agreed "
+                    "max_data_xfer_size, of the device's own stream, was "
+                    "rejected with errno %s (the limit is the \"Maximum "
+                    "count for data transfer messages\")",
+                    (unsigned long long)m,
+                    vuc_errno_name(r.error, eb, sizeof(eb)));
+    else
+        vuc_check(ctx);
+    vuc_reply_release(&r);
+out:
+    vuc_stream_free(&s);
+}
+
 /* stream.write.reply-empty: MIG_DATA_WRITE Reply: "There is no reply
  * payload for this message." */
 static void write_reply_empty(struct vuc_ctx *ctx, const struct vuc_case *c)
@@ -969,6 +1035,12 @@ size_t vuc_cases_stream(struct vuc_case *out, size_t max)
     VUC_CASE("stream.read.max-xfer-exact",
              "a read of exactly max_data_xfer_size is served",
              "Read and Write Operations", "must", max_exact, 0, 0, NULL);
+    /* VFIO_USER_VERSION: max_data_xfer_size is the "Maximum count for
+     * data transfer messages", as for stream.read.max-xfer-exact */
+    VUC_CASE("stream.write.max-xfer-exact",
+             "a write of exactly max_data_xfer_size, in one write, is "
+             "accepted",
+             "Read and Write Operations", "must", write_max_exact, 0, 0, NULL);
     VUC_CASE("stream.read.over-max",
              "a read above max_data_xfer_size is rejected",
              "Read and Write Operations", "must", over_max, 0, 0, NULL);

@@ -658,6 +658,37 @@ static void fill_report(struct vuc_srv *s, struct vuc_bitmap *dst,
     }
 }
 
+/* Bug report-one-mapping: the log kept per DMA mapping, so a REPORT is
+ * served only inside the mapping its iova lies in. */
+static bool in_one_mapping(const struct vuc_srv *s, uint64_t iova, uint64_t end)
+{
+    for (size_t i = 0; i < s->dma.n; i++) {
+        const struct dma_map *m = &s->dma.maps[i];
+
+        if (iova >= m->iova && iova - m->iova < m->size)
+            return end - m->iova <= m->size;
+    }
+    return false;
+}
+
+/* Bug report-unlogged-dirty: the pages of dst that no logged range
+ * covers are reported dirty ("not tracked" taken for "maybe written"). */
+static void mark_unlogged(struct vuc_srv *s, struct vuc_bitmap *dst,
+                          uint64_t iova, uint64_t end)
+{
+    struct dirty *d = &s->log;
+    uint64_t at = iova;
+
+    for (size_t i = find(d, iova); i < d->n && d->r[i].iova < end; i++) {
+        if (d->r[i].iova > at)
+            (void)vuc_bitmap_mark(dst, at, d->r[i].iova);
+        if (d->r[i].iova + d->r[i].len > at)
+            at = d->r[i].iova + d->r[i].len;
+    }
+    if (at < end)
+        (void)vuc_bitmap_mark(dst, at, end);
+}
+
 static int report(struct vuc_srv *s, const struct vuc_feature *f,
                   struct srv_reply *r)
 {
@@ -665,6 +696,7 @@ static int report(struct vuc_srv *s, const struct vuc_feature *f,
     struct vuc_log_report rq;
     struct vuc_bitmap dst;
     uint64_t end, need, page;
+    size_t pad;
     int64_t bytes;
     uint8_t *p;
     int rc;
@@ -688,6 +720,9 @@ static int report(struct vuc_srv *s, const struct vuc_feature *f,
     if (rc == -EOVERFLOW)
         return EOVERFLOW;
     end = rq.iova + rq.length;
+    if (srv_bug(s, VUC_SRV_BUG(REPORT_ONE_MAPPING)) &&
+        !in_one_mapping(s, rq.iova, end))
+        return EINVAL;
     bytes = vuc_log_bitmap_bytes(rq.length, page);
     /* The bitmap is the reply's data: at most max_data_xfer_size, as a
      * REGION_READ's; a client that wants more splits the range. */
@@ -707,15 +742,21 @@ static int report(struct vuc_srv *s, const struct vuc_feature *f,
      * sends the bitmap anyway) */
     if (f->argsz < need && !srv_quirk(s, VUC_SRV_QUIRK_ARGSZ_IGNORED))
         return 0;
-    if (buf_reserve(s, (size_t)bytes))
+    /* bug report-bitmap-padded: the bitmap is sent with a spare zero
+     * word after it, and argsz counts it */
+    pad = srv_bug(s, VUC_SRV_BUG(REPORT_PADDED)) ? 8 : 0;
+    vuc_put_u32(p, (uint32_t)(need + pad));
+    if (buf_reserve(s, (size_t)bytes + pad))
         return ENOMEM;
-    memset(d->buf, 0, (size_t)bytes);
+    memset(d->buf, 0, (size_t)bytes + pad);
     dst.words = (uint64_t *)(void *)d->buf;
     dst.nbits = (rq.length - 1) / page + 1;
     dst.base = rq.iova;
     dst.shift = ilog2(page);
     if (d->on) {
         fill_report(s, &dst, rq.iova, end, (size_t)bytes / 8);
+        if (srv_bug(s, VUC_SRV_BUG(REPORT_UNLOGGED)))
+            mark_unlogged(s, &dst, rq.iova, end);
         if (srv_quirk(s, VUC_SRV_QUIRK_REPORT_BIT_SHIFTED))
             shift_up(dst.words, (size_t)bytes / 8, (rq.length - 1) / page + 1);
         /* uAPI: "read back and clear" (docs/decisions.md, DMA logging),
@@ -726,7 +767,7 @@ static int report(struct vuc_srv *s, const struct vuc_feature *f,
              i++)
             (void)vuc_bitmap_clear(&d->r[i].bm, rq.iova, end);
     }
-    reply_add(r, d->buf, (size_t)bytes);
+    reply_add(r, d->buf, (size_t)bytes + pad);
     return 0;
 }
 

@@ -390,6 +390,28 @@ static const struct quirk_info bug_table[VUC_SRV_BUG_COUNT] = {
     [VUC_SRV_BUG_BIT_CLOSES_STDIO] =
         {"closes-stdio",
          "the server closes fds 0, 1 and 2 at start (its socket lands on 0)"},
+    [VUC_SRV_BUG_BIT_UNKNOWN_BODY_UNREAD] =
+        {"unknown-command-body-unread",
+         "an unknown command is refused from its header; its body is read "
+         "as the next message"},
+    [VUC_SRV_BUG_BIT_REPORT_PADDED] =
+        {"report-bitmap-padded",
+         "a REPORT bitmap carries one zero u64 word past the range's last"},
+    [VUC_SRV_BUG_BIT_REPORT_ONE_MAPPING] =
+        {"report-one-mapping",
+         "a REPORT whose range leaves the DMA mapping it starts in fails "
+         "with EINVAL"},
+    [VUC_SRV_BUG_BIT_REPORT_UNLOGGED] =
+        {"report-unlogged-dirty",
+         "a REPORT shows every page outside the logged ranges as dirty"},
+    [VUC_SRV_BUG_BIT_MAX_MSG_NO_ROOM] =
+        {"max-msg-no-room",
+         "the largest message taken is --max-data-xfer-size bytes in all, "
+         "header and fixed part included"},
+    [VUC_SRV_BUG_BIT_LIMIT_ECHOES] =
+        {"limit-echoes-proposal",
+         "a max_data_xfer_size proposal above the server's own is announced "
+         "back, but the server's own limit still applies"},
     [VUC_SRV_BUG_BIT_PRECOPY_RESTARTS] =
         {"precopy-stream-restarts",
          "PRE_COPY -> STOP_COPY starts a new stream instead of going on"},
@@ -835,8 +857,15 @@ static int dispatch(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
         return EINVAL;
     d = vuc_msg_desc(h->cmd);
     /* bug unknown-command-accepted: an undefined number is "done" */
+    if (!d && srv_bug(s, VUC_SRV_BUG(UNKNOWN_COMMAND)))
+        return 0;
+    /* bug unknown-command-body-unread: the header alone is taken; the
+     * body is left in the stream, to be read as the next message */
+    if (!d && m->payload_len > 0 &&
+        srv_bug(s, VUC_SRV_BUG(UNKNOWN_BODY_UNREAD)))
+        (void)vuc_conn_unread(c, m->payload, m->payload_len);
     if (!d)
-        return srv_bug(s, VUC_SRV_BUG(UNKNOWN_COMMAND)) ? 0 : ENOSYS;
+        return ENOSYS;
     if (h->cmd >= VUC_CMD_MAX || !handlers[h->cmd])
         return ENOSYS;
     if (d->dir != VUC_DIR_C2S)
@@ -1180,6 +1209,11 @@ int srv_h_VERSION(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     rep.max_data_xfer_size = srv_quirk(s, VUC_SRV_QUIRK_MAX_XFER_ABOVE)
                                  ? MAX_XFER_ABOVE_PROPOSAL
                                  : xfer;
+    /* bug limit-echoes-proposal: a larger proposal "agreed" on, though
+     * s->xfer (below) stays the server's own */
+    if (srv_bug(s, VUC_SRV_BUG(LIMIT_ECHOES)) &&
+        cc.max_data_xfer_size > s->xfer_limit)
+        rep.max_data_xfer_size = cc.max_data_xfer_size;
     rep.max_dma_maps = min_u64(cc.max_dma_maps, VUC_DEFAULT_MAX_DMA_MAPS);
     rep.pgsizes = VUC_DEFAULT_PGSIZES;
     /* spec: twin-socket mode, when the client supports it: a fresh
@@ -1238,6 +1272,10 @@ int srv_h_VERSION(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     /* A data message at exactly max_data_xfer_size must fit, with room
      * for any command's fixed part. */
     vuc_conn_set_max_msg(c, VUC_HDR_SIZE + s->xfer + 65536u);
+    /* bug max-msg-no-room: the receive limit is the server's own data
+     * limit, with no room for the header and the command's fixed part */
+    if (srv_bug(s, VUC_SRV_BUG(MAX_MSG_NO_ROOM)))
+        vuc_conn_set_max_msg(c, s->xfer_limit);
     return 0;
 }
 

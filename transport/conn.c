@@ -326,7 +326,12 @@ static void skip_buffered(struct vuc_conn *c)
 static int rbuf_grow(struct vuc_conn *c)
 {
     size_t cap = c->rcap * 2 < RBUF_SIZE ? c->rcap * 2 : RBUF_SIZE;
-    uint8_t *nb = realloc(c->rbuf, cap);
+    uint8_t *nb;
+
+    if (cap <= c->rcap) {
+        return 0; /* vuc_conn_unread made it larger already */
+    }
+    nb = realloc(c->rbuf, cap);
 
     if (!nb) {
         return -ENOMEM;
@@ -594,6 +599,46 @@ bool vuc_conn_partial(const struct vuc_conn *c)
         pos += size;
     }
     return pos < c->rlen;
+}
+
+int vuc_conn_unread(struct vuc_conn *c, const void *p, size_t n)
+{
+    size_t avail, cap;
+    uint8_t *nb;
+
+    if (!c || (n > 0 && !p)) {
+        return -EINVAL;
+    }
+    if (c->big || c->skip) {
+        return -EBUSY;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    avail = c->rlen - c->rpos;
+    if (c->rbuf && c->rpos >= n) {
+        c->rpos -= n;
+        memcpy(c->rbuf + c->rpos, p, n);
+        return 0;
+    }
+    cap = c->rcap > n + avail ? c->rcap : n + avail;
+    if (cap < RBUF_MIN) {
+        cap = RBUF_MIN;
+    }
+    nb = malloc(cap);
+    if (!nb) {
+        return -ENOMEM;
+    }
+    memcpy(nb, p, n);
+    if (avail > 0) {
+        memcpy(nb + n, c->rbuf + c->rpos, avail);
+    }
+    free(c->rbuf);
+    c->rbuf = nb;
+    c->rcap = cap;
+    c->rpos = 0;
+    c->rlen = n + avail;
+    return 0;
 }
 
 /* ---- send ---- */

@@ -224,6 +224,12 @@ enum vuc_srv_bug_bit {
     VUC_SRV_BUG_BIT_DMA_READ_LOGGED,       /* dma-read-logged */
     VUC_SRV_BUG_BIT_REGION_INFO_EXTRA_FDS, /* region-info-extra-fds */
     VUC_SRV_BUG_BIT_TWIN_DECLINED,         /* twin-socket-declined */
+    VUC_SRV_BUG_BIT_UNKNOWN_BODY_UNREAD,   /* unknown-command-body-unread */
+    VUC_SRV_BUG_BIT_REPORT_PADDED,         /* report-bitmap-padded */
+    VUC_SRV_BUG_BIT_REPORT_ONE_MAPPING,    /* report-one-mapping */
+    VUC_SRV_BUG_BIT_REPORT_UNLOGGED,       /* report-unlogged-dirty */
+    VUC_SRV_BUG_BIT_MAX_MSG_NO_ROOM,       /* max-msg-no-room */
+    VUC_SRV_BUG_BIT_LIMIT_ECHOES,          /* limit-echoes-proposal */
     VUC_SRV_BUG_COUNT
 };
 _Static_assert(VUC_SRV_BUG_COUNT < 64, "bugs are bits of a uint64_t");

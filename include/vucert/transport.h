@@ -134,6 +134,15 @@ bool vuc_conn_pending(const struct vuc_conn *c);
 bool vuc_conn_partial(const struct vuc_conn *c);
 
 /*
+ * Put n bytes back in front of what is buffered, so that the next recv
+ * reads them first, as if they had not been taken yet. For vucert-server's
+ * bugs that model a server losing its place in the stream (a body left
+ * unread); fds are not put back. Errors: -EBUSY while a large or
+ * oversized message is half read, -ENOMEM.
+ */
+int vuc_conn_unread(struct vuc_conn *c, const void *p, size_t n);
+
+/*
  * Send a message: header h (its size field is ignored and set to 16 +
  * the payload length), then the payload from iov. fds go with the first
  * byte. Returns 0, or -ETIMEDOUT (if part of the message had been

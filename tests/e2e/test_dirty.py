@@ -16,7 +16,7 @@ def test_clean_server_logs_exactly(bins, certify):
     r = certify("--server-cmd", server_cmd(bins), "--profile", str(PROFILE),
                 "--case", "dirty.*")
     assert r.rc == 0, r.out
-    assert len(r.results["cases"]) == 31
+    assert len(r.results["cases"]) == 34
     assert all(c["verdict"] == "PASS" for c in r.results["cases"]), r.out
 
 

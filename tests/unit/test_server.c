@@ -561,8 +561,11 @@ static void test_version_valid(void **state)
     assert_int_equal(caps.max_msg_fds, 1);
     assert_int_equal(caps.max_data_xfer_size, 1048576); /* server's */
     assert_int_equal(caps.pgsizes, 4096);
-    assert_false(caps.twin_supported);
-    assert_false(caps.twin_has_fd_index);
+    /* twin-socket mode, proposed: on, the client's end as fd 0 */
+    assert_true(caps.twin_supported);
+    assert_true(caps.twin_has_fd_index);
+    assert_int_equal(caps.twin_fd_index, 0);
+    assert_int_equal(f.rep.nfds, 1);
     assert_false(caps.write_multiple);
     assert_true(vuc_srv_negotiated(f.s));
 
@@ -5447,8 +5450,8 @@ static void test_bar2_mappable(void **state)
         vuc_put_u32(b + 8, 2);
         assert_int_equal(req(&f, VUC_CMD_DEVICE_GET_REGION_INFO, b, 32), 0);
         assert_int_equal(f.rep.nfds, with_bug ? 2 : 1);
-        map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
-                   f.rep.fds[0], 0);
+        map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, f.rep.fds[0],
+                   0);
         assert_true(map != MAP_FAILED);
         assert_int_equal(region_write(&f, 2, 64, w, 8), 0);
         assert_memory_equal(map + 64, w, 8);
@@ -5458,6 +5461,186 @@ static void test_bar2_mappable(void **state)
         munmap(map, 4096);
         fx_close(&f);
     }
+}
+
+/* unknown-command-body-unread: an unknown command's body is read as the
+ * next message; without the bug it is skipped with the command */
+static void test_bug_unknown_body_unread(void **state)
+{
+    static const char *const bug[] = {"unknown-command-body-unread", NULL};
+    struct vuc_hdr inner = {.id = 0x5e5e,
+                            .cmd = VUC_CMD_DEVICE_GET_INFO,
+                            .size = 32,
+                            .flags = VUC_TYPE_COMMAND};
+    uint8_t body[32] = {0};
+    struct fx f;
+
+    (void)state;
+    vuc_hdr_encode(&inner, body, VUC_HDR_SIZE);
+    vuc_put_u32(body + VUC_HDR_SIZE, 16);
+    fx_open_bugs(&f, DEF_FLAGS, bug);
+    negotiate(&f);
+    assert_int_equal(req(&f, 0x7fff, body, sizeof(body)), ENOSYS);
+    /* the body was a DEVICE_GET_INFO of its own, and it got a reply */
+    vuc_msg_release(&f.rep);
+    assert_int_equal(vuc_conn_recv(f.cli, &f.rep, 0), 0);
+    assert_int_equal(f.rep.hdr.id, 0x5e5e);
+    assert_int_equal(f.rep.hdr.cmd, VUC_CMD_DEVICE_GET_INFO);
+    fx_close(&f);
+    /* without it, the body goes with the command */
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    assert_int_equal(req(&f, 0x7fff, body, sizeof(body)), ENOSYS);
+    vuc_msg_release(&f.rep);
+    assert_int_equal(vuc_conn_recv(f.cli, &f.rep, 0), -EAGAIN);
+    fx_close(&f);
+}
+
+/* report-bitmap-padded: a REPORT bitmap of 61 pages (one word) comes
+ * with a second, zero word, and argsz counts it; a small argsz still gets
+ * the exact size */
+static void test_bug_report_padded(void **state)
+{
+    static const char *const bug[] = {"report-bitmap-padded", NULL};
+    static const uint64_t range[] = {0x100000, 0x100000};
+    uint8_t b[32];
+    struct fx f;
+
+    (void)state;
+    fx_open_bugs(&f, DEF_FLAGS, bug);
+    negotiate(&f);
+    assert_int_equal(log_start(&f, 4096, range, 1, NULL), 0);
+    vuc_put_u32(b, 64);
+    vuc_put_u32(b + 4, F_GET | F_LOG_REPORT);
+    vuc_put_u64(b + 8, 0x100000);
+    vuc_put_u64(b + 16, 61 * 4096);
+    vuc_put_u64(b + 24, 4096);
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_FEATURE, b, 32), 0);
+    assert_int_equal(f.rep.payload_len, 32 + 16);
+    assert_int_equal(vuc_get_u32(pl(&f)), 32 + 16);
+    assert_int_equal(vuc_get_u64(pl(&f) + 40), 0);
+    vuc_put_u32(b, 32); /* no room: the exact size needed */
+    assert_int_equal(req(&f, VUC_CMD_DEVICE_FEATURE, b, 32), 0);
+    assert_int_equal(f.rep.payload_len, 32);
+    assert_int_equal(vuc_get_u32(pl(&f)), 32 + 8);
+    fx_close(&f);
+    /* without it, one word */
+    fx_open(&f, DEF_FLAGS, 0);
+    negotiate(&f);
+    assert_int_equal(log_start(&f, 4096, range, 1, NULL), 0);
+    assert_int_equal(log_report(&f, 0x100000, 61 * 4096, 4096, NULL), 0);
+    fx_close(&f);
+}
+
+/* report-one-mapping / report-unlogged-dirty: two adjacent mappings
+ * logged as one range; a REPORT across them, and one running past them */
+static void test_bug_report_mappings(void **state)
+{
+    static const char *const one[] = {"report-one-mapping", NULL};
+    static const char *const unl[] = {"report-unlogged-dirty", NULL};
+    const char *const *bugs[] = {one, unl, NULL};
+    static const uint64_t range[] = {0x100000, 0x20000};
+    uint64_t w[1];
+    struct fx f;
+
+    (void)state;
+    for (size_t i = 0; i < 3; i++) {
+        int fd0 = memfd(0x10000, NULL), fd1 = memfd(0x10000, NULL);
+
+        if (bugs[i])
+            fx_open_bugs(&f, DEF_FLAGS, bugs[i]);
+        else
+            fx_open(&f, DEF_FLAGS, 0);
+        negotiate(&f);
+        assert_int_equal(dma_map(&f, 0x100000, 0x10000, DMA_RW, 0, fd0), 0);
+        assert_int_equal(dma_map(&f, 0x110000, 0x10000, DMA_RW, 0, fd1), 0);
+        assert_int_equal(log_start(&f, 4096, range, 1, NULL), 0);
+        /* pages 8 to 23: across the two mappings */
+        w[0] = 1;
+        assert_int_equal(log_report(&f, 0x108000, 0x10000, 4096, w),
+                         i == 0 ? EINVAL : 0);
+        if (i != 0)
+            assert_int_equal(w[0], 0);
+        /* pages 24 to 39: the last 8 logged, 8 past every range */
+        w[0] = 1;
+        assert_int_equal(log_report(&f, 0x118000, 0x10000, 4096, w),
+                         i == 0 ? EINVAL : 0);
+        if (i == 1)
+            assert_int_equal(w[0], 0xff00);
+        if (i == 2)
+            assert_int_equal(w[0], 0);
+        fx_close(&f);
+        close(fd0);
+        close(fd1);
+    }
+}
+
+/* max-msg-no-room: a MIG_DATA_WRITE of exactly the negotiated 1 MiB is
+ * refused (its message is 1 MiB + 24 bytes); one 24 bytes shorter is not */
+static void test_bug_max_msg_no_room(void **state)
+{
+    static const char *const bug[] = {"max-msg-no-room", NULL};
+    const uint32_t mib = 1u << 20;
+    uint8_t *data = calloc(1, mib);
+    struct fx f;
+
+    (void)state;
+    assert_non_null(data);
+    for (int with = 1; with >= 0; with--) {
+        if (with)
+            fx_open_bugs(&f, DEF_FLAGS, bug);
+        else
+            fx_open(&f, DEF_FLAGS, 0);
+        negotiate(&f);
+        assert_int_equal(set_state(&f, ST_STOP), 0);
+        assert_int_equal(set_state(&f, ST_RESUMING), 0);
+        assert_int_equal(mig_write(&f, data, mib - 24), 0);
+        assert_int_equal(mig_write(&f, data, mib), with ? EINVAL : 0);
+        fx_close(&f);
+    }
+    free(data);
+}
+
+/* limit-echoes-proposal: a proposal of 2^32 - 1 is announced back, but a
+ * read above the server's own 1 MiB is still refused; a proposal below
+ * the server's own is answered as usual */
+static void test_bug_limit_echoes(void **state)
+{
+    static const char *const bug[] = {"limit-echoes-proposal", NULL};
+    static const char huge[] =
+        "{\"capabilities\":{\"max_data_xfer_size\":4294967295}}";
+    struct vuc_caps caps;
+    size_t n;
+    struct fx f;
+
+    (void)state;
+    for (int with = 1; with >= 0; with--) {
+        if (with)
+            fx_open_bugs(&f, DEF_FLAGS, bug);
+        else
+            fx_open(&f, DEF_FLAGS, 0);
+        assert_int_equal(version(&f, 0, 1, huge), 0);
+        vuc_caps_defaults(&caps);
+        assert_int_equal(vuc_caps_parse((const char *)pl(&f) + 4,
+                                        f.rep.payload_len - 5, &caps),
+                         0);
+        assert_int_equal(caps.max_data_xfer_size,
+                         with ? 4294967295ull : 1048576ull);
+        assert_int_equal(set_state(&f, ST_STOP_COPY), 0);
+        assert_int_equal(mig_read(&f, 8 + (2u << 20), 2u << 20, NULL, &n),
+                         EINVAL);
+        fx_close(&f);
+    }
+    fx_open_bugs(&f, DEF_FLAGS, bug);
+    assert_int_equal(
+        version(&f, 0, 1, "{\"capabilities\":{\"max_data_xfer_size\":4096}}"),
+        0);
+    vuc_caps_defaults(&caps);
+    assert_int_equal(
+        vuc_caps_parse((const char *)pl(&f) + 4, f.rep.payload_len - 5, &caps),
+        0);
+    assert_int_equal(caps.max_data_xfer_size, 4096);
+    fx_close(&f);
 }
 
 /* --require-arm: a device with a precondition (profiles/vucert-server-
@@ -6429,6 +6612,11 @@ int main(void)
         cmocka_unit_test(test_bug_roundtrip),
         cmocka_unit_test(test_require_arm),
         cmocka_unit_test(test_bug_start_num_ranges),
+        cmocka_unit_test(test_bug_unknown_body_unread),
+        cmocka_unit_test(test_bug_report_padded),
+        cmocka_unit_test(test_bug_report_mappings),
+        cmocka_unit_test(test_bug_max_msg_no_room),
+        cmocka_unit_test(test_bug_limit_echoes),
         cmocka_unit_test(test_bug_info_nonzero),
         cmocka_unit_test(test_set_irqs),
         cmocka_unit_test(test_dma_read_run),

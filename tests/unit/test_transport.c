@@ -292,6 +292,33 @@ static void test_header_only_msg(void **state)
     expect_msg(f->rx, 0, 1, 16, 0);
 }
 
+/* vuc_conn_unread: bytes put back are read before what is buffered, on an
+ * empty buffer, in front of a buffered message, and larger than the
+ * buffer */
+static void test_unread(void **state)
+{
+    struct fx *f = *state;
+    uint8_t a[40], b[48], *big = malloc(10000);
+
+    assert_non_null(big);
+    mk_msg(a, 1, sizeof(a), 1);
+    mk_msg(b, 2, sizeof(b), 2);
+    mk_msg(big, 3, 10000, 3);
+    assert_int_equal(vuc_conn_unread(f->rx, a, sizeof(a)), 0);
+    assert_true(vuc_conn_pending(f->rx));
+    expect_msg(f->rx, 0, 1, sizeof(a), 1);
+    raw(f->tx, b, sizeof(b));
+    raw(f->tx, a, sizeof(a));
+    expect_msg(f->rx, 0, 2, sizeof(b), 2); /* a is buffered behind it */
+    assert_int_equal(vuc_conn_unread(f->rx, big, 10000), 0);
+    expect_msg(f->rx, 0, 3, 10000, 3);
+    expect_msg(f->rx, 0, 1, sizeof(a), 1);
+    expect_err(f->rx, 0, -EAGAIN);
+    assert_int_equal(vuc_conn_unread(f->rx, NULL, 0), 0);
+    assert_int_equal(vuc_conn_unread(f->rx, NULL, 1), -EINVAL);
+    free(big);
+}
+
 /* 100 messages in one write: one read, then 99 messages cut out of the
  * buffer. Over AF_UNIX the socket is then replaced by /dev/null, so any
  * system call recv made would fail. */
@@ -1372,6 +1399,7 @@ int main(void)
         BOTH(test_split_1byte),
         BOTH(test_header_split),
         BOTH(test_header_only_msg),
+        BOTH(test_unread),
         BOTH(test_burst),
         BOTH(test_rbuf_grows),
         BOTH(test_recv_buf),
