@@ -739,7 +739,12 @@ static void twin_offered(struct vuc_ctx *ctx, const struct vuc_case *c)
     if (stimulus(ctx, &sm, NOFD_IOVA, 4096, &status) < 0)
         goto unmap;
     vuc_client_dma_stats(ctx->cl, &n, NULL, &on_twin, false);
-    if (n == 0)
+    if (n == 0 && status != 0)
+        vuc_blocked(ctx, OWN_WRITE,
+                    "the device's DMA into memory lent without a file "
+                    "descriptor failed with status %llu and sent nothing",
+                    (unsigned long long)status);
+    else if (n == 0)
         vuc_verdict(ctx, VUC_SKIP,
                     "the device's DMA sent no server-to-client command "
                     "(status %llu)",
