@@ -634,8 +634,7 @@ void vuc_run_case(struct vuc_target *t, struct vuc_target *dest,
             server_died(&ctx, ctx.err_from);
         check_testimony(&ctx, ctx.err_from);
         if (t->pid <= 0 && t->daemon_pid <= 0 &&
-            restart(&ctx, err, sizeof(err)) < 0 &&
-            t->down_by[0] == '\0')
+            restart(&ctx, err, sizeof(err)) < 0 && t->down_by[0] == '\0')
             vuc_verdict(&ctx, VUC_ERROR, "restarting the server: %s", err);
     }
     if (res->verdict == VUC_PASS && res->checks == 0)
