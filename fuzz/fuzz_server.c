@@ -250,7 +250,12 @@ static void check_reply(const struct vuc_hdr *h, const struct vuc_msg *m)
              r->size, m->len);
     FZ_CHECK(m->payload_len == m->len - VUC_HDR_SIZE, "payload %zu",
              m->payload_len);
-    FZ_CHECK(m->nfds == 0, "reply carries %zu fds", m->nfds);
+    /* fds only where the spec puts them: a mappable region's info
+     * (BAR2's memfd) and the twin socket of a VERSION reply, one each */
+    FZ_CHECK(m->nfds == 0 || (!(r->flags & VUC_FLAG_ERROR) && m->nfds == 1 &&
+                              (h->cmd == VUC_CMD_DEVICE_GET_REGION_INFO ||
+                               h->cmd == VUC_CMD_VERSION)),
+             "%s reply carries %zu fds", vuc_cmd_name(h->cmd), m->nfds);
     if (r->flags & VUC_FLAG_ERROR) {
         FZ_CHECK(m->payload_len == 0, "error reply with %zu bytes",
                  m->payload_len);
