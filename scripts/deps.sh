@@ -10,7 +10,8 @@ set -euo pipefail
 # (LLVM #65288), where clang 14's searches a list for every feature of
 # every run, a third of fuzz_server's time (fuzz/README.md).
 PKGS=(cmake make gcc clang clang-format pkg-config libjson-c-dev
-      libcmocka-dev python3 python3-pytest libclang-rt-dev afl++
+      libcmocka-dev python3 python3-pytest python3-pytest-xdist
+      libclang-rt-dev afl++
       clang-19 libclang-rt-19-dev)
 
 missing=()
