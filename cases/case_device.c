@@ -604,6 +604,99 @@ static void max_fds_default(struct vuc_ctx *ctx, const struct vuc_case *c)
     vuc_check(ctx);
 }
 
+/*
+ * device.region-write.max-xfer-exact: Read and Write Operations: "The
+ * count field must not exceed the value of max_data_xfer_size of the
+ * peer" makes a write of exactly that count one the server takes. The
+ * first writable region that holds the agreed limit (at most 16 MiB) is
+ * read in pieces, and what was read goes back in one REGION_WRITE of
+ * exactly the limit: one message larger than a socket buffer, sent in
+ * one write.
+ */
+#define WRITE_EXACT_MAX (16u << 20)
+
+static void region_write_exact(struct vuc_ctx *ctx, const struct vuc_case *c)
+{
+    struct vuc_region_info ri;
+    uint64_t limit;
+    uint32_t err = 0, idx;
+    uint8_t *buf = NULL;
+    char eb[16];
+    int rc;
+
+    (void)c;
+    if (vuc_ctx_connect(ctx) == NULL)
+        return;
+    limit = vuc_client_negotiated(ctx->cl)->limits.max_data_xfer_size;
+    if (limit == 0 || limit > WRITE_EXACT_MAX) {
+        vuc_verdict(ctx, VUC_SKIP,
+                    "the agreed max_data_xfer_size %llu is not testable here "
+                    "(vucert writes at most %u bytes)",
+                    (unsigned long long)limit, WRITE_EXACT_MAX);
+        return;
+    }
+    for (idx = 0; idx < VUC_PCI_NUM_REGIONS; idx++) {
+        rc = vuc_client_region_info(ctx->cl, idx, &ri, &err);
+        if (rc == -EREMOTEIO)
+            continue;
+        if (rc < 0) {
+            vuc_case_report_rc(ctx, rc, "DEVICE_GET_REGION_INFO");
+            return;
+        }
+        if ((ri.flags & (VUC_REGION_FLAG_READ | VUC_REGION_FLAG_WRITE)) ==
+                (VUC_REGION_FLAG_READ | VUC_REGION_FLAG_WRITE) &&
+            ri.size >= limit)
+            break;
+    }
+    if (idx == VUC_PCI_NUM_REGIONS) {
+        vuc_verdict(ctx, VUC_SKIP,
+                    "no readable and writable region holds the agreed "
+                    "max_data_xfer_size (%llu bytes)",
+                    (unsigned long long)limit);
+        return;
+    }
+    buf = malloc((size_t)limit);
+    if (buf == NULL) {
+        vuc_verdict(ctx, VUC_ERROR, "out of memory");
+        return;
+    }
+    /* the read, in pieces well inside the limit, is only the setup */
+    for (uint64_t off = 0; off < limit;) {
+        uint32_t n = (uint32_t)(limit - off < 4096 ? limit - off : 4096);
+
+        rc = vuc_client_region_read(ctx->cl, idx, off, buf + off, n, &err);
+        if (rc == -EREMOTEIO) {
+            vuc_blocked(ctx, "device.region-read.readable",
+                        "REGION_READ of %u bytes of region %u at 0x%llx "
+                        "failed with errno %s",
+                        n, idx, (unsigned long long)off,
+                        vuc_errno_name(err, eb, sizeof(eb)));
+            goto out;
+        }
+        if (rc < 0) {
+            vuc_case_report_rc(ctx, rc, "REGION_READ");
+            goto out;
+        }
+        off += n;
+    }
+    vuc_client_trace_note(ctx->cl,
+                          "# one REGION_WRITE of %llu bytes to region %u",
+                          (unsigned long long)limit, idx);
+    rc = vuc_client_region_write(ctx->cl, idx, 0, buf, (uint32_t)limit, &err);
+    if (rc == -EREMOTEIO)
+        vuc_verdict(ctx, VUC_VIOLATION(ctx),
+                    "a REGION_WRITE of exactly the agreed max_data_xfer_size "
+                    "(%llu bytes, to region %u) was rejected with errno %s",
+                    (unsigned long long)limit, idx,
+                    vuc_errno_name(err, eb, sizeof(eb)));
+    else if (rc < 0)
+        vuc_case_report_rc(ctx, rc, "REGION_WRITE at max_data_xfer_size");
+    else
+        vuc_check(ctx);
+out:
+    free(buf);
+}
+
 /* device.disconnect.keeps-state: Client Disconnection: "the device state
  * should otherwise be retained". The migration state is the part every
  * migratable device has: STOP, set by one client, is what the next one
@@ -668,6 +761,10 @@ size_t vuc_cases_device(struct vuc_case *out, size_t max)
     VUC_CASE("device.region-read.readable",
              "every readable region can be read with REGION_READ",
              "Read and Write Operations", "must be supported", region_readable,
+             0, 0, NULL);
+    VUC_CASE("device.region-write.max-xfer-exact",
+             "one REGION_WRITE of exactly max_data_xfer_size is accepted",
+             "Read and Write Operations", "must not exceed", region_write_exact,
              0, 0, NULL);
     VUC_CASE("device.dma-map.overlap",
              "DMA_MAP over an existing mapping fails with EEXIST", SPEC_MAP,

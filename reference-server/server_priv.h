@@ -27,7 +27,7 @@
 
 #define DEV_BAR0_SIZE  4096u
 #define DEV_CFG_SIZE   256u
-#define DEV_BAR2_SIZE  4096u /* mappable memory, not device state */
+#define DEV_BAR2_SIZE  (1u << 20) /* mappable memory, not device state */
 #define DEV_BAR2_INDEX 2u
 #define DEV_NUM_IRQS   5u /* INTx, MSI, MSI-X, ERR, REQ (<linux/vfio.h>) */
 

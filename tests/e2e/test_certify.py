@@ -9,7 +9,7 @@ import pytest
 
 from conftest import FLAG_SETS, PROFILE, STATES, advertised, server_cmd
 
-N_CASES = 233
+N_CASES = 234
 
 
 def expected_skip(cid, flags):
