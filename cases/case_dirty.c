@@ -571,6 +571,86 @@ static int stimulus(struct vuc_ctx *ctx, const struct stim *sm, uint64_t iova,
 #define NOFD_DMA  (3u * 4096u + 100u)
 
 /*
+ * Memory lent without a file descriptor, on a fresh connection that
+ * negotiated `proposal` and a fresh device: NOFD_LEN bytes at NOFD_IOVA,
+ * DMA_MAP'ed with no fd, so the device reaches them only through
+ * DMA_WRITE/DMA_READ requests to vucert. *mem is the caller's to free
+ * (nofd_return). false after a verdict.
+ */
+static bool nofd_lend(struct vuc_ctx *ctx, const char *proposal,
+                      const char *what, uint8_t **mem)
+{
+    struct vuc_dma_map dm = {.argsz = 32,
+                             .flags = VUC_DMA_FLAG_READ | VUC_DMA_FLAG_WRITE,
+                             .addr = NOFD_IOVA,
+                             .size = NOFD_LEN};
+    struct vuc_reply r;
+    uint8_t p[32];
+    char eb[16];
+    int rc;
+
+    *mem = NULL;
+    if (!dma_available(ctx) || vuc_case_flags(ctx) == 0 ||
+        vuc_ctx_connect_raw(ctx) == NULL)
+        return false;
+    rc = vuc_client_negotiate(ctx->cl, VUC_VERSION_MAJOR, VUC_VERSION_MINOR,
+                              proposal, &r);
+    if (rc < 0 || r.is_error) {
+        vuc_verdict(ctx, VUC_SKIP,
+                    "the server did not negotiate %s (%s); the spec names no "
+                    "proposal a server must take",
+                    what,
+                    rc < 0 ? vuc_client_last_error(ctx->cl) : "error reply");
+        vuc_reply_release(&r);
+        return false;
+    }
+    vuc_reply_release(&r);
+    if (!vuc_case_fresh(ctx))
+        return false;
+    *mem = calloc(1, NOFD_LEN);
+    if (*mem == NULL ||
+        vuc_client_add_memory(ctx->cl, NOFD_IOVA, *mem, NOFD_LEN) < 0) {
+        vuc_verdict(ctx, VUC_ERROR, "cannot lend client memory");
+        return false;
+    }
+    vuc_dma_map_encode(&dm, p, sizeof(p));
+    rc = vuc_client_call(ctx->cl, VUC_CMD_DMA_MAP, p, sizeof(p), NULL, 0, &r);
+    if (rc < 0) {
+        vuc_case_report_rc(ctx, rc, "DMA_MAP without a file descriptor");
+        return false;
+    }
+    if (r.is_error) {
+        vuc_verdict(ctx, VUC_SKIP,
+                    "DMA_MAP without a file descriptor was refused (errno "
+                    "%s): the device cannot be made to send DMA_WRITE",
+                    vuc_errno_name(r.error, eb, sizeof(eb)));
+        vuc_reply_release(&r);
+        return false;
+    }
+    vuc_reply_release(&r);
+    vuc_client_dma_stats(ctx->cl, NULL, NULL, NULL, true);
+    return true;
+}
+
+/* Take back what nofd_lend lent (any answer will do). */
+static void nofd_return(struct vuc_ctx *ctx, uint8_t *mem)
+{
+    struct vuc_dma_unmap du = {
+        .argsz = 24, .addr = NOFD_IOVA, .size = NOFD_LEN};
+    struct vuc_reply r;
+    uint8_t p[24];
+
+    if (ctx->cl != NULL) {
+        vuc_dma_unmap_encode(&du, p, sizeof(p));
+        if (vuc_client_call(ctx->cl, VUC_CMD_DMA_UNMAP, p, 24, NULL, 0, &r) ==
+            0)
+            vuc_reply_release(&r);
+        vuc_client_del_memory(ctx->cl, NOFD_IOVA);
+    }
+    free(mem);
+}
+
+/*
  * device.dma-write.within-limit: Read and Write Operations: "The count
  * field must not exceed the value of max_data_xfer_size of the peer, for
  * both reads and writes." vucert proposes 4096 and lends memory without a
@@ -581,62 +661,17 @@ static void dma_within_limit(struct vuc_ctx *ctx, const struct vuc_case *c)
 {
     static const char prop[] = "{\"capabilities\":{\"max_data_xfer_size\":"
                                "4096}}";
-    struct vuc_dma_map dm = {.argsz = 32,
-                             .flags = VUC_DMA_FLAG_READ | VUC_DMA_FLAG_WRITE,
-                             .addr = NOFD_IOVA,
-                             .size = NOFD_LEN};
-    struct vuc_dma_unmap du = {
-        .argsz = 24, .addr = NOFD_IOVA, .size = NOFD_LEN};
-    struct vuc_reply r;
-    uint8_t *mem = NULL, p[32];
     uint64_t status, most;
+    uint8_t *mem;
     struct stim sm;
     unsigned n;
-    char eb[16];
-    int rc;
 
     (void)c;
-    if (!dma_available(ctx) || vuc_case_flags(ctx) == 0 ||
-        vuc_ctx_connect_raw(ctx) == NULL)
-        return;
-    rc = vuc_client_negotiate(ctx->cl, VUC_VERSION_MAJOR, VUC_VERSION_MINOR,
-                              prop, &r);
-    if (rc < 0 || r.is_error) {
-        vuc_verdict(ctx, VUC_SKIP,
-                    "the server did not negotiate max_data_xfer_size 4096 "
-                    "(%s); the spec names no value a server must take",
-                    rc < 0 ? vuc_client_last_error(ctx->cl) : "error reply");
-        vuc_reply_release(&r);
-        return;
-    }
-    vuc_reply_release(&r);
-    if (!vuc_case_fresh(ctx))
-        return;
-    mem = calloc(1, NOFD_LEN);
-    if (mem == NULL ||
-        vuc_client_add_memory(ctx->cl, NOFD_IOVA, mem, NOFD_LEN) < 0) {
-        vuc_verdict(ctx, VUC_ERROR, "cannot lend client memory");
+    if (!nofd_lend(ctx, prop, "max_data_xfer_size 4096", &mem))
         goto out;
-    }
-    vuc_dma_map_encode(&dm, p, sizeof(p));
-    rc = vuc_client_call(ctx->cl, VUC_CMD_DMA_MAP, p, sizeof(p), NULL, 0, &r);
-    if (rc < 0) {
-        vuc_case_report_rc(ctx, rc, "DMA_MAP without a file descriptor");
-        goto out;
-    }
-    if (r.is_error) {
-        vuc_verdict(ctx, VUC_SKIP,
-                    "DMA_MAP without a file descriptor was refused (errno "
-                    "%s): the device cannot be made to send DMA_WRITE",
-                    vuc_errno_name(r.error, eb, sizeof(eb)));
-        vuc_reply_release(&r);
-        goto out;
-    }
-    vuc_reply_release(&r);
-    vuc_client_dma_stats(ctx->cl, NULL, NULL, NULL, true);
     sm = stim_of(ctx->profile, false);
     if (stimulus(ctx, &sm, NOFD_IOVA, NOFD_DMA, &status) < 0)
-        goto unmap;
+        goto out;
     vuc_client_dma_stats(ctx->cl, &n, &most, NULL, false);
     vuc_client_trace_note(ctx->cl,
                           "# the device's DMA of %u bytes: %u requests of at "
@@ -657,14 +692,8 @@ static void dma_within_limit(struct vuc_ctx *ctx, const struct vuc_case *c)
                     (unsigned long long)status);
     else
         vuc_check(ctx);
-unmap:
-    vuc_dma_unmap_encode(&du, p, sizeof(p));
-    if (vuc_client_call(ctx->cl, VUC_CMD_DMA_UNMAP, p, 24, NULL, 0, &r) == 0)
-        vuc_reply_release(&r);
 out:
-    if (ctx->cl != NULL)
-        vuc_client_del_memory(ctx->cl, NOFD_IOVA);
-    free(mem);
+    nofd_return(ctx, mem);
 }
 
 /*
@@ -681,63 +710,19 @@ static void twin_offered(struct vuc_ctx *ctx, const struct vuc_case *c)
     static const char prop[] =
         "{\"capabilities\":{\"max_msg_fds\":8,\"twin_socket\":"
         "{\"supported\":true}}}";
-    struct vuc_dma_map dm = {.argsz = 32,
-                             .flags = VUC_DMA_FLAG_READ | VUC_DMA_FLAG_WRITE,
-                             .addr = NOFD_IOVA,
-                             .size = NOFD_LEN};
-    struct vuc_dma_unmap du = {
-        .argsz = 24, .addr = NOFD_IOVA, .size = NOFD_LEN};
-    struct vuc_reply r;
-    uint8_t *mem = NULL, p[32];
     uint64_t status;
     unsigned n, on_twin;
+    uint8_t *mem;
     struct stim sm;
-    char eb[16];
-    int rc;
 
     (void)c;
-    if (!dma_available(ctx) || vuc_case_flags(ctx) == 0 ||
-        vuc_ctx_connect_raw(ctx) == NULL)
-        return;
-    rc = vuc_client_negotiate(ctx->cl, VUC_VERSION_MAJOR, VUC_VERSION_MINOR,
-                              prop, &r);
-    if (rc < 0 || r.is_error) {
-        vuc_blocked(ctx, "negotiate.caps.subset",
-                    "VERSION proposing twin_socket failed: %s",
-                    rc < 0 ? vuc_client_last_error(ctx->cl) : "error reply");
-        vuc_reply_release(&r);
-        return;
-    }
-    vuc_reply_release(&r);
+    if (!nofd_lend(ctx, prop, "a proposal with twin_socket", &mem))
+        goto out;
     vuc_client_trace_note(ctx->cl, "# twin-socket mode %s",
                           vuc_client_twin(ctx->cl) ? "on" : "off");
-    if (!vuc_case_fresh(ctx))
-        return;
-    mem = calloc(1, NOFD_LEN);
-    if (mem == NULL ||
-        vuc_client_add_memory(ctx->cl, NOFD_IOVA, mem, NOFD_LEN) < 0) {
-        vuc_verdict(ctx, VUC_ERROR, "cannot lend client memory");
-        goto out;
-    }
-    vuc_dma_map_encode(&dm, p, sizeof(p));
-    rc = vuc_client_call(ctx->cl, VUC_CMD_DMA_MAP, p, sizeof(p), NULL, 0, &r);
-    if (rc < 0) {
-        vuc_case_report_rc(ctx, rc, "DMA_MAP without a file descriptor");
-        goto out;
-    }
-    if (r.is_error) {
-        vuc_verdict(ctx, VUC_SKIP,
-                    "DMA_MAP without a file descriptor was refused (errno "
-                    "%s): the server sends no server-to-client commands here",
-                    vuc_errno_name(r.error, eb, sizeof(eb)));
-        vuc_reply_release(&r);
-        goto out;
-    }
-    vuc_reply_release(&r);
-    vuc_client_dma_stats(ctx->cl, NULL, NULL, NULL, true);
     sm = stim_of(ctx->profile, false);
     if (stimulus(ctx, &sm, NOFD_IOVA, 4096, &status) < 0)
-        goto unmap;
+        goto out;
     vuc_client_dma_stats(ctx->cl, &n, NULL, &on_twin, false);
     if (n == 0 && status != 0)
         vuc_blocked(ctx, OWN_WRITE,
@@ -765,14 +750,8 @@ static void twin_offered(struct vuc_ctx *ctx, const struct vuc_case *c)
                     n - on_twin, n);
     else
         vuc_check(ctx);
-unmap:
-    vuc_dma_unmap_encode(&du, p, sizeof(p));
-    if (vuc_client_call(ctx->cl, VUC_CMD_DMA_UNMAP, p, 24, NULL, 0, &r) == 0)
-        vuc_reply_release(&r);
 out:
-    if (ctx->cl != NULL)
-        vuc_client_del_memory(ctx->cl, NOFD_IOVA);
-    free(mem);
+    nofd_return(ctx, mem);
 }
 
 /*

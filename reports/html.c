@@ -15,37 +15,11 @@
 #include "vucert/fsm.h"
 #include "vucert/report.h"
 
-static void esc(FILE *f, const char *s)
-{
-    for (; s != NULL && *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        switch (ch) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        default:
-            if (ch < 0x20 && ch != '\n' && ch != '\t')
-                fputc('?', f);
-            else
-                fputc(ch, f);
-        }
-    }
-}
-
 /* The anchor of a case: "case-" and its id (ids are [a-zA-Z0-9._-]). */
 static void anchor(FILE *f, const char *id)
 {
     fputs("case-", f);
-    esc(f, id);
+    vuc_report_escape(f, id);
 }
 
 /* CSS class and short text of a verdict. */
@@ -94,7 +68,7 @@ static void meta(FILE *f, const struct vuc_run_info *info, size_t n,
                  const size_t counts[VUC_VERDICT_NR])
 {
     fputs("<dl class=\"meta\">\n<dt>target</dt><dd><code>", f);
-    esc(f, info->target_desc ? info->target_desc : "?");
+    vuc_report_escape(f, info->target_desc ? info->target_desc : "?");
     fputs("</code></dd>\n", f);
     if (info->negotiated)
         fprintf(f, "<dt>protocol</dt><dd>vfio-user %u.%u</dd>\n",
@@ -104,12 +78,12 @@ static void meta(FILE *f, const struct vuc_run_info *info, size_t n,
                 (unsigned long long)info->mig_flags);
     if (info->profile) {
         fputs("<dt>profile</dt><dd><code>", f);
-        esc(f, info->profile);
+        vuc_report_escape(f, info->profile);
         fputs("</code></dd>\n", f);
     }
     if (info->command_line) {
         fputs("<dt>command</dt><dd><code>", f);
-        esc(f, info->command_line);
+        vuc_report_escape(f, info->command_line);
         fputs("</code></dd>\n", f);
     }
     fprintf(f, "<dt>vucert</dt><dd>%s</dd>\n",
@@ -143,7 +117,8 @@ static void grid(FILE *f, const struct vuc_result *cell[][VUC_STATE_NR])
                 continue;
             }
             fprintf(f, "<td class=\"%s\" title=\"", vclass(r->verdict));
-            esc(f, r->reason ? r->reason : vuc_verdict_name(r->verdict));
+            vuc_report_escape(f, r->reason ? r->reason
+                                           : vuc_verdict_name(r->verdict));
             fputs("\">", f);
             if (r->verdict == VUC_PASS) {
                 fputs("PASS", f);
@@ -180,7 +155,7 @@ static void roots(FILE *f, const struct vuc_result *res, size_t n,
         fputs("<li><a href=\"#", f);
         anchor(f, root->id);
         fputs("\"><code>", f);
-        esc(f, root->id);
+        vuc_report_escape(f, root->id);
         fprintf(f, "</code></a> %s (%zu)",
                 root->r ? vuc_verdict_name(root->r->verdict) : "not run",
                 root->count);
@@ -191,7 +166,7 @@ static void roots(FILE *f, const struct vuc_result *res, size_t n,
             fputs("<a href=\"#", f);
             anchor(f, res[i].c->id);
             fputs("\"><code>", f);
-            esc(f, res[i].c->id);
+            vuc_report_escape(f, res[i].c->id);
             fputs("</code></a>", f);
         }
         fputs("</li>\n", f);
@@ -211,22 +186,22 @@ static void cases(FILE *f, const struct vuc_result *res, size_t n)
         anchor(f, r->c->id);
         fprintf(f, "\"><h3><span class=\"%s\">%s</span> <code>",
                 vclass(r->verdict), vuc_verdict_name(r->verdict));
-        esc(f, r->c->id);
+        vuc_report_escape(f, r->c->id);
         fputs("</code></h3>\n<p>", f);
-        esc(f, r->c->title);
+        vuc_report_escape(f, r->c->title);
         fputs("</p>\n<p>", f);
-        esc(f, r->reason);
+        vuc_report_escape(f, r->reason);
         fputs("</p>\n", f);
         if (r->root_cause != NULL) {
             fputs("<p>blocked by <a href=\"#", f);
             anchor(f, r->root_cause);
             fputs("\"><code>", f);
-            esc(f, r->root_cause);
+            vuc_report_escape(f, r->root_cause);
             fputs("</code></a></p>\n", f);
         }
         if (r->exchange != NULL && r->exchange[0] != '\0') {
             fputs("<pre>", f);
-            esc(f, r->exchange);
+            vuc_report_escape(f, r->exchange);
             fputs("</pre>\n", f);
         }
         fputs("</div>\n", f);
@@ -239,9 +214,9 @@ static void cases(FILE *f, const struct vuc_result *res, size_t n)
         fputs("<li id=\"", f);
         anchor(f, res[i].c->id);
         fputs("\"><code>", f);
-        esc(f, res[i].c->id);
+        vuc_report_escape(f, res[i].c->id);
         fputs("</code>: ", f);
-        esc(f, res[i].reason);
+        vuc_report_escape(f, res[i].reason);
         fputs("</li>\n", f);
     }
     fputs("</ul>\n", f);
@@ -287,16 +262,16 @@ static void coverage(FILE *f, const struct vuc_run_info *info,
         const char *p = row->cases;
 
         fputs("<tr><td>", f);
-        esc(f, row->id);
+        vuc_report_escape(f, row->id);
         fputs("</td><td>", f);
-        esc(f, row->section);
+        vuc_report_escape(f, row->section);
         fputs("</td><td>", f);
-        esc(f, row->keyword);
+        vuc_report_escape(f, row->keyword);
         fputs("</td><td>", f);
-        esc(f, row->sentence);
+        vuc_report_escape(f, row->sentence);
         fputs("</td><td>", f);
         if (p == NULL || *p == '\0')
-            esc(f, row->reason);
+            vuc_report_escape(f, row->reason);
         while (p != NULL && *p) {
             size_t len = strcspn(p, " ");
 

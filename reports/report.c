@@ -578,7 +578,7 @@ int vuc_report_json(const char *path, const struct vuc_run_info *info,
 
 /* ---- junit.xml ---- */
 
-static void xml_escape(FILE *f, const char *s)
+void vuc_report_escape(FILE *f, const char *s)
 {
     for (; s && *s; s++) {
         unsigned char ch = (unsigned char)*s;
@@ -608,7 +608,7 @@ static void xml_escape(FILE *f, const char *s)
 static void xml_property(FILE *f, const char *name, const char *value)
 {
     fprintf(f, "    <property name=\"%s\" value=\"", name);
-    xml_escape(f, value ? value : "");
+    vuc_report_escape(f, value ? value : "");
     fprintf(f, "\"/>\n");
 }
 
@@ -642,12 +642,12 @@ static void junit_blocked(FILE *f, const struct vuc_result *r, const char *root)
     if (root != NULL && (r->reason == NULL ||
                          strncmp(r->reason, direct, strlen(direct)) != 0)) {
         fputs("root cause ", f);
-        xml_escape(f, root);
+        vuc_report_escape(f, root);
         fputs(r->reason ? "; " : "", f);
     }
-    xml_escape(f, r->reason);
+    vuc_report_escape(f, r->reason);
     fprintf(f, "\">");
-    xml_escape(f, r->exchange);
+    vuc_report_escape(f, r->exchange);
     fprintf(f, "</failure>\n  ");
 }
 
@@ -700,7 +700,7 @@ int vuc_report_junit(const char *path, const struct vuc_run_info *info,
     if (iso_time(info->started, false, stamp, sizeof(stamp)))
         fprintf(f, " timestamp=\"%s\"", stamp);
     fprintf(f, " hostname=\"");
-    xml_escape(f, host);
+    vuc_report_escape(f, host);
     fprintf(f, "\">\n");
     junit_properties(f, info);
     for (size_t i = 0; i < n; i++) {
@@ -710,7 +710,7 @@ int vuc_report_junit(const char *path, const struct vuc_run_info *info,
 
         fprintf(f, "  <testcase classname=\"vucert.%.*s\" name=\"",
                 dot ? (int)(dot - r->c->id) : (int)strlen(r->c->id), r->c->id);
-        xml_escape(f, r->c->id);
+        vuc_report_escape(f, r->c->id);
         fprintf(f, "\" time=\"%.4f\">", r->duration_ms / 1e3);
         if (v == VUC_NON_STRICT && !info->strict)
             v = VUC_IMPL_DEFINED; /* reported, but it does not fail */
@@ -719,9 +719,9 @@ int vuc_report_junit(const char *path, const struct vuc_run_info *info,
         case VUC_NON_STRICT:
             fprintf(f, "\n    <failure type=\"%s\" message=\"",
                     vuc_verdict_name(r->verdict));
-            xml_escape(f, r->reason);
+            vuc_report_escape(f, r->reason);
             fprintf(f, "\">");
-            xml_escape(f, r->exchange);
+            vuc_report_escape(f, r->exchange);
             fprintf(f, "</failure>\n  ");
             break;
         case VUC_BLOCKED:
@@ -729,19 +729,19 @@ int vuc_report_junit(const char *path, const struct vuc_run_info *info,
             break;
         case VUC_ERROR:
             fprintf(f, "\n    <error message=\"");
-            xml_escape(f, r->reason);
+            vuc_report_escape(f, r->reason);
             fprintf(f, "\">");
-            xml_escape(f, r->exchange);
+            vuc_report_escape(f, r->exchange);
             fprintf(f, "</error>\n  ");
             break;
         case VUC_SKIP:
             fprintf(f, "\n    <skipped message=\"");
-            xml_escape(f, r->reason);
+            vuc_report_escape(f, r->reason);
             fprintf(f, "\"/>\n  ");
             break;
         case VUC_IMPL_DEFINED:
             fprintf(f, "\n    <system-out>%s: ", vuc_verdict_name(r->verdict));
-            xml_escape(f, r->reason);
+            vuc_report_escape(f, r->reason);
             fprintf(f, "</system-out>\n  ");
             break;
         default:

@@ -72,6 +72,9 @@ int vuc_report_junit(const char *path, const struct vuc_run_info *info,
                      const struct vuc_result *res, size_t n);
 int vuc_report_matrix_md(const char *path, const struct vuc_run_info *info,
                          const struct vuc_result *res, size_t n);
+/* s with &, <, > and " as entities and control characters but tab and
+ * newline as '?': fit for XML and HTML text and attribute values. */
+void vuc_report_escape(FILE *f, const char *s);
 /* matrix.html: self-contained (reports/html.c) */
 int vuc_report_matrix_html(const char *path, const struct vuc_run_info *info,
                            const struct vuc_result *res, size_t n);
