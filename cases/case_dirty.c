@@ -435,65 +435,6 @@ static bool dma_available(struct vuc_ctx *ctx)
     return true;
 }
 
-/* Make the device DMA-write len bytes at iova through the profile; a
- * failure is BLOCKED by dirty.dma.write-lands. */
-static bool device_write(struct vuc_ctx *ctx, uint64_t iova, uint64_t len)
-{
-    const struct vuc_profile *p = ctx->profile;
-    const char *prev = vuc_setup_begin(ctx, OWN_WRITE);
-    uint8_t v[8], st[8] = {0};
-    char eb[16];
-    uint32_t err = 0;
-    int rc;
-
-    for (size_t i = 0; i < p->n_dma_writes; i++) {
-        const struct vuc_reg_write *w = &p->dma_writes[i];
-        uint64_t val = w->kind == VUC_VALUE_IOVA     ? iova
-                       : w->kind == VUC_VALUE_LENGTH ? len
-                                                     : w->value;
-        vuc_put_u64(v, val);
-        rc = vuc_client_region_write(ctx->cl, w->reg.region, w->reg.offset, v,
-                                     w->reg.size, &err);
-        if (rc == -EREMOTEIO) {
-            vuc_blocked(ctx, OWN_WRITE,
-                        "the profile's dma_write register write %zu (region "
-                        "%u offset 0x%llx), for %llu bytes at 0x%llx, was "
-                        "rejected with errno %s",
-                        i, w->reg.region, (unsigned long long)w->reg.offset,
-                        (unsigned long long)len, (unsigned long long)iova,
-                        vuc_errno_name(err, eb, sizeof(eb)));
-            return false;
-        }
-        if (rc < 0) {
-            vuc_case_report_rc(ctx, rc, "the profile's dma_write write");
-            return false;
-        }
-    }
-    if (p->has_dma_status) {
-        rc = vuc_case_reg_read(ctx, &p->dma_status, st, p->dma_status.size);
-        if (rc == -EREMOTEIO) {
-            vuc_blocked(ctx, OWN_WRITE,
-                        "reading the profile's DMA status register was "
-                        "rejected");
-            return false;
-        }
-        if (rc < 0) {
-            vuc_case_report_rc(ctx, rc, "reading the profile's DMA status");
-            return false;
-        }
-        if (vuc_get_u64(st) != 0) {
-            vuc_blocked(ctx, OWN_WRITE,
-                        "the device reports DMA status %llu for a write of "
-                        "%llu bytes at 0x%llx into mapped memory",
-                        (unsigned long long)vuc_get_u64(st),
-                        (unsigned long long)len, (unsigned long long)iova);
-            return false;
-        }
-    }
-    vuc_setup_end(ctx, prev);
-    return true;
-}
-
 /* One of the profile's DMA stimuli (dma_write or dma_read). */
 struct stim {
     const struct vuc_reg_write *writes;
@@ -563,6 +504,28 @@ static int stimulus(struct vuc_ctx *ctx, const struct stim *sm, uint64_t iova,
     }
     *status = vuc_get_u64(st);
     return 0;
+}
+
+/* Make the device DMA-write len bytes at iova through the profile; a
+ * failure is BLOCKED by dirty.dma.write-lands. */
+static bool device_write(struct vuc_ctx *ctx, uint64_t iova, uint64_t len)
+{
+    const char *prev = vuc_setup_begin(ctx, OWN_WRITE);
+    struct stim sm = stim_of(ctx->profile, false);
+    uint64_t status;
+
+    if (stimulus(ctx, &sm, iova, len, &status) < 0)
+        return false;
+    if (status != 0) {
+        vuc_blocked(ctx, OWN_WRITE,
+                    "the device reports DMA status %llu for a write of %llu "
+                    "bytes at 0x%llx into mapped memory",
+                    (unsigned long long)status, (unsigned long long)len,
+                    (unsigned long long)iova);
+        return false;
+    }
+    vuc_setup_end(ctx, prev);
+    return true;
 }
 
 /* The memory the limit case lends without a file descriptor. */
