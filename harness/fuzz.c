@@ -238,6 +238,51 @@ static int liveness(struct fz *f, char *why, size_t cap)
     return rc < 0 ? rc : 0;
 }
 
+/* The server's end as testimony: how it died, and the tail of its
+ * stderr. */
+static void death_finding(struct fz *f)
+{
+    char *tail = vuc_target_stderr_tail(&f->t, 1200);
+
+    snprintf(f->finding, sizeof(f->finding), "the server %s%s%s",
+             f->t.last_death, tail && *tail ? "; its stderr:\n" : "",
+             tail ? tail : "");
+    free(tail);
+}
+
+/*
+ * A server that serves one client per process (it exited with status 0
+ * when the first client left, vucert_fuzz_main learns): the end of the
+ * sequence is its exit. Status 0 is how it always ends, not a finding;
+ * anything else is. It is started again for the next sequence.
+ */
+static int one_client_end(struct fz *f)
+{
+    char err[512];
+
+    if (!vuc_target_wait_exit(&f->t, f->timeout_ms)) {
+        snprintf(f->finding, sizeof(f->finding),
+                 "after the sequence the server did not exit, as it does "
+                 "when its client leaves, within %d ms",
+                 f->timeout_ms);
+        vuc_target_kill(&f->t);
+        (void)vuc_target_restart(&f->t, err, sizeof(err));
+        return 1;
+    }
+    (void)vuc_target_died(&f->t);
+    if (!f->t.last_exit_clean) {
+        death_finding(f);
+        (void)vuc_target_restart(&f->t, err, sizeof(err));
+        return 1;
+    }
+    if (vuc_target_restart(&f->t, err, sizeof(err)) < 0) {
+        snprintf(f->finding, sizeof(f->finding),
+                 "starting the server for the next sequence: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
 /*
  * Send the sequence on a fresh, negotiated connection, reading whatever
  * comes back, then probe liveness. Returns 1 with f->finding set when
@@ -327,6 +372,8 @@ static int run_seq(struct fz *f, const struct seq *s)
             break;
     }
     vuc_client_close(cl);
+    if (f->t.exits_on_disconnect)
+        return one_client_end(f);
     rc = liveness(f, why, sizeof(why));
     if (f->t.cmd != NULL && (rc < 0 || vuc_target_died(&f->t))) {
         /* a crash shows as an exit shortly after the bytes that did it */
@@ -336,12 +383,8 @@ static int run_seq(struct fz *f, const struct seq *s)
             nanosleep(&ts, NULL);
         }
     }
-    if (f->t.cmd != NULL && f->t.pid <= 0) {
-        char *tail = vuc_target_stderr_tail(&f->t, 1200);
-        snprintf(f->finding, sizeof(f->finding), "the server %s%s%s",
-                 f->t.last_death, tail && *tail ? "; its stderr:\n" : "",
-                 tail ? tail : "");
-        free(tail);
+    if (f->t.cmd != NULL && f->t.pid <= 0 && f->t.daemon_pid <= 0) {
+        death_finding(f);
         return 1;
     }
     if (rc < 0) {
@@ -485,6 +528,41 @@ static int parse(int argc, char **argv, struct fz_args *a, bool fuzzing)
     return 0;
 }
 
+/* Does the server end when its client leaves (one client per process)?
+ * A first client comes and goes; an exit with status 0 within 100 ms
+ * says so, and the server is started again. */
+static int learn_disconnect(struct fz *f)
+{
+    struct vuc_client *cl;
+    char err[512];
+    int rc = vuc_client_connect(f->t.socket, f->timeout_ms, &cl);
+
+    if (rc < 0) {
+        fprintf(stderr, "vucert: connecting to the server: %s\n",
+                strerror(-rc));
+        return -1;
+    }
+    rc = vuc_client_negotiate(cl, VUC_VERSION_MAJOR, VUC_VERSION_MINOR, NULL,
+                              NULL);
+    vuc_client_close(cl);
+    if (rc < 0 || !vuc_target_wait_exit(&f->t, 100))
+        return 0; /* the sequences will say what is wrong */
+    (void)vuc_target_died(&f->t);
+    if (f->t.pid > 0 || f->t.daemon_pid > 0)
+        return 0;
+    if (!f->t.last_exit_clean) {
+        fprintf(stderr, "vucert: the server %s after its first client left\n",
+                f->t.last_death);
+        return -1;
+    }
+    f->t.exits_on_disconnect = true;
+    if (vuc_target_restart(&f->t, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vucert: restarting the server: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 static int start(struct fz *f, const struct fz_args *a)
 {
     char err[512];
@@ -497,7 +575,7 @@ static int start(struct fz *f, const struct fz_args *a)
         fprintf(stderr, "vucert: starting the server: %s\n", err);
         return -1;
     }
-    return 0;
+    return a->cmd != NULL ? learn_disconnect(f) : 0;
 }
 
 static void stop(struct fz *f, const struct fz_args *a)

@@ -49,3 +49,21 @@ def test_fuzz_against_a_socket_respects_time(bins, server, tmp_path):
              str(tmp_path / "f"))
     assert p.returncode == 0, p.stdout + p.stderr
     assert "no finding" in p.stdout
+
+
+def test_one_client_per_process_server_is_fuzzed_without_false_findings(
+        bins, tmp_path):
+    """A server that exits with status 0 when its client leaves is started
+    again for every sequence; its clean exit is not a finding, a crash
+    still is."""
+    one = server_cmd(bins, "--quirk", "exit-after-client")
+    p = fuzz(bins, "--server-cmd", one, "--runs", "40", "--out",
+             str(tmp_path / "a"))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "no finding" in p.stdout
+    crashing = server_cmd(bins, "--quirk", "exit-after-client", "--quirk",
+                          "planted-crash")
+    p = fuzz(bins, "--server-cmd", crashing, "--runs", "3000", "--seed", "7",
+             "--out", str(tmp_path / "b"))
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "FINDING" in p.stdout and "signal 6" in p.stdout, p.stdout
