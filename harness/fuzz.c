@@ -13,11 +13,13 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness_priv.h"
@@ -670,6 +672,41 @@ out:
     return exit_code;
 }
 
+/*
+ * The server's testimony at its exit: vucert ends it with SIGTERM after
+ * the sequence; a sanitizer or valgrind report written since `from`
+ * (LeakSanitizer speaks only at exit), or an exit status other than 0,
+ * is a finding. A server vucert had to kill (it ignored SIGTERM) is not
+ * one here: backend.sigterm judges that.
+ */
+static bool exit_testimony(struct fz *f, long from)
+{
+    const char *hit;
+    char *txt;
+    int st, n;
+
+    if (f->t.cmd == NULL || f->t.pid <= 0)
+        return false;
+    vuc_target_stop(&f->t);
+    st = f->t.last_status;
+    txt = vuc_target_stderr_since(&f->t, from, 1 << 16);
+    hit = txt != NULL ? vuc_telling_line(txt) : NULL;
+    if (hit == NULL && (f->t.last_exit_clean ||
+                        (WIFSIGNALED(st) && (WTERMSIG(st) == SIGTERM ||
+                                             WTERMSIG(st) == SIGKILL)))) {
+        free(txt);
+        return false;
+    }
+    n = snprintf(f->finding, sizeof(f->finding),
+                 "at its exit (SIGTERM after the sequence) the server %s%s",
+                 f->t.last_death, hit ? "; its stderr:\n" : "");
+    /* the report from its first line, as much as the finding holds */
+    if (hit != NULL && n > 0 && (size_t)n < sizeof(f->finding))
+        snprintf(f->finding + n, sizeof(f->finding) - (size_t)n, "%s", hit);
+    free(txt);
+    return true;
+}
+
 int vuc_replay_main(int argc, char **argv)
 {
     struct fz_args a = {0};
@@ -677,6 +714,7 @@ int vuc_replay_main(int argc, char **argv)
     struct seq *s = calloc(1, sizeof(*s));
     char err[512];
     int rc, exit_code;
+    long from;
 
     if (f == NULL || s == NULL || argc < 2 || argv[1][0] == '-' ||
         parse(argc - 1, argv + 1, &a, false) < 0) {
@@ -697,7 +735,10 @@ int vuc_replay_main(int argc, char **argv)
         free(s);
         return 2;
     }
+    from = vuc_target_stderr_size(&f->t);
     rc = run_seq(f, s);
+    if (rc == 0 && exit_testimony(f, from))
+        rc = 1;
     if (rc == 1) {
         printf("vucert replay: reproduced (%d messages): %s\n", s->n,
                f->finding);

@@ -306,8 +306,7 @@ static const char *valgrind_errors(const char *s)
     return NULL;
 }
 
-/* The start of the first line of txt that tells of a failure, or NULL. */
-static const char *telling_line(const char *txt)
+const char *vuc_telling_line(const char *txt)
 {
     const char *hit = NULL;
 
@@ -334,7 +333,7 @@ static char *case_stderr(struct vuc_ctx *ctx, long from)
 
     if (txt == NULL)
         return NULL;
-    hit = telling_line(txt);
+    hit = vuc_telling_line(txt);
     if (hit == NULL) {
         size_t n = strlen(txt);
         hit = n > 1000 ? txt + n - 1000 : txt;
@@ -392,7 +391,7 @@ static void check_testimony(struct vuc_ctx *ctx, long from)
 
     if (txt == NULL)
         return;
-    hit = telling_line(txt);
+    hit = vuc_telling_line(txt);
     if (hit != NULL) {
         char *q = strndup(hit, 1500);
         if (ctx->res->verdict != VUC_FAIL && ctx->res->verdict != VUC_BLOCKED)

@@ -60,6 +60,7 @@ static void sleep_ms(int ms)
 
 static void describe_status(struct vuc_target *t, int status)
 {
+    t->last_status = status;
     t->last_exit_clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     if (WIFEXITED(status))
         snprintf(t->last_death, sizeof(t->last_death), "exited with status %d",
@@ -363,6 +364,7 @@ void vuc_target_stop(struct vuc_target *t)
     kill(t->pid, SIGTERM);
     for (int i = 0; i < 400; i++) {
         if (waitpid(t->pid, &status, WNOHANG) == t->pid) {
+            describe_status(t, status); /* how it took SIGTERM */
             t->pid = 0;
             return;
         }
@@ -370,7 +372,8 @@ void vuc_target_stop(struct vuc_target *t)
     }
     kill(-t->pid, SIGKILL);
     kill(t->pid, SIGKILL);
-    waitpid(t->pid, &status, 0);
+    if (waitpid(t->pid, &status, 0) == t->pid)
+        describe_status(t, status);
     t->pid = 0;
 }
 

@@ -159,6 +159,7 @@ struct vuc_target {
     char down_by[64];
     char down_why[512];
     bool last_exit_clean;     /* ... and whether that was exit status 0 */
+    int last_status;          /* ... and its wait status */
     bool exits_on_disconnect; /* it ends (status 0) when its client leaves */
 };
 
@@ -167,6 +168,10 @@ int vuc_target_start(struct vuc_target *t, char *err, size_t errcap);
 /* true if vucert runs the server and it has exited (reaps it and fills
  * last_death). */
 bool vuc_target_died(struct vuc_target *t);
+/* The start of the first line of a server's stderr text that tells of
+ * its own failure (a sanitizer or valgrind report, an assertion), or
+ * NULL. */
+const char *vuc_telling_line(const char *txt);
 /* The pid of the process listening on the target's socket (SO_PEERCRED of
  * a fresh connection, taken at its listen()), or 0 if none answers. */
 pid_t vuc_target_listener(const struct vuc_target *t);

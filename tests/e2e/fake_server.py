@@ -1,9 +1,13 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """A minimal vfio-user server for harness tests: it answers VERSION and
 the migration GETs, and exits with status 42 when it receives the command
-named by --crash-on (to prove vucert charges a death to the right case)."""
+named by --crash-on (to prove vucert charges a death to the right case).
+With --leak-on CMD, once it has received CMD it ends SIGTERM as a
+LeakSanitizer-built server with a leak does: the report on stderr, exit
+status 23."""
 import argparse
 import os
+import signal
 import socket
 import struct
 import sys
@@ -29,7 +33,23 @@ def reply(conn, mid, cmd, payload=b"", error=None):
                  payload)
 
 
-def serve(conn, crash_on, testify_on):
+LEAKED = []
+
+
+def on_term(_sig, _frame):
+    if LEAKED:
+        print("=================================================================\n"
+              "==4242==ERROR: LeakSanitizer: detected memory leaks\n\n"
+              "Direct leak of 64 byte(s) in 1 object(s) allocated from:\n"
+              "    #0 0x4c1a2d in malloc\n"
+              "    #1 0x51f3b0 in handle_reset fake_server.c:42\n\n"
+              "SUMMARY: AddressSanitizer: 64 byte(s) leaked in 1 "
+              "allocation(s).", file=sys.stderr, flush=True)
+        os._exit(23)
+    os._exit(0)
+
+
+def serve(conn, crash_on, testify_on, leak_on=-1):
     while True:
         hdr = recv_exact(conn, 16)
         if hdr is None:
@@ -38,6 +58,8 @@ def serve(conn, crash_on, testify_on):
         payload = recv_exact(conn, size - 16) if size > 16 else b""
         if payload is None:
             return
+        if cmd == leak_on:
+            LEAKED.append(cmd)
         if cmd == testify_on:
             # what a sanitizer prints when it finds a bug but is told to
             # go on (halt_on_error=0)
@@ -71,7 +93,9 @@ def main():
     ap.add_argument("--crash-on", default="")
     ap.add_argument("--testify-on", default="")
     ap.add_argument("--exit-on-disconnect", action="store_true")
+    ap.add_argument("--leak-on", default="")
     a = ap.parse_args()
+    signal.signal(signal.SIGTERM, on_term)
     crash_on = CMDS.get(a.crash_on, -1)
     testify_on = CMDS.get(a.testify_on, -1)
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -80,7 +104,7 @@ def main():
     while True:
         conn, _ = srv.accept()
         with conn:
-            serve(conn, crash_on, testify_on)
+            serve(conn, crash_on, testify_on, CMDS.get(a.leak_on, -1))
         if a.exit_on_disconnect:
             os.unlink(a.socket)
             sys.exit(0)

@@ -67,3 +67,38 @@ def test_one_client_per_process_server_is_fuzzed_without_false_findings(
              "--out", str(tmp_path / "b"))
     assert p.returncode == 1, p.stdout + p.stderr
     assert "FINDING" in p.stdout and "signal 6" in p.stdout, p.stdout
+
+
+def _repro(path, *msgs):
+    """A reproducer file: each message as its u32 length and its bytes."""
+    import struct
+    with open(path, "wb") as f:
+        f.write(b'VUCERT-REPRO 1\n')  # REPRO_MAGIC (harness/fuzz.c)
+        for m in msgs:
+            f.write(struct.pack("<I", len(m)) + m)
+    return str(path)
+
+
+def test_replay_reports_a_leak_the_server_tells_at_exit(bins, tmp_path):
+    """LeakSanitizer speaks only when the server exits: replay ends the
+    server with SIGTERM and reads what it says then."""
+    import struct
+    import sys
+    here = __file__.rsplit("/", 1)[0]
+    leaky = " ".join([sys.executable, f"{here}/fake_server.py", "{socket}",
+                      "--leak-on", "DEVICE_RESET"])
+    reset = struct.pack("<HHIII", 7, 13, 16, 0, 0)
+    get = struct.pack("<HHIII", 8, 16, 24, 0, 0) + \
+        struct.pack("<II", 24, (1 << 16) | 1)
+    r = subprocess.run([bins["vucert"], "replay",
+                        _repro(tmp_path / "leak", reset), "--server-cmd",
+                        leaky], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "reproduced" in r.stdout and "exited with status 23" in r.stdout
+    assert "ERROR: LeakSanitizer: detected memory leaks" in r.stdout
+    # the sequence that does not leak: nothing at exit
+    r = subprocess.run([bins["vucert"], "replay",
+                        _repro(tmp_path / "clean", get), "--server-cmd",
+                        leaky], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "not reproduced" in r.stdout
