@@ -280,23 +280,27 @@ static int await_reply(struct vuc_srv *s, struct vuc_conn *c, uint16_t id,
     }
 }
 
-/* VFIO_USER_DMA_WRITE of n bytes at addr; returns 0 or EIO. */
-static int client_write(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
-                        const uint8_t *data, size_t n)
+/*
+ * One request of the server's own (DMA_WRITE with data, or DMA_READ):
+ * the 16-byte address and count, data when n_data > 0, on the twin socket
+ * when twin-socket mode is on, and its reply in *rep. Returns 0 or EIO.
+ */
+static int server_request(struct vuc_srv *s, struct vuc_conn *c, uint16_t cmd,
+                          uint64_t addr, uint64_t count, const uint8_t *data,
+                          size_t n_data, struct vuc_msg *rep)
 {
     struct vuc_hdr h = {
         .id = ++s->dma.next_id,
-        .cmd = VUC_CMD_DMA_WRITE,
+        .cmd = cmd,
         .flags = VUC_TYPE_COMMAND,
     };
-    struct vuc_dma_rw w = {.addr = addr, .count = n};
-    struct vuc_msg rep;
+    struct vuc_dma_rw w = {.addr = addr, .count = count};
     uint8_t head[16];
     struct iovec iov[2] = {
         {.iov_base = head, .iov_len = sizeof(head)},
-        {.iov_base = (void *)(uintptr_t)data, .iov_len = n},
+        {.iov_base = (void *)(uintptr_t)data, .iov_len = n_data},
     };
-    int rc, err = 0;
+    int rc;
 
     /* A chaos mode has left the client without framing: say nothing. */
     if (s->conn_err || s->chaos_mute)
@@ -305,24 +309,42 @@ static int client_write(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
         return EIO;
     if (s->twin)
         c = s->twin; /* spec: twin-socket mode's command channel */
-    rc = vuc_conn_sendv(c, &h, iov, 2, NULL, 0, s->send_timeout_ms);
+    rc =
+        vuc_conn_sendv(c, &h, iov, n_data ? 2 : 1, NULL, 0, s->send_timeout_ms);
     if (rc < 0) {
         /* A partial message has lost the framing; a gone peer is gone. */
         s->conn_err = rc == -EPIPE || rc == -ECONNRESET ? rc : -ECONNABORTED;
         return EIO;
     }
-    memset(&rep, 0, sizeof(rep));
-    if (await_reply(s, c, h.id, h.cmd, &rep))
+    memset(rep, 0, sizeof(*rep));
+    return await_reply(s, c, h.id, h.cmd, rep) ? EIO : 0;
+}
+
+static void log_request(const struct vuc_srv *s, const struct vuc_msg *rep,
+                        const char *what, uint64_t addr, size_t n, int err)
+{
+    if (s->opts.verbose)
+        fprintf(stderr, "vucert-server: -> %s #%u addr=0x%llx count=%zu: %s\n",
+                what, rep->hdr.id, (unsigned long long)addr, n,
+                err ? "failed" : "ok");
+}
+
+/* VFIO_USER_DMA_WRITE of n bytes at addr; returns 0 or EIO. */
+static int client_write(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
+                        const uint8_t *data, size_t n)
+{
+    struct vuc_msg rep;
+    int err;
+
+    if (server_request(s, c, VUC_CMD_DMA_WRITE, addr, n, data, n, &rep))
         return EIO;
     /* The reply is address(8) and count (8, or 4 in the spec's table):
      * an error, or another address, is a failed write. */
-    if ((rep.hdr.flags & VUC_FLAG_ERROR) ||
-        (rep.payload_len >= 8 && vuc_get_u64(rep.payload) != addr))
-        err = EIO;
-    if (s->opts.verbose)
-        fprintf(stderr,
-                "vucert-server: -> DMA_WRITE #%u addr=0x%llx count=%zu: %s\n",
-                h.id, (unsigned long long)addr, n, err ? "failed" : "ok");
+    err = (rep.hdr.flags & VUC_FLAG_ERROR) ||
+                  (rep.payload_len >= 8 && vuc_get_u64(rep.payload) != addr)
+              ? EIO
+              : 0;
+    log_request(s, &rep, "DMA_WRITE", addr, n, err);
     vuc_msg_release(&rep);
     return err;
 }
@@ -331,30 +353,11 @@ static int client_write(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
 static int client_read(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
                        uint8_t *out, size_t n)
 {
-    struct vuc_hdr h = {
-        .id = ++s->dma.next_id,
-        .cmd = VUC_CMD_DMA_READ,
-        .flags = VUC_TYPE_COMMAND,
-    };
-    struct vuc_dma_rw rq = {.addr = addr, .count = n}, rp;
+    struct vuc_dma_rw rp;
     struct vuc_msg rep;
-    uint8_t head[16];
-    struct iovec iov = {.iov_base = head, .iov_len = sizeof(head)};
-    int rc, err = 0;
+    int err = 0;
 
-    if (s->conn_err || s->chaos_mute)
-        return EIO;
-    if (vuc_dma_rw_encode(&rq, head, sizeof(head)) != (int)sizeof(head))
-        return EIO;
-    if (s->twin)
-        c = s->twin;
-    rc = vuc_conn_sendv(c, &h, &iov, 1, NULL, 0, s->send_timeout_ms);
-    if (rc < 0) {
-        s->conn_err = rc == -EPIPE || rc == -ECONNRESET ? rc : -ECONNABORTED;
-        return EIO;
-    }
-    memset(&rep, 0, sizeof(rep));
-    if (await_reply(s, c, h.id, h.cmd, &rep))
+    if (server_request(s, c, VUC_CMD_DMA_READ, addr, n, NULL, 0, &rep))
         return EIO;
     /* The reply: address, count and the data; anything else failed. */
     if ((rep.hdr.flags & VUC_FLAG_ERROR) ||
@@ -363,10 +366,7 @@ static int client_read(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
         err = EIO;
     else
         memcpy(out, rp.data, n);
-    if (s->opts.verbose)
-        fprintf(stderr,
-                "vucert-server: -> DMA_READ #%u addr=0x%llx count=%zu: %s\n",
-                h.id, (unsigned long long)addr, n, err ? "failed" : "ok");
+    log_request(s, &rep, "DMA_READ", addr, n, err);
     vuc_msg_release(&rep);
     return err;
 }
