@@ -307,8 +307,10 @@ static int server_request(struct vuc_srv *s, struct vuc_conn *c, uint16_t cmd,
         return EIO;
     if (vuc_dma_rw_encode(&w, head, sizeof(head)) != (int)sizeof(head))
         return EIO;
-    if (s->twin)
-        c = s->twin; /* spec: twin-socket mode's command channel */
+    /* spec: twin-socket mode's command channel (bug twin-socket-unused:
+     * the main socket all the same) */
+    if (s->twin && !srv_bug(s, VUC_SRV_BUG(TWIN_UNUSED)))
+        c = s->twin;
     rc =
         vuc_conn_sendv(c, &h, iov, n_data ? 2 : 1, NULL, 0, s->send_timeout_ms);
     if (rc < 0) {

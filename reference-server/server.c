@@ -383,6 +383,10 @@ static const struct quirk_info bug_table[VUC_SRV_BUG_COUNT] = {
         {"region-info-extra-fds",
          "GET_REGION_INFO of BAR2 passes its fd twice, whatever max_msg_fds "
          "the client gave"},
+    [VUC_SRV_BUG_BIT_TWIN_UNUSED] =
+        {"twin-socket-unused",
+         "twin-socket mode is enabled, but DMA_READ/WRITE still go on the "
+         "main socket"},
     [VUC_SRV_BUG_BIT_TWIN_DECLINED] =
         {"twin-socket-declined",
          "twin-socket mode is never enabled: DMA_READ/WRITE go on the main "

@@ -224,6 +224,7 @@ enum vuc_srv_bug_bit {
     VUC_SRV_BUG_BIT_DMA_READ_LOGGED,       /* dma-read-logged */
     VUC_SRV_BUG_BIT_REGION_INFO_EXTRA_FDS, /* region-info-extra-fds */
     VUC_SRV_BUG_BIT_TWIN_DECLINED,         /* twin-socket-declined */
+    VUC_SRV_BUG_BIT_TWIN_UNUSED,           /* twin-socket-unused */
     VUC_SRV_BUG_BIT_UNKNOWN_BODY_UNREAD,   /* unknown-command-body-unread */
     VUC_SRV_BUG_BIT_REPORT_PADDED,         /* report-bitmap-padded */
     VUC_SRV_BUG_BIT_REPORT_ONE_MAPPING,    /* report-one-mapping */
