@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "harness_priv.h"
 #include "vucert/client.h"
@@ -68,6 +69,8 @@ struct vuc_client {
     unsigned stray_fds;     /* fds on replies that carry none */
     uint64_t proposed_xfer; /* max_data_xfer_size vucert proposed */
     const char *record_dir; /* --record, or NULL */
+    struct vuc_seq *seq;    /* --save-sequences: requests sent, or NULL */
+    unsigned seq_sent;      /* requests sent while seq was set */
     /* scratch for requests */
     uint8_t *scratch;
     size_t scratch_cap;
@@ -286,6 +289,49 @@ void vuc_client_record(struct vuc_client *cl, const char *dir)
     cl->record_dir = dir;
 }
 
+void vuc_client_save_sequence(struct vuc_client *cl, struct vuc_seq *s)
+{
+    cl->seq = s;
+    cl->seq_sent = 0;
+}
+
+/* --save-sequences: the request as sent, its fds described (a regular
+ * file is a memfd of its size, anything else an eventfd). The VERSION
+ * that opens a connection is left out: vucert fuzz negotiates itself. */
+static void seq_note(struct vuc_client *cl, const struct vuc_hdr *h,
+                     const struct iovec *iov, int iovcnt, size_t len,
+                     const int *fds, size_t nfds)
+{
+    struct vuc_seq_fd d[VUC_SEQ_MAX_FDS];
+    uint8_t *buf;
+    size_t n = VUC_HDR_SIZE;
+
+    if (cl->seq == NULL || (cl->seq_sent++ == 0 && h->cmd == VUC_CMD_VERSION) ||
+        len > VUC_SEQ_MAX_MSG - VUC_HDR_SIZE || nfds > VUC_SEQ_MAX_FDS)
+        return;
+    for (size_t i = 0; i < nfds; i++) {
+        struct stat st;
+        d[i].kind = VUC_SEQ_FD_EVENTFD;
+        d[i].size = 0;
+        if (fstat(fds[i], &st) == 0 && S_ISREG(st.st_mode)) {
+            d[i].kind = VUC_SEQ_FD_MEMFD;
+            d[i].size = (uint64_t)st.st_size < VUC_SEQ_MAX_MEMFD
+                            ? (uint64_t)st.st_size
+                            : VUC_SEQ_MAX_MEMFD;
+        }
+    }
+    buf = malloc(VUC_HDR_SIZE + len);
+    if (buf == NULL)
+        return;
+    vuc_hdr_encode(h, buf, VUC_HDR_SIZE);
+    for (int i = 0; i < iovcnt && n < VUC_HDR_SIZE + len; i++) {
+        memcpy(buf + n, iov[i].iov_base, iov[i].iov_len);
+        n += iov[i].iov_len;
+    }
+    (void)vuc_seq_add(cl->seq, buf, n, d, (unsigned)nfds);
+    free(buf);
+}
+
 /* --record: the message (header as given, then payload) as one file. */
 static void record_msg(struct vuc_client *cl, const struct vuc_hdr *h,
                        const uint8_t *p, size_t len)
@@ -481,6 +527,10 @@ int vuc_client_send_raw(struct vuc_client *cl, const void *buf, size_t len)
     struct vuc_hdr h;
     int rc;
 
+    if (cl->seq != NULL && len <= VUC_SEQ_MAX_MSG &&
+        !(cl->seq_sent++ == 0 && len >= 4 &&
+          vuc_get_u16((const uint8_t *)buf + 2) == VUC_CMD_VERSION))
+        (void)vuc_seq_add(cl->seq, buf, len, NULL, 0);
     if (vuc_hdr_decode(buf, len, &h) >= 0)
         trace_msg(cl, true, &h, (const uint8_t *)buf + VUC_HDR_SIZE,
                   len - VUC_HDR_SIZE);
@@ -649,6 +699,7 @@ static int send_request(struct vuc_client *cl, uint16_t cmd,
     int rc;
 
     *id = h.id;
+    seq_note(cl, &h, iov, iovcnt, len, fds, nfds);
     if (iovcnt == 1) {
         trace_msg(cl, true, &h, iov[0].iov_base, len);
         rc = vuc_conn_send(cl->conn, &h, iov[0].iov_base, len, fds, nfds,

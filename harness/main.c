@@ -56,10 +56,15 @@ static void usage(FILE *f)
             "                      [--dest-socket PATH | --dest-server-cmd "
             "'CMD ... {socket} ...']\n"
             "                      [--stream-limit BYTES] [--server-pid PID]\n"
-            "                      [--record DIR] [--shuffle SEED]\n"
+            "                      [--record DIR] [--save-sequences DIR] "
+            "[--shuffle SEED]\n"
             "       vucert fuzz   (--socket PATH | --server-cmd CMD) "
             "[--time S | --runs N]\n"
-            "                     [--seed N] [--out DIR] [--timeout S]\n"
+            "                     [--seed N] [--out DIR] [--timeout S] "
+            "[--reuse-server]\n"
+            "                     [--seeds DIR] [--coverage[=measure]] "
+            "[--ignore CLASS]...\n"
+            "                     (vucert fuzz --help)\n"
             "       vucert replay FILE (--socket PATH | --server-cmd CMD) "
             "[--timeout S]\n"
             "       vucert --version\n"
@@ -351,6 +356,7 @@ static int certify(int argc, char **argv)
         {"stream-limit", required_argument, NULL, 'L'},
         {"server-pid", required_argument, NULL, 'P'},
         {"record", required_argument, NULL, 'R'},
+        {"save-sequences", required_argument, NULL, 'Q'},
         {"shuffle", required_argument, NULL, 'X'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -435,6 +441,14 @@ static int certify(int argc, char **argv)
                 return EXIT_USAGE;
             }
             opts.record_dir = optarg;
+            break;
+        case 'Q':
+            if (mkdir(optarg, 0755) < 0 && errno != EEXIST) {
+                fprintf(stderr, "vucert: --save-sequences %s: %s\n", optarg,
+                        strerror(errno));
+                return EXIT_USAGE;
+            }
+            opts.seq_dir = optarg;
             break;
         case 'P': {
             char *end;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "harness_priv.h"
 #include "vucert/harness.h"
 
 static const char *const verdict_names[VUC_VERDICT_NR] = {
@@ -252,6 +253,25 @@ static int restart(struct vuc_ctx *ctx, char *err, size_t errcap)
     }
 }
 
+/* --save-sequences: what this connection sent, as a reproducer named by
+ * the case (a seed for vucert fuzz --seeds). */
+static void save_sequence(struct vuc_ctx *ctx)
+{
+    char path[4096];
+
+    if (ctx->seq == NULL)
+        return;
+    vuc_client_save_sequence(ctx->cl, NULL);
+    if (ctx->seq->n > 0) {
+        snprintf(path, sizeof(path), "%s/%s.%u", ctx->opts->seq_dir,
+                 ctx->c ? ctx->c->id : "case", ++ctx->seq_saved);
+        (void)vuc_seq_save(ctx->seq, path);
+    }
+    vuc_seq_free(ctx->seq);
+    free(ctx->seq);
+    ctx->seq = NULL;
+}
+
 void vuc_ctx_disconnect(struct vuc_ctx *ctx)
 {
     char err[256];
@@ -260,67 +280,12 @@ void vuc_ctx_disconnect(struct vuc_ctx *ctx)
         return;
     if (vuc_client_lost(ctx->cl))
         ctx->conn_lost = true;
+    save_sequence(ctx);
     take_notes(ctx, ctx->cl);
     vuc_client_close(ctx->cl);
     ctx->cl = NULL;
     if (vuc_target_after_disconnect(ctx->target, err, sizeof(err)) < 0)
         vuc_verdict(ctx, VUC_ERROR, "restarting the server: %s", err);
-}
-
-/* What in a server's stderr tells of its own failure: the first of
- * these starts the quote. */
-static const char *const testimony[] = {
-    "ERROR: AddressSanitizer",
-    "ERROR: LeakSanitizer",
-    "ERROR: MemorySanitizer",
-    "WARNING: MemorySanitizer",
-    "ERROR: ThreadSanitizer",
-    "runtime error:",
-    "UndefinedBehaviorSanitizer",
-    "Assertion `",
-    "Assertion failed",
-    "assertion failed",
-    "Assertion '",
-    "*** stack smashing detected",
-    "double free or corruption",
-    "free(): invalid",
-    "malloc(): ",
-    "Invalid read of size",                    /* valgrind */
-    "Invalid write of size",                   /* valgrind */
-    "uninitialised value",                     /* valgrind */
-    "definitely lost in",                      /* valgrind */
-    "Process terminating with default action", /* valgrind */
-};
-
-/* valgrind's summary line with a non-zero count */
-static const char *valgrind_errors(const char *s)
-{
-    const char *p = s;
-
-    while ((p = strstr(p, "ERROR SUMMARY: ")) != NULL) {
-        const char *n = p + strlen("ERROR SUMMARY: ");
-        if (*n >= '1' && *n <= '9')
-            return p;
-        p = n;
-    }
-    return NULL;
-}
-
-const char *vuc_telling_line(const char *txt)
-{
-    const char *hit = NULL;
-
-    for (size_t i = 0; i < sizeof(testimony) / sizeof(testimony[0]); i++) {
-        const char *p = strstr(txt, testimony[i]);
-        if (p != NULL && (hit == NULL || p < hit))
-            hit = p;
-    }
-    if (hit == NULL)
-        hit = valgrind_errors(txt);
-    if (hit != NULL)
-        while (hit > txt && hit[-1] != '\n')
-            hit--;
-    return hit;
 }
 
 /* What the server wrote during this case, from its first telling line
@@ -462,6 +427,11 @@ struct vuc_client *vuc_ctx_connect_raw(struct vuc_ctx *ctx)
                                 &ctx->cl);
     if (rc == 0 && ctx->opts->record_dir != NULL)
         vuc_client_record(ctx->cl, ctx->opts->record_dir);
+    if (rc == 0 && ctx->opts->seq_dir != NULL) {
+        ctx->seq = calloc(1, sizeof(*ctx->seq));
+        if (ctx->seq != NULL)
+            vuc_client_save_sequence(ctx->cl, ctx->seq);
+    }
     if (rc < 0) {
         ctx->cl = NULL;
         if (rc == -ECHILD) {

@@ -245,7 +245,7 @@ static int prepare(struct vuc_target *t, char *err, size_t errcap)
 int vuc_target_start(struct vuc_target *t, char *err, size_t errcap)
 {
     struct stat st;
-    int rc, fd, waited = 0, exited_at = -1;
+    int rc, fd, waited = 0, exited_at = -1, step = 0;
     pid_t pid, parent;
 
     if (t->server_cmd == NULL)
@@ -315,8 +315,10 @@ int vuc_target_start(struct vuc_target *t, char *err, size_t errcap)
             vuc_target_stop(t);
             return -ETIMEDOUT;
         }
-        sleep_ms(5);
-        waited += 5;
+        /* most servers listen within a millisecond or two */
+        step = step < 5 ? step + 1 : 5;
+        sleep_ms(step);
+        waited += step;
     }
     if (t->pid <= 0 && t->daemon_pid <= 0) {
         /* it exited 0 and something created the socket after */
@@ -369,13 +371,12 @@ void vuc_target_stop(struct vuc_target *t)
         return;
     kill(-t->pid, SIGTERM);
     kill(t->pid, SIGTERM);
-    for (int i = 0; i < 400; i++) {
-        if (waitpid(t->pid, &status, WNOHANG) == t->pid) {
-            describe_status(t, status); /* how it took SIGTERM */
-            t->pid = 0;
-            return;
-        }
-        sleep_ms(5);
+    /* up to 2 s to end, woken by its exit (a pidfd), not a polling step */
+    if (vuc_target_wait_exit(t, 2000) &&
+        waitpid(t->pid, &status, 0) == t->pid) {
+        describe_status(t, status); /* how it took SIGTERM */
+        t->pid = 0;
+        return;
     }
     kill(-t->pid, SIGKILL);
     kill(t->pid, SIGKILL);

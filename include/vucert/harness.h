@@ -45,6 +45,7 @@ enum vuc_level vuc_source_level(const char *source);
 enum vuc_verdict vuc_level_verdict(enum vuc_level l);
 
 struct vuc_ctx;
+struct vuc_seq;
 struct vuc_case;
 
 typedef void (*vuc_case_fn)(struct vuc_ctx *ctx, const struct vuc_case *c);
@@ -268,6 +269,8 @@ struct vuc_options {
     bool verbose;
     uint64_t stream_limit;  /* longest migration stream vucert reads */
     const char *record_dir; /* --record: every message into this dir */
+    const char *seq_dir;    /* --save-sequences: each connection's
+                               requests, a reproducer per connection */
 };
 
 struct vuc_ctx {
@@ -287,6 +290,8 @@ struct vuc_ctx {
      * case judges its own claim: what goes wrong in a setup step is
      * BLOCKED by its owner (a death and a hang included). */
     const char *setup_owner;
+    struct vuc_seq *seq; /* --save-sequences: this connection's requests */
+    unsigned seq_saved;  /* sequences this case saved */
 };
 
 /*
