@@ -16,7 +16,7 @@ def fuzz(bins, *args, timeout=240):
 def test_fuzz_finds_planted_crash_and_replay_reproduces_it(bins, tmp_path):
     crashing = server_cmd(bins, "--quirk", "planted-crash")
     out = tmp_path / "findings"
-    p = fuzz(bins, "--server-cmd", crashing, "--runs", "5000", "--seed", "7",
+    p = fuzz(bins, "--server-cmd", crashing, "--runs", "200", "--seed", "7",
              "--out", str(out))
     assert p.returncode == 1, p.stdout + p.stderr
     assert "FINDING" in p.stdout and "signal 6" in p.stdout, p.stdout
@@ -63,7 +63,7 @@ def test_one_client_per_process_server_is_fuzzed_without_false_findings(
     assert "no finding" in p.stdout
     crashing = server_cmd(bins, "--quirk", "exit-after-client", "--quirk",
                           "planted-crash")
-    p = fuzz(bins, "--server-cmd", crashing, "--runs", "3000", "--seed", "7",
+    p = fuzz(bins, "--server-cmd", crashing, "--runs", "200", "--seed", "7",
              "--out", str(tmp_path / "b"))
     assert p.returncode == 1, p.stdout + p.stderr
     assert "FINDING" in p.stdout and "signal 6" in p.stdout, p.stdout
