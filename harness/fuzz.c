@@ -550,18 +550,34 @@ static void mutate_msg(struct fz *f, struct vuc_seq_msg *m)
     }
 }
 
+/* Append o's steps from `from` on to s, up to MUT_MAX. */
+static void append_steps(struct vuc_seq *s, const struct vuc_seq *o, int from)
+{
+    for (int i = from; i < o->n && s->n < MUT_MAX; i++) {
+        const struct vuc_seq_msg *m = &o->m[i];
+        if (m->shrink)
+            (void)vuc_seq_add_shrink(s, m->fd[0].kind, m->fd[0].size);
+        else
+            (void)vuc_seq_add(s, m->b, m->len, m->fd, m->nfds);
+    }
+}
+
+static void gen_seq(struct fz *f, struct vuc_seq *s);
+
+/*
+ * A sequence from the queue, changed: mostly by growing it (a state it
+ * reached is where new steps start from), less often by changing,
+ * dropping, repeating or swapping steps, or splicing another's tail.
+ */
 static void mutate_seq(struct fz *f, struct vuc_seq *s)
 {
-    for (int k = 1 + (int)pick(f, 4); k > 0; k--) {
+    for (int k = 1 + (int)pick(f, 3); k > 0; k--) {
         int n = s->n;
-        uint32_t op = n == 0 ? 1 : pick(f, 8);
+        uint32_t op = n == 0 ? 4 : pick(f, 20);
 
-        if (op <= 2) { /* a message changed */
-            if (n > 0)
-                mutate_msg(f, &s->m[pick(f, (uint32_t)n)]);
-            else
-                gen_one(f, s);
-        } else if (op == 3 && n < MUT_MAX) { /* one added, anywhere */
+        if (op <= 3) { /* a message changed */
+            mutate_msg(f, &s->m[pick(f, (uint32_t)n)]);
+        } else if (op <= 8 && n < MUT_MAX) { /* one added, anywhere */
             struct vuc_seq_msg m;
             int at = (int)pick(f, (uint32_t)n + 1);
             gen_one(f, s);
@@ -571,33 +587,28 @@ static void mutate_seq(struct fz *f, struct vuc_seq *s)
             memmove(&s->m[at + 1], &s->m[at],
                     (size_t)(s->n - 1 - at) * sizeof(m));
             s->m[at] = m;
-        } else if (op == 4 && n > 1) { /* one dropped */
+        } else if (op <= 11) { /* a new walk, DMA scene or run at the end */
+            struct vuc_seq t = {0};
+            gen_seq(f, &t);
+            append_steps(s, &t, 0);
+            vuc_seq_free(&t);
+        } else if (op <= 13 && n > 1) { /* one dropped */
             int at = (int)pick(f, (uint32_t)n);
             free(s->m[at].b);
             memmove(&s->m[at], &s->m[at + 1],
                     (size_t)(n - 1 - at) * sizeof(s->m[0]));
             s->n--;
-        } else if (op == 5 && n < MUT_MAX) { /* one repeated */
-            const struct vuc_seq_msg *m = &s->m[pick(f, (uint32_t)n)];
-            if (m->shrink)
-                (void)vuc_seq_add_shrink(s, m->fd[0].kind, m->fd[0].size);
-            else
-                (void)vuc_seq_add(s, m->b, m->len, m->fd, m->nfds);
-        } else if (op == 6 && n > 1) { /* two swapped */
+        } else if (op <= 15) { /* one repeated */
+            struct vuc_seq one = {.m = &s->m[pick(f, (uint32_t)n)], .n = 1};
+            append_steps(s, &one, 0);
+        } else if (op == 16 && n > 1) { /* two swapped */
             int a = (int)pick(f, (uint32_t)n), b = (int)pick(f, (uint32_t)n);
             struct vuc_seq_msg t = s->m[a];
             s->m[a] = s->m[b];
             s->m[b] = t;
-        } else if (op == 7 && f->nqueue > 0) { /* another's tail spliced */
+        } else if (op <= 18 && f->nqueue > 0) { /* another's tail spliced */
             const struct vuc_seq *o = f->queue[pick(f, (uint32_t)f->nqueue)];
-            for (int i = o->n ? (int)pick(f, (uint32_t)o->n) : 0;
-                 i < o->n && s->n < MUT_MAX; i++) {
-                const struct vuc_seq_msg *m = &o->m[i];
-                if (m->shrink)
-                    (void)vuc_seq_add_shrink(s, m->fd[0].kind, m->fd[0].size);
-                else
-                    (void)vuc_seq_add(s, m->b, m->len, m->fd, m->nfds);
-            }
+            append_steps(s, o, o->n ? (int)pick(f, (uint32_t)o->n) : 0);
         } else if (n < MUT_MAX) {
             (void)vuc_seq_add_shrink(s, pick(f, 2), pick(f, 2) ? 0 : 4096);
         }
@@ -680,11 +691,12 @@ static int collect(struct fz *f, struct vuc_client *cl, int i,
     for (int waits = 0;; waits++) {
         struct vuc_reply r;
         int rc;
-        /* the due reply: the full timeout; a message that may have no
-         * answer: a moment; after that: only what is buffered */
-        vuc_client_set_timeout(cl, waits > 0 ? 0
-                                   : due     ? f->timeout_ms
-                                             : REPLY_WAIT_MS);
+        /* the due reply: the full timeout; after it, or after a message
+         * that may have no answer, only what is there already: no timer.
+         * What a malformed message makes the server do shows on the next
+         * message, in the liveness probe (the server finishes this
+         * connection before it serves the next) and in its testimony. */
+        vuc_client_set_timeout(cl, waits == 0 && due ? f->timeout_ms : 0);
         rc = vuc_client_recv_any(cl, &r);
         if (rc == -ETIMEDOUT && due && waits == 0) {
             char cls[64];
