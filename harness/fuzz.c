@@ -42,6 +42,7 @@ struct fz {
     struct vuc_target t;
     int timeout_ms;
     uint64_t rng;
+    long err_from; /* the server's stderr capture when the sequence began */
     char finding[1024];
 };
 
@@ -240,15 +241,21 @@ static int liveness(struct fz *f, char *why, size_t cap)
     return rc < 0 ? rc : 0;
 }
 
-/* The server's end as testimony: how it died, and the tail of its
- * stderr. */
+/* The server's end as testimony: how it died, and what it wrote during
+ * the sequence from its first telling line (a sanitizer's report names
+ * the error there; its tail is only the shadow byte legend), else the
+ * tail of its stderr. */
 static void death_finding(struct fz *f)
 {
-    char *tail = vuc_target_stderr_tail(&f->t, 1200);
+    char *txt = vuc_target_stderr_since(&f->t, f->err_from, 1 << 16);
+    const char *hit = txt != NULL ? vuc_telling_line(txt) : NULL;
+    char *tail = hit == NULL ? vuc_target_stderr_tail(&f->t, 1200) : NULL;
+    const char *say = hit != NULL ? hit : tail;
 
     snprintf(f->finding, sizeof(f->finding), "the server %s%s%s",
-             f->t.last_death, tail && *tail ? "; its stderr:\n" : "",
-             tail ? tail : "");
+             f->t.last_death, say && *say ? "; its stderr:\n" : "",
+             say ? say : "");
+    free(txt);
     free(tail);
 }
 
@@ -295,8 +302,10 @@ static int run_seq(struct fz *f, const struct seq *s)
 {
     struct vuc_client *cl;
     char why[512];
-    int rc = vuc_client_connect(f->t.socket, f->timeout_ms, &cl);
+    int rc;
 
+    f->err_from = vuc_target_stderr_size(&f->t);
+    rc = vuc_client_connect(f->t.socket, f->timeout_ms, &cl);
     f->finding[0] = '\0';
     if (rc < 0)
         goto dead;
