@@ -467,7 +467,8 @@ int srv_h_DEVICE_GET_IRQ_INFO(struct vuc_srv *s, struct vuc_conn *c,
     uint32_t argsz, index;
     uint8_t *p;
 
-    (void)s, (void)c;
+    (void)c;
+    plant_irq_info(s);
     if (m->payload_len != 16)
         return EINVAL;
     argsz = vuc_get_u32(m->payload);

@@ -84,7 +84,7 @@ static bool crash_marker(const char *path, char *out, size_t n)
 
 /* A deliberate abort leaves no core file in whatever folder the server
  * was started from (a test's, a user's checkout). */
-static _Noreturn void quirk_abort(void)
+_Noreturn void srv_quiet_abort(void)
 {
     struct rlimit no = {0, 0};
 
@@ -105,7 +105,7 @@ static _Noreturn void crash_loop_crash(const char *path)
     }
     fprintf(stderr,
             "vucert-server: crash-loop quirk: Assertion 'state_ok' failed\n");
-    quirk_abort();
+    srv_quiet_abort();
 }
 
 /* Start-up: the marker of an earlier crash is there, so start-up fails
@@ -121,7 +121,7 @@ static void crash_loop_check(const char *path)
             "vucert-server: crash-loop quirk: stale %s from an earlier "
             "crash\n",
             marker);
-    quirk_abort();
+    srv_quiet_abort();
 }
 
 static void accept_client(struct loop *l)

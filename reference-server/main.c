@@ -43,6 +43,9 @@ static void usage(FILE *f)
             "  --bug NAME               handle one input wrongly "
             "(repeatable; list\n"
             "                           below)\n"
+            "  --plant NAME             plant a defect for vucert fuzz to "
+            "find\n"
+            "                           (repeatable; list below)\n"
             "  --max-data-xfer-size N   largest data transfer, bytes "
             "(default 1048576,\n"
             "                           at most %u)\n"
@@ -89,6 +92,18 @@ static void usage(FILE *f)
     for (unsigned i = 1; vuc_srv_chaos_name(i); i++)
         fprintf(f, "  %-28s %s\n", vuc_srv_chaos_name(i),
                 vuc_srv_chaos_desc(i));
+    fprintf(f, "\nplanted defects:\n");
+    for (unsigned i = 0; vuc_srv_plant_name(i); i++)
+        fprintf(f, "  %-28s %s\n", vuc_srv_plant_name(i),
+                vuc_srv_plant_desc(i));
+}
+
+static int unknown_plant(const char *name)
+{
+    fprintf(stderr, "vucert-server: unknown plant '%s'; valid plants:\n", name);
+    for (unsigned i = 0; vuc_srv_plant_name(i); i++)
+        fprintf(stderr, "  %s\n", vuc_srv_plant_name(i));
+    return EXIT_USAGE;
 }
 
 static int unknown_chaos(const char *name)
@@ -197,6 +212,7 @@ int main(int argc, char **argv)
         OPT_CHAOS,
         OPT_CHAOS_EVERY,
         OPT_CHAOS_CMD,
+        OPT_PLANT,
     };
     static const struct option lopts[] = {
         {"socket", required_argument, NULL, OPT_SOCKET},
@@ -214,6 +230,7 @@ int main(int argc, char **argv)
         {"chaos", required_argument, NULL, OPT_CHAOS},
         {"chaos-every", required_argument, NULL, OPT_CHAOS_EVERY},
         {"chaos-cmd", required_argument, NULL, OPT_CHAOS_CMD},
+        {"plant", required_argument, NULL, OPT_PLANT},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -223,6 +240,7 @@ int main(int argc, char **argv)
     const char *socket_path = NULL;
     bool spelled_path = false;
     uint64_t bit;
+    uint32_t plant;
     int opt, rc, fd = -1;
 
     vuc_srv_opts_init(&o);
@@ -324,6 +342,11 @@ int main(int argc, char **argv)
                 return usage_error("bad --chaos-cmd '%s' (want a command "
                                    "name or number other than VERSION)",
                                    optarg);
+            break;
+        case OPT_PLANT:
+            if (vuc_srv_plant_parse(optarg, &plant) < 0)
+                return unknown_plant(optarg);
+            o.plants |= plant;
             break;
         case 'v':
             o.verbose = true;

@@ -596,7 +596,8 @@ int vuc_srv_new(const struct vuc_srv_opts *o, struct vuc_srv **out)
     }
     if (!vuc_fsm_flags_valid(o->mig_flags))
         return -EINVAL;
-    if (o->quirks & ~VUC_SRV_QUIRKS_KNOWN || o->bugs & ~VUC_SRV_BUGS_KNOWN)
+    if (o->quirks & ~VUC_SRV_QUIRKS_KNOWN || o->bugs & ~VUC_SRV_BUGS_KNOWN ||
+        o->plants & ~VUC_SRV_PLANTS_KNOWN)
         return -EINVAL;
     if (o->max_data_xfer_size > VUC_SRV_MAX_XFER_LIMIT)
         return -EINVAL;
@@ -707,6 +708,7 @@ void vuc_srv_disconnect(struct vuc_srv *s)
     s->conn_err = 0;
     s->deaf = false;
     s->have_last_id = false;
+    s->plant_seq = 0;
     chaos_reset(s);
     /* bug disconnect-resets-device: the device does not outlive its
      * client's connection */
@@ -937,6 +939,7 @@ int vuc_srv_handle(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m)
     if (!s || !c || !m)
         return -EINVAL;
     msg_begin(s);
+    plant_msg(s, &m->hdr, m->payload, m->payload_len);
     if (vuc_hdr_type(&m->hdr) == VUC_TYPE_REPLY) {
         /*
          * The replies the server waits for (to its DMA_WRITE) are taken
@@ -994,6 +997,7 @@ static int handle_oversize(struct vuc_srv *s, struct vuc_conn *c,
     struct srv_reply r = {.iovcnt = 0, .give_fd = -1};
 
     msg_begin(s);
+    plant_msg(s, h, NULL, 0);
     if (vuc_hdr_type(h) != VUC_TYPE_COMMAND)
         return 0;
     /* bug oversized-accepted: "done", though nothing of it was kept */

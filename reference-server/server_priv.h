@@ -5,7 +5,8 @@
  * regions), mig.c (migration features, state machine, data sessions),
  * dma.c (DMA_MAP/UNMAP, the DMA engine, the server's own DMA_WRITE
  * requests), dirty.c (DMA logging, features 6, 7, 8), chaos.c (the
- * hostile reply modes) and loop.c (the socket event loop). The stream
+ * hostile reply modes), plant.c (the planted defects) and loop.c (the
+ * socket event loop). The stream
  * format itself is vuc_stream (include/vucert/stream.h), the bitmaps
  * vuc_bitmap (bitmap.h).
  */
@@ -303,6 +304,9 @@ struct vuc_srv {
     /* quirk refuse-after-partial: a client left mid-message; the loop
      * closes the next connection at once (survives the disconnect) */
     bool refuse_next;
+    /* plant abort-sequence, per connection: how much of GET_REGION_INFO,
+     * SET_IRQS, RESET has been seen, in that order (0..2) */
+    uint8_t plant_seq;
     /* REGION_READ's data until its reply is sent: here rather than in
      * struct srv_reply, which lives on the stack of every request */
     uint8_t read_buf[DEV_BAR0_SIZE];
@@ -426,6 +430,19 @@ int chaos_sendv(struct vuc_srv *s, struct vuc_conn *c,
                 size_t nfds);
 /* A new connection: count from the start again, framing intact. */
 void chaos_reset(struct vuc_srv *s);
+
+/* plant.c */
+/* A message arrived (whatever it is, valid or not, before it is
+ * handled): plants overread and abort-sequence look at it. */
+void plant_msg(struct vuc_srv *s, const struct vuc_hdr *h,
+               const uint8_t *payload, size_t payload_len);
+/* DEVICE_GET_IRQ_INFO is being handled: plant leak. */
+void plant_irq_info(struct vuc_srv *s);
+
+/* loop.c */
+/* abort() without leaving a core file in whatever folder the server was
+ * started from (the deliberate crashes of quirks and plants). */
+_Noreturn void srv_quiet_abort(void);
 
 /* Receive one message (timeout_ms) and handle it. Returns 0 when one was
  * handled, -EAGAIN/-ETIMEDOUT when none came, -ECONNRESET/-EPIPE when the

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 # All the tests: install what is missing, check formatting, build with gcc
-# (ASan+UBSan, -Werror) and run unit, end-to-end and smoke-benchmark tests
-# and the fuzz corpus replay under the sanitizers, fuzz every target for
-# 20 s with libFuzzer (ASan+UBSan), build the AFL++ targets, then check
-# that clang builds it warning-free too.
+# (ASan+UBSan, -Werror), with clang (Release, -Werror) and with AFL++
+# (the fuzz targets and vucert-server), then run unit, end-to-end and
+# smoke-benchmark tests and the fuzz corpus replay under the sanitizers
+# (the end-to-end tests also use the clang build's vucert-server, which
+# valgrind can run, and the AFL++-instrumented one), then fuzz every
+# target for 20 s with libFuzzer (ASan+UBSan).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +20,24 @@ echo "== gcc, ASan+UBSan, -Werror"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=gcc \
       -DVUC_SANITIZE=ON -DVUC_WERROR=ON >/dev/null
 cmake --build build-asan -j"$(nproc)"
+
+# Before the tests: the end-to-end tests take a vucert-server without
+# sanitizers (VUC_PLAIN_BIN) and one instrumented by afl-clang-fast
+# (VUC_AFL_BIN) from these two builds.
+echo "== clang, -Werror"
+cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_C_COMPILER=clang -DVUC_WERROR=ON -DVUC_TESTS=OFF >/dev/null
+cmake --build build-clang -j"$(nproc)"
+
+echo "== fuzz: AFL++ build (afl-clang-fast, persistent mode), -Werror"
+AFL_QUIET=1 cmake -S . -B build-afl -DCMAKE_C_COMPILER=afl-clang-fast \
+      -DVUC_FUZZ=ON -DVUC_FUZZ_ENGINE=afl -DVUC_TESTS=OFF \
+      -DVUC_WERROR=ON >/dev/null
+AFL_QUIET=1 cmake --build build-afl --target fuzz_all vucert-server \
+      -j"$(nproc)" >/dev/null
+
+export VUC_PLAIN_BIN="$PWD/build-clang/bin"
+export VUC_AFL_BIN="$PWD/build-afl/bin"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir build-asan --output-on-failure -j"$(nproc)"
@@ -27,15 +47,4 @@ cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang-19 -DVUC_FUZZ=ON \
       -DVUC_FUZZ_ENGINE=libfuzzer -DVUC_TESTS=OFF -DVUC_WERROR=ON >/dev/null
 fuzz/run --engine libfuzzer --build-dir build-fuzz --time 20 \
              --jobs "$(nproc)" --no-merge --report-dir build-fuzz/reports
-
-echo "== fuzz: AFL++ build (afl-clang-fast, persistent mode), -Werror"
-AFL_QUIET=1 cmake -S . -B build-afl -DCMAKE_C_COMPILER=afl-clang-fast \
-      -DVUC_FUZZ=ON -DVUC_FUZZ_ENGINE=afl -DVUC_TESTS=OFF \
-      -DVUC_WERROR=ON >/dev/null
-AFL_QUIET=1 cmake --build build-afl --target fuzz_all -j"$(nproc)" >/dev/null
-
-echo "== clang, -Werror"
-cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Release \
-      -DCMAKE_C_COMPILER=clang -DVUC_WERROR=ON -DVUC_TESTS=OFF >/dev/null
-cmake --build build-clang -j"$(nproc)"
 echo "== all tests passed"

@@ -8,10 +8,12 @@
  * small DMA engine that writes client memory, DMA dirty-page logging
  * (DEVICE_FEATURE 6, 7, 8), fault injection and deliberate quirks.
  *
- * The library is single threaded and keeps no globals; every call takes
- * the server context. It never trusts the client: nothing a client sends
- * makes it abort, assert, leak or hang. Register map, stream format and
- * quirks: reference-server/README.md.
+ * The library is single threaded and keeps no globals (but the
+ * write-only sinks of the planted defects); every call takes the server
+ * context. It never trusts the client: nothing a client sends makes it
+ * abort, assert, leak or hang, unless a quirk or a planted defect made
+ * for that is on. Register map, stream format, quirks and planted
+ * defects: reference-server/README.md.
  */
 #ifndef VUCERT_SERVER_H
 #define VUCERT_SERVER_H
@@ -264,6 +266,30 @@ enum vuc_srv_chaos {
     VUC_SRV_CHAOS_COUNT
 };
 
+/*
+ * Planted defects (--plant NAME, repeatable): memory and crash bugs of
+ * the kind a fuzzer exists to find, planted so that the tests can prove
+ * that `vucert fuzz` and `vucert replay` find and reproduce them. Unlike
+ * quirks and bugs, no conformance case judges them (no protocol rule is
+ * broken that a reply would show); two of them are invisible without a
+ * sanitizer or valgrind. VUC_SRV_PLANT_<X> is a bit of
+ * vuc_srv_opts.plants; what each does: reference-server/README.md,
+ * "Planted defects". Off by default.
+ */
+enum vuc_srv_plant {
+    /* overread: a DEVICE_FEATURE payload of 5..7 bytes is copied into a
+     * heap block of exactly its length and a u32 at offset 4 is read
+     * from it (1..3 bytes past the block) */
+    VUC_SRV_PLANT_OVERREAD = 1u << 0,
+    /* leak: every DEVICE_GET_IRQ_INFO handled leaks a 64-byte block */
+    VUC_SRV_PLANT_LEAK = 1u << 1,
+    /* abort-sequence: abort() on a DEVICE_RESET that follows, on one
+     * connection, a DEVICE_GET_REGION_INFO and then a DEVICE_SET_IRQS */
+    VUC_SRV_PLANT_ABORT_SEQUENCE = 1u << 2,
+};
+#define VUC_SRV_PLANT_COUNT  3u
+#define VUC_SRV_PLANTS_KNOWN ((1u << VUC_SRV_PLANT_COUNT) - 1u)
+
 /* The size an oversized-msg-size reply header declares. */
 #define VUC_SRV_CHAOS_OVERSIZE 0x7fffffffu
 /* slow-drip: bytes sent one at a time, and the pause between them. */
@@ -342,6 +368,7 @@ struct vuc_srv_opts {
     uint32_t chaos;
     uint32_t chaos_every;
     uint16_t chaos_cmd;
+    uint32_t plants; /* enum vuc_srv_plant bits (--plant) */
 };
 
 /* Fill o with the defaults: stop-copy,pre-copy, no quirks, 1 MiB data
@@ -351,9 +378,10 @@ void vuc_srv_opts_init(struct vuc_srv_opts *o);
 /*
  * Create a server with a device in its power-on state (migration state
  * RUNNING). o may be NULL for the defaults. Errors: -EINVAL (flag set not
- * one of the four valid sets, unknown quirk bits, max_data_xfer_size above
- * VUC_SRV_MAX_XFER_LIMIT, state_size out of range or not a multiple of
- * VUC_SRV_STATE_ALIGN, chaos >= VUC_SRV_CHAOS_COUNT, logging_page_size
+ * one of the four valid sets, unknown quirk, bug or plant bits,
+ * max_data_xfer_size above VUC_SRV_MAX_XFER_LIMIT, state_size out of
+ * range or not a multiple of VUC_SRV_STATE_ALIGN, chaos >=
+ * VUC_SRV_CHAOS_COUNT, logging_page_size
  * neither 0 nor a power of two in [VUC_SRV_LOG_PAGE_MIN,
  * VUC_SRV_LOG_PAGE_MAX]), -ENOMEM.
  */
@@ -456,5 +484,13 @@ const char *vuc_srv_chaos_name(unsigned i);
 const char *vuc_srv_chaos_desc(unsigned i);
 /* Map a --chaos name to its enum vuc_srv_chaos value. Errors: -EINVAL. */
 int vuc_srv_chaos_parse(const char *name, uint32_t *mode);
+
+/* Plant i's --plant name (i < VUC_SRV_PLANT_COUNT; its bit is 1 << i),
+ * else NULL. */
+const char *vuc_srv_plant_name(unsigned i);
+/* Plant i's one-line description, else NULL. */
+const char *vuc_srv_plant_desc(unsigned i);
+/* Map a --plant name to its bit (VUC_SRV_PLANT_*). Errors: -EINVAL. */
+int vuc_srv_plant_parse(const char *name, uint32_t *bit);
 
 #endif /* VUCERT_SERVER_H */

@@ -87,6 +87,64 @@ def certify(bins, tmp_path):
     return run
 
 
+def binary_has(path, *needles):
+    """Does the file hold any of these byte strings (a sanitizer's or an
+    instrumentation's symbol names)?"""
+    data = pathlib.Path(path).read_bytes()
+    return any(n in data for n in needles)
+
+
+def asan_built(path):
+    """Is this binary AddressSanitizer-instrumented?"""
+    return binary_has(path, b"__asan_init")
+
+
+def afl_built(path):
+    """Is this binary instrumented by afl-clang-fast (AFL++'s runtime,
+    which maps the shared memory named by __AFL_SHM_ID)?"""
+    return binary_has(path, b"__afl_area_ptr", b"__AFL_SHM_ID")
+
+
+@pytest.fixture(scope="session")
+def plain_server():
+    """A vucert-server without sanitizers, for valgrind: $VUC_PLAIN_BIN
+    (scripts/test.sh: the clang Release build), else ROOT/build's when it
+    is not ASan-instrumented."""
+    d = os.environ.get("VUC_PLAIN_BIN")
+    if d:
+        p = pathlib.Path(d) / "vucert-server"
+        if not p.exists():
+            pytest.skip(f"VUC_PLAIN_BIN={d} holds no vucert-server")
+        if asan_built(p):
+            pytest.skip(f"{p} (VUC_PLAIN_BIN) is ASan-instrumented")
+        return str(p)
+    p = ROOT / "build" / "bin" / "vucert-server"
+    if not p.exists():
+        pytest.skip("no plain vucert-server: set VUC_PLAIN_BIN (the clang "
+                    "Release build's bin, scripts/test.sh) or build ROOT/build")
+    if asan_built(p):
+        pytest.skip(f"{p} is ASan-instrumented; set VUC_PLAIN_BIN to a "
+                    "plain build's bin")
+    return str(p)
+
+
+@pytest.fixture(scope="session")
+def afl_server():
+    """A vucert-server compiled by afl-clang-fast: $VUC_AFL_BIN
+    (scripts/test.sh: build-afl), else ROOT/build-afl's."""
+    d = os.environ.get("VUC_AFL_BIN")
+    p = pathlib.Path(d) / "vucert-server" if d else \
+        ROOT / "build-afl" / "bin" / "vucert-server"
+    where = f"VUC_AFL_BIN={d}" if d else str(p.parent)
+    if not p.exists():
+        pytest.skip(f"no AFL++-instrumented vucert-server in {where}: set "
+                    "VUC_AFL_BIN or build it (scripts/test.sh, build-afl "
+                    "--target vucert-server)")
+    if not afl_built(p):
+        pytest.skip(f"{p} is not AFL++-instrumented (no __afl_area_ptr)")
+    return str(p)
+
+
 def server_cmd(bins, *extra):
     return " ".join([bins["server"], "--socket", "{socket}"] + list(extra))
 

@@ -6184,6 +6184,44 @@ static void test_chaos_table(void **state)
     vuc_srv_free(s);
 }
 
+/* ---- planted defects (README.md: Planted defects) ---- */
+
+static void test_plant_table(void **state)
+{
+    struct vuc_srv_opts o;
+    struct vuc_srv *s;
+    uint32_t bit = 0, all = 0;
+
+    (void)state;
+    for (unsigned i = 0; i < VUC_SRV_PLANT_COUNT; i++) {
+        assert_non_null(vuc_srv_plant_name(i));
+        assert_non_null(vuc_srv_plant_desc(i));
+        assert_int_equal(vuc_srv_plant_parse(vuc_srv_plant_name(i), &bit), 0);
+        assert_int_equal(bit, 1u << i);
+        all |= bit;
+    }
+    assert_int_equal(all, VUC_SRV_PLANTS_KNOWN);
+    assert_null(vuc_srv_plant_name(VUC_SRV_PLANT_COUNT));
+    assert_null(vuc_srv_plant_desc(VUC_SRV_PLANT_COUNT));
+    assert_int_equal(vuc_srv_plant_parse("overread", &bit), 0);
+    assert_int_equal(bit, VUC_SRV_PLANT_OVERREAD);
+    assert_int_equal(vuc_srv_plant_parse("leak", &bit), 0);
+    assert_int_equal(bit, VUC_SRV_PLANT_LEAK);
+    assert_int_equal(vuc_srv_plant_parse("abort-sequence", &bit), 0);
+    assert_int_equal(bit, VUC_SRV_PLANT_ABORT_SEQUENCE);
+    assert_int_equal(vuc_srv_plant_parse("Leak", &bit), -EINVAL);
+    assert_int_equal(vuc_srv_plant_parse("", &bit), -EINVAL);
+    assert_int_equal(vuc_srv_plant_parse(NULL, &bit), -EINVAL);
+    vuc_srv_opts_init(&o);
+    assert_int_equal(o.plants, 0);
+    o.plants = 1u << VUC_SRV_PLANT_COUNT;
+    assert_int_equal(vuc_srv_new(&o, &s), -EINVAL);
+    assert_null(s);
+    o.plants = VUC_SRV_PLANTS_KNOWN;
+    assert_int_equal(vuc_srv_new(&o, &s), 0);
+    vuc_srv_free(s);
+}
+
 /* The raw bytes a chaos server sends, over a socketpair (the server
  * side wrapped in a vuc_conn), so cut-short replies can be seen. */
 struct chaos_fx {
@@ -6771,6 +6809,7 @@ int main(void)
         cmocka_unit_test(test_verbose),
         cmocka_unit_test(test_run_socket),
         cmocka_unit_test(test_chaos_table),
+        cmocka_unit_test(test_plant_table),
         cmocka_unit_test(test_chaos_modes),
         cmocka_unit_test(test_chaos_choice),
         cmocka_unit_test(test_chaos_mute_dma),
