@@ -752,6 +752,12 @@ static int collect(struct fz *f, struct vuc_client *cl, int i,
 static void send_steps(struct fz *f, struct vuc_client *cl,
                        const struct vuc_seq *s)
 {
+    /* Does the server read messages where vucert sent them? Not after a
+     * header whose size is not its message's: the server then reads
+     * past it, into the next message, or waits for bytes that never
+     * come, and owes no reply to what follows. */
+    bool in_step = true;
+
     for (int i = 0; i < s->n; i++) {
         const struct vuc_seq_msg *m = &s->m[i];
         int fds[VUC_SEQ_MAX_FDS], nfds, rc;
@@ -763,9 +769,10 @@ static void send_steps(struct fz *f, struct vuc_client *cl,
                 (void)ftruncate(f->memfd[m->fd[0].kind], (off_t)m->fd[0].size);
             continue;
         }
-        /* a well-formed command is due its reply: none is a hang */
-        due = vuc_hdr_decode(m->b, m->len, &h) == 0 && h.size == m->len &&
-              vuc_hdr_type(&h) == VUC_TYPE_COMMAND &&
+        /* a command framed as sent is due its reply: none is a hang */
+        if (vuc_hdr_decode(m->b, m->len, &h) < 0 || h.size != m->len)
+            in_step = false;
+        due = in_step && vuc_hdr_type(&h) == VUC_TYPE_COMMAND &&
               !(h.flags & VUC_FLAG_NO_REPLY);
         nfds = make_fds(f, m, fds);
         if (nfds < 0) {
@@ -1350,6 +1357,35 @@ static void found(struct fz *f, const struct fz_args *a,
     fflush(stdout);
 }
 
+/* A reused server's testimony at its exit, after the last run: what it
+ * says then (a leak) belongs to no one sequence, so it has no
+ * reproducer; the fresh-server mode attributes it. */
+static void exit_findings(struct fz *f, const struct fz_args *a, long runs)
+{
+    long from = vuc_target_stderr_size(&f->t);
+    struct fclass *c;
+
+    f->cls[0] = f->finding[0] = '\0';
+    vuc_target_stop(&f->t);
+    testify(f, from, true, true);
+    if (f->cls[0] == '\0' || (c = class_of(f, f->cls)) == NULL)
+        return;
+    if (c->count++ > 0)
+        return;
+    c->first_run = runs;
+    c->ignored = ignored(f, f->cls);
+    snprintf(c->text, sizeof(c->text), "%s", f->finding);
+    snprintf(c->repro, sizeof(c->repro),
+             "(none: at the server's exit "
+             "after all runs)");
+    if (!c->ignored)
+        printf("vucert fuzz: FINDING %s (at the server's exit after run "
+               "%ld; no one sequence is its cause: fuzz without "
+               "--reuse-server to find which)\n  %s\n",
+               f->cls, runs, f->finding);
+    (void)a;
+}
+
 static int write_summary(const struct fz *f, const struct fz_args *a, long runs,
                          double secs)
 {
@@ -1461,6 +1497,8 @@ int vuc_fuzz_main(int argc, char **argv)
             fflush(stdout);
         }
     }
+    if (exit_code == 0 && f->reuse && a.cmd != NULL && f->t.pid > 0)
+        exit_findings(f, &a, runs);
     last = now_s() - t0;
     for (int i = 0; i < f->ncl; i++)
         nreal += !f->cl[i].ignored;

@@ -63,6 +63,7 @@ int vuc_srv_plant_parse(const char *name, uint32_t *bit)
 
 /* What the over-read read: written, never read, so the read stays. */
 static volatile uint32_t overread_sink;
+static volatile size_t overread_at = 4;
 /* Where the leaked block's address passes through on its way to being
  * forgotten: nothing keeps it. */
 static void *volatile leak_sink;
@@ -83,7 +84,9 @@ static void overread(struct vuc_srv *s, const uint8_t *payload, size_t len)
     if (!copy)
         return;
     memcpy(copy, payload, len);
-    v = copy + 4;
+    /* the offset through a volatile: the compiler, which can see the
+     * block's size, must not warn of (or fold away) the read past it */
+    v = copy + overread_at;
     overread_sink = (uint32_t)v[0] | (uint32_t)v[1] << 8 |
                     (uint32_t)v[2] << 16 | (uint32_t)v[3] << 24;
     if (s->opts.verbose && overread_sink == 0xffffffffu)
