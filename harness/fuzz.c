@@ -805,6 +805,8 @@ static int connect_to(struct fz *f, struct vuc_client **cl)
         int step = left < 20 ? left : 20;
         rc = vuc_client_connect(f->t.socket, step, cl);
         left -= step;
+        if (rc == 0)
+            vuc_client_set_timeout(*cl, f->timeout_ms); /* not the step */
         if (rc != -ETIMEDOUT || left <= 0)
             return rc;
         if (f->t.pid <= 0 && f->t.daemon_pid <= 0)
@@ -907,6 +909,22 @@ static void testify(struct fz *f, long from, bool ended, bool by_us)
     free(txt);
 }
 
+/* A server that hung: SIGTERM and a moment to speak, then SIGKILL (a
+ * hung server often ignores SIGTERM: 2 s per finding otherwise). */
+static void end_hung(struct fz *f)
+{
+    kill(-f->t.pid, SIGTERM);
+    if (vuc_target_wait_exit(&f->t, 200)) {
+        (void)vuc_target_died(&f->t);
+        return;
+    }
+    vuc_target_kill(&f->t);
+    f->t.last_exit_clean = false;
+    f->t.last_status = SIGKILL; /* as wait reports a SIGKILL death */
+    snprintf(f->t.last_death, sizeof(f->t.last_death),
+             "killed by signal %d by vucert (it hung)", SIGKILL);
+}
+
 /* A fresh server for the sequence (and a clean coverage map). */
 static int fresh_start(struct fz *f)
 {
@@ -993,7 +1011,12 @@ static int run_seq(struct fz *f, const struct vuc_seq *s)
             set_finding(f, "unresponsive",
                         "after the sequence the server is unresponsive (%s)",
                         why);
-        if (fresh && f->t.pid > 0) {
+        if (f->t.cmd != NULL && f->t.pid > 0 &&
+            (strncmp(f->cls, "hang:", 5) == 0 ||
+             strcmp(f->cls, "unresponsive") == 0)) {
+            end_hung(f); /* reused or not, it cannot go on */
+            testify(f, from, true, true);
+        } else if (fresh && f->t.pid > 0) {
             vuc_target_stop(&f->t); /* its exit speaks (LeakSanitizer) */
             testify(f, from, true, true);
         } else if (f->t.cmd != NULL) {
@@ -1357,6 +1380,19 @@ static void found(struct fz *f, const struct fz_args *a,
     fflush(stdout);
 }
 
+/* Is the class one of a report on the server's stderr? */
+static bool is_report(const char *cls)
+{
+    static const char *const kinds[] = {
+        "asan:",     "lsan:",   "ubsan:", "msan:",  "tsan:",
+        "valgrind:", "assert:", "libc:",  "report:"};
+
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (strncmp(cls, kinds[i], strlen(kinds[i])) == 0)
+            return true;
+    return false;
+}
+
 /* A reused server's testimony at its exit, after the last run: what it
  * says then (a leak) belongs to no one sequence, so it has no
  * reproducer; the fresh-server mode attributes it. */
@@ -1368,7 +1404,20 @@ static void exit_findings(struct fz *f, const struct fz_args *a, long runs)
     f->cls[0] = f->finding[0] = '\0';
     vuc_target_stop(&f->t);
     testify(f, from, true, true);
-    if (f->cls[0] == '\0' || (c = class_of(f, f->cls)) == NULL)
+    if (f->cls[0] == '\0')
+        return;
+    if (strncmp(f->cls, "exit:", 5) == 0) {
+        /* an exit status alone, after reports the run has found: valgrind's
+         * --error-exitcode (or the like) for them, not a defect of its own */
+        for (int i = 0; i < f->ncl; i++)
+            if (is_report(f->cl[i].cls)) {
+                printf("vucert fuzz: after the last run the server %s (the "
+                       "reports above)\n",
+                       f->t.last_death);
+                return;
+            }
+    }
+    if ((c = class_of(f, f->cls)) == NULL)
         return;
     if (c->count++ > 0)
         return;
