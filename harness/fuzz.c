@@ -290,6 +290,13 @@ static void template(struct fz *f, uint16_t cmd, struct gm *g)
         break;
     case VUC_CMD_DEVICE_RESET:
         break;
+    case VUC_CMD_DMA_READ:
+    case VUC_CMD_DMA_WRITE:
+        n = 1u << pick(f, 6);
+        vuc_put_u64(p, (uint64_t)pick(f, 64) << 12);
+        vuc_put_u64(p + 8, n);
+        g->plen = 16 + (cmd == VUC_CMD_DMA_WRITE ? n : 0);
+        break;
     case VUC_CMD_REGION_WRITE_MULTI:
         vuc_put_u64(p, 1);
         vuc_put_u64(p + 8, pick(f, 0x90) & ~7u);
@@ -384,14 +391,25 @@ static void emit(struct fz *f, struct gm *g, struct vuc_seq *s, bool mutate)
 }
 
 static const uint16_t cmds[] = {
-    VUC_CMD_DEVICE_FEATURE,  VUC_CMD_DEVICE_FEATURE,
-    VUC_CMD_DEVICE_FEATURE,  VUC_CMD_MIG_DATA_READ,
-    VUC_CMD_MIG_DATA_WRITE,  VUC_CMD_REGION_WRITE,
-    VUC_CMD_REGION_READ,     VUC_CMD_DMA_MAP,
-    VUC_CMD_DMA_UNMAP,       VUC_CMD_DEVICE_RESET,
-    VUC_CMD_DEVICE_GET_INFO, VUC_CMD_DEVICE_GET_REGION_INFO,
-    VUC_CMD_DEVICE_SET_IRQS, VUC_CMD_REGION_WRITE_MULTI,
-    VUC_CMD_VERSION,         VUC_CMD_DEVICE_GET_IRQ_INFO,
+    VUC_CMD_DEVICE_FEATURE,
+    VUC_CMD_DEVICE_FEATURE,
+    VUC_CMD_DEVICE_FEATURE,
+    VUC_CMD_MIG_DATA_READ,
+    VUC_CMD_MIG_DATA_WRITE,
+    VUC_CMD_REGION_WRITE,
+    VUC_CMD_REGION_READ,
+    VUC_CMD_DMA_MAP,
+    VUC_CMD_DMA_UNMAP,
+    VUC_CMD_DEVICE_RESET,
+    VUC_CMD_DEVICE_GET_INFO,
+    VUC_CMD_DEVICE_GET_REGION_INFO,
+    VUC_CMD_DEVICE_SET_IRQS,
+    VUC_CMD_REGION_WRITE_MULTI,
+    VUC_CMD_VERSION,
+    VUC_CMD_DEVICE_GET_IRQ_INFO,
+    VUC_CMD_DEVICE_GET_REGION_IO_FDS,
+    VUC_CMD_DMA_READ,
+    VUC_CMD_DMA_WRITE, /* the server's own commands, sent to it */
 };
 
 static void gen_one(struct fz *f, struct vuc_seq *s)

@@ -245,7 +245,8 @@ static int prepare(struct vuc_target *t, char *err, size_t errcap)
 int vuc_target_start(struct vuc_target *t, char *err, size_t errcap)
 {
     struct stat st;
-    int rc, fd, waited = 0, exited_at = -1, step = 0;
+    int rc, fd;
+    long waited = 0, exited_at = -1, step; /* microseconds */
     pid_t pid, parent;
 
     if (t->server_cmd == NULL)
@@ -301,7 +302,7 @@ int vuc_target_start(struct vuc_target *t, char *err, size_t errcap)
         /* an exit with status 0 may be a daemon's fork: its child
          * creates the socket; give it up to a second */
         if (t->pid <= 0 && t->daemon_pid <= 0 &&
-            !(t->last_exit_clean && waited - exited_at < 1000)) {
+            !(t->last_exit_clean && waited - exited_at < 1000000)) {
             char *tail = vuc_target_stderr_tail(t, 1000);
             snprintf(err, errcap, "the server %s before creating %s%s%s",
                      t->last_death, t->socket, tail ? ": " : "",
@@ -309,15 +310,20 @@ int vuc_target_start(struct vuc_target *t, char *err, size_t errcap)
             free(tail);
             return -ECHILD;
         }
-        if (waited >= START_TIMEOUT_MS) {
+        if (waited >= START_TIMEOUT_MS * 1000L) {
             snprintf(err, errcap, "the server did not create %s within %d s",
                      t->socket, START_TIMEOUT_MS / 1000);
             vuc_target_stop(t);
             return -ETIMEDOUT;
         }
-        /* most servers listen within a millisecond or two */
-        step = step < 5 ? step + 1 : 5;
-        sleep_ms(step);
+        /* most servers listen within a millisecond or two: look every
+         * 100 us for 5 ms (a fresh server per fuzz sequence pays what
+         * this overshoots), then back off to 5 ms */
+        step = waited < 5000 ? 100 : waited < 50000 ? 1000 : 5000;
+        {
+            struct timespec ts = {0, step * 1000L};
+            nanosleep(&ts, NULL);
+        }
         waited += step;
     }
     if (t->pid <= 0 && t->daemon_pid <= 0) {

@@ -277,6 +277,8 @@ static bool overlaps(uint64_t off, size_t n, uint64_t reg, size_t w)
 void dev_read(const struct dev *d, uint32_t region, uint64_t off, uint8_t *out,
               size_t n)
 {
+    if (n == 0)
+        return; /* out may be NULL: memcpy must not see it */
     if (region == VUC_PCI_CONFIG_REGION_INDEX) {
         memcpy(out, d->cfg + off, n);
         return;
@@ -302,6 +304,10 @@ static bool covers(uint64_t off, size_t n, uint64_t reg, size_t w)
 void dev_write(struct dev *d, uint32_t region, uint64_t off,
                const uint8_t *data, size_t n, bool running)
 {
+    /* a REGION_WRITE of count 0 has no data (NULL): found by vucert fuzz
+     * (UBSan: null pointer passed to memcpy) */
+    if (n == 0)
+        return;
     if (region == DEV_BAR2_INDEX) {
         memcpy(d->bar2 + off, data, n); /* memory: in any state */
         return;
