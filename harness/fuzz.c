@@ -51,6 +51,7 @@
 #define QUEUE_MAX     4096
 #define COV_MAP_SIZE  (1u << 18) /* edges an instrumented server may have */
 #define MAX_MEMFDS    16
+#define MAX_TICKS     (24 * 3600) /* a day of progress points */
 
 /* VFIO_IRQ_SET_* and VFIO_USER_F_DMA_REGION_* */
 #define IRQ_DATA_NONE      1u
@@ -86,6 +87,13 @@ struct fz {
     /* finding classes */
     struct fclass cl[MAX_CLASSES];
     int ncl;
+    /* the run's progress, one point per second */
+    struct tick {
+        double secs;
+        long runs;
+        unsigned edges;
+    } ticks[MAX_TICKS];
+    int nticks;
     const char **ignore;
     int nignore;
 };
@@ -1478,6 +1486,16 @@ static int write_summary(const struct fz *f, const struct fz_args *a, long runs,
                 ",\n  \"coverage\": \"%s\",\n  \"edges\": %u,\n  "
                 "\"queue\": %d",
                 f->guided ? "guide" : "measure", f->cov.edges, f->nqueue);
+    /* edges (and runs) over time: one point per second of the run */
+    fputs(",\n  \"progress\": [", fp);
+    for (int i = 0; i < f->nticks; i++) {
+        fprintf(fp, "%s{\"seconds\": %.1f, \"runs\": %ld", i ? ", " : "",
+                f->ticks[i].secs, f->ticks[i].runs);
+        if (f->coverage)
+            fprintf(fp, ", \"edges\": %u", f->ticks[i].edges);
+        fputc('}', fp);
+    }
+    fputs("]", fp);
     fputs(",\n  \"classes\": [", fp);
     for (int i = 0; i < f->ncl; i++) {
         const struct fclass *c = &f->cl[i];
@@ -1561,6 +1579,9 @@ int vuc_fuzz_main(int argc, char **argv)
             if (f->coverage)
                 printf(", %u edges, queue %d", f->cov.edges, f->nqueue);
             putchar('\n');
+            if (f->nticks < MAX_TICKS)
+                f->ticks[f->nticks++] = (struct tick){
+                    last - t0, runs, f->coverage ? f->cov.edges : 0};
             fflush(stdout);
         }
     }

@@ -206,6 +206,9 @@ def test_coverage_guidance_reaches_more_edges(bins, afl_server, tmp_path):
         assert s["coverage"] == mode
         edges[mode] = s["edges"]
         assert re.search(r"\d+ edges", p.stdout)
+        # edges over time: a point per second, never falling
+        pts = [t["edges"] for t in s["progress"]]
+        assert pts == sorted(pts) and all(e <= s["edges"] for e in pts)
     assert edges["measure"] > 500, edges
     assert edges["guide"] > edges["measure"], edges
 
@@ -228,6 +231,8 @@ def test_certify_sequences_seed_a_campaign(bins, tmp_path):
     saved = sorted(seqs.iterdir())
     assert saved and all(f.read_bytes().startswith(b"VUCERT-REPRO 2\n")
                          for f in saved)
+    # what the cases sent with fds is described: DMA_MAP's memfd
+    assert any(1 in fd_kinds(f.read_bytes()) for f in saved)
     # a case's own requests replay cleanly on the server that passed it
     r = replay(bins, str(saved[0]), server_cmd(bins))
     assert r.returncode == 0, r.stdout + r.stderr
@@ -235,6 +240,24 @@ def test_certify_sequences_seed_a_campaign(bins, tmp_path):
              "--seeds", str(seqs), "--out", str(tmp_path / "f"))
     assert p.returncode == 0, p.stdout + p.stderr
     assert f"{len(saved)} seeds from {seqs}" in p.stdout
+
+
+def fd_kinds(data):
+    """The kinds of fd a format-2 reproducer's messages carry (1 memfd,
+    2 eventfd): harness/seq.c."""
+    import struct
+    kinds, at = [], len(b"VUCERT-REPRO 2\n")
+    while at < len(data):
+        if data[at:at + 1] == b"S":
+            at += 10
+            continue
+        n, nfds = struct.unpack_from("<IB", data, at + 1)
+        at += 6
+        for _ in range(nfds):
+            kinds.append(data[at])
+            at += 9
+        at += n
+    return kinds
 
 
 def test_bad_arguments_are_refused(bins, tmp_path):
