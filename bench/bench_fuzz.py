@@ -221,20 +221,17 @@ def fresh_limit(srv, n):
 
 
 def empty_sequence(path):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.connect(path)
-        round_trip(s, VERSION_MSG, "VERSION")
-        round_trip(s, RESET_MSG, "DEVICE_RESET")
-    finally:
-        s.close()
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.connect(path)
-        round_trip(s, VERSION_MSG, "VERSION")
-        round_trip(s, INFO_MSG, "DEVICE_GET_INFO")
-    finally:
-        s.close()
+    # the sequence's connection (VERSION, DEVICE_RESET), then the
+    # liveness probe's (VERSION, DEVICE_GET_INFO)
+    for msg, name in ((RESET_MSG, "DEVICE_RESET"),
+                      (INFO_MSG, "DEVICE_GET_INFO")):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+            round_trip(s, VERSION_MSG, "VERSION")
+            round_trip(s, msg, name)
+        finally:
+            s.close()
 
 
 def reuse_limit(path, n):

@@ -1382,19 +1382,26 @@ static struct fclass *class_of(struct fz *f, const char *cls)
 
 /* A finding of this run: counted in its class; the first of a class is
  * saved and told. */
-static void found(struct fz *f, const struct fz_args *a,
-                  const struct vuc_seq *s, long run)
+/* Count this run's finding in its class; the class when the run is the
+ * first of it, else NULL. */
+static struct fclass *first_of_class(struct fz *f, long run)
 {
     struct fclass *c = class_of(f, f->cls);
 
-    if (c == NULL)
-        return;
-    if (c->count++ > 0)
-        return;
+    if (c == NULL || c->count++ > 0)
+        return NULL;
     c->first_run = run;
     c->ignored = ignored(f, f->cls);
     snprintf(c->text, sizeof(c->text), "%s", f->finding);
-    if (c->ignored)
+    return c;
+}
+
+static void found(struct fz *f, const struct fz_args *a,
+                  const struct vuc_seq *s, long run)
+{
+    struct fclass *c = first_of_class(f, run);
+
+    if (c == NULL || c->ignored)
         return;
     if (save_finding(s, a->out, f->log, c->repro, sizeof(c->repro)) < 0)
         snprintf(c->repro, sizeof(c->repro), "(could not save)");
@@ -1443,13 +1450,8 @@ static void exit_findings(struct fz *f, const struct fz_args *a, long runs)
                 return;
             }
     }
-    if ((c = class_of(f, f->cls)) == NULL)
+    if ((c = first_of_class(f, runs)) == NULL)
         return;
-    if (c->count++ > 0)
-        return;
-    c->first_run = runs;
-    c->ignored = ignored(f, f->cls);
-    snprintf(c->text, sizeof(c->text), "%s", f->finding);
     snprintf(c->repro, sizeof(c->repro),
              "(none: at the server's exit "
              "after all runs)");
