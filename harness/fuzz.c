@@ -1316,16 +1316,7 @@ static int start(struct fz *f, const struct fz_args *a)
 
 static void stop(struct fz *f)
 {
-    vuc_target_stop(&f->t);
-    if (f->t.tmpdir != NULL) {
-        unlink(f->t.socket);
-        unlink(f->t.stderr_path);
-        rmdir(f->t.tmpdir);
-        free((char *)f->t.socket);
-    }
-    free(f->t.tmpdir);
-    free(f->t.stderr_path);
-    free(f->t.cmd);
+    vuc_target_cleanup(&f->t);
     free(f->log);
     close_memfds(f);
     if (f->coverage)

@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -58,6 +60,7 @@ static void usage(FILE *f)
             "                      [--stream-limit BYTES] [--server-pid PID]\n"
             "                      [--record DIR] [--save-sequences DIR] "
             "[--shuffle SEED]\n"
+            "                      [--quiet] [--color auto|always|never]\n"
             "       vucert fuzz   (--socket PATH | --server-cmd CMD) "
             "[--time S | --runs N]\n"
             "                     [--seed N] [--out DIR] [--timeout S] "
@@ -337,6 +340,98 @@ static int print_coverage(FILE *f)
     return 0;
 }
 
+/* mkdir -p */
+static int mkdirs(const char *path)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+
+    if (n == 0 || n >= sizeof(buf))
+        return -ENAMETOOLONG;
+    memcpy(buf, path, n + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+/* The report directory made and written to before the first case: a
+ * path that cannot take the reports is said at once, not after a run. */
+static int report_dir_ready(const char *dir, char *err, size_t cap)
+{
+    char probe[4200];
+    int fd, rc = mkdirs(dir);
+
+    if (rc < 0) {
+        snprintf(err, cap, "%s: cannot create it: %s", dir, strerror(-rc));
+        return rc;
+    }
+    snprintf(probe, sizeof(probe), "%s/.vucert-write-test-%d", dir,
+             (int)getpid());
+    fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rc = -errno;
+        snprintf(err, cap, "%s: cannot write in it: %s", dir, strerror(errno));
+        return rc;
+    }
+    close(fd);
+    unlink(probe);
+    return 0;
+}
+
+/* A server the user started: its socket checked once, so that a wrong
+ * path, a socket nobody listens on or a file that is no socket is said
+ * at once, with its errno, instead of after the connect timeout. */
+static int socket_ready(const char *which, const char *path, char *err,
+                        size_t cap)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct stat st;
+    int fd, rc = 0;
+
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        snprintf(err, cap,
+                 "%ssocket %s: the path is too long for a unix "
+                 "socket (at most %zu bytes)",
+                 which, path, sizeof(sa.sun_path) - 1);
+        return -ENAMETOOLONG;
+    }
+    if (stat(path, &st) < 0) {
+        rc = -errno;
+        snprintf(err, cap, "cannot connect to %ssocket %s: %s", which, path,
+                 strerror(errno));
+        return rc;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(err, cap, "cannot connect to %s%s: %s (it is a %s)", which,
+                 path, strerror(ENOTSOCK),
+                 S_ISDIR(st.st_mode) ? "directory" : "file, not a socket");
+        return -ENOTSOCK;
+    }
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        rc = -errno;
+        snprintf(err, cap, "socket: %s", strerror(errno));
+        return rc;
+    }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        rc = -errno;
+        snprintf(err, cap, "cannot connect to %ssocket %s: %s%s", which, path,
+                 strerror(errno),
+                 errno == ECONNREFUSED ? " (nothing listens on it)" : "");
+    }
+    close(fd);
+    return rc;
+}
+
 static int certify(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -358,10 +453,14 @@ static int certify(int argc, char **argv)
         {"record", required_argument, NULL, 'R'},
         {"save-sequences", required_argument, NULL, 'Q'},
         {"shuffle", required_argument, NULL, 'X'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"color", required_argument, NULL, 'O'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *include[MAX_GLOBS], *exclude[MAX_GLOBS];
+    const char *color = "auto";
+    bool quiet = false;
     size_t n_inc = 0, n_exc = 0;
     const char *socket = NULL, *server_cmd = NULL, *report_dir = NULL;
     const char *dest_socket = NULL, *dest_cmd = NULL;
@@ -371,6 +470,7 @@ static int certify(int argc, char **argv)
     struct vuc_profile profile;
     bool have_profile = false, list = false, coverage = false;
     struct vuc_run_info info = {.tool_version = VUC_VERSION_STRING};
+    struct vuc_console con = {0};
     struct vuc_case *cases;
     struct vuc_result *res;
     size_t n_cases, n_run = 0, n_sel = 0, *order = NULL;
@@ -493,6 +593,20 @@ static int certify(int argc, char **argv)
             info.shuffled = true;
             break;
         }
+        case 'q':
+            quiet = true;
+            break;
+        case 'O':
+            if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "always") != 0 &&
+                strcmp(optarg, "never") != 0) {
+                fprintf(stderr,
+                        "vucert: --color takes auto, always or never, "
+                        "not '%s'\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            color = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -553,6 +667,33 @@ static int certify(int argc, char **argv)
             info.n_spec_rows = 0;
         }
     }
+    for (size_t i = 0; i < n_cases; i++)
+        if (vuc_case_selected(cases[i].id, include, n_inc, exclude, n_exc))
+            order[n_sel++] = i;
+    if (n_sel == 0) {
+        /* a typo in --case must not pass a CI job with empty reports */
+        fprintf(stderr, "vucert: no case matches the --case/--exclude "
+                        "selection (vucert certify --list shows the ids)\n");
+        exit_code = EXIT_USAGE;
+        goto out;
+    }
+    if (report_dir != NULL &&
+        report_dir_ready(report_dir, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vucert: --report-dir %s\n", err);
+        exit_code = EXIT_USAGE;
+        goto out;
+    }
+    if (socket != NULL && socket_ready("", socket, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vucert: %s\n", err);
+        exit_code = EXIT_USAGE;
+        goto out;
+    }
+    if (dest_socket != NULL &&
+        socket_ready("destination ", dest_socket, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vucert: %s\n", err);
+        exit_code = EXIT_USAGE;
+        goto out;
+    }
     if (socket == NULL && server_cmd == NULL) {
         if (embedded_default(&default_cmd, &profile_path) < 0) {
             exit_code = EXIT_USAGE;
@@ -611,21 +752,23 @@ static int certify(int argc, char **argv)
                "failed)\n",
                VUC_VERSION_STRING, info.target_desc, info.major, info.minor);
 
-    for (size_t i = 0; i < n_cases; i++)
-        if (vuc_case_selected(cases[i].id, include, n_inc, exclude, n_exc))
-            order[n_sel++] = i;
     if (info.shuffled)
         shuffle(order, n_sel, info.shuffle_seed);
     info.timeout_ms = opts.timeout_ms;
     info.strict = opts.strict;
     info.started = (long long)time(NULL);
+    con.verbose = opts.verbose;
+    con.color = strcmp(color, "always") == 0 ||
+                (strcmp(color, "auto") == 0 && isatty(STDOUT_FILENO) &&
+                 getenv("NO_COLOR") == NULL);
     t0 = now_ms();
     for (size_t k = 0; k < n_sel; k++) {
         size_t i = order[k];
         vuc_run_case(&target, info.dest_desc ? &dest : NULL,
                      have_profile ? &profile : NULL, &opts, &info, &cases[i],
                      &res[n_run]);
-        vuc_report_console_case(stdout, &res[n_run], opts.verbose);
+        if (!quiet)
+            vuc_report_console_case(stdout, &res[n_run], &con, k + 1, n_sel);
         fflush(stdout);
         n_run++;
     }
@@ -687,6 +830,12 @@ int main(int argc, char **argv)
         return vuc_fuzz_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "replay") == 0)
         return vuc_replay_main(argc - 1, argv + 1);
-    usage(stderr);
+    if (argc >= 2)
+        fprintf(stderr,
+                "vucert: unknown subcommand '%s' (certify, fuzz or replay; "
+                "vucert --help)\n",
+                argv[1]);
+    else
+        usage(stderr);
     return EXIT_USAGE;
 }

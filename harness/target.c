@@ -188,8 +188,73 @@ char *vuc_target_cmd_with(const char *tmpl, const char *arg)
     return out;
 }
 
+/*
+ * SIGINT, SIGTERM and SIGHUP end vucert without leaving its temporary
+ * folders or its servers behind: every target with a folder is in this
+ * table while it has one, and the handler ends its server and removes
+ * the files vucert put there (async-signal-safe calls only), then dies
+ * of the signal as it would have.
+ */
+#define LIVE_MAX 8
+static struct vuc_target *volatile live[LIVE_MAX];
+
+static void on_fatal(int sig)
+{
+    for (int i = 0; i < LIVE_MAX; i++) {
+        struct vuc_target *t = live[i];
+        if (t == NULL)
+            continue;
+        if (t->pgid > 0)
+            kill(-t->pgid, SIGKILL);
+        if (t->pid > 0)
+            kill(t->pid, SIGKILL);
+        if (t->daemon_pid > 0)
+            kill(t->daemon_pid, SIGKILL);
+        if (t->socket != NULL)
+            unlink(t->socket);
+        if (t->stderr_path != NULL)
+            unlink(t->stderr_path);
+        if (t->tmpdir != NULL)
+            rmdir(t->tmpdir);
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void track(struct vuc_target *t)
+{
+    static bool handlers;
+
+    for (int i = 0; i < LIVE_MAX; i++)
+        if (live[i] == t)
+            return;
+    for (int i = 0; i < LIVE_MAX; i++)
+        if (live[i] == NULL) {
+            live[i] = t;
+            break;
+        }
+    if (!handlers) {
+        static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+        struct sigaction sa = {.sa_handler = on_fatal};
+        sigemptyset(&sa.sa_mask);
+        for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+            sigaddset(&sa.sa_mask, sigs[i]);
+        for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+            sigaction(sigs[i], &sa, NULL);
+        handlers = true;
+    }
+}
+
+static void untrack(struct vuc_target *t)
+{
+    for (int i = 0; i < LIVE_MAX; i++)
+        if (live[i] == t)
+            live[i] = NULL;
+}
+
 void vuc_target_cleanup(struct vuc_target *t)
 {
+    untrack(t);
     vuc_target_stop(t);
     if (t->tmpdir != NULL) {
         /* the folder is vucert's own: whatever the server left there
@@ -215,7 +280,12 @@ static int prepare(struct vuc_target *t, char *err, size_t errcap)
     char path[4096];
 
     if (t->tmpdir == NULL) {
-        char tmpl[] = "/tmp/vucert-XXXXXX";
+        /* $TMPDIR, when the socket path still fits in sun_path (108) */
+        const char *base = getenv("TMPDIR");
+        char tmpl[128];
+        if (base == NULL || base[0] != '/' || strlen(base) > 64)
+            base = "/tmp";
+        snprintf(tmpl, sizeof(tmpl), "%s/vucert-XXXXXX", base);
         if (mkdtemp(tmpl) == NULL) {
             snprintf(err, errcap, "mkdtemp: %s", strerror(errno));
             return -errno;
@@ -227,6 +297,7 @@ static int prepare(struct vuc_target *t, char *err, size_t errcap)
         t->stderr_path = strdup(path);
         if (t->tmpdir == NULL || t->socket == NULL || t->stderr_path == NULL)
             return -ENOMEM;
+        track(t);
     }
     if (t->cmd == NULL) {
         if (t->pass_fd <= 0 && strstr(t->server_cmd, "{socket}") == NULL) {

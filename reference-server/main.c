@@ -76,6 +76,7 @@ static void usage(FILE *f)
             "                           DEVICE_FEATURE, or a number)\n"
             "  --verbose                one line per message on stderr\n"
             "  --help                   this text\n"
+            "  --version                print the version and exit\n"
             "\n"
             "quirks:\n",
             VUC_SRV_MAX_XFER_LIMIT);
@@ -233,6 +234,7 @@ int main(int argc, char **argv)
         {"plant", required_argument, NULL, OPT_PLANT},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     struct vuc_srv_opts o;
@@ -353,6 +355,9 @@ int main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
+            return 0;
+        case 'V':
+            printf("vucert-server %s\n", VUC_VERSION_STRING);
             return 0;
         case ':':
             return usage_error("option '%s' needs an argument",

@@ -196,12 +196,43 @@ out:
 
 /* ---- console ---- */
 
-void vuc_report_console_case(FILE *f, const struct vuc_result *r, bool verbose)
+/* ANSI SGR colours per verdict: green PASS, red FAIL and ERROR, yellow
+ * NON-STRICT and BLOCKED, cyan IMPL-DEFINED, grey SKIP. */
+static const char *verdict_color(enum vuc_verdict v)
 {
-    fprintf(f, "%-12s %-44s %8.1f ms\n", vuc_verdict_name(r->verdict), r->c->id,
-            r->duration_ms);
+    switch (v) {
+    case VUC_PASS:
+        return "\033[32m";
+    case VUC_FAIL:
+    case VUC_ERROR:
+        return "\033[1;31m";
+    case VUC_NON_STRICT:
+    case VUC_BLOCKED:
+        return "\033[33m";
+    case VUC_IMPL_DEFINED:
+        return "\033[36m";
+    default:
+        return "\033[90m";
+    }
+}
+
+void vuc_report_console_case(FILE *f, const struct vuc_result *r,
+                             const struct vuc_console *con, size_t idx,
+                             size_t total)
+{
+    int w = snprintf(NULL, 0, "%zu", total);
+    bool verbose = con != NULL && con->verbose;
+
+    if (total > 0)
+        fprintf(f, "[%*zu/%zu] ", w, idx, total);
+    if (con != NULL && con->color)
+        fprintf(f, "%s%-12s\033[0m", verdict_color(r->verdict),
+                vuc_verdict_name(r->verdict));
+    else
+        fprintf(f, "%-12s", vuc_verdict_name(r->verdict));
+    fprintf(f, " %-44s %8.1f ms\n", r->c->id, r->duration_ms);
     if (r->verdict != VUC_PASS && r->reason != NULL)
-        fprintf(f, "             %s\n", r->reason);
+        fprintf(f, "%*s%s\n", total > 0 ? 2 * w + 17 : 13, "", r->reason);
     if (verbose && r->exchange != NULL && r->verdict != VUC_PASS &&
         r->verdict != VUC_SKIP) {
         const char *p = r->exchange;

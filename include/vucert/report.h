@@ -56,7 +56,17 @@ void vuc_root_causes_free(struct vuc_root_causes *rc);
 
 /* One console line for a finished case (and its reason when not PASS;
  * with verbose, the exchange too). */
-void vuc_report_console_case(FILE *f, const struct vuc_result *r, bool verbose);
+/* How the console shows a case: colour (the caller decides: a tty,
+ * NO_COLOR, --color), and with verbose the exchange of a case that did
+ * not pass. */
+struct vuc_console {
+    bool color;
+    bool verbose;
+};
+/* "[idx/total] VERDICT id   time", and the reason when not PASS. */
+void vuc_report_console_case(FILE *f, const struct vuc_result *r,
+                             const struct vuc_console *con, size_t idx,
+                             size_t total);
 /*
  * Counts per verdict; "migration not supported" when results were not
  * applicable; and, when any result did not pass (info->strict decides

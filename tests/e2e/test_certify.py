@@ -54,11 +54,13 @@ def test_embedded_default(bins, certify):
     assert r.case("fsm.ERROR.RUNNING")["verdict"] == "PASS"
     assert r.results["server"]["profile"].endswith("vucert-server.json")
     assert r.results["server"]["migration_flags"] == ["STOP_COPY", "PRE_COPY"]
-    # one console line per case, then the counts
+    # one console line per case, counted [n/N], then the counts
     lines = [l for l in r.out.splitlines()
-             if re.match(r"^(PASS|FAIL|SKIP|ERROR|NON-STRICT|IMPL-DEFINED) ",
-                         l)]
+             if re.match(r"^\[ *\d+/\d+\] (PASS|FAIL|SKIP|ERROR|NON-STRICT|"
+                         r"IMPL-DEFINED) ", l)]
     assert len(lines) == N_CASES
+    assert lines[0].startswith(f"[  1/{N_CASES}] ")
+    assert lines[-1].startswith(f"[{N_CASES}/{N_CASES}] ")
     assert f"{N_CASES} cases:" in r.out
 
 
