@@ -318,6 +318,7 @@ int vuc_target_start(struct vuc_target *t, char *err, size_t errcap)
     struct stat st;
     int rc, fd;
     long waited = 0, exited_at = -1, step; /* microseconds */
+    off_t start_at;
     pid_t pid, parent;
 
     if (t->server_cmd == NULL)
@@ -336,6 +337,7 @@ int vuc_target_start(struct vuc_target *t, char *err, size_t errcap)
         return -errno;
     }
     dprintf(fd, "--- vucert: starting: %s\n", t->cmd);
+    start_at = lseek(fd, 0, SEEK_END);
     parent = getpid();
     pid = fork();
     if (pid < 0) {
@@ -374,11 +376,12 @@ int vuc_target_start(struct vuc_target *t, char *err, size_t errcap)
          * creates the socket; give it up to a second */
         if (t->pid <= 0 && t->daemon_pid <= 0 &&
             !(t->last_exit_clean && waited - exited_at < 1000000)) {
-            char *tail = vuc_target_stderr_tail(t, 1000);
+            /* what it said first: a usage error leads, its help after */
+            char *said = vuc_target_stderr_since(t, (long)start_at, 1000);
             snprintf(err, errcap, "the server %s before creating %s%s%s",
-                     t->last_death, t->socket, tail ? ": " : "",
-                     tail ? tail : "");
-            free(tail);
+                     t->last_death, t->socket, said ? "; it said:\n" : "",
+                     said ? said : "");
+            free(said);
             return -ECHILD;
         }
         if (waited >= START_TIMEOUT_MS * 1000L) {
@@ -551,6 +554,11 @@ char *vuc_target_stderr_tail(struct vuc_target *t, size_t max_bytes)
     if (n < 0)
         n = 0;
     buf[n] = '\0';
+    if ((size_t)size > max_bytes) { /* cut: start at a whole line */
+        char *nl = strchr(buf, '\n');
+        if (nl != NULL && nl[1] != '\0')
+            memmove(buf, nl + 1, strlen(nl + 1) + 1);
+    }
     return buf;
 }
 
