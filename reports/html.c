@@ -52,6 +52,7 @@ static const char css[] =
     "padding:.25em .45em;vertical-align:top}th{background:#eee}"
     "table.matrix td{text-align:center;min-width:5.5em}"
     "table.matrix th.row{text-align:right}"
+    "table.matrix .exp{font-size:11px;color:#555}"
     ".pass{background:#cfeccf}.fail{background:#f4b6b6}"
     ".ns{background:#fbe3a6}.impl{background:#d9e4f5}"
     ".skip{background:#f2f2f2;color:#777}.err{background:#e6b3e6}"
@@ -96,14 +97,25 @@ static void meta(FILE *f, const struct vuc_run_info *info, size_t n,
     fputs("</dd>\n</dl>\n", f);
 }
 
-static void grid(FILE *f, const struct vuc_result *cell[][VUC_STATE_NR])
+static void grid(FILE *f, const struct vuc_run_info *info,
+                 const struct vuc_result *cell[][VUC_STATE_NR])
 {
-    fputs("<p>Rows: the state the device is in. Columns: the state "
-          "requested with MIG_DEVICE_STATE SET. Each cell is the case "
-          "<code>fsm.FROM.TO</code>; a cell that did not pass links to "
-          "it.</p>\n<table class=\"matrix\" id=\"matrix\">\n<tr><th>from "
-          "\\ to</th>",
-          f);
+    char flags[160], exp[160];
+
+    fprintf(f,
+            "<p>Migration flags <code>%s</code>. Rows: the state the "
+            "device is in. Columns: the state requested with "
+            "MIG_DEVICE_STATE SET. Each cell is the case "
+            "<code>fsm.FROM.TO</code>: its verdict (a cell that did not "
+            "pass links to its reason and exchange), and under it what the "
+            "spec expects there: <i>accepted</i>, <i>via S</i> (a "
+            "combination arc, accepted through S), <i>rejected</i>, or "
+            "<i>n/a</i> (a state these flags do not have).</p>\n"
+            "<table class=\"matrix\" id=\"matrix\">\n<tr><th>from "
+            "\\ to</th>",
+            info->mig_flags_known
+                ? vuc_fsm_flags_str(info->mig_flags, flags, sizeof(flags))
+                : "unknown");
     for (uint32_t b = 0; b < VUC_STATE_NR; b++)
         fprintf(f, "<th>%s</th>", vuc_state_name(b));
     fputs("</tr>\n", f);
@@ -126,6 +138,12 @@ static void grid(FILE *f, const struct vuc_result *cell[][VUC_STATE_NR])
                 fputs("<a href=\"#", f);
                 anchor(f, r->c->id);
                 fprintf(f, "\">%s</a>", vuc_verdict_name(r->verdict));
+            }
+            vuc_report_expect(info, a, b, exp, sizeof(exp));
+            if (exp[0] != '\0') {
+                fputs("<br><span class=\"exp\">", f);
+                vuc_report_escape(f, exp);
+                fputs("</span>", f);
             }
             fputs("</td>", f);
         }
@@ -332,7 +350,7 @@ int vuc_report_matrix_html(const char *path, const struct vuc_run_info *info,
               "or none was selected).</p>\n",
               f);
     else
-        grid(f, cell);
+        grid(f, info, cell);
     roots(f, res, n, &rc);
     cases(f, res, n);
     coverage(f, info, res, n);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "vucert/codec.h"
+#include "vucert/fsm.h"
 #include "vucert/report.h"
 
 #define RESULTS_SCHEMA 1
@@ -787,6 +788,38 @@ int vuc_report_junit(const char *path, const struct vuc_run_info *info,
 
 /* ---- matrix.md ---- */
 
+const char *vuc_report_expect(const struct vuc_run_info *info, uint32_t from,
+                              uint32_t to, char *buf, size_t cap)
+{
+    uint32_t path[VUC_STATE_NR];
+    int n;
+
+    buf[0] = '\0';
+    if (!info->mig_flags_known)
+        return buf;
+    if (from != VUC_STATE_ERROR &&
+        !vuc_fsm_state_supported(info->mig_flags, from)) {
+        snprintf(buf, cap, "n/a"); /* a state these flags cannot reach */
+        return buf;
+    }
+    if (vuc_fsm_check(info->mig_flags, from, to) != VUC_FSM_OK) {
+        snprintf(buf, cap, "rejected");
+        return buf;
+    }
+    n = vuc_fsm_path(info->mig_flags, from, to, path, VUC_STATE_NR);
+    if (n <= 1) {
+        snprintf(buf, cap, "accepted");
+        return buf;
+    }
+    snprintf(buf, cap, "via ");
+    for (int i = 0; i < n - 1; i++) {
+        size_t at = strlen(buf);
+        snprintf(buf + at, cap - at, "%s%s", i ? ">" : "",
+                 vuc_state_name(path[i]));
+    }
+    return buf;
+}
+
 static const char *symbol(enum vuc_verdict v)
 {
     switch (v) {
@@ -809,13 +842,18 @@ static const char *symbol(enum vuc_verdict v)
     }
 }
 
-static void matrix_grid(FILE *f, const struct vuc_result *cell[][VUC_STATE_NR])
+static void matrix_grid(FILE *f, const struct vuc_run_info *info,
+                        const struct vuc_result *cell[][VUC_STATE_NR])
 {
     bool any = false;
+    char exp[160];
 
     fprintf(f, "\nRows: the state the device is in. Columns: the state "
                "requested with MIG_DEVICE_STATE SET. Each cell is the case "
-               "`fsm.FROM.TO`.\n\n");
+               "`fsm.FROM.TO`: its verdict, then what the spec expects "
+               "there for these migration flags (acc: accepted, rej: "
+               "rejected, via S: a combination arc, accepted through S; "
+               "n/a: a state these flags do not have).\n\n");
     fprintf(f, "| from \\ to |");
     for (uint32_t b = 0; b < VUC_STATE_NR; b++)
         fprintf(f, " %s |", vuc_state_name(b));
@@ -825,8 +863,17 @@ static void matrix_grid(FILE *f, const struct vuc_result *cell[][VUC_STATE_NR])
     fprintf(f, "\n");
     for (uint32_t a = 0; a < VUC_STATE_NR; a++) {
         fprintf(f, "| **%s** |", vuc_state_name(a));
-        for (uint32_t b = 0; b < VUC_STATE_NR; b++)
-            fprintf(f, " %s |", cell[a][b] ? symbol(cell[a][b]->verdict) : "");
+        for (uint32_t b = 0; b < VUC_STATE_NR; b++) {
+            const char *e = vuc_report_expect(info, a, b, exp, sizeof(exp));
+            fprintf(f, " %s", cell[a][b] ? symbol(cell[a][b]->verdict) : "");
+            if (strcmp(e, "accepted") == 0)
+                fputs(" acc", f);
+            else if (strcmp(e, "rejected") == 0)
+                fputs(" rej", f);
+            else if (*e)
+                fprintf(f, " %s", e);
+            fputs(" |", f);
+        }
         fprintf(f, "\n");
     }
     fprintf(f, "\nLegend: ok = PASS, **FAIL** = FAIL, *ns* = NON-STRICT, "
@@ -835,12 +882,22 @@ static void matrix_grid(FILE *f, const struct vuc_result *cell[][VUC_STATE_NR])
                "cause, empty = not run.\n");
     fprintf(f, "\n## Cells that did not pass\n\n");
     for (uint32_t a = 0; a < VUC_STATE_NR; a++) {
+        uint32_t skipped = 0;
+        for (uint32_t b = 0; b < VUC_STATE_NR; b++)
+            skipped += cell[a][b] && cell[a][b]->verdict == VUC_SKIP;
+        if (skipped == VUC_STATE_NR) {
+            /* a whole row skipped (its state unsupported): one line */
+            any = true;
+            fprintf(f, "- row **%s**, all %u cells SKIP: ", vuc_state_name(a),
+                    VUC_STATE_NR);
+            md_text(f, cell[a][0]->reason, SIZE_MAX);
+            fprintf(f, "\n");
+            continue;
+        }
         for (uint32_t b = 0; b < VUC_STATE_NR; b++) {
             const struct vuc_result *r = cell[a][b];
             if (r == NULL || r->verdict == VUC_PASS)
                 continue;
-            if (r->verdict == VUC_SKIP && b != 0)
-                continue; /* one line per skipped row is enough */
             any = true;
             fprintf(f, "- `%s` %s: ", r->c->id, vuc_verdict_name(r->verdict));
             md_text(f, r->reason, SIZE_MAX);
@@ -894,7 +951,7 @@ int vuc_report_matrix_md(const char *path, const struct vuc_run_info *info,
         }
         fputc('\n', f);
     } else {
-        matrix_grid(f, cell);
+        matrix_grid(f, info, cell);
     }
     if (info->coverage.checkable > 0)
         fprintf(f,

@@ -85,6 +85,16 @@ int vuc_report_matrix_md(const char *path, const struct vuc_run_info *info,
 /* s with &, <, > and " as entities and control characters but tab and
  * newline as '?': fit for XML and HTML text and attribute values. */
 void vuc_report_escape(FILE *f, const char *s);
+
+/*
+ * What the spec expects of SET `to` in state `from` under the run's
+ * migration flags (the kernel's rules, include/vucert/fsm.h): "accepted"
+ * (a direct arc, or no change), "via S1>S2" (a combination arc: accepted,
+ * through these states), "rejected", or "" when the flags are unknown.
+ * Returns buf.
+ */
+const char *vuc_report_expect(const struct vuc_run_info *info, uint32_t from,
+                              uint32_t to, char *buf, size_t cap);
 /* matrix.html: self-contained (reports/html.c) */
 int vuc_report_matrix_html(const char *path, const struct vuc_run_info *info,
                            const struct vuc_result *res, size_t n);
