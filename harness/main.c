@@ -219,10 +219,12 @@ static int preflight(struct vuc_target *t, const struct vuc_options *o,
         /* Some servers end when their client leaves, by design: learn it
          * now, so every case can wait for that and start it again. */
         char msg[256];
-        for (int i = 0; i < 20 && !vuc_target_died(t); i++) {
-            struct timespec ts = {0, 5 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
+        /* Its exit ends the wait at once (a pidfd); a server that serves
+         * on costs these 100 ms, once per run. A probe connection would
+         * be quicker, but it is a second client: a server that fails on
+         * its second connection must fail in the first case, not here. */
+        if (vuc_target_wait_exit(t, 100))
+            (void)vuc_target_died(t);
         if (t->pid <= 0 && t->daemon_pid <= 0) {
             if (!t->last_exit_clean) {
                 fprintf(stderr,

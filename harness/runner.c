@@ -595,11 +595,13 @@ void vuc_run_case(struct vuc_target *t, struct vuc_target *dest,
     vuc_ctx_disconnect(&ctx);
     if (t->cmd != NULL) {
         /* A crashing server closes its socket a moment before it can be
-         * reaped: when it closed a connection, wait for its exit (up to
-         * 100 ms) so the death is charged to this case, not found by the
-         * next one. */
+         * reaped: when it closed a connection, a new connection tells
+         * (answered: it lives; its exit: it died), so the death is
+         * charged to this case, not found by the next one, and a live
+         * server costs no wait. */
         if (!server_died(&ctx, ctx.err_from) && ctx.conn_lost &&
-            vuc_target_wait_exit(t, 100))
+            !t->exits_on_disconnect && t->pid > 0 &&
+            vuc_target_answers(t, ctx.opts->timeout_ms) == 0)
             server_died(&ctx, ctx.err_from);
         check_testimony(&ctx, ctx.err_from);
         if (t->pid <= 0 && t->daemon_pid <= 0 &&

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vucert/codec.h"
 #include "vucert/harness.h"
 
 #define START_TIMEOUT_MS 10000
@@ -518,6 +519,67 @@ bool vuc_target_wait_exit(struct vuc_target *t, int timeout_ms)
     return true;
 }
 
+/*
+ * Does the server still serve? A new connection sends VERSION and waits
+ * for whichever comes first: the reply (1) or the server's exit (0), so
+ * neither a live server nor a dying one costs a fixed wait. A refused
+ * connection waits for the exit alone. < 0: neither within timeout_ms.
+ */
+int vuc_target_answers(struct vuc_target *t, int timeout_ms)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    uint8_t msg[VUC_HDR_SIZE + 4] = {0};
+    struct vuc_hdr h = {.id = 0x7e57,
+                        .cmd = VUC_CMD_VERSION,
+                        .size = sizeof(msg),
+                        .flags = VUC_TYPE_COMMAND};
+    struct vuc_version v = {.major = VUC_VERSION_MAJOR,
+                            .minor = VUC_VERSION_MINOR};
+    struct pollfd p[2];
+    int fd, pfd, rc = -ETIMEDOUT;
+
+    if (t->pid <= 0 || t->socket == NULL ||
+        strlen(t->socket) >= sizeof(sa.sun_path))
+        return -EINVAL;
+    pfd = (int)syscall(SYS_pidfd_open, t->pid, 0);
+    if (pfd < 0)
+        return vuc_target_wait_exit(t, timeout_ms) ? 0 : -ETIMEDOUT;
+    memcpy(sa.sun_path, t->socket, strlen(t->socket) + 1);
+    vuc_hdr_encode(&h, msg, VUC_HDR_SIZE);
+    vuc_version_encode(&v, msg + VUC_HDR_SIZE, 4);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+                    send(fd, msg, sizeof(msg), MSG_NOSIGNAL) < 0)) {
+        close(fd);
+        fd = -1;
+    }
+    p[0] = (struct pollfd){.fd = pfd, .events = POLLIN};
+    p[1] = (struct pollfd){.fd = fd, .events = POLLIN};
+    for (;;) {
+        int n = poll(p, fd >= 0 ? 2 : 1, timeout_ms);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n > 0 && (p[0].revents & POLLIN))
+            rc = 0; /* it exited */
+        else if (n > 0 && fd >= 0 && (p[1].revents & POLLIN)) {
+            char b[64];
+            /* a reply: it serves; its end without one: it may be dying */
+            if (recv(fd, b, sizeof(b), MSG_DONTWAIT) > 0) {
+                rc = 1;
+            } else {
+                close(fd);
+                fd = -1;
+                continue;
+            }
+        }
+        break;
+    }
+    if (fd >= 0)
+        close(fd);
+    close(pfd);
+    return rc;
+}
+
 int vuc_target_restart(struct vuc_target *t, char *err, size_t errcap)
 {
     vuc_target_stop(t);
@@ -641,8 +703,8 @@ int vuc_target_after_disconnect(struct vuc_target *t, char *err, size_t errcap)
 {
     if (!t->exits_on_disconnect || t->pid <= 0)
         return 0;
-    for (int i = 0; i < 400 && !vuc_target_died(t); i++)
-        sleep_ms(5);
+    if (vuc_target_wait_exit(t, 2000)) /* its exit, not a polling step */
+        (void)vuc_target_died(t);
     if (t->pid > 0) {
         snprintf(err, errcap,
                  "the server did not exit after its client "

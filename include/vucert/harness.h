@@ -207,6 +207,10 @@ int vuc_target_after_disconnect(struct vuc_target *t, char *err, size_t errcap);
 void vuc_target_kill(struct vuc_target *t);
 /* Wait up to timeout_ms for the server to exit, without reaping it. */
 bool vuc_target_wait_exit(struct vuc_target *t, int timeout_ms);
+/* Does a server vucert runs still serve? A new connection's VERSION is
+ * answered (1) or the server exits (0), whichever comes first; < 0 when
+ * neither does within timeout_ms. */
+int vuc_target_answers(struct vuc_target *t, int timeout_ms);
 
 /* Stop and start again. */
 int vuc_target_restart(struct vuc_target *t, char *err, size_t errcap);
