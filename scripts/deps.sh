@@ -6,14 +6,15 @@ set -euo pipefail
 # libclang-rt-dev: libFuzzer and clang's sanitizer runtimes (only
 # recommended by clang); afl++: the AFL++ build of the fuzz targets and
 # of vucert-server for coverage-guided live fuzzing; valgrind: the live
-# fuzzing test of a server run under valgrind.
+# fuzzing test of a server run under valgrind; python3-jsonschema: the
+# tests that validate profiles and results.json against their schemas.
 # clang-19 and its runtimes (in bookworm's archive) build
 # the libFuzzer targets: its libFuzzer keeps rare features in a bitset
 # (LLVM #65288), where clang 14's searches a list for every feature of
 # every run, a third of fuzz_server's time (fuzz/README.md).
 PKGS=(cmake make gcc clang clang-format pkg-config libjson-c-dev
       libcmocka-dev python3 python3-pytest python3-pytest-xdist
-      libclang-rt-dev afl++ valgrind
+      libclang-rt-dev afl++ valgrind python3-jsonschema
       clang-19 libclang-rt-19-dev)
 
 missing=()
