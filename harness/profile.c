@@ -53,8 +53,11 @@ static void path_key(char *out, size_t cap, const char *base, const char *key)
 {
     size_t len;
 
+    /* a path too long for out is cut short: it then names no value, and
+     * an error about it comes without its line */
     if (ident(key)) {
-        snprintf(out, cap, "%s.%s", base, key);
+        if ((size_t)snprintf(out, cap, "%s.%s", base, key) >= cap)
+            out[cap - 1] = '\0';
         return;
     }
     len = (size_t)snprintf(out, cap, "%s[\"", base);
@@ -73,7 +76,8 @@ static void path_key(char *out, size_t cap, const char *base, const char *key)
 
 static void path_idx(char *out, size_t cap, const char *base, size_t i)
 {
-    snprintf(out, cap, "%s[%zu]", base, i);
+    if ((size_t)snprintf(out, cap, "%s[%zu]", base, i) >= cap)
+        out[cap - 1] = '\0';
 }
 
 /* ---- the scan of the raw text ---- */
