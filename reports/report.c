@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -467,6 +468,53 @@ static bool iso_time(long long t, bool zone, char *buf, size_t cap)
                     &tm) > 0;
 }
 
+/* This machine's name; "localhost" when it has none. */
+static void host_name(char *buf, size_t cap)
+{
+    if (gethostname(buf, cap) < 0 || buf[0] == '\0')
+        snprintf(buf, cap, "localhost");
+    buf[cap - 1] = '\0';
+}
+
+/* Where vucert ran: the machine's name, kernel and architecture. */
+static json_object *json_host(void)
+{
+    json_object *o = json_object_new_object();
+    char name[256];
+    struct utsname u;
+    bool un = uname(&u) == 0;
+
+    host_name(name, sizeof(name));
+    json_object_object_add(o, "hostname", json_object_new_string(name));
+    json_object_object_add(o, "system", jstr(un ? u.sysname : NULL));
+    json_object_object_add(o, "release", jstr(un ? u.release : NULL));
+    json_object_object_add(o, "machine", jstr(un ? u.machine : NULL));
+    return o;
+}
+
+static json_object *json_source(const char *document, const char *revision)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "document", json_object_new_string(document));
+    json_object_object_add(o, "revision", json_object_new_string(revision));
+    return o;
+}
+
+/* The spec the cases were written from, and the kernel sources it defers
+ * to, each at the revision read (docs/decisions.md, Sources). */
+static json_object *json_spec(void)
+{
+    json_object *o = json_source(VUC_SPEC_DOCUMENT, VUC_SPEC_REVISION);
+    json_object *k = json_object_new_array();
+
+    json_object_array_add(k, json_source(VUC_UAPI_DOCUMENT, VUC_UAPI_REVISION));
+    json_object_array_add(
+        k, json_source(VUC_VFIO_CORE_DOCUMENT, VUC_VFIO_CORE_REVISION));
+    json_object_object_add(o, "kernel", k);
+    return o;
+}
+
 static json_object *json_root_causes(const struct vuc_result *res, size_t n,
                                      const struct vuc_root_causes *rc)
 {
@@ -538,11 +586,13 @@ int vuc_report_json(const char *path, const struct vuc_run_info *info,
     json_object_object_add(root, "schema", json_object_new_int(RESULTS_SCHEMA));
     json_object_object_add(root, "tool", json_object_new_string("vucert"));
     json_object_object_add(root, "version", jstr(info->tool_version));
+    json_object_object_add(root, "spec", json_spec());
     json_object_object_add(root, "started",
                            iso_time(info->started, true, buf, sizeof(buf))
                                ? json_object_new_string(buf)
                                : json_object_new_null());
     json_object_object_add(root, "command_line", jstr(info->command_line));
+    json_object_object_add(root, "host", json_host());
     json_object_object_add(root, "timeout_s",
                            info->timeout_ms > 0
                                ? json_object_new_double(info->timeout_ms / 1e3)
@@ -660,6 +710,13 @@ static void junit_properties(FILE *f, const struct vuc_run_info *info)
         snprintf(buf, sizeof(buf), "none");
     xml_property(f, "shuffle_seed", buf);
     xml_property(f, "strict", info->strict ? "true" : "false");
+    xml_property(f, "profile", info->profile ? info->profile : "none");
+    if (info->timeout_ms > 0)
+        snprintf(buf, sizeof(buf), "%g", info->timeout_ms / 1e3);
+    else
+        snprintf(buf, sizeof(buf), "unknown");
+    xml_property(f, "timeout_s", buf);
+    xml_property(f, "spec", VUC_SPEC_DOCUMENT " at " VUC_SPEC_REVISION);
     fprintf(f, "  </properties>\n");
 }
 
@@ -707,7 +764,7 @@ int vuc_report_junit(const char *path, const struct vuc_run_info *info,
 {
     struct vuc_root_causes rc;
     size_t c[VUC_VERDICT_NR], failures = 0;
-    char stamp[32], host[256] = "localhost";
+    char stamp[32], host[256];
     FILE *f;
     int err;
 
@@ -721,9 +778,7 @@ int vuc_report_junit(const char *path, const struct vuc_run_info *info,
         if (res[i].verdict != VUC_ERROR &&
             vuc_result_not_passed(&res[i], info->strict))
             failures++;
-    if (gethostname(host, sizeof(host)) < 0)
-        snprintf(host, sizeof(host), "localhost");
-    host[sizeof(host) - 1] = '\0';
+    host_name(host, sizeof(host));
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     fprintf(f,
             "<testsuites>\n<testsuite name=\"vucert\" tests=\"%zu\" "

@@ -7,14 +7,18 @@ set -euo pipefail
 # recommended by clang); afl++: the AFL++ build of the fuzz targets and
 # of vucert-server for coverage-guided live fuzzing; valgrind: the live
 # fuzzing test of a server run under valgrind; chromium: the test that
-# renders matrix.html headless.
+# renders matrix.html headless; python3-jsonschema: the tests that
+# validate profiles and results.json against their schemas; python3-lxml
+# and python3-junitparser: the test that validates junit.xml against
+# tests/e2e/junit.xsd and reads it as a JUnit consumer does.
 # clang-19 and its runtimes (in bookworm's archive) build
 # the libFuzzer targets: its libFuzzer keeps rare features in a bitset
 # (LLVM #65288), where clang 14's searches a list for every feature of
 # every run, a third of fuzz_server's time (fuzz/README.md).
 PKGS=(cmake make gcc clang clang-format pkg-config libjson-c-dev
       libcmocka-dev python3 python3-pytest python3-pytest-xdist
-      libclang-rt-dev afl++ valgrind chromium
+      libclang-rt-dev afl++ valgrind chromium python3-jsonschema
+      python3-lxml python3-junitparser
       clang-19 libclang-rt-19-dev)
 
 missing=()

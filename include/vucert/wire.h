@@ -15,6 +15,18 @@
 #include <stdint.h>
 #include <string.h>
 
+/*
+ * The texts vucert's cases were written from, and the revision of each
+ * that was read (docs/decisions.md, Sources): results.json and junit.xml
+ * name them, so a report says which spec it certifies against.
+ */
+#define VUC_SPEC_DOCUMENT      "QEMU docs/interop/vfio-user.rst"
+#define VUC_SPEC_REVISION      "1053bb627cf5"
+#define VUC_UAPI_DOCUMENT      "Linux include/uapi/linux/vfio.h"
+#define VUC_UAPI_REVISION      "02256acf1e81"
+#define VUC_VFIO_CORE_DOCUMENT "Linux drivers/vfio/vfio_main.c"
+#define VUC_VFIO_CORE_REVISION "037dd1308c6d"
+
 /* spec: Header */
 #define VUC_HDR_SIZE 16u
 

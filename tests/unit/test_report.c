@@ -794,6 +794,17 @@ static void test_json_schema(void **state)
     assert_true(json_object_get_double(get(doc, "timeout_s")) == 5.0);
     assert_false(json_object_get_boolean(get(doc, "strict")));
     assert_true(json_object_get_uint64(get(doc, "shuffle_seed")) == UINT64_MAX);
+    /* the spec revision, and where vucert ran */
+    assert_string_equal(get_str(get(doc, "spec"), "document"),
+                        VUC_SPEC_DOCUMENT);
+    assert_string_equal(get_str(get(doc, "spec"), "revision"),
+                        VUC_SPEC_REVISION);
+    assert_string_equal(
+        get_str(json_object_array_get_idx(get(get(doc, "spec"), "kernel"), 0),
+                "revision"),
+        VUC_UAPI_REVISION);
+    assert_true(strlen(get_str(get(doc, "host"), "hostname")) > 0);
+    assert_string_equal(get_str(get(doc, "host"), "system"), "Linux");
     assert_true(json_object_get_boolean(get(doc, "migration_supported")));
     flags = get(get(doc, "server"), "migration_flags");
     assert_int_equal(json_object_array_length(flags), 3);
@@ -934,7 +945,14 @@ static void test_junit(void **state)
                   "    <property name=\"migration_flags\" "
                   "value=\"STOP_COPY,P2P,0x8 (0xb)\"/>\n"
                   "    <property name=\"shuffle_seed\" "
-                  "value=\"18446744073709551615\"/>\n");
+                  "value=\"18446744073709551615\"/>\n"
+                  "    <property name=\"strict\" value=\"false\"/>\n"
+                  "    <property name=\"profile\" "
+                  "value=\"profiles/vucert-server.json\"/>\n"
+                  "    <property name=\"timeout_s\" value=\"5\"/>\n"
+                  "    <property name=\"spec\" value=\"" VUC_SPEC_DOCUMENT
+                  " at " VUC_SPEC_REVISION "\"/>\n"
+                  "  </properties>\n");
     /* a chain: the message names the root, not only the next link */
     contains(xml, "name=\"fsm.STOP.RUNNING\" time=\"0.0013\">\n"
                   "    <failure type=\"BLOCKED\" message=\"root cause "
