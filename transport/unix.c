@@ -157,6 +157,9 @@ static ssize_t unix_write_some(void *ctx, const struct iovec *iov, int iovcnt,
         if (nfds > VUC_SCM_MAX_FD) {
             return -EINVAL;
         }
+        /* CMSG_SPACE pads an odd number of fds to 8 bytes: those bytes
+         * go to the kernel too, so they are zeroed (valgrind) */
+        memset(cbuf.buf, 0, CMSG_SPACE(sizeof(int) * nfds));
         mh.msg_control = cbuf.buf;
         mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
         cm = CMSG_FIRSTHDR(&mh);
