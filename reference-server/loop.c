@@ -18,6 +18,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -221,9 +222,20 @@ static int quirk_wait(struct loop *l)
     return -ECONNABORTED;
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static bool serve_client(struct loop *l)
 {
     unsigned handled = 0;
+    int idle_ms =
+        l->s->opts.idle_ms ? l->s->opts.idle_ms : VUC_SRV_IDLE_DEFAULT_MS;
+    int64_t last = mono_ms(); /* when the client last completed a message */
 
     while (l->client) {
         /* (a deaf client, quirk short-size-ignored, is read no more) */
@@ -239,11 +251,23 @@ static bool serve_client(struct loop *l)
         if (rc == 0) {
             if (++handled % SIGNAL_CHECK_EVERY == 0 && signal_pending(l->sfd))
                 return true;
+            if (idle_ms > 0)
+                last = mono_ms(); /* the vDSO: no system call */
             continue;
         }
         if (rc == -ETIMEDOUT || rc == -EAGAIN) {
             if (signal_pending(l->sfd))
                 return true;
+            if (idle_ms > 0 && mono_ms() - last >= idle_ms) {
+                /* others wait in the backlog: a silent client, or one
+                 * stopped mid-message, must not hold them for ever */
+                drop_client(l, "idle");
+                if (srv_quirk(l->s, VUC_SRV_QUIRK_EXIT_AFTER_CLIENT)) {
+                    l->client_gone = true;
+                    return true;
+                }
+                return false;
+            }
             continue;
         }
         drop_client(l,

@@ -60,6 +60,11 @@ static void usage(FILE *f)
             "that enters\n"
             "                           RUNNING needs 1 written to BAR0 ARM "
             "(0x4c) first\n"
+            "  --idle-timeout S         drop a client that completes no "
+            "message for S\n"
+            "                           seconds, so it cannot hold the next "
+            "one (default\n"
+            "                           60; 0: never)\n"
             "  --logging-page-size N    the device's own dirty-logging page "
             "size, a\n"
             "                           power of two from 4K to 1G (default: "
@@ -214,6 +219,7 @@ int main(int argc, char **argv)
         OPT_CHAOS_EVERY,
         OPT_CHAOS_CMD,
         OPT_PLANT,
+        OPT_IDLE,
     };
     static const struct option lopts[] = {
         {"socket", required_argument, NULL, OPT_SOCKET},
@@ -232,6 +238,7 @@ int main(int argc, char **argv)
         {"chaos-every", required_argument, NULL, OPT_CHAOS_EVERY},
         {"chaos-cmd", required_argument, NULL, OPT_CHAOS_CMD},
         {"plant", required_argument, NULL, OPT_PLANT},
+        {"idle-timeout", required_argument, NULL, OPT_IDLE},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -312,6 +319,18 @@ int main(int argc, char **argv)
         case OPT_REQUIRE_ARM:
             o.require_arm = true;
             break;
+        case OPT_IDLE: {
+            char *end;
+            double sec = strtod(optarg, &end);
+            if (*end != '\0' || !(sec >= 0) || sec > 86400)
+                return usage_error("bad --idle-timeout '%s' (want seconds, "
+                                   "0 for never, at most 86400)",
+                                   optarg);
+            o.idle_ms = sec == 0            ? -1
+                        : (int)(sec * 1000) ? (int)(sec * 1000)
+                                            : 1;
+            break;
+        }
         case OPT_LOG_PAGE:
             /* the --state-size syntax (a multiple of 4096, K/M/G), and a
              * power of two up to 1G (vuc_srv_new checks again) */

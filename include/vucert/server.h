@@ -239,6 +239,9 @@ _Static_assert(VUC_SRV_BUG_COUNT < 64, "bugs are bits of a uint64_t");
 
 #define VUC_SRV_BUG(b)     (1ull << VUC_SRV_BUG_BIT_##b)
 #define VUC_SRV_BUGS_KNOWN ((1ull << VUC_SRV_BUG_COUNT) - 1)
+/* The idle deadline when vuc_srv_opts.idle_ms is 0: far longer than any
+ * wait of vucert's (its timeout defaults to 5 s). */
+#define VUC_SRV_IDLE_DEFAULT_MS 60000
 /* Room in vuc_srv_opts.arcs: one byte of target states per state. */
 #define VUC_SRV_ARC_STATES 8
 
@@ -341,8 +344,13 @@ struct vuc_srv_opts {
     uint8_t arcs[VUC_SRV_ARC_STATES];
     size_t max_data_xfer_size; /* server's limit; 0 means 1 MiB */
     bool verbose;              /* one line per message on stderr */
-    int send_timeout_ms;       /* reply send timeout; 0 means default */
-    uint64_t state_size;       /* bytes of migratable state; 0: 1 MiB */
+    /* A connected client that completes no message for this long is
+     * dropped, so that a client that sends nothing, or stops in the
+     * middle of a message, cannot keep the next one waiting for ever
+     * (--idle-timeout). 0: VUC_SRV_IDLE_DEFAULT_MS; < 0: never. */
+    int idle_ms;
+    int send_timeout_ms; /* reply send timeout; 0 means default */
+    uint64_t state_size; /* bytes of migratable state; 0: 1 MiB */
     /* Most bytes of dirty bitmap all logged ranges may need together; a
      * LOGGING_START (or a mapping logged by num_ranges 0) beyond it gets
      * ENOMEM. 0: 4 GiB. A REPORT reads up to this much, so fuzz_server

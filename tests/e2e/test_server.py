@@ -85,3 +85,44 @@ def test_fd_refused_bug_is_a_usage_error(bins):
                         "fd-refused"], pass_fds=[b.fileno()],
                        capture_output=True, text=True, timeout=10)
     assert p.returncode == 2 and "--fd" in p.stderr
+
+
+@pytest.mark.parametrize("stall", ["nothing", "half a message"])
+def test_idle_client_is_dropped_so_the_next_is_served(server, stall):
+    """A client that sends nothing, or stops mid-message, holds the
+    one-client-at-a-time server only until --idle-timeout."""
+    import socket
+    import struct
+    import time
+    _, path = server("--idle-timeout", "0.3")
+    a = socket.socket(socket.AF_UNIX)
+    a.connect(str(path))
+    if stall != "nothing":
+        a.sendall(struct.pack("<HHIII", 1, 1, 64, 0, 0) + b"\0\0")
+    time.sleep(0.05)  # a is the one being served
+    b = socket.socket(socket.AF_UNIX)
+    b.settimeout(5)
+    b.connect(str(path))
+    t0 = time.monotonic()
+    assert _version(b)[1] == 1      # b's VERSION answered ...
+    assert time.monotonic() - t0 < 2  # ... once a was dropped
+    a.settimeout(1)
+    assert a.recv(16) == b""        # a was closed
+    a.close()
+    b.close()
+
+
+def test_idle_timeout_0_keeps_a_silent_client(server):
+    import socket
+    import time
+    _, path = server("--idle-timeout", "0")
+    a = socket.socket(socket.AF_UNIX)
+    a.connect(str(path))
+    time.sleep(0.05)
+    b = socket.socket(socket.AF_UNIX)
+    b.settimeout(0.8)
+    b.connect(str(path))
+    with pytest.raises(socket.timeout):
+        _version(b)   # still waiting behind a
+    a.close()
+    b.close()
