@@ -111,4 +111,31 @@ void vuc_cov_reset(struct vuc_cov *c);
  * buckets that are new (then the input is worth keeping). */
 unsigned vuc_cov_merge(struct vuc_cov *c);
 
+/* ---- certify --jobs (harness/jobs.c) ---- */
+
+struct vuc_target;
+struct vuc_profile;
+struct vuc_options;
+struct vuc_run_info;
+struct vuc_case;
+struct vuc_result;
+
+/* What the jobs run: the selected cases (order[0..n_sel)) on servers
+ * started from target's (and dest's) --server-cmd template. */
+struct vuc_jobs {
+    unsigned jobs;
+    const struct vuc_target *target, *dest;
+    const struct vuc_profile *profile;
+    const struct vuc_options *opts;
+    struct vuc_run_info *info;
+    const struct vuc_case *cases;
+    const size_t *order;
+    size_t n_sel;
+};
+
+/* Run them on j->jobs server instances at once; res[k] gets the result
+ * of order[k], and done(arg, k, n_done) is called as each comes in. */
+int vuc_run_jobs(const struct vuc_jobs *j, struct vuc_result *res,
+                 void (*done)(void *arg, size_t k, size_t n_done), void *arg);
+
 #endif /* VUCERT_HARNESS_PRIV_H */

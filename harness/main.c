@@ -60,7 +60,8 @@ static void usage(FILE *f)
             "                      [--stream-limit BYTES] [--server-pid PID]\n"
             "                      [--record DIR] [--save-sequences DIR] "
             "[--shuffle SEED]\n"
-            "                      [--quiet] [--color auto|always|never]\n"
+            "                      [--quiet] [--color auto|always|never] "
+            "[--jobs N]\n"
             "       vucert fuzz   (--socket PATH | --server-cmd CMD) "
             "[--time S | --runs N]\n"
             "                     [--seed N] [--out DIR] [--timeout S] "
@@ -434,6 +435,23 @@ static int socket_ready(const char *which, const char *path, char *err,
     return rc;
 }
 
+/* --jobs: each result printed as it comes in, counted by arrival. */
+struct shown {
+    const struct vuc_result *res;
+    const struct vuc_console *con;
+    size_t n;
+    bool quiet;
+};
+
+static void show_done(void *arg, size_t k, size_t n_done)
+{
+    const struct shown *sh = arg;
+
+    if (!sh->quiet)
+        vuc_report_console_case(stdout, &sh->res[k], sh->con, n_done, sh->n);
+    fflush(stdout);
+}
+
 static int certify(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -456,6 +474,7 @@ static int certify(int argc, char **argv)
         {"save-sequences", required_argument, NULL, 'Q'},
         {"shuffle", required_argument, NULL, 'X'},
         {"quiet", no_argument, NULL, 'q'},
+        {"jobs", required_argument, NULL, 'j'},
         {"color", required_argument, NULL, 'O'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -463,6 +482,7 @@ static int certify(int argc, char **argv)
     const char *include[MAX_GLOBS], *exclude[MAX_GLOBS];
     const char *color = "auto";
     bool quiet = false;
+    unsigned jobs = 1;
     size_t n_inc = 0, n_exc = 0;
     const char *socket = NULL, *server_cmd = NULL, *report_dir = NULL;
     const char *dest_socket = NULL, *dest_cmd = NULL;
@@ -598,6 +618,17 @@ static int certify(int argc, char **argv)
         case 'q':
             quiet = true;
             break;
+        case 'j': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end != '\0' || v < 1 || v > 64) {
+                fprintf(stderr, "vucert: --jobs takes 1 to 64, not '%s'\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            jobs = (unsigned)v;
+            break;
+        }
         case 'O':
             if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "always") != 0 &&
                 strcmp(optarg, "never") != 0) {
@@ -628,6 +659,12 @@ static int certify(int argc, char **argv)
     }
     if (socket != NULL && server_cmd != NULL) {
         fprintf(stderr, "vucert: give --socket or --server-cmd, not both\n");
+        return EXIT_USAGE;
+    }
+    if (jobs > 1 && (socket != NULL || dest_socket != NULL)) {
+        fprintf(stderr, "vucert: --jobs needs servers vucert starts "
+                        "(--server-cmd, --dest-server-cmd): each job runs "
+                        "its own\n");
         return EXIT_USAGE;
     }
     if (dest_socket != NULL && dest_cmd != NULL) {
@@ -764,7 +801,25 @@ static int certify(int argc, char **argv)
                 (strcmp(color, "auto") == 0 && isatty(STDOUT_FILENO) &&
                  getenv("NO_COLOR") == NULL);
     t0 = now_ms();
-    for (size_t k = 0; k < n_sel; k++) {
+    if (jobs > 1) {
+        struct vuc_jobs j = {.jobs = jobs,
+                             .target = &target,
+                             .dest = info.dest_desc ? &dest : NULL,
+                             .profile = have_profile ? &profile : NULL,
+                             .opts = &opts,
+                             .info = &info,
+                             .cases = cases,
+                             .order = order,
+                             .n_sel = n_sel};
+        struct shown sh = {res, &con, n_sel, quiet};
+        /* the jobs start their own servers: these rest meanwhile */
+        vuc_target_stop(&target);
+        vuc_target_stop(&dest);
+        if (vuc_run_jobs(&j, res, show_done, &sh) < 0)
+            fprintf(stderr, "vucert: running the jobs: %s\n", strerror(errno));
+        n_run = n_sel;
+    }
+    for (size_t k = 0; jobs == 1 && k < n_sel; k++) {
         size_t i = order[k];
         vuc_run_case(&target, info.dest_desc ? &dest : NULL,
                      have_profile ? &profile : NULL, &opts, &info, &cases[i],
