@@ -402,8 +402,13 @@ int vuc_target_start(struct vuc_target *t, char *err, size_t errcap)
         waited += step;
     }
     if (t->pid <= 0 && t->daemon_pid <= 0) {
-        /* it exited 0 and something created the socket after */
+        /* it exited 0 and something created the socket after: the
+         * daemon binds before it listens, so ask until one answers */
         t->daemon_pid = vuc_target_listener(t);
+        for (int i = 0; i < 1000 && t->daemon_pid <= 0; i++) {
+            sleep_ms(1);
+            t->daemon_pid = vuc_target_listener(t);
+        }
         if (t->daemon_pid <= 0) {
             snprintf(err, errcap, "the server %s, and nothing serves %s",
                      t->last_death, t->socket);

@@ -48,6 +48,7 @@ struct session_bufs {
     uint64_t *map; /* save: pending; resume: covered */
     uint32_t *crc; /* save: sent_crc; resume: block_crc */
     uint8_t *copy; /* save: copybuf; resume: the staging state */
+    bool in_place; /* resume: copy is the device's own state */
 };
 
 /* Keep a state-sized buffer for the next resume (struct mig: spare). */
@@ -64,7 +65,9 @@ static void bufs_release(struct vuc_srv *s, struct session_bufs *b, bool resume)
 {
     srv_release(s, b->map);
     srv_release(s, b->crc);
-    if (resume && b->copy)
+    if (b->in_place)
+        ; /* the device's state: it stays */
+    else if (resume && b->copy)
         keep_spare(s, b->copy);
     else if (!resume)
         srv_release(s, b->copy);
@@ -79,7 +82,16 @@ static int bufs_alloc(struct vuc_srv *s, struct session_bufs *b, bool resume)
     memset(b, 0, sizeof(*b));
     b->map = srv_alloc(s, (size_t)vuc_stream_words(&d) * sizeof(uint64_t));
     b->crc = srv_alloc(s, (size_t)vuc_stream_blocks(&d) * sizeof(uint32_t));
-    if (resume && s->mig.spare) {
+    if (resume && !srv_bug(s, VUC_SRV_BUG(RESUME_DISCARDS))) {
+        /* The stream is staged in the device's own state: RESUMING means
+         * the device takes a new state, and the spec keeps nothing of the
+         * old one (a failed RESUMING -> STOP fails, or goes to ERROR).
+         * One state's memory, not two, however often it resumes. */
+        b->copy = s->dev.state;
+        b->in_place = true;
+        srv_big_release(s, s->mig.spare, (size_t)s->state_size);
+        s->mig.spare = NULL;
+    } else if (resume && s->mig.spare) {
         b->copy = s->mig.spare; /* staged bytes never read before written */
         s->mig.spare = NULL;
     } else if (resume) {
@@ -98,7 +110,7 @@ static int bufs_alloc(struct vuc_srv *s, struct session_bufs *b, bool resume)
 static void save_end(struct vuc_srv *s)
 {
     struct save_session *sv = &s->mig.save;
-    struct session_bufs b = {sv->pending, sv->sent_crc, sv->copybuf};
+    struct session_bufs b = {sv->pending, sv->sent_crc, sv->copybuf, false};
 
     bufs_release(s, &b, false);
     memset(sv, 0, sizeof(*sv));
@@ -111,7 +123,8 @@ static void save_end(struct vuc_srv *s)
 static void resume_end(struct vuc_srv *s)
 {
     struct resume_session *rs = &s->mig.resume;
-    struct session_bufs b = {rs->covered, rs->block_crc, rs->stage};
+    struct session_bufs b = {rs->covered, rs->block_crc, rs->stage,
+                             rs->in_place};
 
     bufs_release(s, &b, true);
     memset(rs, 0, sizeof(*rs));
@@ -183,6 +196,7 @@ static void resume_open(struct vuc_srv *s, struct session_bufs *b)
     if (srv_quirk(s, VUC_SRV_QUIRK_RESUME_TRUNCATED))
         cfg.flags |= VUC_RESUME_TRUNCATED;
     rs->stage = b->copy;
+    rs->in_place = b->in_place;
     rs->block_crc = b->crc;
     rs->covered = b->map;
     rs->zero_ended = false;
@@ -200,8 +214,10 @@ static void resume_load(struct vuc_srv *s)
     /* bug resume-discards-data: the device keeps the state it had */
     if (srv_bug(s, VUC_SRV_BUG(RESUME_DISCARDS)))
         return;
-    keep_spare(s, s->dev.state);
-    s->dev.state = rs->stage;
+    if (!rs->in_place) {
+        keep_spare(s, s->dev.state);
+        s->dev.state = rs->stage;
+    }
     rs->stage = NULL;
     /* Only resume-accepts-truncated gets here without REGS. */
     if (rs->r.seen_regs)

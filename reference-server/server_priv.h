@@ -167,6 +167,7 @@ struct resume_session {
     bool open; /* in RESUMING */
     struct vuc_resume r;
     uint8_t *stage; /* becomes the state on success */
+    bool in_place;  /* stage is the device's state (not a copy) */
     uint32_t *block_crc;
     uint64_t *covered;
     uint8_t regs[DEV_REGS_SIZE];
