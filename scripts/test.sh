@@ -6,7 +6,8 @@
 # smoke-benchmark tests and the fuzz corpus replay under the sanitizers
 # (the end-to-end tests also use the clang build's vucert-server, which
 # valgrind can run, and the AFL++-instrumented one), then fuzz every
-# target for 20 s with libFuzzer (ASan+UBSan).
+# target for 20 s with libFuzzer (ASan+UBSan). Before the tests, the
+# clang build's .deb is installed, tried and removed (scripts/check-deb.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +36,11 @@ AFL_QUIET=1 cmake -S . -B build-afl -DCMAKE_C_COMPILER=afl-clang-fast \
       -DVUC_WERROR=ON >/dev/null
 AFL_QUIET=1 cmake --build build-afl --target fuzz_all vucert-server \
       -j"$(nproc)" >/dev/null
+
+# The package a user installs, from the clang Release build (no compile
+# of its own): installed, certify run from /usr/bin, removed.
+echo "== package: cpack's .deb of the clang build, dpkg -i, certify, dpkg -r"
+scripts/check-deb.sh build-clang
 
 export VUC_PLAIN_BIN="$PWD/build-clang/bin"
 export VUC_AFL_BIN="$PWD/build-afl/bin"
