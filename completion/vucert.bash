@@ -89,6 +89,10 @@ _vucert()
         _vucert_words_of "$(pgrep -d ' ' . 2>/dev/null)"
         return
         ;;
+    --color)
+        _vucert_words_of "auto always never"
+        return
+        ;;
     --coverage)
         # an optional value: only as --coverage=measure
         if [[ $sub == fuzz ]] && ((eq)); then
@@ -97,7 +101,7 @@ _vucert()
         fi
         ;;
     --timeout | --stream-limit | --shuffle | --time | --runs | --seed | \
-        --ignore)
+        --ignore | --jobs)
         return # a number, or a class name: nothing to offer
         ;;
     esac
@@ -107,7 +111,7 @@ _vucert()
         opts="--socket --server-cmd --profile --report-dir --case --exclude
               --strict --timeout --list --coverage --verbose --dest-socket
               --dest-server-cmd --stream-limit --server-pid --record
-              --save-sequences --shuffle --help"
+              --save-sequences --shuffle --quiet --color --jobs --help"
         ;;
     fuzz)
         opts="--socket --server-cmd --time --runs --seed --out --timeout
@@ -173,15 +177,15 @@ _vucert_server()
         return
         ;;
     --fd | --max-data-xfer-size | --state-size | --logging-page-size | \
-        --chaos-every | --chaos-cmd)
+        --idle-timeout | --chaos-every | --chaos-cmd)
         return
         ;;
     esac
     _vucert_words_of "--socket --socket-path --fd --migration-flags --quirk
                       --bug --plant --max-data-xfer-size --state-size
-                      --resume-fail-to-error --require-arm
+                      --resume-fail-to-error --require-arm --idle-timeout
                       --logging-page-size --chaos --chaos-every --chaos-cmd
-                      --verbose --help"
+                      --verbose --help --version"
 }
 
 complete -F _vucert vucert
