@@ -27,10 +27,20 @@ for exe in "$build"/bin/fuzz_*; do
     max_len=$(sed -n "s/^$t=\([0-9]*\)$/\1/p" "$src/fuzz/max_len.txt")
     printf '[libfuzzer]\nmax_len = %s\n' "${max_len:-4096}" > "$OUT/$t.options"
     rm -f "$OUT/${t}_seed_corpus.zip"
-    seeds=$(find "$src/corpus/$t" "$src/corpus/regressions/$t" -type f \
-                 ! -name '.*' ! -name 'README*' 2>/dev/null || true)
-    if [ -n "$seeds" ]; then
-        # -j: flat, named by sha256 as in the tree
-        echo "$seeds" | zip -q -j "$OUT/${t}_seed_corpus.zip" -@
+    # Flat, each input named by the sha256 of its content, as in the
+    # tree. An input can be in both folders (a regression kept as a seed
+    # too), and zip -j refuses two entries of one name: copied into one
+    # folder by content first, it goes in once.
+    seeds="$WORK/seeds/$t"
+    rm -rf "$seeds"
+    mkdir -p "$seeds"
+    find "$src/corpus/$t" "$src/corpus/regressions/$t" -type f \
+         ! -name '.*' ! -name 'README*' -print0 2>/dev/null |
+        xargs -0 -r sha256sum |
+        while read -r sum path; do
+            cp "$path" "$seeds/$sum"
+        done
+    if [ -n "$(ls -A "$seeds")" ]; then
+        find "$seeds" -type f | zip -q -j "$OUT/${t}_seed_corpus.zip" -@
     fi
 done

@@ -15,9 +15,9 @@
  *   - what json-c accepts and vucert rejects is a json-c leniency
  *     (json_c_leniency below, or UTF-8 that RFC 3629 forbids), and the
  *     same tree written as RFC 8259 text (canon below) is accepted, with
- *     the same capabilities; unless json-c clamped a number to
- *     UINT64_MAX, or the text is not RFC 3629 UTF-8 (json-c's check is
- *     weaker);
+ *     the same capabilities; unless json-c clamped a number (at
+ *     UINT64_MAX; before json-c 0.14 at INT64_MAX, JSONC_CLAMP below),
+ *     or the text is not RFC 3629 UTF-8 (json-c's check is weaker);
  *   - inputs with "\u0000" are left out: json-c cuts a name at it;
  * - an accepted text is written back (only the keys present) and parsed
  *   again to equal capabilities: the same present bits and, for each key
@@ -43,15 +43,44 @@
 
 #define TEXT_MAX 4096
 
+/*
+ * The json-c this builds with: Debian bookworm's 0.16 here, 0.13 in the
+ * OSS-Fuzz base image ClusterFuzzLite builds in (Ubuntu 20.04).
+ * - 0.14 keeps an integer above INT64_MAX as a uint64 and clamps it at
+ *   UINT64_MAX; 0.13 has no uint64 and clamps at INT64_MAX, so there a
+ *   value of at least INT64_MAX is only known to be that.
+ * - 0.15 has json_tokener_get_parse_end() and JSON_TOKENER_VALIDATE_UTF8;
+ *   before, the parse end is the (then documented) char_offset, and
+ *   json-c does not check UTF-8 (check_oracle allows for that anyway).
+ * - The leniencies of json_c_leniency() were found with 0.16; older
+ *   strict modes take more (0.13 takes any isspace() as whitespace, and
+ *   looser numbers), so with those only the canonical text is checked.
+ */
+#define JSONC_AT_LEAST(minor) (JSON_C_VERSION_NUM >= ((minor) << 8))
+#if JSONC_AT_LEAST(14)
+#define JSONC_CLAMP       UINT64_MAX
+#define jsonc_get_uint(v) json_object_get_uint64(v)
+#else
+#define JSONC_CLAMP       ((uint64_t)INT64_MAX)
+#define jsonc_get_uint(v) ((uint64_t)json_object_get_int64(v))
+#endif
+#if JSONC_AT_LEAST(15)
+#define jsonc_parse_end(tok)   json_tokener_get_parse_end(tok)
+#define JSONC_LENIENCIES_KNOWN 1
+#else
+#define jsonc_parse_end(tok)       ((size_t)(tok)->char_offset)
+#define JSON_TOKENER_VALIDATE_UTF8 0
+#define JSONC_LENIENCIES_KNOWN     0
+#endif
+
 /* ---- the oracle: json-c's tree, read through the schema ---- */
 
-/* a non-negative JSON integer; json-c keeps those above INT64_MAX as
- * uint64 and clamps those above UINT64_MAX */
+/* a non-negative JSON integer; json-c clamps it at JSONC_CLAMP */
 static int oracle_uint(struct json_object *v, uint64_t *out)
 {
     if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
         return -EINVAL;
-    *out = json_object_get_uint64(v);
+    *out = jsonc_get_uint(v);
     return 0;
 }
 
@@ -132,7 +161,7 @@ static int oracle_parse(const uint8_t *p, size_t n, struct vuc_caps *c,
                            JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     if (n > 0 && !memchr(p, '\0', n))
         *root = json_tokener_parse_ex(tok, (const char *)p, (int)n);
-    if (*root && json_tokener_get_parse_end(tok) == n &&
+    if (*root && jsonc_parse_end(tok) == n &&
         json_object_is_type(*root, json_type_object)) {
         vuc_caps_defaults(c);
         r = 0;
@@ -200,7 +229,7 @@ static void canon(struct text *t, struct json_object *o)
         if (json_object_get_int64(o) < 0)
             snprintf(num, sizeof(num), "%" PRId64, json_object_get_int64(o));
         else
-            snprintf(num, sizeof(num), "%" PRIu64, json_object_get_uint64(o));
+            snprintf(num, sizeof(num), "%" PRIu64, jsonc_get_uint(o));
         put(t, num, strlen(num));
         break;
     case json_type_string:
@@ -308,13 +337,29 @@ static bool json_c_leniency(const uint8_t *p, size_t n)
 static bool clamped(const struct vuc_caps *c)
 {
     return ((c->present & VUC_CAP_MAX_MSG_FDS) &&
-            c->max_msg_fds == UINT64_MAX) ||
+            c->max_msg_fds == JSONC_CLAMP) ||
            ((c->present & VUC_CAP_MAX_DATA_XFER_SIZE) &&
-            c->max_data_xfer_size == UINT64_MAX) ||
+            c->max_data_xfer_size == JSONC_CLAMP) ||
            ((c->present & VUC_CAP_MAX_DMA_MAPS) &&
-            c->max_dma_maps == UINT64_MAX) ||
-           ((c->present & VUC_CAP_PGSIZES) && c->pgsizes == UINT64_MAX) ||
-           (c->twin_has_fd_index && c->twin_fd_index == UINT64_MAX);
+            c->max_dma_maps == JSONC_CLAMP) ||
+           ((c->present & VUC_CAP_PGSIZES) && c->pgsizes == JSONC_CLAMP) ||
+           (c->twin_has_fd_index && c->twin_fd_index == JSONC_CLAMP);
+}
+
+/* Where json-c read JSONC_CLAMP and vucert at least that, they agree:
+ * take vucert's value. Nothing changes from json-c 0.14 on (vucert
+ * rejects what is above UINT64_MAX); with 0.13, values from INT64_MAX
+ * up. */
+static void unclamp(struct vuc_caps *o, const struct vuc_caps *c)
+{
+    uint64_t *const ov[] = {&o->max_msg_fds, &o->max_data_xfer_size,
+                            &o->max_dma_maps, &o->pgsizes, &o->twin_fd_index};
+    const uint64_t cv[] = {c->max_msg_fds, c->max_data_xfer_size,
+                           c->max_dma_maps, c->pgsizes, c->twin_fd_index};
+
+    for (size_t i = 0; i < sizeof(cv) / sizeof(cv[0]); i++)
+        if (*ov[i] == JSONC_CLAMP && cv[i] >= JSONC_CLAMP)
+            *ov[i] = cv[i];
 }
 
 /* Equal capabilities; the unknown keys only in whether there are any. */
@@ -358,9 +403,11 @@ static void check_oracle(const uint8_t *p, size_t n, int r,
     ro = oracle_parse(p, n, &o, &root);
     if (r == 0) {
         FZ_CHECK(ro == 0, "accepted, json-c rejects: %.*s", (int)n, p);
+        unclamp(&o, c);
         check_same(c, &o);
     } else if (ro == 0 && !clamped(&o)) {
-        FZ_CHECK(json_c_leniency(p, n) || !utf8_valid(p, n),
+        FZ_CHECK(!JSONC_LENIENCIES_KNOWN || json_c_leniency(p, n) ||
+                     !utf8_valid(p, n),
                  "rejected, json-c accepts, and it is RFC 8259: %.*s", (int)n,
                  p);
         canon(&t, root);

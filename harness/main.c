@@ -16,7 +16,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,15 +29,13 @@
 #include <unistd.h>
 
 #include "harness_priv.h"
+#include "paths.h"
 #include "vucert/codec.h"
 #include "vucert/harness.h"
 #include "vucert/report.h"
 
 #ifndef VUC_VERSION_STRING
 #define VUC_VERSION_STRING "0.0.0"
-#endif
-#ifndef VUC_PROFILE_DIR
-#define VUC_PROFILE_DIR "profiles"
 #endif
 
 #define EXIT_FAILED 1
@@ -85,63 +82,6 @@ static double now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static char *exe_dir(void)
-{
-    char buf[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-
-    if (n <= 0)
-        return NULL;
-    buf[n] = '\0';
-    return strdup(dirname(buf));
-}
-
-static bool is_file(const char *path)
-{
-    struct stat st;
-
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* The embedded default: vucert-server beside vucert, and its profile. */
-static int embedded_default(char **cmd, char **profile)
-{
-    char *dir = exe_dir();
-    char path[PATH_MAX + 64];
-    const char *cands[2];
-
-    if (dir == NULL)
-        return -ENOENT;
-    snprintf(path, sizeof(path), "%s/vucert-server", dir);
-    if (!is_file(path)) {
-        fprintf(stderr,
-                "vucert: no --socket or --server-cmd given, and there is no "
-                "vucert-server beside vucert (%s)\n",
-                path);
-        free(dir);
-        return -ENOENT;
-    }
-    *cmd = malloc(strlen(path) + 64);
-    if (*cmd == NULL) {
-        free(dir);
-        return -ENOMEM;
-    }
-    sprintf(*cmd, "'%s' --socket {socket}", path);
-    if (*profile == NULL) {
-        cands[0] = VUC_PROFILE_DIR;
-        snprintf(path, sizeof(path), "%s/../share/vucert/profiles", dir);
-        cands[1] = path;
-        for (size_t i = 0; i < 2 && *profile == NULL; i++) {
-            char p[PATH_MAX + 64];
-            snprintf(p, sizeof(p), "%s/vucert-server.json", cands[i]);
-            if (is_file(p))
-                *profile = strdup(p);
-        }
-    }
-    free(dir);
-    return 0;
 }
 
 /* "4096", "64K", "16M", "2G" */
@@ -734,7 +674,7 @@ static int certify(int argc, char **argv)
         goto out;
     }
     if (socket == NULL && server_cmd == NULL) {
-        if (embedded_default(&default_cmd, &profile_path) < 0) {
+        if (vuc_embedded_default(&default_cmd, &profile_path) < 0) {
             exit_code = EXIT_USAGE;
             goto out;
         }

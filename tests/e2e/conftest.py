@@ -182,3 +182,46 @@ def server(bins, tmp_path):
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+# Progress for CI (scripts/test.sh sets VUC_E2E_PROGRESS=SECONDS): the
+# line of dots ends with "N of M tests done" at most every SECONDS. pytest's own dots
+# do not end their line until it is full, and ctest -V passes on whole
+# lines only, so without these the console stays silent for minutes.
+# With pytest-xdist they come from the controller, which sees every
+# worker's results.
+_progress = {"every": float(os.environ.get("VUC_E2E_PROGRESS") or 0),
+             "config": None, "total": None, "done": 0, "t0": 0.0,
+             "last": 0.0}
+
+
+def pytest_configure(config):
+    _progress["config"] = config
+    _progress["t0"] = _progress["last"] = time.monotonic()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    _progress["total"] = len(ids)
+
+
+def pytest_collection_finish(session):
+    _progress["total"] = len(session.items)
+
+
+def pytest_runtest_logreport(report):
+    p = _progress
+    cfg = p["config"]
+    if not p["every"] or report.when != "teardown" or cfg is None or \
+            hasattr(cfg, "workerinput"):  # a worker's lines are not seen
+        return
+    p["done"] += 1
+    now = time.monotonic()
+    if now - p["last"] >= p["every"]:
+        p["last"] = now
+        # after the dots of the tests since the last line; flushed, as
+        # stdout is a pipe under ctest
+        tr = cfg.pluginmanager.getplugin("terminalreporter")
+        tr.write_line(f" {p['done']} of {p['total'] or '?'} tests done, "
+                      f"{now - p['t0']:.0f} s")
+        tr.flush()
