@@ -123,7 +123,9 @@ static int connect_new(struct vuc_ctx *ctx, bool *exited)
     *exited = false;
     while (left > 0) {
         int step = left < 100 ? left : 100;
-        if (t->pid > 0 && vuc_target_wait_exit(t, 0)) {
+        /* exited, and not as a daemonizing server's parent does (its
+         * child serves on: vuc_target_died tells) */
+        if (t->pid > 0 && vuc_target_wait_exit(t, 0) && vuc_target_died(t)) {
             *exited = true;
             return -ECHILD;
         }

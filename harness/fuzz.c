@@ -837,7 +837,8 @@ static int connect_to(struct fz *f, struct vuc_client **cl)
             return rc;
         if (f->t.pid <= 0 && f->t.daemon_pid <= 0)
             return -ECONNREFUSED;
-        if (f->t.pid > 0 && vuc_target_wait_exit(&f->t, 0))
+        if (f->t.pid > 0 && vuc_target_wait_exit(&f->t, 0) &&
+            vuc_target_died(&f->t))
             return -ECONNREFUSED; /* it has exited: nothing will listen */
     }
 }

@@ -656,12 +656,6 @@ static int certify(int argc, char **argv)
         exit_code = EXIT_USAGE;
         goto out;
     }
-    if (report_dir != NULL &&
-        report_dir_ready(report_dir, err, sizeof(err)) < 0) {
-        fprintf(stderr, "vucert: --report-dir %s\n", err);
-        exit_code = EXIT_USAGE;
-        goto out;
-    }
     if (socket != NULL && socket_ready("", socket, err, sizeof(err)) < 0) {
         fprintf(stderr, "vucert: %s\n", err);
         exit_code = EXIT_USAGE;
@@ -688,6 +682,14 @@ static int certify(int argc, char **argv)
         }
         have_profile = true;
         info.profile = profile.path;
+    }
+    /* last of the checks, so that a run refused for its arguments or its
+     * profile makes no folder */
+    if (report_dir != NULL &&
+        report_dir_ready(report_dir, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vucert: --report-dir %s\n", err);
+        exit_code = EXIT_USAGE;
+        goto out;
     }
 
     target.socket = socket;
