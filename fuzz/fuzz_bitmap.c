@@ -2,12 +2,16 @@
 /*
  * fuzz_bitmap: the dirty-page bitmaps (vuc_bitmap_convert, _mark and
  * _clear, include/vucert/bitmap.h, reference-server/bitmap.c) against a
- * model that goes bit by bit over page address intervals, written from
- * the header's contracts with 128-bit addresses (a page may end at or
- * past 2^64), so it shares none of the word-at-a-time code's overflow
- * handling. Two bitmaps S and D of up to FZB_MAX_BITS pages each, any
- * shifts, bases and fills, then a sequence of operations on them. Input
- * format: fuzz_priv.h.
+ * model over page address intervals, written from the header's contracts
+ * with 128-bit addresses (a page may end at or past 2^64), so it shares
+ * none of the code's overflow handling: it turns address intervals into
+ * intervals of page indices and sets or clears those a word at a time
+ * (a convert goes over the runs of set src bits, the code under test over
+ * the dst words). The bit-by-bit model it replaced (most of the run time) is
+ * kept under FZB_BIT_MODEL, which checks the two against each other.
+ * Two bitmaps S and D of up to FZB_MAX_BITS pages each, any shifts, bases
+ * and fills, then a sequence of operations on them. Input format:
+ * fuzz_priv.h.
  *
  * Properties, after every operation:
  * - the return code is the model's: 0, or -EINVAL exactly in the cases
@@ -48,6 +52,10 @@ struct fz_bm {
     struct vuc_bitmap lib;   /* words: exactly ceil(nbits / 64) on the heap */
     struct vuc_bitmap model; /* words: mw */
     uint64_t mw[MAX_WORDS];
+#ifdef FZB_BIT_MODEL
+    struct vuc_bitmap bit; /* the old model's, words: bw */
+    uint64_t bw[MAX_WORDS];
+#endif
 };
 
 /* The operation being checked, for the messages. */
@@ -63,15 +71,22 @@ static size_t words_for(uint64_t nbits)
     return (size_t)((nbits + 63) / 64);
 }
 
-/* ---- the model: page intervals, bit by bit (bitmap.h) ---- */
+#ifdef FZB_BIT_MODEL
+/* ---- the old model: page intervals, bit by bit (bitmap.h) ----
+ *
+ * Built with -DFZB_BIT_MODEL (the fuzz_bitmap_models_replay test) it runs
+ * beside the word model below, and both must agree after every operation:
+ * that is how the word model was shown to accept and reject exactly what
+ * this one did, over the corpus.
+ */
 
 /* Which arguments the header calls invalid. */
-static bool model_valid(const struct vuc_bitmap *b)
+static bool bit_valid(const struct vuc_bitmap *b)
 {
     return b && b->shift <= 63 && (b->words || b->nbits == 0);
 }
 
-static bool model_bit(const struct vuc_bitmap *b, uint64_t i)
+static bool bit_get(const struct vuc_bitmap *b, uint64_t i)
 {
     return i < b->nbits && ((b->words[i / 64] >> (i % 64)) & 1);
 }
@@ -92,10 +107,10 @@ static u128 page_hi(const struct vuc_bitmap *b, uint64_t i)
  * overlaps (that page ∩ [start, end)) gets its bit. Consecutive src pages
  * share at most one dst page, so the loops cost src + dst nbits.
  */
-static int model_convert(const struct vuc_bitmap *src, struct vuc_bitmap *dst,
-                         uint64_t start, uint64_t end)
+static int bit_convert(const struct vuc_bitmap *src, struct vuc_bitmap *dst,
+                       uint64_t start, uint64_t end)
 {
-    if (!model_valid(src) || !model_valid(dst) || start > end ||
+    if (!bit_valid(src) || !bit_valid(dst) || start > end ||
         src->base > start || dst->base > start)
         return -EINVAL;
     for (uint64_t i = 0; i < src->nbits; i++) {
@@ -103,7 +118,7 @@ static int model_convert(const struct vuc_bitmap *src, struct vuc_bitmap *dst,
 
         if (lo >= end)
             break; /* and every page after it */
-        if (!model_bit(src, i))
+        if (!bit_get(src, i))
             continue;
         if (lo < start)
             lo = start;
@@ -121,9 +136,9 @@ static int model_convert(const struct vuc_bitmap *src, struct vuc_bitmap *dst,
 }
 
 /* Every page overlapping [start, end); pages below base do not exist. */
-static int model_mark(struct vuc_bitmap *bm, uint64_t start, uint64_t end)
+static int bit_mark(struct vuc_bitmap *bm, uint64_t start, uint64_t end)
 {
-    if (!model_valid(bm) || start > end)
+    if (!bit_valid(bm) || start > end)
         return -EINVAL;
     for (uint64_t i = 0; i < bm->nbits; i++) {
         if (page_lo(bm, i) >= end)
@@ -135,13 +150,146 @@ static int model_mark(struct vuc_bitmap *bm, uint64_t start, uint64_t end)
 }
 
 /* Every page wholly inside [start, end). */
-static int model_clear(struct vuc_bitmap *bm, uint64_t start, uint64_t end)
+static int bit_clear(struct vuc_bitmap *bm, uint64_t start, uint64_t end)
 {
-    if (!model_valid(bm) || start > end)
+    if (!bit_valid(bm) || start > end)
         return -EINVAL;
     for (uint64_t i = 0; i < bm->nbits; i++)
         if (page_lo(bm, i) >= start && page_hi(bm, i) <= end)
             bm->words[i / 64] &= ~(1ull << (i % 64));
+    return 0;
+}
+
+#endif
+
+/* ---- the model: page intervals, a word at a time (bitmap.h) ----
+ *
+ * Which pages an operation touches is an interval of page indices,
+ * worked out from the page address intervals in 128-bit arithmetic (page
+ * i is [base + i * page, base + (i + 1) * page), exactly, past 2^64
+ * too); the bits of an interval are then set or cleared with a mask per
+ * word. A convert goes over the runs of set src bits: a run's pages are
+ * one address interval, and the dst pages it dirties are those that
+ * overlap its part inside [start, end).
+ */
+
+/* Which arguments the header calls invalid. */
+static bool model_valid(const struct vuc_bitmap *b)
+{
+    return b && b->shift <= 63 && (b->words || b->nbits == 0);
+}
+
+static uint64_t clamp_bits(u128 i, uint64_t nbits)
+{
+    return i < nbits ? (uint64_t)i : nbits;
+}
+
+/* The first page whose end is past a: it holds a, or is page 0. */
+static u128 first_ending_after(const struct vuc_bitmap *b, u128 a)
+{
+    return a <= b->base ? 0 : (a - b->base) >> b->shift;
+}
+
+/* How many pages begin below a. */
+static u128 count_beginning_below(const struct vuc_bitmap *b, u128 a)
+{
+    return a <= b->base ? 0 : ((a - 1 - b->base) >> b->shift) + 1;
+}
+
+/* How many pages end at or below a. */
+static u128 count_ending_by(const struct vuc_bitmap *b, u128 a)
+{
+    return a <= b->base ? 0 : (a - b->base) >> b->shift;
+}
+
+/* Bits [lo, hi) of w set (or cleared), one mask per word. */
+static void bits_range(uint64_t *w, uint64_t lo, uint64_t hi, bool set)
+{
+    while (lo < hi) {
+        unsigned off = (unsigned)(lo % 64);
+        uint64_t n = hi - lo < 64 - off ? hi - lo : 64 - off;
+        uint64_t mask = (n == 64 ? ~0ull : (1ull << n) - 1) << off;
+
+        if (set)
+            w[lo / 64] |= mask;
+        else
+            w[lo / 64] &= ~mask;
+        lo += n;
+    }
+}
+
+/* The first bit >= i and < n that is one (or zero), else n. */
+static uint64_t next_bit(const uint64_t *w, uint64_t i, uint64_t n, bool one)
+{
+    while (i < n) {
+        uint64_t x = (one ? w[i / 64] : ~w[i / 64]) & (~0ull << (i % 64));
+
+        if (x) {
+            i = i / 64 * 64 + (uint64_t)__builtin_ctzll(x);
+            return i < n ? i : n;
+        }
+        i = (i / 64 + 1) * 64;
+    }
+    return n;
+}
+
+/* Every page overlapping [a, e), a < e, gets its bit. */
+static void mark_interval(struct vuc_bitmap *b, u128 a, u128 e)
+{
+    bits_range(b->words, clamp_bits(first_ending_after(b, a), b->nbits),
+               clamp_bits(count_beginning_below(b, e), b->nbits), true);
+}
+
+/*
+ * For every set src page overlapping [start, end), every dst page that
+ * overlaps (that page ∩ [start, end)) gets its bit; src bits >= nbits
+ * are not read.
+ */
+static int model_convert(const struct vuc_bitmap *src, struct vuc_bitmap *dst,
+                         uint64_t start, uint64_t end)
+{
+    uint64_t i, k, n;
+
+    if (!model_valid(src) || !model_valid(dst) || start > end ||
+        src->base > start || dst->base > start)
+        return -EINVAL;
+    if (start == end)
+        return 0;
+    i = clamp_bits(first_ending_after(src, start), src->nbits);
+    n = clamp_bits(count_beginning_below(src, end), src->nbits);
+    for (; (i = next_bit(src->words, i, n, true)) < n; i = k) {
+        u128 lo = (u128)src->base + ((u128)i << src->shift), hi;
+
+        k = next_bit(src->words, i, n, false);
+        hi = (u128)src->base + ((u128)k << src->shift);
+        if (lo < start)
+            lo = start;
+        if (hi > end)
+            hi = end;
+        if (lo < hi) /* lo >= start >= dst->base */
+            mark_interval(dst, lo, hi);
+    }
+    return 0;
+}
+
+/* Every page overlapping [start, end); pages below base do not exist. */
+static int model_mark(struct vuc_bitmap *bm, uint64_t start, uint64_t end)
+{
+    if (!model_valid(bm) || start > end)
+        return -EINVAL;
+    if (start < end)
+        mark_interval(bm, start, end);
+    return 0;
+}
+
+/* Every page wholly inside [start, end). */
+static int model_clear(struct vuc_bitmap *bm, uint64_t start, uint64_t end)
+{
+    if (!model_valid(bm) || start > end)
+        return -EINVAL;
+    bits_range(bm->words,
+               clamp_bits(count_beginning_below(bm, start), bm->nbits),
+               clamp_bits(count_ending_by(bm, end), bm->nbits), false);
     return 0;
 }
 
@@ -179,6 +327,28 @@ static void compare(const struct fz_bm *m, const struct fz_bm *s,
                 (unsigned long long)(m->lib.words[w] ^ m->mw[w]));
     }
 }
+
+#ifdef FZB_BIT_MODEL
+/* The word model and the old bit model agree: return code and words. */
+static void check_models(const struct fz_bm *m, const struct fz_bm *s,
+                         const struct fz_bm *d, const struct fz_op *o, int want,
+                         int want_bit)
+{
+    if (want != want_bit) {
+        scene(s, d, o);
+        FZ_FAIL("the word model returned %d, the bit model %d", want, want_bit);
+    }
+    for (size_t w = 0; w < words_for(m->lib.nbits); w++) {
+        if (m->mw[w] == m->bw[w])
+            continue;
+        scene(s, d, o);
+        FZ_FAIL("%s word %zu: the word model's 0x%016llx, the bit model's "
+                "0x%016llx",
+                m->name, w, (unsigned long long)m->mw[w],
+                (unsigned long long)m->bw[w]);
+    }
+}
+#endif
 
 /* ---- input ---- */
 
@@ -254,9 +424,30 @@ static void fill(struct fz_in *in, struct fz_bm *m)
         m->lib.words[nw - 1] &= ~0ull >> (64 - m->lib.nbits % 64);
     if (nw)
         memcpy(m->mw, m->lib.words, nw * sizeof(uint64_t));
+#ifdef FZB_BIT_MODEL
+    if (nw)
+        memcpy(m->bw, m->lib.words, nw * sizeof(uint64_t));
+#endif
 }
 
 /* ---- clear writes no zero word ---- */
+
+/*
+ * Two pages of a memfd, mapped twice for the whole process: the copy of
+ * the words is written through view (always read-write) and cleared
+ * through test, whose pages are made read-only or writable only when
+ * that changes (an mmap, mprotect and sigaction per run were a quarter of
+ * the target's time).
+ */
+static struct {
+    uint8_t *view, *test;
+    size_t page;
+    bool ro[2]; /* test's two pages */
+    struct sigaction old_segv, old_bus;
+} ro_map;
+
+/* Set while vuc_bitmap_clear runs on the copy. */
+static volatile sig_atomic_t clearing;
 
 static void zero_word_written(int sig)
 {
@@ -265,18 +456,51 @@ static void zero_word_written(int sig)
         "that was zero (it faulted on a page made read-only because all "
         "its words were zero)\n";
 
-    (void)sig;
+    if (!clearing) {
+        /* not ours: the fault comes again, to the handler we replaced */
+        sigaction(sig, sig == SIGSEGV ? &ro_map.old_segv : &ro_map.old_bus,
+                  NULL);
+        return;
+    }
     if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
         /* nothing more to say */
     }
     abort();
 }
 
-/* Two pages; the copy of the words straddles the boundary between them. */
-struct ro_copy {
-    uint8_t *map;
-    size_t page;
-};
+static void ro_map_init(void)
+{
+    struct sigaction sa;
+    void *v, *t;
+    int fd;
+
+    ro_map.page = (size_t)sysconf(_SC_PAGESIZE);
+    fd = memfd_create("fuzz_bitmap", MFD_CLOEXEC);
+    FZ_CHECK(fd >= 0 && ftruncate(fd, (off_t)(2 * ro_map.page)) == 0,
+             "memfd of two pages");
+    v = mmap(NULL, 2 * ro_map.page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    t = mmap(NULL, 2 * ro_map.page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    FZ_CHECK(v != MAP_FAILED && t != MAP_FAILED, "mmap of two pages");
+    close(fd);
+    ro_map.view = v;
+    ro_map.test = t;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = zero_word_written;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &ro_map.old_segv);
+    sigaction(SIGBUS, &sa, &ro_map.old_bus);
+}
+
+/* test's page i read-only (or read-write) */
+static void ro_page(unsigned i, bool ro)
+{
+    if (ro_map.ro[i] == ro)
+        return;
+    FZ_CHECK(mprotect(ro_map.test + i * ro_map.page, ro_map.page,
+                      ro ? PROT_READ : PROT_READ | PROT_WRITE) == 0,
+             "mprotect");
+    ro_map.ro[i] = ro;
+}
 
 static bool all_zero(const uint64_t *w, size_t n)
 {
@@ -291,50 +515,33 @@ static bool all_zero(const uint64_t *w, size_t n)
  * clear), split words before the page boundary, each side read-only if
  * it is all zero; the copy must end as m's words did.
  */
-static void check_clear_copy(struct ro_copy *rc, const struct fz_bm *m,
-                             const uint64_t *before, uint8_t split,
-                             const struct fz_bm *s, const struct fz_bm *d,
-                             const struct fz_op *o)
+static void check_clear_copy(const struct fz_bm *m, const uint64_t *before,
+                             uint8_t split, const struct fz_bm *s,
+                             const struct fz_bm *d, const struct fz_op *o)
 {
     size_t nw = words_for(m->lib.nbits), k = split % (nw + 1);
     struct vuc_bitmap c = m->lib;
-    struct sigaction sa, old_segv, old_bus;
-    bool ro_lo, ro_hi;
+    uint64_t *w;
     int r;
 
     if (nw == 0)
         return;
-    if (!rc->map) {
-        void *p;
+    if (!ro_map.view)
+        ro_map_init();
+    memcpy((uint64_t *)(void *)(ro_map.view + ro_map.page) - k, before,
+           nw * sizeof(uint64_t));
+    w = (uint64_t *)(void *)(ro_map.test + ro_map.page) - k;
+    /* a side with no word of the copy may stay as it is */
+    if (k > 0)
+        ro_page(0, all_zero(w, k));
+    if (k < nw)
+        ro_page(1, all_zero(w + k, nw - k));
 
-        rc->page = (size_t)sysconf(_SC_PAGESIZE);
-        p = mmap(NULL, 2 * rc->page, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        FZ_CHECK(p != MAP_FAILED, "mmap of two pages");
-        rc->map = p;
-    }
-    c.words = (uint64_t *)(void *)(rc->map + rc->page) - k;
-    memcpy(c.words, before, nw * sizeof(uint64_t));
-    ro_lo = k > 0 && all_zero(c.words, k);
-    ro_hi = k < nw && all_zero(c.words + k, nw - k);
-    if (ro_lo)
-        FZ_CHECK(mprotect(rc->map, rc->page, PROT_READ) == 0, "mprotect");
-    if (ro_hi)
-        FZ_CHECK(mprotect(rc->map + rc->page, rc->page, PROT_READ) == 0,
-                 "mprotect");
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = zero_word_written;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGSEGV, &sa, &old_segv);
-    sigaction(SIGBUS, &sa, &old_bus);
+    c.words = w;
+    clearing = 1;
     r = vuc_bitmap_clear(&c, o->start, o->end);
-    sigaction(SIGSEGV, &old_segv, NULL);
-    sigaction(SIGBUS, &old_bus, NULL);
+    clearing = 0;
 
-    if (ro_lo || ro_hi)
-        FZ_CHECK(mprotect(rc->map, 2 * rc->page, PROT_READ | PROT_WRITE) == 0,
-                 "mprotect");
     if (r != 0 || memcmp(c.words, m->lib.words, nw * sizeof(uint64_t))) {
         scene(s, d, o);
         FZ_FAIL("the same clear on a copy returned %d and different words", r);
@@ -351,6 +558,9 @@ static const char *const op_names[8] = {
 /* An argument as the op passes it: the bitmap, or an invalid variant. */
 struct arg {
     struct vuc_bitmap lib, model;
+#ifdef FZB_BIT_MODEL
+    struct vuc_bitmap bit;
+#endif
     bool null;
 };
 
@@ -366,10 +576,15 @@ static void make_arg(struct arg *a, const struct fz_bm *m, unsigned bad,
     } else if (bad == FZB_BAD_SHIFT) {
         a->lib.shift = a->model.shift = 64u + (op >> 6);
     }
+#ifdef FZB_BIT_MODEL
+    a->bit = a->model;
+    if (a->bit.words)
+        a->bit.words = m->bit.words;
+#endif
 }
 
 static void run_op(struct fz_in *in, unsigned index, struct fz_bm *s,
-                   struct fz_bm *d, struct ro_copy *rc, bool verbose)
+                   struct fz_bm *d, bool verbose)
 {
     static const char *const bad_names[4] = {NULL, "a NULL bitmap",
                                              "NULL words", "a shift > 63"};
@@ -380,6 +595,9 @@ static void run_op(struct fz_in *in, unsigned index, struct fz_bm *s,
     struct fz_bm *m;
     struct arg a, b;
     int got, want;
+#ifdef FZB_BIT_MODEL
+    int want_bit;
+#endif
 
     o.start =
         addr(in, s->lib.base > d->lib.base ? s->lib.base : d->lib.base, s, d);
@@ -394,6 +612,9 @@ static void run_op(struct fz_in *in, unsigned index, struct fz_bm *s,
         make_arg(&a, m, bad, op);
         got = vuc_bitmap_mark(a.null ? NULL : &a.lib, o.start, o.end);
         want = model_mark(a.null ? NULL : &a.model, o.start, o.end);
+#ifdef FZB_BIT_MODEL
+        want_bit = bit_mark(a.null ? NULL : &a.bit, o.start, o.end);
+#endif
         break;
     case FZB_OP_CLEAR_S:
     case FZB_OP_CLEAR_D:
@@ -404,9 +625,12 @@ static void run_op(struct fz_in *in, unsigned index, struct fz_bm *s,
                    words_for(m->lib.nbits) * sizeof(uint64_t));
         got = vuc_bitmap_clear(a.null ? NULL : &a.lib, o.start, o.end);
         want = model_clear(a.null ? NULL : &a.model, o.start, o.end);
+#ifdef FZB_BIT_MODEL
+        want_bit = bit_clear(a.null ? NULL : &a.bit, o.start, o.end);
+#endif
         if (!bad && got == 0 && want == 0) {
             compare(m, s, d, &o);
-            check_clear_copy(rc, m, before, split, s, d, &o);
+            check_clear_copy(m, before, split, s, d, &o);
         }
         break;
     default: {
@@ -419,6 +643,10 @@ static void run_op(struct fz_in *in, unsigned index, struct fz_bm *s,
                                  o.start, o.end);
         want = model_convert(a.null ? NULL : &a.model, b.null ? NULL : &b.model,
                              o.start, o.end);
+#ifdef FZB_BIT_MODEL
+        want_bit = bit_convert(a.null ? NULL : &a.bit, b.null ? NULL : &b.bit,
+                               o.start, o.end);
+#endif
         break;
     }
     }
@@ -426,6 +654,10 @@ static void run_op(struct fz_in *in, unsigned index, struct fz_bm *s,
         fprintf(stderr, "op %u: %s%s%s [0x%016llx, 0x%016llx): %d\n", index,
                 o.what, o.bad ? " with " : "", o.bad ? o.bad : "",
                 (unsigned long long)o.start, (unsigned long long)o.end, got);
+#ifdef FZB_BIT_MODEL
+    check_models(s, s, d, &o, want, want_bit);
+    check_models(d, s, d, &o, want, want_bit);
+#endif
     if (got != want) {
         scene(s, d, &o);
         FZ_FAIL("returned %d, the model %d", got, want);
@@ -448,13 +680,16 @@ static void init_bm(struct fz_bm *m, const char *name, unsigned shift,
     FZ_CHECK(!nw || m->lib.words, "malloc");
     m->model = m->lib;
     m->model.words = m->mw;
+#ifdef FZB_BIT_MODEL
+    m->bit = m->lib;
+    m->bit.words = m->bw;
+#endif
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fz_in in = {data, size};
     struct fz_bm *s = calloc(1, sizeof(*s)), *d = calloc(1, sizeof(*d));
-    struct ro_copy rc = {NULL, 0};
     bool verbose = getenv("VUC_FUZZ_VERBOSE") != NULL;
     unsigned ss, ds;
     uint64_t sn, dn;
@@ -468,6 +703,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     init_bm(d, "D", ds, dn);
     s->lib.base = s->model.base = addr(&in, 0, s, d);
     d->lib.base = d->model.base = addr(&in, 0, s, d);
+#ifdef FZB_BIT_MODEL
+    s->bit.base = s->lib.base;
+    d->bit.base = d->lib.base;
+#endif
     fill(&in, s);
     fill(&in, d);
     if (verbose) {
@@ -476,10 +715,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     for (unsigned i = 0; i < FZB_MAX_OPS && !fz_empty(&in); i++)
-        run_op(&in, i, s, d, &rc, verbose);
+        run_op(&in, i, s, d, verbose);
 
-    if (rc.map)
-        munmap(rc.map, 2 * rc.page);
     free(s->lib.words);
     free(d->lib.words);
     free(s);
