@@ -68,6 +68,7 @@ static void usage(FILE *f)
             "                     (vucert fuzz --help)\n"
             "       vucert replay FILE (--socket PATH | --server-cmd CMD) "
             "[--timeout S]\n"
+            "                     [--reuse-server]\n"
             "       vucert --version\n"
             "\n"
             "With neither --socket nor --server-cmd, vucert certifies the "
