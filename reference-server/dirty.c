@@ -555,8 +555,9 @@ static int start(struct vuc_srv *s, struct vuc_msg *m,
     srv_release(s, v);
     /* docs/decisions.md, Protocol decisions: num_ranges 0 logs every
      * mapped range (and, dma.c, every range mapped while logging) */
-    for (size_t i = 0; d->all && i < s->dma.n && !err; i++)
-        err = cover_map(s, s->dma.maps[i].iova, s->dma.maps[i].size);
+    for (struct itree_node *x = itree_first(&s->dma.maps); d->all && x && !err;
+         x = itree_next(x))
+        err = cover_map(s, x->start, x->end - x->start);
     if (err) {
         dirty_release(s);
         return err;
@@ -662,13 +663,9 @@ static void fill_report(struct vuc_srv *s, struct vuc_bitmap *dst,
  * served only inside the mapping its iova lies in. */
 static bool in_one_mapping(const struct vuc_srv *s, uint64_t iova, uint64_t end)
 {
-    for (size_t i = 0; i < s->dma.n; i++) {
-        const struct dma_map *m = &s->dma.maps[i];
+    const struct itree_node *m = itree_find(&s->dma.maps, iova);
 
-        if (iova >= m->iova && iova - m->iova < m->size)
-            return end - m->iova <= m->size;
-    }
-    return false;
+    return m && end <= m->end;
 }
 
 /* Bug report-unlogged-dirty: the pages of dst that no logged range

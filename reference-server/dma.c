@@ -33,58 +33,38 @@ void dma_init(struct dma *d)
     d->max_maps = VUC_DEFAULT_MAX_DMA_MAPS;
 }
 
-static void map_release(struct dma_map *m)
+static struct dma_map *map_of(struct itree_node *x)
+{
+    return itree_entry(x, struct dma_map, node);
+}
+
+/* Unmap m's memory and free it; m is out of the table. */
+static void map_free(struct vuc_srv *s, struct dma_map *m)
 {
     if (m->mmap_base)
         munmap(m->mmap_base, m->mmap_len);
-    memset(m, 0, sizeof(*m));
+    srv_release(s, m);
+}
+
+static void map_free_node(struct itree_node *x, void *s)
+{
+    map_free(s, map_of(x));
 }
 
 void dma_release(struct vuc_srv *s)
 {
     struct dma *d = &s->dma;
 
-    for (size_t i = 0; i < d->n; i++)
-        map_release(&d->maps[i]);
-    srv_release(s, d->maps);
+    itree_clear(&d->maps, map_free_node, s);
     dma_init(d);
 }
 
-/* Index of the first map that ends after addr (n if none). */
-static size_t find(const struct dma *d, uint64_t addr)
+/* The first map that ends after addr (NULL if none): the one holding
+ * addr, else the next one up. Ends are <= 2^64 - 1 (DMA_MAP refuses a
+ * range that wraps). */
+static struct itree_node *find(const struct dma *d, uint64_t addr)
 {
-    size_t lo = 0, hi = d->n;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const struct dma_map *m = &d->maps[mid];
-
-        if (m->iova + m->size <= addr) /* ends are <= 2^64 - 1 */
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-static int grow(struct vuc_srv *s)
-{
-    struct dma *d = &s->dma;
-    struct dma_map *nm;
-    size_t cap;
-
-    if (d->n < d->cap)
-        return 0;
-    cap = d->cap ? d->cap * 2 : 16;
-    nm = srv_alloc(s, cap * sizeof(*nm));
-    if (!nm)
-        return ENOMEM;
-    if (d->n)
-        memcpy(nm, d->maps, d->n * sizeof(*nm));
-    srv_release(s, d->maps);
-    d->maps = nm;
-    d->cap = cap;
-    return 0;
+    return itree_first_after(&d->maps, addr);
 }
 
 /* mmap the fd for dm; returns 0 or a positive errno. */
@@ -127,8 +107,7 @@ int srv_h_DMA_MAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
 {
     struct dma *d = &s->dma;
     struct vuc_dma_map dm;
-    struct dma_map nm = {0};
-    size_t at;
+    struct dma_map *nm;
     int rc;
 
     (void)c, (void)r; /* no reply payload (spec) */
@@ -155,27 +134,29 @@ int srv_h_DMA_MAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
         return EINVAL;
     /* spec: "A command to map over an existing region must be failed by
      * the server with EEXIST": any overlap. */
-    at = find(d, dm.addr);
     /* bug dma-map-overlap-accepted: "done", the old mapping kept */
-    if (at < d->n && d->maps[at].iova < dm.addr + dm.size)
+    if (itree_overlap(&d->maps, dm.addr, dm.addr + dm.size))
         return srv_bug(s, VUC_SRV_BUG(DMA_OVERLAP)) ? 0 : EEXIST;
-    if (d->n >= d->max_maps)
+    if (d->maps.n >= d->max_maps)
         return ENOSPC;
-    if ((rc = grow(s)) != 0)
-        return rc;
-    nm.iova = dm.addr;
-    nm.size = dm.size;
-    nm.flags = dm.flags;
-    if (m->nfds >= 1 && (rc = map_fd(m->fds[0], &dm, &nm)) != 0)
-        return rc;
-    /* The fd itself is closed with the request (vuc_msg_release). */
-    if ((rc = dirty_mapped(s, dm.addr, dm.size)) != 0) {
-        map_release(&nm);
+    nm = srv_alloc(s, sizeof(*nm));
+    if (!nm)
+        return ENOMEM;
+    memset(nm, 0, sizeof(*nm));
+    nm->node.start = dm.addr;
+    nm->node.end = dm.addr + dm.size; /* does not wrap: checked above */
+    nm->flags = dm.flags;
+    if (m->nfds >= 1 && (rc = map_fd(m->fds[0], &dm, nm)) != 0) {
+        srv_release(s, nm);
         return rc;
     }
-    memmove(&d->maps[at + 1], &d->maps[at], (d->n - at) * sizeof(nm));
-    d->maps[at] = nm;
-    d->n++;
+    /* The fd itself is closed with the request (vuc_msg_release). */
+    if ((rc = dirty_mapped(s, dm.addr, dm.size)) != 0) {
+        map_free(s, nm);
+        return rc;
+    }
+    /* Cannot clash: nothing has been mapped since the check above. */
+    (void)itree_insert(&d->maps, &nm->node);
     return 0;
 }
 
@@ -184,7 +165,8 @@ int srv_h_DMA_UNMAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
 {
     struct dma *d = &s->dma;
     struct vuc_dma_unmap du;
-    size_t at;
+    struct itree_node *x;
+    struct dma_map *mp;
     int rc;
 
     (void)c;
@@ -196,9 +178,8 @@ int srv_h_DMA_UNMAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     if (rc == -EOVERFLOW || du.argsz < 24 || du.flags != 0)
         return EINVAL;
     /* spec: "must match exactly a previous mapping" */
-    at = find(d, du.addr);
-    if (at >= d->n || d->maps[at].iova != du.addr ||
-        d->maps[at].size != du.size) {
+    x = itree_find(&d->maps, du.addr);
+    if (!x || x->start != du.addr || x->end - x->start != du.size) {
         /* bug unmap-inexact-accepted: "done", nothing unmapped */
         if (!srv_bug(s, VUC_SRV_BUG(UNMAP_ANY)))
             return ENOENT;
@@ -210,13 +191,12 @@ int srv_h_DMA_UNMAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
         return EBUSY;
     /* No DMA is in flight (the engine is synchronous): once unmapped,
      * nothing refers to the range. */
+    mp = map_of(x);
+    itree_remove(&d->maps, x);
     /* bug unmap-keeps-mapping: the range is forgotten, its mmap kept */
     if (srv_bug(s, VUC_SRV_BUG(UNMAP_KEEPS_MAPPING)))
-        d->maps[at].mmap_base = NULL;
-    map_release(&d->maps[at]);
-    memmove(&d->maps[at], &d->maps[at + 1],
-            (d->n - at - 1) * sizeof(d->maps[0]));
-    d->n--;
+        mp->mmap_base = NULL;
+    map_free(s, mp);
     dirty_unmapped(s, du.addr, du.size);
     /* spec: "The server responds with the original DMA entry" */
     reply_add(r, m->payload, m->payload_len);
@@ -488,14 +468,12 @@ static uint32_t check_span(const struct dma *d, uint64_t addr, uint64_t end,
 {
     uint32_t err = 0;
 
-    for (size_t i = find(d, addr); addr < end; i++) {
-        const struct dma_map *m = &d->maps[i];
-
-        if (i >= d->n || m->iova > addr)
+    for (struct itree_node *x = find(d, addr); addr < end; x = itree_next(x)) {
+        if (!x || x->start > addr)
             return EFAULT; /* a hole */
-        if (!(m->flags & perm))
+        if (!(map_of(x)->flags & perm))
             err = EACCES; /* unless there is a hole further on */
-        addr = m->iova + m->size;
+        addr = x->end;
     }
     return err;
 }
@@ -533,12 +511,13 @@ static uint32_t engine(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
         return err;
     }
 
-    for (size_t i = find(d, addr); addr < end; i++) {
-        const struct dma_map *m = &d->maps[i];
-        uint64_t stop = m->iova + m->size < end ? m->iova + m->size : end;
+    /* check_span found every byte mapped: the walk meets no hole */
+    for (struct itree_node *x = find(d, addr); addr < end; x = itree_next(x)) {
+        const struct dma_map *m = map_of(x);
+        uint64_t stop = x->end < end ? x->end : end;
 
         if (m->host) {
-            err = guarded(m->host + (addr - m->iova), (size_t)(stop - addr),
+            err = guarded(m->host + (addr - x->start), (size_t)(stop - addr),
                           false, pattern, addr - (end - len), NULL);
             /* Dirty even when the client's file shrank under the copy:
              * how far a copy got is not known, and a page reported clean
@@ -598,15 +577,15 @@ static uint32_t engine_read(struct vuc_srv *s, struct vuc_conn *c,
         return EFAULT;
     if ((err = check_span(d, addr, end, VUC_DMA_FLAG_READ)) != 0)
         return err;
-    for (size_t i = find(d, addr); addr < end; i++) {
-        const struct dma_map *m = &d->maps[i];
-        uint64_t stop = m->iova + m->size < end ? m->iova + m->size : end;
+    for (struct itree_node *x = find(d, addr); addr < end; x = itree_next(x)) {
+        const struct dma_map *m = map_of(x);
+        uint64_t stop = x->end < end ? x->end : end;
 
         /* bug dma-read-logged: reads are logged as if they wrote */
         if (srv_bug(s, VUC_SRV_BUG(DMA_READ_LOGGED)))
             dirty_mark(s, addr, stop);
         if (m->host) {
-            err = guarded(m->host + (addr - m->iova), (size_t)(stop - addr),
+            err = guarded(m->host + (addr - x->start), (size_t)(stop - addr),
                           true, 0, 0, sum);
             if (err)
                 break;

@@ -24,6 +24,8 @@
 #include "vucert/transport.h"
 #include "vucert/wire.h"
 
+#include "itree.h"
+
 /* ---- device model (device.c) ---- */
 
 #define DEV_BAR0_SIZE  4096u
@@ -199,17 +201,19 @@ struct mig {
 
 /* A DMA_MAP'ed range of client memory. */
 struct dma_map {
-    uint64_t iova, size;
-    uint32_t flags; /* VUC_DMA_FLAG_* */
-    uint8_t *host;  /* the byte at iova, mmap'ed; NULL: no fd was given,
-                     * reach it with DMA_WRITE messages */
+    struct itree_node node; /* [iova, iova + size) */
+    uint32_t flags;         /* VUC_DMA_FLAG_* */
+    /* the byte at iova, mmap'ed; NULL: no fd was given, reach it with
+     * DMA_WRITE messages */
+    uint8_t *host;
     void *mmap_base;
     size_t mmap_len;
 };
 
 struct dma {
-    struct dma_map *maps; /* sorted by iova, never overlapping */
-    size_t n, cap;
+    /* struct dma_map by iova, never overlapping: a lookup, a map and an
+     * unmap cost O(log n), whatever the order they come in */
+    struct itree maps;
     uint64_t max_maps; /* negotiated max_dma_maps */
     uint16_t next_id;  /* message id of the server's last own request */
 };
