@@ -49,24 +49,40 @@ static uint64_t bitmap_bytes(uint64_t len, unsigned shift)
     return (((len >> shift) + 63) / 64) * 8;
 }
 
+static struct log_range *range_of(struct itree_node *x)
+{
+    return itree_entry(x, struct log_range, node);
+}
+
+/* Free lr and its bitmap; lr is out of the log. */
 static void range_free(struct vuc_srv *s, struct log_range *lr)
 {
     if (lr->bytes > SMALL_BITMAP)
         srv_big_release(s, (uint8_t *)lr->bm.words, lr->bytes);
     else
         srv_release(s, lr->bm.words);
-    memset(lr, 0, sizeof(*lr));
+    srv_release(s, lr);
 }
 
-/* A range of len bytes (a multiple of the page) at iova; its bitmap. */
-static int range_init(struct vuc_srv *s, struct log_range *lr, uint64_t iova,
-                      uint64_t len, unsigned shift)
+static void range_free_node(struct itree_node *x, void *s)
+{
+    range_free(s, range_of(x));
+}
+
+/* A range of len bytes (a multiple of the page) at iova, with its
+ * bitmap, into *out (not yet logged). Returns 0 or ENOMEM. */
+static int range_new(struct vuc_srv *s, uint64_t iova, uint64_t len,
+                     unsigned shift, struct log_range **out)
 {
     uint64_t bytes = bitmap_bytes(len, shift);
+    struct log_range *lr;
     void *w;
 
-    memset(lr, 0, sizeof(*lr));
+    *out = NULL;
     if (bytes > SIZE_MAX)
+        return ENOMEM;
+    lr = srv_alloc(s, sizeof(*lr));
+    if (!lr)
         return ENOMEM;
     if (bytes > SMALL_BITMAP) {
         w = srv_lazy_alloc(s, (size_t)bytes);
@@ -75,63 +91,33 @@ static int range_init(struct vuc_srv *s, struct log_range *lr, uint64_t iova,
         if (w)
             memset(w, 0, bytes ? (size_t)bytes : 8);
     }
-    if (!w)
+    if (!w) {
+        srv_release(s, lr);
         return ENOMEM;
-    lr->iova = iova;
-    lr->len = len;
+    }
+    memset(lr, 0, sizeof(*lr));
+    lr->node.start = iova;
+    lr->node.end = iova + len;
     lr->bytes = (size_t)bytes;
     lr->bm.words = w;
     lr->bm.nbits = len >> shift;
     lr->bm.base = iova;
     lr->bm.shift = shift;
+    *out = lr;
     return 0;
 }
 
-static int ranges_reserve(struct vuc_srv *s, size_t n)
+/* The first range that ends after addr (NULL if none): the one holding
+ * addr, else the next one up. */
+static struct itree_node *find(const struct dirty *d, uint64_t addr)
 {
-    struct dirty *d = &s->log;
-    struct log_range *nr;
-    size_t cap = d->cap ? d->cap : 16;
-
-    if (n <= d->cap)
-        return 0;
-    while (cap < n)
-        cap *= 2;
-    nr = srv_alloc(s, cap * sizeof(*nr));
-    if (!nr)
-        return ENOMEM;
-    if (d->n)
-        memcpy(nr, d->r, d->n * sizeof(*nr));
-    srv_release(s, d->r);
-    d->r = nr;
-    d->cap = cap;
-    return 0;
+    return itree_first_after(&d->r, addr);
 }
 
-/* Index of the first range that ends after addr (n if none). */
-static size_t find(const struct dirty *d, uint64_t addr)
+/* Log lr, which overlaps no logged range. */
+static void insert(struct dirty *d, struct log_range *lr)
 {
-    size_t lo = 0, hi = d->n;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-
-        if (d->r[mid].iova + d->r[mid].len <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* Insert lr (not overlapping any) in iova order; room is reserved. */
-static void insert(struct dirty *d, const struct log_range *lr)
-{
-    size_t at = find(d, lr->iova);
-
-    memmove(&d->r[at + 1], &d->r[at], (d->n - at) * sizeof(d->r[0]));
-    d->r[at] = *lr;
-    d->n++;
+    (void)itree_insert(&d->r, &lr->node);
     d->bytes += lr->bytes;
 }
 
@@ -140,9 +126,7 @@ void dirty_release(struct vuc_srv *s)
     struct dirty *d = &s->log;
     bool started = d->started;
 
-    for (size_t i = 0; i < d->n; i++)
-        range_free(s, &d->r[i]);
-    srv_release(s, d->r);
+    itree_clear(&d->r, range_free_node, s);
     srv_release(s, d->buf);
     memset(d, 0, sizeof(*d));
     d->started = started; /* per connection: vuc_srv_disconnect resets */
@@ -160,8 +144,8 @@ static size_t gaps(const struct dirty *d, uint64_t a, uint64_t b,
     size_t n = 0;
 
     *bytes = 0;
-    for (size_t i = find(d, a);; i++) {
-        uint64_t next = i < d->n && d->r[i].iova < b ? d->r[i].iova : b;
+    for (const struct itree_node *x = find(d, a);; x = itree_next(x)) {
+        uint64_t next = x && x->start < b ? x->start : b;
 
         if (next > cur) {
             if (out) {
@@ -173,7 +157,7 @@ static size_t gaps(const struct dirty *d, uint64_t a, uint64_t b,
         }
         if (next >= b)
             break;
-        cur = d->r[i].iova + d->r[i].len;
+        cur = x->end;
         if (cur >= b)
             break;
     }
@@ -186,7 +170,7 @@ static int cover(struct vuc_srv *s, uint64_t a, uint64_t b)
 {
     struct dirty *d = &s->log;
     struct vuc_log_range *g;
-    struct log_range *lr;
+    struct log_range **lr;
     uint64_t bytes;
     size_t n = gaps(d, a, b, NULL, &bytes), k = 0;
     int err = 0;
@@ -197,17 +181,21 @@ static int cover(struct vuc_srv *s, uint64_t a, uint64_t b)
         return ENOMEM;
     g = srv_alloc(s, n * sizeof(*g));
     lr = srv_alloc(s, n * sizeof(*lr));
-    if (!g || !lr || ranges_reserve(s, d->n + n))
+    if (!g || !lr)
         err = ENOMEM;
     if (!err)
         (void)gaps(d, a, b, g, &bytes);
+    /* every range made before any is logged: the walk above saw the
+     * log as it is, and a failure leaves it so */
     for (; k < n && !err; k++)
-        err = range_init(s, &lr[k], g[k].iova, g[k].length, d->shift);
+        err = range_new(s, g[k].iova, g[k].length, d->shift, &lr[k]);
     for (size_t i = 0; i < k; i++) {
+        if (!lr[i])
+            continue; /* the one that failed */
         if (err)
-            range_free(s, &lr[i]);
+            range_free(s, lr[i]);
         else
-            insert(d, &lr[i]);
+            insert(d, lr[i]);
     }
     srv_release(s, g);
     srv_release(s, lr);
@@ -247,8 +235,9 @@ void dirty_unmapped(struct vuc_srv *s, uint64_t iova, uint64_t size)
      * whole pages only). */
     if (!d->on || srv_quirk(s, VUC_SRV_QUIRK_UNMAP_KEEPS_LOGGING))
         return;
-    for (size_t i = find(d, iova); i < d->n && d->r[i].iova < end; i++)
-        (void)vuc_bitmap_clear(&d->r[i].bm, iova, end);
+    for (struct itree_node *x = find(d, iova); x && x->start < end;
+         x = itree_next(x))
+        (void)vuc_bitmap_clear(&range_of(x)->bm, iova, end);
 }
 
 void dirty_mark(struct vuc_srv *s, uint64_t start, uint64_t end)
@@ -257,8 +246,9 @@ void dirty_mark(struct vuc_srv *s, uint64_t start, uint64_t end)
 
     if (!d->on)
         return;
-    for (size_t i = find(d, start); i < d->n && d->r[i].iova < end; i++)
-        (void)vuc_bitmap_mark(&d->r[i].bm, start, end);
+    for (struct itree_node *x = find(d, start); x && x->start < end;
+         x = itree_next(x))
+        (void)vuc_bitmap_mark(&range_of(x)->bm, start, end);
 }
 
 /* ---- DIRTY_SIM_PERMILLE (a benchmark and test aid) ---- */
@@ -319,8 +309,8 @@ void dirty_simulate(struct vuc_srv *s, uint32_t permille)
     /* As a DMA write: only logged ranges record it, mapped or not. */
     if (!d->on || permille < 1 || permille > 1000 || d->bytes > SIM_BITMAP_MAX)
         return;
-    for (size_t i = 0; i < d->n; i++)
-        simulate_range(&d->r[i].bm, permille);
+    for (struct itree_node *x = itree_first(&d->r); x; x = itree_next(x))
+        simulate_range(&range_of(x)->bm, permille);
 }
 
 /* ---- LOGGING_START ---- */
@@ -540,17 +530,16 @@ static int start(struct vuc_srv *s, struct vuc_msg *m,
         total += bitmap_bytes(v[i].length, d->shift);
     if (total > s->log_bitmap_max)
         err = ENOMEM;
-    if (!err)
-        err = ranges_reserve(s, nv);
+    /* v is sorted and disjoint, and the log empty: no insert can clash */
     for (size_t i = 0; i < nv && !err; i++) {
-        struct log_range lr;
+        struct log_range *lr;
 
-        if ((err = range_init(s, &lr, v[i].iova, v[i].length, d->shift)))
+        if ((err = range_new(s, v[i].iova, v[i].length, d->shift, &lr)))
             break;
         /* bug start-marks-all-dirty: every page dirty from the start */
         if (srv_bug(s, VUC_SRV_BUG(START_ALL_DIRTY)))
-            (void)vuc_bitmap_mark(&lr.bm, lr.iova, lr.iova + lr.len);
-        insert(d, &lr);
+            (void)vuc_bitmap_mark(&lr->bm, lr->node.start, lr->node.end);
+        insert(d, lr);
     }
     srv_release(s, v);
     /* docs/decisions.md, Protocol decisions: num_ranges 0 logs every
@@ -650,12 +639,12 @@ static void fill_report(struct vuc_srv *s, struct vuc_bitmap *dst,
     }
     if (srv_quirk(s, VUC_SRV_QUIRK_REPORT_WRONG_SCALING))
         dst->shift = d->shift; /* quirk: log bit n is report bit n */
-    for (size_t i = find(d, iova); i < d->n && d->r[i].iova < stop; i++) {
-        const struct log_range *lr = &d->r[i];
-        uint64_t a = lr->iova > iova ? lr->iova : iova;
-        uint64_t b = lr->iova + lr->len < stop ? lr->iova + lr->len : stop;
+    for (struct itree_node *x = find(d, iova); x && x->start < stop;
+         x = itree_next(x)) {
+        uint64_t a = x->start > iova ? x->start : iova;
+        uint64_t b = x->end < stop ? x->end : stop;
 
-        (void)vuc_bitmap_convert(&lr->bm, dst, a, b);
+        (void)vuc_bitmap_convert(&range_of(x)->bm, dst, a, b);
     }
 }
 
@@ -676,11 +665,12 @@ static void mark_unlogged(struct vuc_srv *s, struct vuc_bitmap *dst,
     struct dirty *d = &s->log;
     uint64_t at = iova;
 
-    for (size_t i = find(d, iova); i < d->n && d->r[i].iova < end; i++) {
-        if (d->r[i].iova > at)
-            (void)vuc_bitmap_mark(dst, at, d->r[i].iova);
-        if (d->r[i].iova + d->r[i].len > at)
-            at = d->r[i].iova + d->r[i].len;
+    for (struct itree_node *x = find(d, iova); x && x->start < end;
+         x = itree_next(x)) {
+        if (x->start > at)
+            (void)vuc_bitmap_mark(dst, at, x->start);
+        if (x->end > at)
+            at = x->end;
     }
     if (at < end)
         (void)vuc_bitmap_mark(dst, at, end);
@@ -758,11 +748,11 @@ static int report(struct vuc_srv *s, const struct vuc_feature *f,
             shift_up(dst.words, (size_t)bytes / 8, (rq.length - 1) / page + 1);
         /* uAPI: "read back and clear" (docs/decisions.md, DMA logging),
          * for exactly the range reported: pages wholly inside it */
-        for (size_t i = find(d, rq.iova);
-             !srv_quirk(s, VUC_SRV_QUIRK_REPORT_NOT_CLEARED) && i < d->n &&
-             d->r[i].iova < end;
-             i++)
-            (void)vuc_bitmap_clear(&d->r[i].bm, rq.iova, end);
+        for (struct itree_node *x = find(d, rq.iova);
+             !srv_quirk(s, VUC_SRV_QUIRK_REPORT_NOT_CLEARED) && x &&
+             x->start < end;
+             x = itree_next(x))
+            (void)vuc_bitmap_clear(&range_of(x)->bm, rq.iova, end);
     }
     reply_add(r, d->buf, (size_t)bytes + pad);
     return 0;

@@ -257,7 +257,8 @@ _Static_assert(VUC_SRV_LOG_PAGE_MIN == 1ull << LOG_MIN_SHIFT &&
 #define LOG_BITMAP_MAX (4ull << 30)
 
 struct log_range {
-    uint64_t iova, len; /* len a multiple of the logging page size */
+    /* [iova, iova + len), len a multiple of the logging page size */
+    struct itree_node node;
     struct vuc_bitmap bm;
     size_t bytes;
 };
@@ -267,8 +268,10 @@ struct dirty {
     bool all;       /* num_ranges 0: every mapped range, maps to come too */
     bool started;   /* a START succeeded on this connection */
     unsigned shift; /* logging page size = 1 << shift */
-    struct log_range *r; /* sorted by iova, never overlapping */
-    size_t n, cap;
+    /* struct log_range by iova, never overlapping: a mapping logged, a
+     * DMA write marked or a REPORT served costs O(log n + the ranges it
+     * meets) */
+    struct itree r;
     uint64_t bytes; /* bitmap bytes of all ranges */
     uint8_t *buf;   /* REPORT bitmaps, up to max_data_xfer_size */
     size_t buf_cap;
