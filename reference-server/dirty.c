@@ -49,11 +49,6 @@ static uint64_t bitmap_bytes(uint64_t len, unsigned shift)
     return (((len >> shift) + 63) / 64) * 8;
 }
 
-static struct log_range *range_of(struct itree_node *x)
-{
-    return itree_entry(x, struct log_range, node);
-}
-
 /* Free lr and its bitmap; lr is out of the log. */
 static void range_free(struct vuc_srv *s, struct log_range *lr)
 {
@@ -64,9 +59,9 @@ static void range_free(struct vuc_srv *s, struct log_range *lr)
     srv_release(s, lr);
 }
 
-static void range_free_node(struct itree_node *x, void *s)
+static void range_free_item(void *lr, void *s)
 {
-    range_free(s, range_of(x));
+    range_free(s, lr);
 }
 
 /* A range of len bytes (a multiple of the page) at iova, with its
@@ -96,8 +91,8 @@ static int range_new(struct vuc_srv *s, uint64_t iova, uint64_t len,
         return ENOMEM;
     }
     memset(lr, 0, sizeof(*lr));
-    lr->node.start = iova;
-    lr->node.end = iova + len;
+    lr->iova = iova;
+    lr->len = len;
     lr->bytes = (size_t)bytes;
     lr->bm.words = w;
     lr->bm.nbits = len >> shift;
@@ -108,27 +103,33 @@ static int range_new(struct vuc_srv *s, uint64_t iova, uint64_t len,
 }
 
 /* The first range that ends after addr (NULL if none): the one holding
- * addr, else the next one up. */
-static struct itree_node *find(const struct dirty *d, uint64_t addr)
+ * addr, else the next one up, at *it. */
+static struct log_range *find(const struct dirty *d, uint64_t addr,
+                              struct itree_it *it)
 {
-    return itree_first_after(&d->r, addr);
+    return itree_seek(&d->r, addr, it);
 }
 
-/* Log lr, which overlaps no logged range. */
-static void insert(struct dirty *d, struct log_range *lr)
+/* Log lr, which overlaps no logged range: 0 or ENOMEM. */
+static int insert(struct dirty *d, struct log_range *lr)
 {
-    (void)itree_insert(&d->r, &lr->node);
-    d->bytes += lr->bytes;
+    int rc = itree_insert(&d->r, lr->iova, lr->iova + lr->len, lr);
+
+    if (!rc)
+        d->bytes += lr->bytes;
+    return rc;
 }
 
 void dirty_release(struct vuc_srv *s)
 {
     struct dirty *d = &s->log;
+    const struct itree_mem *mem = d->r.mem;
     bool started = d->started;
 
-    itree_clear(&d->r, range_free_node, s);
+    itree_clear(&d->r, range_free_item, s);
     srv_release(s, d->buf);
     memset(d, 0, sizeof(*d));
+    itree_init(&d->r, mem);
     d->started = started; /* per connection: vuc_srv_disconnect resets */
 }
 
@@ -140,12 +141,13 @@ void dirty_release(struct vuc_srv *s)
 static size_t gaps(const struct dirty *d, uint64_t a, uint64_t b,
                    struct vuc_log_range *out, uint64_t *bytes)
 {
+    struct itree_it it;
     uint64_t cur = a;
     size_t n = 0;
 
     *bytes = 0;
-    for (const struct itree_node *x = find(d, a);; x = itree_next(x)) {
-        uint64_t next = x && x->start < b ? x->start : b;
+    for (const void *x = find(d, a, &it);; x = itree_next(&it)) {
+        uint64_t next = x && it.start < b ? it.start : b;
 
         if (next > cur) {
             if (out) {
@@ -157,7 +159,7 @@ static size_t gaps(const struct dirty *d, uint64_t a, uint64_t b,
         }
         if (next >= b)
             break;
-        cur = x->end;
+        cur = it.end;
         if (cur >= b)
             break;
     }
@@ -172,7 +174,7 @@ static int cover(struct vuc_srv *s, uint64_t a, uint64_t b)
     struct vuc_log_range *g;
     struct log_range **lr;
     uint64_t bytes;
-    size_t n = gaps(d, a, b, NULL, &bytes), k = 0;
+    size_t n = gaps(d, a, b, NULL, &bytes), k = 0, logged = 0;
     int err = 0;
 
     if (n == 0)
@@ -185,17 +187,23 @@ static int cover(struct vuc_srv *s, uint64_t a, uint64_t b)
         err = ENOMEM;
     if (!err)
         (void)gaps(d, a, b, g, &bytes);
-    /* every range made before any is logged: the walk above saw the
-     * log as it is, and a failure leaves it so */
+    /* Every range made before any is logged: the walk above saw the
+     * log as it is. */
     for (; k < n && !err; k++)
         err = range_new(s, g[k].iova, g[k].length, d->shift, &lr[k]);
-    for (size_t i = 0; i < k; i++) {
-        if (!lr[i])
-            continue; /* the one that failed */
-        if (err)
-            range_free(s, lr[i]);
-        else
-            insert(d, lr[i]);
+    while (!err && logged < k)
+        if ((err = insert(d, lr[logged])) == 0)
+            logged++;
+    if (err) {
+        /* All or nothing: what was logged goes again, and what was
+         * made is freed (lr[k - 1] is NULL when its making failed). */
+        while (logged--) {
+            (void)itree_remove(&d->r, lr[logged]->iova);
+            d->bytes -= lr[logged]->bytes;
+        }
+        for (size_t i = 0; i < k; i++)
+            if (lr[i])
+                range_free(s, lr[i]);
     }
     srv_release(s, g);
     srv_release(s, lr);
@@ -226,6 +234,7 @@ void dirty_unmapped(struct vuc_srv *s, uint64_t iova, uint64_t size)
 {
     struct dirty *d = &s->log;
     uint64_t end = iova + size;
+    struct itree_it it;
 
     /* The memory is gone: its dirty pages mean nothing any more, and a
      * new mapping there must not inherit them. The range stays logged
@@ -235,20 +244,21 @@ void dirty_unmapped(struct vuc_srv *s, uint64_t iova, uint64_t size)
      * whole pages only). */
     if (!d->on || srv_quirk(s, VUC_SRV_QUIRK_UNMAP_KEEPS_LOGGING))
         return;
-    for (struct itree_node *x = find(d, iova); x && x->start < end;
-         x = itree_next(x))
-        (void)vuc_bitmap_clear(&range_of(x)->bm, iova, end);
+    for (struct log_range *lr = find(d, iova, &it); lr && it.start < end;
+         lr = itree_next(&it))
+        (void)vuc_bitmap_clear(&lr->bm, iova, end);
 }
 
 void dirty_mark(struct vuc_srv *s, uint64_t start, uint64_t end)
 {
     struct dirty *d = &s->log;
+    struct itree_it it;
 
     if (!d->on)
         return;
-    for (struct itree_node *x = find(d, start); x && x->start < end;
-         x = itree_next(x))
-        (void)vuc_bitmap_mark(&range_of(x)->bm, start, end);
+    for (struct log_range *lr = find(d, start, &it); lr && it.start < end;
+         lr = itree_next(&it))
+        (void)vuc_bitmap_mark(&lr->bm, start, end);
 }
 
 /* ---- DIRTY_SIM_PERMILLE (a benchmark and test aid) ---- */
@@ -305,12 +315,14 @@ static void simulate_range(struct vuc_bitmap *bm, uint32_t n)
 void dirty_simulate(struct vuc_srv *s, uint32_t permille)
 {
     struct dirty *d = &s->log;
+    struct itree_it it;
 
     /* As a DMA write: only logged ranges record it, mapped or not. */
     if (!d->on || permille < 1 || permille > 1000 || d->bytes > SIM_BITMAP_MAX)
         return;
-    for (struct itree_node *x = itree_first(&d->r); x; x = itree_next(x))
-        simulate_range(&range_of(x)->bm, permille);
+    for (struct log_range *lr = itree_first(&d->r, &it); lr;
+         lr = itree_next(&it))
+        simulate_range(&lr->bm, permille);
 }
 
 /* ---- LOGGING_START ---- */
@@ -466,6 +478,7 @@ static int start(struct vuc_srv *s, struct vuc_msg *m,
     struct dirty *d = &s->log;
     struct vuc_log_control lc;
     struct vuc_log_range *v = NULL;
+    struct itree_it it;
     size_t nv = 0;
     uint64_t page, hint, total = 0;
     unsigned shift;
@@ -538,15 +551,16 @@ static int start(struct vuc_srv *s, struct vuc_msg *m,
             break;
         /* bug start-marks-all-dirty: every page dirty from the start */
         if (srv_bug(s, VUC_SRV_BUG(START_ALL_DIRTY)))
-            (void)vuc_bitmap_mark(&lr->bm, lr->node.start, lr->node.end);
-        insert(d, lr);
+            (void)vuc_bitmap_mark(&lr->bm, lr->iova, lr->iova + lr->len);
+        if ((err = insert(d, lr)) != 0)
+            range_free(s, lr);
     }
     srv_release(s, v);
     /* docs/decisions.md, Protocol decisions: num_ranges 0 logs every
      * mapped range (and, dma.c, every range mapped while logging) */
-    for (struct itree_node *x = itree_first(&s->dma.maps); d->all && x && !err;
-         x = itree_next(x))
-        err = cover_map(s, x->start, x->end - x->start);
+    for (const void *x = itree_first(&s->dma.maps, &it); d->all && x && !err;
+         x = itree_next(&it))
+        err = cover_map(s, it.start, it.end - it.start);
     if (err) {
         dirty_release(s);
         return err;
@@ -626,6 +640,7 @@ static void fill_report(struct vuc_srv *s, struct vuc_bitmap *dst,
                         uint64_t iova, uint64_t end, size_t words)
 {
     struct dirty *d = &s->log;
+    struct itree_it it;
     uint64_t stop = end;
 
     if (srv_quirk(s, VUC_SRV_QUIRK_REPORT_IGNORES_RANGES)) {
@@ -639,12 +654,12 @@ static void fill_report(struct vuc_srv *s, struct vuc_bitmap *dst,
     }
     if (srv_quirk(s, VUC_SRV_QUIRK_REPORT_WRONG_SCALING))
         dst->shift = d->shift; /* quirk: log bit n is report bit n */
-    for (struct itree_node *x = find(d, iova); x && x->start < stop;
-         x = itree_next(x)) {
-        uint64_t a = x->start > iova ? x->start : iova;
-        uint64_t b = x->end < stop ? x->end : stop;
+    for (const struct log_range *lr = find(d, iova, &it); lr && it.start < stop;
+         lr = itree_next(&it)) {
+        uint64_t a = lr->iova > iova ? lr->iova : iova;
+        uint64_t b = lr->iova + lr->len < stop ? lr->iova + lr->len : stop;
 
-        (void)vuc_bitmap_convert(&range_of(x)->bm, dst, a, b);
+        (void)vuc_bitmap_convert(&lr->bm, dst, a, b);
     }
 }
 
@@ -652,9 +667,9 @@ static void fill_report(struct vuc_srv *s, struct vuc_bitmap *dst,
  * served only inside the mapping its iova lies in. */
 static bool in_one_mapping(const struct vuc_srv *s, uint64_t iova, uint64_t end)
 {
-    const struct itree_node *m = itree_find(&s->dma.maps, iova);
+    struct itree_it it;
 
-    return m && end <= m->end;
+    return itree_find(&s->dma.maps, iova, &it) && end <= it.end;
 }
 
 /* Bug report-unlogged-dirty: the pages of dst that no logged range
@@ -663,14 +678,15 @@ static void mark_unlogged(struct vuc_srv *s, struct vuc_bitmap *dst,
                           uint64_t iova, uint64_t end)
 {
     struct dirty *d = &s->log;
+    struct itree_it it;
     uint64_t at = iova;
 
-    for (struct itree_node *x = find(d, iova); x && x->start < end;
-         x = itree_next(x)) {
-        if (x->start > at)
-            (void)vuc_bitmap_mark(dst, at, x->start);
-        if (x->end > at)
-            at = x->end;
+    for (const void *x = find(d, iova, &it); x && it.start < end;
+         x = itree_next(&it)) {
+        if (it.start > at)
+            (void)vuc_bitmap_mark(dst, at, it.start);
+        if (it.end > at)
+            at = it.end;
     }
     if (at < end)
         (void)vuc_bitmap_mark(dst, at, end);
@@ -682,6 +698,7 @@ static int report(struct vuc_srv *s, const struct vuc_feature *f,
     struct dirty *d = &s->log;
     struct vuc_log_report rq;
     struct vuc_bitmap dst;
+    struct itree_it it;
     uint64_t end, need, page;
     size_t pad;
     int64_t bytes;
@@ -748,11 +765,11 @@ static int report(struct vuc_srv *s, const struct vuc_feature *f,
             shift_up(dst.words, (size_t)bytes / 8, (rq.length - 1) / page + 1);
         /* uAPI: "read back and clear" (docs/decisions.md, DMA logging),
          * for exactly the range reported: pages wholly inside it */
-        for (struct itree_node *x = find(d, rq.iova);
-             !srv_quirk(s, VUC_SRV_QUIRK_REPORT_NOT_CLEARED) && x &&
-             x->start < end;
-             x = itree_next(x))
-            (void)vuc_bitmap_clear(&range_of(x)->bm, rq.iova, end);
+        for (struct log_range *lr = find(d, rq.iova, &it);
+             !srv_quirk(s, VUC_SRV_QUIRK_REPORT_NOT_CLEARED) && lr &&
+             it.start < end;
+             lr = itree_next(&it))
+            (void)vuc_bitmap_clear(&lr->bm, rq.iova, end);
     }
     reply_add(r, d->buf, (size_t)bytes + pad);
     return 0;

@@ -27,15 +27,11 @@
 #include "vucert/codec.h"
 #include "server_priv.h"
 
-void dma_init(struct dma *d)
+void dma_init(struct dma *d, const struct itree_mem *mem)
 {
     memset(d, 0, sizeof(*d));
+    itree_init(&d->maps, mem);
     d->max_maps = VUC_DEFAULT_MAX_DMA_MAPS;
-}
-
-static struct dma_map *map_of(struct itree_node *x)
-{
-    return itree_entry(x, struct dma_map, node);
 }
 
 /* Unmap m's memory and free it; m is out of the table. */
@@ -46,25 +42,26 @@ static void map_free(struct vuc_srv *s, struct dma_map *m)
     srv_release(s, m);
 }
 
-static void map_free_node(struct itree_node *x, void *s)
+static void map_free_item(void *m, void *s)
 {
-    map_free(s, map_of(x));
+    map_free(s, m);
 }
 
 void dma_release(struct vuc_srv *s)
 {
     struct dma *d = &s->dma;
 
-    itree_clear(&d->maps, map_free_node, s);
-    dma_init(d);
+    itree_clear(&d->maps, map_free_item, s);
+    dma_init(d, d->maps.mem);
 }
 
 /* The first map that ends after addr (NULL if none): the one holding
- * addr, else the next one up. Ends are <= 2^64 - 1 (DMA_MAP refuses a
- * range that wraps). */
-static struct itree_node *find(const struct dma *d, uint64_t addr)
+ * addr, else the next one up, at *it. Ends are <= 2^64 - 1 (DMA_MAP
+ * refuses a range that wraps). */
+static struct dma_map *find(const struct dma *d, uint64_t addr,
+                            struct itree_it *it)
 {
-    return itree_first_after(&d->maps, addr);
+    return itree_seek(&d->maps, addr, it);
 }
 
 /* mmap the fd for dm; returns 0 or a positive errno. */
@@ -108,6 +105,7 @@ int srv_h_DMA_MAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     struct dma *d = &s->dma;
     struct vuc_dma_map dm;
     struct dma_map *nm;
+    struct itree_it it;
     int rc;
 
     (void)c, (void)r; /* no reply payload (spec) */
@@ -133,9 +131,10 @@ int srv_h_DMA_MAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
         !srv_bug(s, VUC_SRV_BUG(DMA_OFFSET_NO_FD)))
         return EINVAL;
     /* spec: "A command to map over an existing region must be failed by
-     * the server with EEXIST": any overlap. */
+     * the server with EEXIST": any overlap (dm.addr + dm.size does
+     * not wrap: checked above). */
     /* bug dma-map-overlap-accepted: "done", the old mapping kept */
-    if (itree_overlap(&d->maps, dm.addr, dm.addr + dm.size))
+    if (itree_overlap(&d->maps, dm.addr, dm.addr + dm.size, &it))
         return srv_bug(s, VUC_SRV_BUG(DMA_OVERLAP)) ? 0 : EEXIST;
     if (d->maps.n >= d->max_maps)
         return ENOSPC;
@@ -143,20 +142,26 @@ int srv_h_DMA_MAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     if (!nm)
         return ENOMEM;
     memset(nm, 0, sizeof(*nm));
-    nm->node.start = dm.addr;
-    nm->node.end = dm.addr + dm.size; /* does not wrap: checked above */
+    nm->iova = dm.addr;
+    nm->size = dm.size;
     nm->flags = dm.flags;
     if (m->nfds >= 1 && (rc = map_fd(m->fds[0], &dm, nm)) != 0) {
         srv_release(s, nm);
         return rc;
     }
-    /* The fd itself is closed with the request (vuc_msg_release). */
+    /* The fd itself is closed with the request (vuc_msg_release). Into
+     * the table before it is logged: taking it out again cannot fail,
+     * while what dirty_mapped logged could not be told apart from what
+     * was logged before. */
+    if ((rc = itree_insert(&d->maps, dm.addr, dm.addr + dm.size, nm)) != 0) {
+        map_free(s, nm);
+        return rc; /* ENOMEM: no overlap since the check above */
+    }
     if ((rc = dirty_mapped(s, dm.addr, dm.size)) != 0) {
+        (void)itree_remove(&d->maps, dm.addr);
         map_free(s, nm);
         return rc;
     }
-    /* Cannot clash: nothing has been mapped since the check above. */
-    (void)itree_insert(&d->maps, &nm->node);
     return 0;
 }
 
@@ -165,7 +170,7 @@ int srv_h_DMA_UNMAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
 {
     struct dma *d = &s->dma;
     struct vuc_dma_unmap du;
-    struct itree_node *x;
+    struct itree_it it;
     struct dma_map *mp;
     int rc;
 
@@ -178,8 +183,8 @@ int srv_h_DMA_UNMAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     if (rc == -EOVERFLOW || du.argsz < 24 || du.flags != 0)
         return EINVAL;
     /* spec: "must match exactly a previous mapping" */
-    x = itree_find(&d->maps, du.addr);
-    if (!x || x->start != du.addr || x->end - x->start != du.size) {
+    mp = itree_find(&d->maps, du.addr, &it);
+    if (!mp || mp->iova != du.addr || mp->size != du.size) {
         /* bug unmap-inexact-accepted: "done", nothing unmapped */
         if (!srv_bug(s, VUC_SRV_BUG(UNMAP_ANY)))
             return ENOENT;
@@ -191,8 +196,7 @@ int srv_h_DMA_UNMAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
         return EBUSY;
     /* No DMA is in flight (the engine is synchronous): once unmapped,
      * nothing refers to the range. */
-    mp = map_of(x);
-    itree_remove(&d->maps, x);
+    (void)itree_remove(&d->maps, du.addr);
     /* bug unmap-keeps-mapping: the range is forgotten, its mmap kept */
     if (srv_bug(s, VUC_SRV_BUG(UNMAP_KEEPS_MAPPING)))
         mp->mmap_base = NULL;
@@ -466,14 +470,16 @@ static uint32_t guarded(uint8_t *p, size_t n, bool read, uint64_t pattern,
 static uint32_t check_span(const struct dma *d, uint64_t addr, uint64_t end,
                            uint32_t perm)
 {
+    struct itree_it it;
     uint32_t err = 0;
 
-    for (struct itree_node *x = find(d, addr); addr < end; x = itree_next(x)) {
-        if (!x || x->start > addr)
+    for (const struct dma_map *m = find(d, addr, &it); addr < end;
+         m = itree_next(&it)) {
+        if (!m || it.start > addr)
             return EFAULT; /* a hole */
-        if (!(map_of(x)->flags & perm))
+        if (!(m->flags & perm))
             err = EACCES; /* unless there is a hole further on */
-        addr = x->end;
+        addr = it.end;
     }
     return err;
 }
@@ -483,6 +489,7 @@ static uint32_t engine(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
                        uint64_t len, uint64_t pattern)
 {
     struct dma *d = &s->dma;
+    struct itree_it it;
     uint64_t end;
     uint8_t *buf = NULL;
     uint32_t err;
@@ -512,12 +519,12 @@ static uint32_t engine(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
     }
 
     /* check_span found every byte mapped: the walk meets no hole */
-    for (struct itree_node *x = find(d, addr); addr < end; x = itree_next(x)) {
-        const struct dma_map *m = map_of(x);
-        uint64_t stop = x->end < end ? x->end : end;
+    for (const struct dma_map *m = find(d, addr, &it); addr < end;
+         m = itree_next(&it)) {
+        uint64_t stop = m->iova + m->size < end ? m->iova + m->size : end;
 
         if (m->host) {
-            err = guarded(m->host + (addr - x->start), (size_t)(stop - addr),
+            err = guarded(m->host + (addr - m->iova), (size_t)(stop - addr),
                           false, pattern, addr - (end - len), NULL);
             /* Dirty even when the client's file shrank under the copy:
              * how far a copy got is not known, and a page reported clean
@@ -562,6 +569,7 @@ static uint32_t engine_read(struct vuc_srv *s, struct vuc_conn *c,
                             uint64_t addr, uint64_t len, uint64_t *sum)
 {
     struct dma *d = &s->dma;
+    struct itree_it it;
     uint8_t *buf = NULL;
     uint64_t end;
     uint32_t err;
@@ -577,15 +585,15 @@ static uint32_t engine_read(struct vuc_srv *s, struct vuc_conn *c,
         return EFAULT;
     if ((err = check_span(d, addr, end, VUC_DMA_FLAG_READ)) != 0)
         return err;
-    for (struct itree_node *x = find(d, addr); addr < end; x = itree_next(x)) {
-        const struct dma_map *m = map_of(x);
-        uint64_t stop = x->end < end ? x->end : end;
+    for (const struct dma_map *m = find(d, addr, &it); addr < end;
+         m = itree_next(&it)) {
+        uint64_t stop = m->iova + m->size < end ? m->iova + m->size : end;
 
         /* bug dma-read-logged: reads are logged as if they wrote */
         if (srv_bug(s, VUC_SRV_BUG(DMA_READ_LOGGED)))
             dirty_mark(s, addr, stop);
         if (m->host) {
-            err = guarded(m->host + (addr - x->start), (size_t)(stop - addr),
+            err = guarded(m->host + (addr - m->iova), (size_t)(stop - addr),
                           true, 0, 0, sum);
             if (err)
                 break;

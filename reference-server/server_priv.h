@@ -201,11 +201,10 @@ struct mig {
 
 /* A DMA_MAP'ed range of client memory. */
 struct dma_map {
-    struct itree_node node; /* [iova, iova + size) */
-    uint32_t flags;         /* VUC_DMA_FLAG_* */
-    /* the byte at iova, mmap'ed; NULL: no fd was given, reach it with
-     * DMA_WRITE messages */
-    uint8_t *host;
+    uint64_t iova, size;
+    uint32_t flags; /* VUC_DMA_FLAG_* */
+    uint8_t *host;  /* the byte at iova, mmap'ed; NULL: no fd was given,
+                     * reach it with DMA_WRITE messages */
     void *mmap_base;
     size_t mmap_len;
 };
@@ -257,8 +256,7 @@ _Static_assert(VUC_SRV_LOG_PAGE_MIN == 1ull << LOG_MIN_SHIFT &&
 #define LOG_BITMAP_MAX (4ull << 30)
 
 struct log_range {
-    /* [iova, iova + len), len a multiple of the logging page size */
-    struct itree_node node;
+    uint64_t iova, len; /* len a multiple of the logging page size */
     struct vuc_bitmap bm;
     size_t bytes;
 };
@@ -293,6 +291,8 @@ struct vuc_srv {
     struct vuc_conn *twin;
     struct dma dma;
     struct dirty log;
+    /* where both trees' nodes come from: srv_alloc */
+    struct itree_mem tree_mem;
     struct srv_deferred defer[SRV_DEFER_MAX + 1];
     size_t ndefer;
     /* The connection broke while the server waited for a DMA reply: the
@@ -398,7 +398,8 @@ bool mig_running(uint32_t state);
 void mig_after_reply(struct vuc_srv *s);
 
 /* dma.c */
-void dma_init(struct dma *d);
+/* An empty table whose tree nodes come from mem (vuc_srv.tree_mem). */
+void dma_init(struct dma *d, const struct itree_mem *mem);
 /* Unmap everything (disconnect, free). */
 void dma_release(struct vuc_srv *s);
 /* The doorbell rang op (DMA_OP_*): run the engine and set DMA_STATUS

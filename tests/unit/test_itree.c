@@ -7,9 +7,12 @@
  * by looking at all of them. Intervals are drawn from three small windows
  * (at 0, at 2^32, and the last addresses below 2^64) so that overlaps,
  * intervals that touch, the lowest address and the highest end (2^64 - 1,
- * which nothing may contain) come up often. After every operation the
- * whole tree is checked: parent links, heights, AVL balance, order and
- * disjointness, and the count.
+ * which nothing may contain) come up often; the pool is large enough for
+ * the tree to grow three levels and shrink back, through every split,
+ * borrow and merge. After every operation the tree's own check
+ * (itree_check: order, fill, height, leaf chain, count) and an in-order
+ * walk against the model; allocations fail at random in one test, and
+ * every node allocated is freed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +20,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,14 +44,41 @@ static uint64_t rnd_below(uint64_t n)
     return n ? rnd() % n : 0;
 }
 
+/* ---- node memory: counted, and failing on request ---- */
+
+struct mem_ctx {
+    long live;        /* allocated, not yet freed */
+    unsigned fail_in; /* 1 in fail_in allocations fails (0: none) */
+};
+
+static void *mem_alloc(void *ctx, size_t n)
+{
+    struct mem_ctx *m = ctx;
+
+    if (m->fail_in && rnd_below(m->fail_in) == 0)
+        return NULL;
+    m->live++;
+    return malloc(n);
+}
+
+static void mem_release(void *ctx, void *p)
+{
+    struct mem_ctx *m = ctx;
+
+    m->live--;
+    free(p);
+}
+
+static struct mem_ctx mctx;
+static const struct itree_mem mem = {mem_alloc, mem_release, &mctx};
+
 /* ---- the pool, and the model's answers ---- */
 
-#define POOL   256u
-#define WINDOW 512u /* addresses per window */
+#define POOL   2048u
+#define WINDOW 4096u /* addresses per window */
 
 struct item {
-    uint64_t tag; /* something besides the node, found back by itree_entry */
-    struct itree_node node;
+    uint64_t start, end;
     bool in;
     unsigned visits; /* itree_clear */
 };
@@ -57,25 +88,24 @@ static struct item pool[POOL];
 static const uint64_t window_base[3] = {0, 1ull << 32, UINT64_MAX - WINDOW};
 
 /* An address in one of the windows; in the top one up to 2^64 - 1. */
-static uint64_t rnd_addr(unsigned w)
+static uint64_t rnd_addr(void)
 {
+    unsigned w = (unsigned)rnd_below(3);
+
     return window_base[w] + rnd_below(WINDOW + (w == 2));
 }
 
 /* An interval inside one window: mostly short, sometimes long. */
 static void rnd_interval(uint64_t *a, uint64_t *b)
 {
-    unsigned w = (unsigned)rnd_below(3);
-    uint64_t base = window_base[w], top = base + WINDOW;
-    uint64_t len = rnd_below(4) ? 1 + rnd_below(8) : 1 + rnd_below(WINDOW);
+    uint64_t base = window_base[rnd_below(3)];
+    uint64_t len = rnd_below(8) ? 1 + rnd_below(4) : 1 + rnd_below(WINDOW / 4);
     uint64_t off = rnd_below(WINDOW);
 
     if (len > WINDOW - off)
         len = WINDOW - off;
     *a = base + off;
     *b = *a + len;
-    if (*b > top)
-        *b = top;
 }
 
 /* [a, b) and [c, d) share an address (an empty one shares none). */
@@ -84,23 +114,15 @@ static bool meets(uint64_t a, uint64_t b, uint64_t c, uint64_t d)
     return a < b && c < d && a < d && c < b;
 }
 
-static struct itree_node *model_first_after(uint64_t addr)
+static struct item *model_seek(uint64_t addr)
 {
     struct item *best = NULL;
 
     for (unsigned i = 0; i < POOL; i++)
-        if (pool[i].in && pool[i].node.end > addr &&
-            (!best || pool[i].node.start < best->node.start))
+        if (pool[i].in && pool[i].end > addr &&
+            (!best || pool[i].start < best->start))
             best = &pool[i];
-    return best ? &best->node : NULL;
-}
-
-static struct itree_node *model_find(uint64_t addr)
-{
-    for (unsigned i = 0; i < POOL; i++)
-        if (pool[i].in && pool[i].node.start <= addr && addr < pool[i].node.end)
-            return &pool[i].node;
-    return NULL;
+    return best;
 }
 
 static unsigned model_count(void)
@@ -112,43 +134,21 @@ static unsigned model_count(void)
     return n;
 }
 
-/* ---- the tree's invariants ---- */
+/* ---- checks ---- */
 
-/* Height of x's subtree, checking links, heights and balance below x;
- * every interval in it lies within [lo, hi). */
-static int check_subtree(const struct itree_node *x,
-                         const struct itree_node *parent, uint64_t lo,
-                         uint64_t hi, size_t *count)
-{
-    int l, r;
-
-    if (!x)
-        return 0;
-    (*count)++;
-    assert_ptr_equal(x->parent, parent);
-    assert_true(x->start < x->end);
-    assert_true(x->start >= lo && x->end <= hi);
-    l = check_subtree(x->left, x, lo, x->start, count);
-    r = check_subtree(x->right, x, x->end, hi, count);
-    assert_true(l - r <= 1 && r - l <= 1);
-    assert_int_equal(x->height, 1 + (l > r ? l : r));
-    return x->height;
-}
-
+/* The tree's invariants, and its walk is exactly the model, in order. */
 static void check_tree(const struct itree *t)
 {
-    const struct itree_node *x, *prev = NULL;
-    size_t count = 0, walked = 0;
+    struct itree_it it;
+    struct item *x, *prev = NULL;
+    size_t walked = 0;
 
-    check_subtree(t->root, NULL, 0, UINT64_MAX, &count);
-    assert_int_equal(count, t->n);
+    assert_int_equal(itree_check(t), 0);
     assert_int_equal(t->n, model_count());
-    /* in order: ascending, disjoint, exactly the model's */
-    for (x = itree_first(t); x; x = itree_next(x)) {
-        struct item *it = itree_entry(x, struct item, node);
-
-        assert_true(it->in);
-        assert_int_equal(it->tag, (uint64_t)(it - pool) * 7919);
+    for (x = itree_first(t, &it); x; x = itree_next(&it)) {
+        assert_true(x->in);
+        assert_int_equal(it.start, x->start);
+        assert_int_equal(it.end, x->end);
         if (prev)
             assert_true(prev->end <= x->start);
         prev = x;
@@ -161,59 +161,88 @@ static void check_tree(const struct itree *t)
 static void check_queries(const struct itree *t, uint64_t addr, uint64_t a,
                           uint64_t b)
 {
-    struct itree_node *x;
-    unsigned want = 0, got = 0;
+    struct item *want = model_seek(addr), *x;
+    struct itree_it it;
+    unsigned nwant = 0, got = 0;
 
-    assert_ptr_equal(itree_first_after(t, addr), model_first_after(addr));
-    assert_ptr_equal(itree_find(t, addr), model_find(addr));
+    x = itree_seek(t, addr, &it);
+    assert_ptr_equal(x, want);
+    if (x) {
+        assert_int_equal(it.start, x->start);
+        assert_int_equal(it.end, x->end);
+    }
+    x = itree_find(t, addr, &it);
+    assert_ptr_equal(x, want && want->start <= addr ? want : NULL);
     for (unsigned i = 0; i < POOL; i++)
-        want += pool[i].in && meets(pool[i].node.start, pool[i].node.end, a, b);
-    for (x = itree_overlap(t, a, b); x && x->start < b; x = itree_next(x)) {
+        nwant += pool[i].in && meets(pool[i].start, pool[i].end, a, b);
+    for (x = itree_overlap(t, a, b, &it); x && it.start < b;
+         x = itree_next(&it)) {
         assert_true(meets(x->start, x->end, a, b));
         got++;
     }
-    assert_int_equal(got, want);
+    assert_int_equal(got, nwant);
     if (a >= b)
-        assert_null(itree_overlap(t, a, b));
+        assert_null(itree_overlap(t, a, b, &it));
 }
 
-/* Insert item i with [a, b): the tree must refuse exactly an overlap. */
+/* Insert item i with [a, b): refused exactly for an overlap, or (when
+ * allocations fail) with ENOMEM and nothing changed. */
 static void do_insert(struct itree *t, unsigned i, uint64_t a, uint64_t b)
 {
-    struct itree_node *clash;
     bool overlaps = false;
+    size_t n = t->n;
+    int rc;
 
     for (unsigned k = 0; k < POOL; k++)
-        overlaps |=
-            pool[k].in && meets(pool[k].node.start, pool[k].node.end, a, b);
-    pool[i].node.start = a;
-    pool[i].node.end = b;
-    clash = itree_insert(t, &pool[i].node);
+        overlaps |= pool[k].in && meets(pool[k].start, pool[k].end, a, b);
+    pool[i].start = a;
+    pool[i].end = b;
+    rc = itree_insert(t, a, b, &pool[i]);
     if (overlaps) {
-        assert_non_null(clash);
-        assert_true(itree_entry(clash, struct item, node)->in);
-        assert_true(meets(clash->start, clash->end, a, b));
+        assert_int_equal(rc, EEXIST);
+    } else if (rc == ENOMEM) {
+        assert_true(mctx.fail_in != 0);
+        assert_int_equal(t->n, n);
     } else {
-        assert_null(clash);
+        assert_int_equal(rc, 0);
         pool[i].in = true;
     }
 }
 
-static void reset_pool(void)
+static void do_remove(struct itree *t, unsigned i)
 {
-    memset(pool, 0, sizeof(pool));
-    for (unsigned i = 0; i < POOL; i++)
-        pool[i].tag = (uint64_t)i * 7919;
+    assert_ptr_equal(itree_remove(t, pool[i].start), &pool[i]);
+    pool[i].in = false;
+    assert_null(itree_remove(t, pool[i].start));
 }
 
-static void visit(struct itree_node *x, void *arg)
+static void reset(struct itree *t, unsigned fail_in)
 {
-    struct item *it = itree_entry(x, struct item, node);
+    memset(pool, 0, sizeof(pool));
+    memset(&mctx, 0, sizeof(mctx));
+    mctx.fail_in = fail_in;
+    itree_init(t, &mem);
+}
 
+static void visit(void *item, void *arg)
+{
     (*(unsigned *)arg)++;
-    it->visits++;
-    /* what a caller that frees the node would do to it */
-    memset(x, 0xa5, sizeof(*x));
+    ((struct item *)item)->visits++;
+}
+
+/* Empty it with itree_clear: every item once, every node freed. */
+static void clear_and_count(struct itree *t)
+{
+    unsigned n = 0;
+
+    itree_clear(t, visit, &n);
+    assert_int_equal(n, model_count());
+    for (unsigned i = 0; i < POOL; i++)
+        assert_int_equal(pool[i].visits, pool[i].in ? 1 : 0);
+    assert_null(t->root);
+    assert_int_equal(t->n, 0);
+    assert_int_equal(mctx.live, 0);
+    assert_int_equal(itree_check(t), 0);
 }
 
 /* ---- tests ---- */
@@ -221,16 +250,17 @@ static void visit(struct itree_node *x, void *arg)
 static void test_empty(void **state)
 {
     struct itree t;
-    unsigned n = 0;
+    struct itree_it it;
 
     (void)state;
-    itree_init(&t);
-    assert_null(itree_first(&t));
-    assert_null(itree_first_after(&t, 0));
-    assert_null(itree_find(&t, 0));
-    assert_null(itree_overlap(&t, 0, UINT64_MAX));
-    itree_clear(&t, visit, &n);
-    assert_int_equal(n, 0);
+    reset(&t, 0);
+    assert_null(itree_first(&t, &it));
+    assert_null(itree_seek(&t, 0, &it));
+    assert_null(itree_find(&t, 0, &it));
+    assert_null(itree_overlap(&t, 0, UINT64_MAX, &it));
+    assert_null(itree_remove(&t, 0));
+    assert_int_equal(itree_check(&t), 0);
+    clear_and_count(&t);
 }
 
 /* Boundaries, written out: touching intervals are not overlaps, one
@@ -238,10 +268,10 @@ static void test_empty(void **state)
 static void test_boundaries(void **state)
 {
     struct itree t;
+    struct itree_it it;
 
     (void)state;
-    reset_pool();
-    itree_init(&t);
+    reset(&t, 0);
     do_insert(&t, 0, 100, 200);
     assert_true(pool[0].in);
     do_insert(&t, 1, 200, 300); /* touches above */
@@ -264,85 +294,158 @@ static void test_boundaries(void **state)
     assert_true(pool[5].in);
     check_tree(&t);
 
-    assert_ptr_equal(itree_find(&t, 0), &pool[3].node);
-    assert_ptr_equal(itree_find(&t, 100), &pool[0].node);
-    assert_ptr_equal(itree_find(&t, 199), &pool[0].node);
-    assert_ptr_equal(itree_find(&t, 200), &pool[1].node);
-    assert_null(itree_find(&t, 300));
-    assert_ptr_equal(itree_find(&t, UINT64_MAX - 1), &pool[4].node);
-    assert_null(itree_find(&t, UINT64_MAX));
-    assert_ptr_equal(itree_first_after(&t, 300), &pool[5].node);
-    assert_null(itree_first_after(&t, UINT64_MAX));
-    assert_null(itree_overlap(&t, 300, UINT64_MAX - 10));
-    assert_ptr_equal(itree_overlap(&t, 300, UINT64_MAX - 9), &pool[5].node);
-    assert_ptr_equal(itree_overlap(&t, 199, 200), &pool[0].node);
-    assert_null(itree_overlap(&t, 150, 150)); /* empty */
-    assert_null(itree_overlap(&t, 200, 100)); /* reversed */
-
-    /* the successor of a node with two children takes its place */
-    itree_remove(&t, &pool[0].node);
-    pool[0].in = false;
+    assert_ptr_equal(itree_find(&t, 0, &it), &pool[3]);
+    assert_ptr_equal(itree_find(&t, 100, &it), &pool[0]);
+    assert_ptr_equal(itree_find(&t, 199, &it), &pool[0]);
+    assert_int_equal(it.start, 100);
+    assert_int_equal(it.end, 200);
+    assert_ptr_equal(itree_find(&t, 200, &it), &pool[1]);
+    assert_null(itree_find(&t, 300, &it));
+    assert_ptr_equal(itree_find(&t, UINT64_MAX - 1, &it), &pool[4]);
+    assert_null(itree_find(&t, UINT64_MAX, &it));
+    assert_ptr_equal(itree_seek(&t, 300, &it), &pool[5]);
+    assert_null(itree_seek(&t, UINT64_MAX, &it));
+    assert_null(itree_overlap(&t, 300, UINT64_MAX - 10, &it));
+    assert_ptr_equal(itree_overlap(&t, 300, UINT64_MAX - 9, &it), &pool[5]);
+    assert_ptr_equal(itree_overlap(&t, 199, 200, &it), &pool[0]);
+    assert_null(itree_overlap(&t, 150, 150, &it)); /* empty */
+    assert_null(itree_overlap(&t, 200, 100, &it)); /* reversed */
+    /* removal is by exact start */
+    assert_null(itree_remove(&t, 101));
+    assert_null(itree_remove(&t, 99));
+    do_remove(&t, 0);
     check_tree(&t);
-    assert_null(itree_find(&t, 150));
+    assert_null(itree_find(&t, 150, &it));
     do_insert(&t, 0, 100, 200);
     assert_true(pool[0].in);
     check_tree(&t);
+    clear_and_count(&t);
 }
 
-/* Thousands of random operations against the model, checked after each. */
-static void test_random_ops(void **state)
+/*
+ * An interval that starts below a separator left by a removal but
+ * reaches past it: the one holding an address just above the separator
+ * is the last of the leaf before the one the descent reaches.
+ */
+static void test_stale_separator(void **state)
 {
     struct itree t;
-    unsigned n = 0;
+    struct itree_it it;
 
     (void)state;
-    rng_state = 0x2545f4914f6cdd1dull;
-    reset_pool();
-    itree_init(&t);
-    for (unsigned op = 0; op < 40000; op++) {
+    reset(&t, 0);
+    /* 17 intervals of 10 at 0, 100, ..., 1600: the 17th splits the leaf
+     * in two, [0, 710) .. and [800, 810) .., separated by 800 */
+    for (unsigned i = 0; i < 17; i++)
+        do_insert(&t, i, i * 100ull, i * 100ull + 10);
+    assert_int_equal(t.height, 2);
+    /* two more on the left, so that it can lose one without a merge */
+    do_insert(&t, 17, 50, 60);
+    do_insert(&t, 18, 150, 160);
+    check_tree(&t);
+    /* [800, 810) goes, the separator stays; [700, 710) goes too, and
+     * [750, 890) fits in between, left of 800, reaching past it */
+    do_remove(&t, 8);
+    do_remove(&t, 7);
+    do_insert(&t, 7, 750, 890);
+    assert_true(pool[7].in);
+    assert_int_equal(t.height, 2);
+    check_tree(&t);
+    assert_ptr_equal(itree_find(&t, 850, &it), &pool[7]);
+    assert_ptr_equal(itree_seek(&t, 820, &it), &pool[7]);
+    assert_ptr_equal(itree_seek(&t, 890, &it), &pool[9]);
+    assert_ptr_equal(itree_overlap(&t, 880, 900, &it), &pool[7]);
+    assert_ptr_equal(itree_next(&it), &pool[9]);
+    do_insert(&t, 8, 880, 895); /* overlaps [750, 890) */
+    assert_false(pool[8].in);
+    do_insert(&t, 8, 890, 895);
+    assert_true(pool[8].in);
+    check_tree(&t);
+    clear_and_count(&t);
+}
+
+/* Random operations against the model, checked after each. */
+static void random_ops(unsigned ops, unsigned fail_in, uint64_t seed)
+{
+    struct itree t;
+    unsigned peak = 0, peak_height = 0;
+
+    rng_state = seed;
+    reset(&t, fail_in);
+    for (unsigned op = 0; op < ops; op++) {
+        /* the pool fills up for the first half, then drains */
+        bool growing = op < ops / 2;
         unsigned i = (unsigned)rnd_below(POOL);
         uint64_t a, b;
 
-        /* inserts win when few are in, removes when many are */
-        if (!pool[i].in && rnd_below(POOL) >= model_count()) {
+        /* growing: 3 in 4 picks of one out insert it, 1 in 4 picks of
+         * one in remove it; draining the other way round */
+        if (!pool[i].in && (rnd_below(4) == 0) != growing) {
             rnd_interval(&a, &b);
             do_insert(&t, i, a, b);
-        } else if (pool[i].in) {
-            itree_remove(&t, &pool[i].node);
-            pool[i].in = false;
+        } else if (pool[i].in && (rnd_below(4) == 0) == growing) {
+            do_remove(&t, i);
         }
-        if (op % 8 == 0 || t.n < 8)
+        if (t.n > peak)
+            peak = (unsigned)t.n;
+        if (t.height > peak_height)
+            peak_height = t.height;
+        if (op % 16 == 0 || t.n < 40)
             check_tree(&t);
+        else
+            assert_int_equal(itree_check(&t), 0);
         rnd_interval(&a, &b);
         if (rnd_below(8) == 0) /* sometimes across windows, or empty */
             b = rnd_below(2) ? UINT64_MAX : a - rnd_below(2);
-        check_queries(&t, rnd_addr((unsigned)rnd_below(3)), a, b);
+        check_queries(&t, rnd_addr(), a, b);
     }
     check_tree(&t);
-    /* a clear visits every node once, children before their parent */
-    itree_clear(&t, visit, &n);
-    assert_int_equal(n, model_count());
-    for (unsigned i = 0; i < POOL; i++)
-        assert_int_equal(pool[i].visits, pool[i].in ? 1 : 0);
-    assert_null(t.root);
-    assert_int_equal(t.n, 0);
+    /* down to a few, in no order: merges all the way up */
+    for (unsigned i = (unsigned)rnd_below(POOL), k = 0; t.n > 40; k++) {
+        if (pool[(i + k * 7) % POOL].in) {
+            do_remove(&t, (i + k * 7) % POOL);
+            assert_int_equal(itree_check(&t), 0);
+        }
+    }
+    check_tree(&t);
+    /* it grew three levels (two hold at most 32 x 16) and came back */
+    assert_true(peak > 600);
+    assert_true(peak_height >= 3);
+    assert_true(t.height <= 2);
+    clear_and_count(&t);
 }
 
-/* Ascending, descending and shuffled inserts and removes of many: the
- * tree stays an AVL tree (height at most 1.44 log2(n + 2)). */
+static void test_random_ops(void **state)
+{
+    (void)state;
+    random_ops(24000, 0, 0x2545f4914f6cdd1dull);
+}
+
+/* Every allocation may fail: an insert that fails changes nothing. */
+static void test_alloc_failures(void **state)
+{
+    (void)state;
+    random_ops(12000, 8, 0x9e3779b97f4a7c15ull);
+}
+
+/* Ascending, descending and shuffled inserts and removes of many, as a
+ * DMA client maps and unmaps: every lookup finds its own, the tree
+ * stays shallow, and nothing leaks. */
 static void test_orders(void **state)
 {
-    enum { N = 20000 };
-    struct itree_node *nodes = calloc(N, sizeof(*nodes));
+    enum { N = 65535 };
+    struct item *items = calloc(N, sizeof(*items));
     unsigned *ord = calloc(N, sizeof(*ord));
     struct itree t;
+    struct itree_it it;
 
     (void)state;
-    assert_non_null(nodes);
+    assert_non_null(items);
     assert_non_null(ord);
     rng_state = 0x9e3779b97f4a7c15ull;
+    memset(&mctx, 0, sizeof(mctx));
     for (int pass = 0; pass < 3; pass++) {
-        itree_init(&t);
+        itree_init(&t, &mem);
         for (unsigned i = 0; i < N; i++)
             ord[i] = pass == 1 ? N - 1 - i : i;
         if (pass == 2)
@@ -353,35 +456,38 @@ static void test_orders(void **state)
                 ord[j] = x;
             }
         for (unsigned i = 0; i < N; i++) {
-            nodes[ord[i]].start = (uint64_t)ord[i] * 8192;
-            nodes[ord[i]].end = (uint64_t)ord[i] * 8192 + 4096;
-            assert_null(itree_insert(&t, &nodes[ord[i]]));
+            struct item *x = &items[ord[i]];
+
+            x->start = (uint64_t)ord[i] * 8192;
+            x->end = x->start + 4096;
+            assert_int_equal(itree_insert(&t, x->start, x->end, x), 0);
         }
         assert_int_equal(t.n, N);
-        /* 1.4405 log2(N + 2) - 0.3277 < 20.3 for N = 20000 */
-        assert_true(t.root->height <= 20);
+        assert_int_equal(itree_check(&t), 0);
+        /* 65535 in leaves of at least 8, inner nodes of at least 16 */
+        assert_true(t.height <= 4);
         for (unsigned i = 0; i < N; i++) {
             uint64_t a = (uint64_t)i * 8192;
 
-            assert_ptr_equal(itree_find(&t, a + 4095), &nodes[i]);
-            assert_null(itree_find(&t, a + 4096));
-            assert_ptr_equal(itree_first_after(&t, a + 4096),
-                             i + 1 < N ? &nodes[i + 1] : NULL);
+            assert_ptr_equal(itree_find(&t, a + 4095, &it), &items[i]);
+            assert_null(itree_find(&t, a + 4096, &it));
+            assert_ptr_equal(itree_seek(&t, a + 4096, &it),
+                             i + 1 < N ? &items[i + 1] : NULL);
         }
         /* remove half (every other, in the insert order), then the rest */
         for (unsigned i = 0; i < N; i += 2)
-            itree_remove(&t, &nodes[ord[i]]);
+            assert_ptr_equal(itree_remove(&t, items[ord[i]].start),
+                             &items[ord[i]]);
         assert_int_equal(t.n, N / 2);
-        assert_true(t.root->height <= 20);
-        for (unsigned i = 1; i < N; i += 2) {
-            assert_ptr_equal(itree_find(&t, nodes[ord[i]].start),
-                             &nodes[ord[i]]);
-            itree_remove(&t, &nodes[ord[i]]);
-        }
+        assert_int_equal(itree_check(&t), 0);
+        for (unsigned i = 1; i < N; i += 2)
+            assert_ptr_equal(itree_remove(&t, items[ord[i]].start),
+                             &items[ord[i]]);
         assert_null(t.root);
         assert_int_equal(t.n, 0);
+        assert_int_equal(mctx.live, 0);
     }
-    free(nodes);
+    free(items);
     free(ord);
 }
 
@@ -390,7 +496,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_boundaries),
+        cmocka_unit_test(test_stale_separator),
         cmocka_unit_test(test_random_ops),
+        cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_orders),
     };
 
