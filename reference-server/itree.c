@@ -472,14 +472,10 @@ void *itree_remove(struct itree *t, uint64_t start)
     item = l->item[--j];
     leaf_del(l, j);
     t->n--;
-    if (t->height == 1) {
-        if (l->n == 0) {
-            node_free(t, l);
-            t->root = NULL;
-            t->height = 0;
-        }
+    /* A root leaf stays, empty or not: a client that maps and unmaps
+     * one region over and over costs no allocation for it. */
+    if (t->height == 1)
         return item;
-    }
     if (l->n < LEAF_MIN)
         fix_leaf(t, &p, l);
     return item;
@@ -534,7 +530,7 @@ static int check_node(struct check *c, const void *x, unsigned depth,
     if (depth + 1 == c->t->height) {
         const struct itree_leaf *l = x;
 
-        CHECK(l->n <= LEAF_MAX && l->n >= (root ? 1 : LEAF_MIN));
+        CHECK(l->n <= LEAF_MAX && l->n >= (root ? 0 : LEAF_MIN));
         CHECK(l->prev == c->last);
         CHECK(!c->last || c->last->next == l);
         for (unsigned i = 0; i < l->n; i++) {
@@ -578,6 +574,7 @@ int itree_check(const struct itree *t)
         CHECK(t->height == 0 && t->n == 0);
         return 0;
     }
+    CHECK(t->n > 0 || t->height == 1); /* an empty tree: a leaf at most */
     CHECK(t->height >= 1 && t->height <= MAX_HEIGHT);
     /* every start is below 2^64 - 1: each ends after it */
     rc = check_node(&c, t->root, 0, 0, UINT64_MAX);

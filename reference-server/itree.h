@@ -41,8 +41,10 @@ struct itree_mem {
 struct itree_leaf;
 
 struct itree {
-    void *root;      /* a leaf when height is 1; NULL when empty */
-    unsigned height; /* levels, the leaves included; 0 when empty */
+    /* a leaf when height is 1, kept when it empties; NULL before the
+     * first insert and after itree_clear (height 0) */
+    void *root;
+    unsigned height; /* levels, the leaves included */
     size_t n;        /* intervals */
     const struct itree_mem *mem;
 };

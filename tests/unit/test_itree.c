@@ -438,6 +438,7 @@ static void test_orders(void **state)
     unsigned *ord = calloc(N, sizeof(*ord));
     struct itree t;
     struct itree_it it;
+    unsigned none = 0;
 
     (void)state;
     assert_non_null(items);
@@ -483,8 +484,15 @@ static void test_orders(void **state)
         for (unsigned i = 1; i < N; i += 2)
             assert_ptr_equal(itree_remove(&t, items[ord[i]].start),
                              &items[ord[i]]);
-        assert_null(t.root);
+        /* the root leaf stays, empty, until a clear */
         assert_int_equal(t.n, 0);
+        assert_int_equal(t.height, 1);
+        assert_int_equal(itree_check(&t), 0);
+        assert_null(itree_first(&t, &it));
+        assert_null(itree_seek(&t, 0, &it));
+        itree_clear(&t, visit, &none);
+        assert_int_equal(none, 0);
+        assert_null(t.root);
         assert_int_equal(mctx.live, 0);
     }
     free(items);
