@@ -196,7 +196,7 @@ int srv_h_DMA_UNMAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
         return EBUSY;
     /* No DMA is in flight (the engine is synchronous): once unmapped,
      * nothing refers to the range. */
-    (void)itree_remove(&d->maps, du.addr);
+    itree_remove_at(&d->maps, &it);
     /* bug unmap-keeps-mapping: the range is forgotten, its mmap kept */
     if (srv_bug(s, VUC_SRV_BUG(UNMAP_KEEPS_MAPPING)))
         mp->mmap_base = NULL;

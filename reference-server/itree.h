@@ -70,6 +70,10 @@ int itree_insert(struct itree *t, uint64_t start, uint64_t end, void *item);
  * does). O(log n). */
 void *itree_remove(struct itree *t, uint64_t start);
 
+/* Remove the interval at *it, as a lookup left it (nothing inserted or
+ * removed since): no descent unless its leaf runs low. O(log n). */
+void itree_remove_at(struct itree *t, const struct itree_it *it);
+
 /*
  * Lookups, O(log n): each returns an item and sets *it to its position,
  * or returns NULL (*it undefined).

@@ -209,9 +209,19 @@ static void do_insert(struct itree *t, unsigned i, uint64_t a, uint64_t b)
     }
 }
 
+/* Remove item i: by its start, or where a lookup inside it found it. */
 static void do_remove(struct itree *t, unsigned i)
 {
-    assert_ptr_equal(itree_remove(t, pool[i].start), &pool[i]);
+    struct itree_it it;
+
+    if (rnd_below(2)) {
+        assert_ptr_equal(itree_remove(t, pool[i].start), &pool[i]);
+    } else {
+        uint64_t a = pool[i].start + rnd_below(pool[i].end - pool[i].start);
+
+        assert_ptr_equal(itree_find(t, a, &it), &pool[i]);
+        itree_remove_at(t, &it);
+    }
     pool[i].in = false;
     assert_null(itree_remove(t, pool[i].start));
 }
