@@ -135,11 +135,11 @@ void dirty_release(struct vuc_srv *s)
 
 /*
  * The parts of [a, b) no range covers yet, in order: their number, and
- * (if out) the ranges. Ranges that unmaps left behind may lie anywhere
- * inside a new mapping, so there can be many.
+ * the first cap of them into out. Ranges that unmaps left behind may lie
+ * anywhere inside a new mapping, so there can be many.
  */
 static size_t gaps(const struct dirty *d, uint64_t a, uint64_t b,
-                   struct vuc_log_range *out, uint64_t *bytes)
+                   struct vuc_log_range *out, size_t cap, uint64_t *bytes)
 {
     struct itree_it it;
     uint64_t cur = a;
@@ -150,7 +150,7 @@ static size_t gaps(const struct dirty *d, uint64_t a, uint64_t b,
         uint64_t next = x && it.start < b ? it.start : b;
 
         if (next > cur) {
-            if (out) {
+            if (n < cap) {
                 out[n].iova = cur;
                 out[n].length = next - cur;
             }
@@ -166,27 +166,33 @@ static size_t gaps(const struct dirty *d, uint64_t a, uint64_t b,
     return n;
 }
 
+/* Gaps cover() takes without an allocation: a new mapping meets few
+ * logged ranges, mostly none. */
+#define FEW_GAPS 4
+
 /* Log [a, b) (page aligned) where no range does yet. All or nothing:
  * 0, or ENOMEM. */
 static int cover(struct vuc_srv *s, uint64_t a, uint64_t b)
 {
     struct dirty *d = &s->log;
-    struct vuc_log_range *g;
-    struct log_range **lr;
+    struct vuc_log_range few_g[FEW_GAPS], *g = few_g;
+    struct log_range *few_lr[FEW_GAPS], **lr = few_lr;
     uint64_t bytes;
-    size_t n = gaps(d, a, b, NULL, &bytes), k = 0, logged = 0;
+    size_t n = gaps(d, a, b, few_g, FEW_GAPS, &bytes), k = 0, logged = 0;
     int err = 0;
 
     if (n == 0)
         return 0;
     if (d->bytes + bytes > s->log_bitmap_max)
         return ENOMEM;
-    g = srv_alloc(s, n * sizeof(*g));
-    lr = srv_alloc(s, n * sizeof(*lr));
-    if (!g || !lr)
-        err = ENOMEM;
-    if (!err)
-        (void)gaps(d, a, b, g, &bytes);
+    if (n > FEW_GAPS) {
+        g = srv_alloc(s, n * sizeof(*g));
+        lr = srv_alloc(s, n * sizeof(*lr));
+        if (!g || !lr)
+            err = ENOMEM;
+        else
+            (void)gaps(d, a, b, g, n, &bytes);
+    }
     /* Every range made before any is logged: the walk above saw the
      * log as it is. */
     for (; k < n && !err; k++)
@@ -205,8 +211,10 @@ static int cover(struct vuc_srv *s, uint64_t a, uint64_t b)
             if (lr[i])
                 range_free(s, lr[i]);
     }
-    srv_release(s, g);
-    srv_release(s, lr);
+    if (n > FEW_GAPS) {
+        srv_release(s, g);
+        srv_release(s, lr);
+    }
     return err;
 }
 
