@@ -49,24 +49,35 @@ static uint64_t bitmap_bytes(uint64_t len, unsigned shift)
     return (((len >> shift) + 63) / 64) * 8;
 }
 
+/* Free lr and its bitmap; lr is out of the log. */
 static void range_free(struct vuc_srv *s, struct log_range *lr)
 {
     if (lr->bytes > SMALL_BITMAP)
         srv_big_release(s, (uint8_t *)lr->bm.words, lr->bytes);
     else
         srv_release(s, lr->bm.words);
-    memset(lr, 0, sizeof(*lr));
+    srv_release(s, lr);
 }
 
-/* A range of len bytes (a multiple of the page) at iova; its bitmap. */
-static int range_init(struct vuc_srv *s, struct log_range *lr, uint64_t iova,
-                      uint64_t len, unsigned shift)
+static void range_free_item(void *lr, void *s)
+{
+    range_free(s, lr);
+}
+
+/* A range of len bytes (a multiple of the page) at iova, with its
+ * bitmap, into *out (not yet logged). Returns 0 or ENOMEM. */
+static int range_new(struct vuc_srv *s, uint64_t iova, uint64_t len,
+                     unsigned shift, struct log_range **out)
 {
     uint64_t bytes = bitmap_bytes(len, shift);
+    struct log_range *lr;
     void *w;
 
-    memset(lr, 0, sizeof(*lr));
+    *out = NULL;
     if (bytes > SIZE_MAX)
+        return ENOMEM;
+    lr = srv_alloc(s, sizeof(*lr));
+    if (!lr)
         return ENOMEM;
     if (bytes > SMALL_BITMAP) {
         w = srv_lazy_alloc(s, (size_t)bytes);
@@ -75,8 +86,11 @@ static int range_init(struct vuc_srv *s, struct log_range *lr, uint64_t iova,
         if (w)
             memset(w, 0, bytes ? (size_t)bytes : 8);
     }
-    if (!w)
+    if (!w) {
+        srv_release(s, lr);
         return ENOMEM;
+    }
+    memset(lr, 0, sizeof(*lr));
     lr->iova = iova;
     lr->len = len;
     lr->bytes = (size_t)bytes;
@@ -84,87 +98,59 @@ static int range_init(struct vuc_srv *s, struct log_range *lr, uint64_t iova,
     lr->bm.nbits = len >> shift;
     lr->bm.base = iova;
     lr->bm.shift = shift;
+    *out = lr;
     return 0;
 }
 
-static int ranges_reserve(struct vuc_srv *s, size_t n)
+/* The first range that ends after addr (NULL if none): the one holding
+ * addr, else the next one up, at *it. */
+static struct log_range *find(const struct dirty *d, uint64_t addr,
+                              struct itree_it *it)
 {
-    struct dirty *d = &s->log;
-    struct log_range *nr;
-    size_t cap = d->cap ? d->cap : 16;
-
-    if (n <= d->cap)
-        return 0;
-    while (cap < n)
-        cap *= 2;
-    nr = srv_alloc(s, cap * sizeof(*nr));
-    if (!nr)
-        return ENOMEM;
-    if (d->n)
-        memcpy(nr, d->r, d->n * sizeof(*nr));
-    srv_release(s, d->r);
-    d->r = nr;
-    d->cap = cap;
-    return 0;
+    return itree_seek(&d->r, addr, it);
 }
 
-/* Index of the first range that ends after addr (n if none). */
-static size_t find(const struct dirty *d, uint64_t addr)
+/* Log lr, which overlaps no logged range: 0 or ENOMEM. */
+static int insert(struct dirty *d, struct log_range *lr)
 {
-    size_t lo = 0, hi = d->n;
+    int rc = itree_insert(&d->r, lr->iova, lr->iova + lr->len, lr);
 
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-
-        if (d->r[mid].iova + d->r[mid].len <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* Insert lr (not overlapping any) in iova order; room is reserved. */
-static void insert(struct dirty *d, const struct log_range *lr)
-{
-    size_t at = find(d, lr->iova);
-
-    memmove(&d->r[at + 1], &d->r[at], (d->n - at) * sizeof(d->r[0]));
-    d->r[at] = *lr;
-    d->n++;
-    d->bytes += lr->bytes;
+    if (!rc)
+        d->bytes += lr->bytes;
+    return rc;
 }
 
 void dirty_release(struct vuc_srv *s)
 {
     struct dirty *d = &s->log;
+    const struct itree_mem *mem = d->r.mem;
     bool started = d->started;
 
-    for (size_t i = 0; i < d->n; i++)
-        range_free(s, &d->r[i]);
-    srv_release(s, d->r);
+    itree_clear(&d->r, range_free_item, s);
     srv_release(s, d->buf);
     memset(d, 0, sizeof(*d));
+    itree_init(&d->r, mem);
     d->started = started; /* per connection: vuc_srv_disconnect resets */
 }
 
 /*
  * The parts of [a, b) no range covers yet, in order: their number, and
- * (if out) the ranges. Ranges that unmaps left behind may lie anywhere
- * inside a new mapping, so there can be many.
+ * the first cap of them into out. Ranges that unmaps left behind may lie
+ * anywhere inside a new mapping, so there can be many.
  */
 static size_t gaps(const struct dirty *d, uint64_t a, uint64_t b,
-                   struct vuc_log_range *out, uint64_t *bytes)
+                   struct vuc_log_range *out, size_t cap, uint64_t *bytes)
 {
+    struct itree_it it;
     uint64_t cur = a;
     size_t n = 0;
 
     *bytes = 0;
-    for (size_t i = find(d, a);; i++) {
-        uint64_t next = i < d->n && d->r[i].iova < b ? d->r[i].iova : b;
+    for (const void *x = find(d, a, &it);; x = itree_next(&it)) {
+        uint64_t next = x && it.start < b ? it.start : b;
 
         if (next > cur) {
-            if (out) {
+            if (n < cap) {
                 out[n].iova = cur;
                 out[n].length = next - cur;
             }
@@ -173,44 +159,62 @@ static size_t gaps(const struct dirty *d, uint64_t a, uint64_t b,
         }
         if (next >= b)
             break;
-        cur = d->r[i].iova + d->r[i].len;
+        cur = it.end;
         if (cur >= b)
             break;
     }
     return n;
 }
 
+/* Gaps cover() takes without an allocation: a new mapping meets few
+ * logged ranges, mostly none. */
+#define FEW_GAPS 4
+
 /* Log [a, b) (page aligned) where no range does yet. All or nothing:
  * 0, or ENOMEM. */
 static int cover(struct vuc_srv *s, uint64_t a, uint64_t b)
 {
     struct dirty *d = &s->log;
-    struct vuc_log_range *g;
-    struct log_range *lr;
+    struct vuc_log_range few_g[FEW_GAPS], *g = few_g;
+    struct log_range *few_lr[FEW_GAPS], **lr = few_lr;
     uint64_t bytes;
-    size_t n = gaps(d, a, b, NULL, &bytes), k = 0;
+    size_t n = gaps(d, a, b, few_g, FEW_GAPS, &bytes), k = 0, logged = 0;
     int err = 0;
 
     if (n == 0)
         return 0;
     if (d->bytes + bytes > s->log_bitmap_max)
         return ENOMEM;
-    g = srv_alloc(s, n * sizeof(*g));
-    lr = srv_alloc(s, n * sizeof(*lr));
-    if (!g || !lr || ranges_reserve(s, d->n + n))
-        err = ENOMEM;
-    if (!err)
-        (void)gaps(d, a, b, g, &bytes);
-    for (; k < n && !err; k++)
-        err = range_init(s, &lr[k], g[k].iova, g[k].length, d->shift);
-    for (size_t i = 0; i < k; i++) {
-        if (err)
-            range_free(s, &lr[i]);
+    if (n > FEW_GAPS) {
+        g = srv_alloc(s, n * sizeof(*g));
+        lr = srv_alloc(s, n * sizeof(*lr));
+        if (!g || !lr)
+            err = ENOMEM;
         else
-            insert(d, &lr[i]);
+            (void)gaps(d, a, b, g, n, &bytes);
     }
-    srv_release(s, g);
-    srv_release(s, lr);
+    /* Every range made before any is logged: the walk above saw the
+     * log as it is. */
+    for (; k < n && !err; k++)
+        err = range_new(s, g[k].iova, g[k].length, d->shift, &lr[k]);
+    while (!err && logged < k)
+        if ((err = insert(d, lr[logged])) == 0)
+            logged++;
+    if (err) {
+        /* All or nothing: what was logged goes again, and what was
+         * made is freed (lr[k - 1] is NULL when its making failed). */
+        while (logged--) {
+            (void)itree_remove(&d->r, lr[logged]->iova);
+            d->bytes -= lr[logged]->bytes;
+        }
+        for (size_t i = 0; i < k; i++)
+            if (lr[i])
+                range_free(s, lr[i]);
+    }
+    if (n > FEW_GAPS) {
+        srv_release(s, g);
+        srv_release(s, lr);
+    }
     return err;
 }
 
@@ -238,6 +242,7 @@ void dirty_unmapped(struct vuc_srv *s, uint64_t iova, uint64_t size)
 {
     struct dirty *d = &s->log;
     uint64_t end = iova + size;
+    struct itree_it it;
 
     /* The memory is gone: its dirty pages mean nothing any more, and a
      * new mapping there must not inherit them. The range stays logged
@@ -247,18 +252,21 @@ void dirty_unmapped(struct vuc_srv *s, uint64_t iova, uint64_t size)
      * whole pages only). */
     if (!d->on || srv_quirk(s, VUC_SRV_QUIRK_UNMAP_KEEPS_LOGGING))
         return;
-    for (size_t i = find(d, iova); i < d->n && d->r[i].iova < end; i++)
-        (void)vuc_bitmap_clear(&d->r[i].bm, iova, end);
+    for (struct log_range *lr = find(d, iova, &it); lr && it.start < end;
+         lr = itree_next(&it))
+        (void)vuc_bitmap_clear(&lr->bm, iova, end);
 }
 
 void dirty_mark(struct vuc_srv *s, uint64_t start, uint64_t end)
 {
     struct dirty *d = &s->log;
+    struct itree_it it;
 
     if (!d->on)
         return;
-    for (size_t i = find(d, start); i < d->n && d->r[i].iova < end; i++)
-        (void)vuc_bitmap_mark(&d->r[i].bm, start, end);
+    for (struct log_range *lr = find(d, start, &it); lr && it.start < end;
+         lr = itree_next(&it))
+        (void)vuc_bitmap_mark(&lr->bm, start, end);
 }
 
 /* ---- DIRTY_SIM_PERMILLE (a benchmark and test aid) ---- */
@@ -315,12 +323,14 @@ static void simulate_range(struct vuc_bitmap *bm, uint32_t n)
 void dirty_simulate(struct vuc_srv *s, uint32_t permille)
 {
     struct dirty *d = &s->log;
+    struct itree_it it;
 
     /* As a DMA write: only logged ranges record it, mapped or not. */
     if (!d->on || permille < 1 || permille > 1000 || d->bytes > SIM_BITMAP_MAX)
         return;
-    for (size_t i = 0; i < d->n; i++)
-        simulate_range(&d->r[i].bm, permille);
+    for (struct log_range *lr = itree_first(&d->r, &it); lr;
+         lr = itree_next(&it))
+        simulate_range(&lr->bm, permille);
 }
 
 /* ---- LOGGING_START ---- */
@@ -476,6 +486,7 @@ static int start(struct vuc_srv *s, struct vuc_msg *m,
     struct dirty *d = &s->log;
     struct vuc_log_control lc;
     struct vuc_log_range *v = NULL;
+    struct itree_it it;
     size_t nv = 0;
     uint64_t page, hint, total = 0;
     unsigned shift;
@@ -540,23 +551,24 @@ static int start(struct vuc_srv *s, struct vuc_msg *m,
         total += bitmap_bytes(v[i].length, d->shift);
     if (total > s->log_bitmap_max)
         err = ENOMEM;
-    if (!err)
-        err = ranges_reserve(s, nv);
+    /* v is sorted and disjoint, and the log empty: no insert can clash */
     for (size_t i = 0; i < nv && !err; i++) {
-        struct log_range lr;
+        struct log_range *lr;
 
-        if ((err = range_init(s, &lr, v[i].iova, v[i].length, d->shift)))
+        if ((err = range_new(s, v[i].iova, v[i].length, d->shift, &lr)))
             break;
         /* bug start-marks-all-dirty: every page dirty from the start */
         if (srv_bug(s, VUC_SRV_BUG(START_ALL_DIRTY)))
-            (void)vuc_bitmap_mark(&lr.bm, lr.iova, lr.iova + lr.len);
-        insert(d, &lr);
+            (void)vuc_bitmap_mark(&lr->bm, lr->iova, lr->iova + lr->len);
+        if ((err = insert(d, lr)) != 0)
+            range_free(s, lr);
     }
     srv_release(s, v);
     /* docs/decisions.md, Protocol decisions: num_ranges 0 logs every
      * mapped range (and, dma.c, every range mapped while logging) */
-    for (size_t i = 0; d->all && i < s->dma.n && !err; i++)
-        err = cover_map(s, s->dma.maps[i].iova, s->dma.maps[i].size);
+    for (const void *x = itree_first(&s->dma.maps, &it); d->all && x && !err;
+         x = itree_next(&it))
+        err = cover_map(s, it.start, it.end - it.start);
     if (err) {
         dirty_release(s);
         return err;
@@ -636,6 +648,7 @@ static void fill_report(struct vuc_srv *s, struct vuc_bitmap *dst,
                         uint64_t iova, uint64_t end, size_t words)
 {
     struct dirty *d = &s->log;
+    struct itree_it it;
     uint64_t stop = end;
 
     if (srv_quirk(s, VUC_SRV_QUIRK_REPORT_IGNORES_RANGES)) {
@@ -649,8 +662,8 @@ static void fill_report(struct vuc_srv *s, struct vuc_bitmap *dst,
     }
     if (srv_quirk(s, VUC_SRV_QUIRK_REPORT_WRONG_SCALING))
         dst->shift = d->shift; /* quirk: log bit n is report bit n */
-    for (size_t i = find(d, iova); i < d->n && d->r[i].iova < stop; i++) {
-        const struct log_range *lr = &d->r[i];
+    for (const struct log_range *lr = find(d, iova, &it); lr && it.start < stop;
+         lr = itree_next(&it)) {
         uint64_t a = lr->iova > iova ? lr->iova : iova;
         uint64_t b = lr->iova + lr->len < stop ? lr->iova + lr->len : stop;
 
@@ -662,13 +675,9 @@ static void fill_report(struct vuc_srv *s, struct vuc_bitmap *dst,
  * served only inside the mapping its iova lies in. */
 static bool in_one_mapping(const struct vuc_srv *s, uint64_t iova, uint64_t end)
 {
-    for (size_t i = 0; i < s->dma.n; i++) {
-        const struct dma_map *m = &s->dma.maps[i];
+    struct itree_it it;
 
-        if (iova >= m->iova && iova - m->iova < m->size)
-            return end - m->iova <= m->size;
-    }
-    return false;
+    return itree_find(&s->dma.maps, iova, &it) && end <= it.end;
 }
 
 /* Bug report-unlogged-dirty: the pages of dst that no logged range
@@ -677,13 +686,15 @@ static void mark_unlogged(struct vuc_srv *s, struct vuc_bitmap *dst,
                           uint64_t iova, uint64_t end)
 {
     struct dirty *d = &s->log;
+    struct itree_it it;
     uint64_t at = iova;
 
-    for (size_t i = find(d, iova); i < d->n && d->r[i].iova < end; i++) {
-        if (d->r[i].iova > at)
-            (void)vuc_bitmap_mark(dst, at, d->r[i].iova);
-        if (d->r[i].iova + d->r[i].len > at)
-            at = d->r[i].iova + d->r[i].len;
+    for (const void *x = find(d, iova, &it); x && it.start < end;
+         x = itree_next(&it)) {
+        if (it.start > at)
+            (void)vuc_bitmap_mark(dst, at, it.start);
+        if (it.end > at)
+            at = it.end;
     }
     if (at < end)
         (void)vuc_bitmap_mark(dst, at, end);
@@ -695,6 +706,7 @@ static int report(struct vuc_srv *s, const struct vuc_feature *f,
     struct dirty *d = &s->log;
     struct vuc_log_report rq;
     struct vuc_bitmap dst;
+    struct itree_it it;
     uint64_t end, need, page;
     size_t pad;
     int64_t bytes;
@@ -761,11 +773,11 @@ static int report(struct vuc_srv *s, const struct vuc_feature *f,
             shift_up(dst.words, (size_t)bytes / 8, (rq.length - 1) / page + 1);
         /* uAPI: "read back and clear" (docs/decisions.md, DMA logging),
          * for exactly the range reported: pages wholly inside it */
-        for (size_t i = find(d, rq.iova);
-             !srv_quirk(s, VUC_SRV_QUIRK_REPORT_NOT_CLEARED) && i < d->n &&
-             d->r[i].iova < end;
-             i++)
-            (void)vuc_bitmap_clear(&d->r[i].bm, rq.iova, end);
+        for (struct log_range *lr = find(d, rq.iova, &it);
+             !srv_quirk(s, VUC_SRV_QUIRK_REPORT_NOT_CLEARED) && lr &&
+             it.start < end;
+             lr = itree_next(&it))
+            (void)vuc_bitmap_clear(&lr->bm, rq.iova, end);
     }
     reply_add(r, d->buf, (size_t)bytes + pad);
     return 0;

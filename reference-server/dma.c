@@ -27,64 +27,41 @@
 #include "vucert/codec.h"
 #include "server_priv.h"
 
-void dma_init(struct dma *d)
+void dma_init(struct dma *d, const struct itree_mem *mem)
 {
     memset(d, 0, sizeof(*d));
+    itree_init(&d->maps, mem);
     d->max_maps = VUC_DEFAULT_MAX_DMA_MAPS;
 }
 
-static void map_release(struct dma_map *m)
+/* Unmap m's memory and free it; m is out of the table. */
+static void map_free(struct vuc_srv *s, struct dma_map *m)
 {
     if (m->mmap_base)
         munmap(m->mmap_base, m->mmap_len);
-    memset(m, 0, sizeof(*m));
+    srv_release(s, m);
+}
+
+static void map_free_item(void *m, void *s)
+{
+    map_free(s, m);
 }
 
 void dma_release(struct vuc_srv *s)
 {
     struct dma *d = &s->dma;
 
-    for (size_t i = 0; i < d->n; i++)
-        map_release(&d->maps[i]);
-    srv_release(s, d->maps);
-    dma_init(d);
+    itree_clear(&d->maps, map_free_item, s);
+    dma_init(d, d->maps.mem);
 }
 
-/* Index of the first map that ends after addr (n if none). */
-static size_t find(const struct dma *d, uint64_t addr)
+/* The first map that ends after addr (NULL if none): the one holding
+ * addr, else the next one up, at *it. Ends are <= 2^64 - 1 (DMA_MAP
+ * refuses a range that wraps). */
+static struct dma_map *find(const struct dma *d, uint64_t addr,
+                            struct itree_it *it)
 {
-    size_t lo = 0, hi = d->n;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const struct dma_map *m = &d->maps[mid];
-
-        if (m->iova + m->size <= addr) /* ends are <= 2^64 - 1 */
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-static int grow(struct vuc_srv *s)
-{
-    struct dma *d = &s->dma;
-    struct dma_map *nm;
-    size_t cap;
-
-    if (d->n < d->cap)
-        return 0;
-    cap = d->cap ? d->cap * 2 : 16;
-    nm = srv_alloc(s, cap * sizeof(*nm));
-    if (!nm)
-        return ENOMEM;
-    if (d->n)
-        memcpy(nm, d->maps, d->n * sizeof(*nm));
-    srv_release(s, d->maps);
-    d->maps = nm;
-    d->cap = cap;
-    return 0;
+    return itree_seek(&d->maps, addr, it);
 }
 
 /* mmap the fd for dm; returns 0 or a positive errno. */
@@ -127,8 +104,8 @@ int srv_h_DMA_MAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
 {
     struct dma *d = &s->dma;
     struct vuc_dma_map dm;
-    struct dma_map nm = {0};
-    size_t at;
+    struct dma_map *nm;
+    struct itree_it it;
     int rc;
 
     (void)c, (void)r; /* no reply payload (spec) */
@@ -154,28 +131,37 @@ int srv_h_DMA_MAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
         !srv_bug(s, VUC_SRV_BUG(DMA_OFFSET_NO_FD)))
         return EINVAL;
     /* spec: "A command to map over an existing region must be failed by
-     * the server with EEXIST": any overlap. */
-    at = find(d, dm.addr);
+     * the server with EEXIST": any overlap (dm.addr + dm.size does
+     * not wrap: checked above). */
     /* bug dma-map-overlap-accepted: "done", the old mapping kept */
-    if (at < d->n && d->maps[at].iova < dm.addr + dm.size)
+    if (itree_overlap(&d->maps, dm.addr, dm.addr + dm.size, &it))
         return srv_bug(s, VUC_SRV_BUG(DMA_OVERLAP)) ? 0 : EEXIST;
-    if (d->n >= d->max_maps)
+    if (d->maps.n >= d->max_maps)
         return ENOSPC;
-    if ((rc = grow(s)) != 0)
-        return rc;
-    nm.iova = dm.addr;
-    nm.size = dm.size;
-    nm.flags = dm.flags;
-    if (m->nfds >= 1 && (rc = map_fd(m->fds[0], &dm, &nm)) != 0)
-        return rc;
-    /* The fd itself is closed with the request (vuc_msg_release). */
-    if ((rc = dirty_mapped(s, dm.addr, dm.size)) != 0) {
-        map_release(&nm);
+    nm = srv_alloc(s, sizeof(*nm));
+    if (!nm)
+        return ENOMEM;
+    memset(nm, 0, sizeof(*nm));
+    nm->iova = dm.addr;
+    nm->size = dm.size;
+    nm->flags = dm.flags;
+    if (m->nfds >= 1 && (rc = map_fd(m->fds[0], &dm, nm)) != 0) {
+        srv_release(s, nm);
         return rc;
     }
-    memmove(&d->maps[at + 1], &d->maps[at], (d->n - at) * sizeof(nm));
-    d->maps[at] = nm;
-    d->n++;
+    /* The fd itself is closed with the request (vuc_msg_release). Into
+     * the table before it is logged: taking it out again cannot fail,
+     * while what dirty_mapped logged could not be told apart from what
+     * was logged before. */
+    if ((rc = itree_insert(&d->maps, dm.addr, dm.addr + dm.size, nm)) != 0) {
+        map_free(s, nm);
+        return rc; /* ENOMEM: no overlap since the check above */
+    }
+    if ((rc = dirty_mapped(s, dm.addr, dm.size)) != 0) {
+        (void)itree_remove(&d->maps, dm.addr);
+        map_free(s, nm);
+        return rc;
+    }
     return 0;
 }
 
@@ -184,7 +170,8 @@ int srv_h_DMA_UNMAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
 {
     struct dma *d = &s->dma;
     struct vuc_dma_unmap du;
-    size_t at;
+    struct itree_it it;
+    struct dma_map *mp;
     int rc;
 
     (void)c;
@@ -196,9 +183,8 @@ int srv_h_DMA_UNMAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
     if (rc == -EOVERFLOW || du.argsz < 24 || du.flags != 0)
         return EINVAL;
     /* spec: "must match exactly a previous mapping" */
-    at = find(d, du.addr);
-    if (at >= d->n || d->maps[at].iova != du.addr ||
-        d->maps[at].size != du.size) {
+    mp = itree_find(&d->maps, du.addr, &it);
+    if (!mp || mp->iova != du.addr || mp->size != du.size) {
         /* bug unmap-inexact-accepted: "done", nothing unmapped */
         if (!srv_bug(s, VUC_SRV_BUG(UNMAP_ANY)))
             return ENOENT;
@@ -210,13 +196,11 @@ int srv_h_DMA_UNMAP(struct vuc_srv *s, struct vuc_conn *c, struct vuc_msg *m,
         return EBUSY;
     /* No DMA is in flight (the engine is synchronous): once unmapped,
      * nothing refers to the range. */
+    itree_remove_at(&d->maps, &it);
     /* bug unmap-keeps-mapping: the range is forgotten, its mmap kept */
     if (srv_bug(s, VUC_SRV_BUG(UNMAP_KEEPS_MAPPING)))
-        d->maps[at].mmap_base = NULL;
-    map_release(&d->maps[at]);
-    memmove(&d->maps[at], &d->maps[at + 1],
-            (d->n - at - 1) * sizeof(d->maps[0]));
-    d->n--;
+        mp->mmap_base = NULL;
+    map_free(s, mp);
     dirty_unmapped(s, du.addr, du.size);
     /* spec: "The server responds with the original DMA entry" */
     reply_add(r, m->payload, m->payload_len);
@@ -486,16 +470,16 @@ static uint32_t guarded(uint8_t *p, size_t n, bool read, uint64_t pattern,
 static uint32_t check_span(const struct dma *d, uint64_t addr, uint64_t end,
                            uint32_t perm)
 {
+    struct itree_it it;
     uint32_t err = 0;
 
-    for (size_t i = find(d, addr); addr < end; i++) {
-        const struct dma_map *m = &d->maps[i];
-
-        if (i >= d->n || m->iova > addr)
+    for (const struct dma_map *m = find(d, addr, &it); addr < end;
+         m = itree_next(&it)) {
+        if (!m || it.start > addr)
             return EFAULT; /* a hole */
         if (!(m->flags & perm))
             err = EACCES; /* unless there is a hole further on */
-        addr = m->iova + m->size;
+        addr = it.end;
     }
     return err;
 }
@@ -505,6 +489,7 @@ static uint32_t engine(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
                        uint64_t len, uint64_t pattern)
 {
     struct dma *d = &s->dma;
+    struct itree_it it;
     uint64_t end;
     uint8_t *buf = NULL;
     uint32_t err;
@@ -533,8 +518,9 @@ static uint32_t engine(struct vuc_srv *s, struct vuc_conn *c, uint64_t addr,
         return err;
     }
 
-    for (size_t i = find(d, addr); addr < end; i++) {
-        const struct dma_map *m = &d->maps[i];
+    /* check_span found every byte mapped: the walk meets no hole */
+    for (const struct dma_map *m = find(d, addr, &it); addr < end;
+         m = itree_next(&it)) {
         uint64_t stop = m->iova + m->size < end ? m->iova + m->size : end;
 
         if (m->host) {
@@ -583,6 +569,7 @@ static uint32_t engine_read(struct vuc_srv *s, struct vuc_conn *c,
                             uint64_t addr, uint64_t len, uint64_t *sum)
 {
     struct dma *d = &s->dma;
+    struct itree_it it;
     uint8_t *buf = NULL;
     uint64_t end;
     uint32_t err;
@@ -598,8 +585,8 @@ static uint32_t engine_read(struct vuc_srv *s, struct vuc_conn *c,
         return EFAULT;
     if ((err = check_span(d, addr, end, VUC_DMA_FLAG_READ)) != 0)
         return err;
-    for (size_t i = find(d, addr); addr < end; i++) {
-        const struct dma_map *m = &d->maps[i];
+    for (const struct dma_map *m = find(d, addr, &it); addr < end;
+         m = itree_next(&it)) {
         uint64_t stop = m->iova + m->size < end ? m->iova + m->size : end;
 
         /* bug dma-read-logged: reads are logged as if they wrote */

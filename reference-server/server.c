@@ -530,6 +530,17 @@ void srv_release(struct vuc_srv *s, void *p)
         free(p);
 }
 
+/* The trees' node allocator (vuc_srv.tree_mem). */
+static void *tree_alloc(void *s, size_t n)
+{
+    return srv_alloc(s, n);
+}
+
+static void tree_release(void *s, void *p)
+{
+    srv_release(s, p);
+}
+
 static uint8_t *zeroed(struct vuc_srv *s, size_t n, bool huge)
 {
     uint8_t *p;
@@ -644,7 +655,11 @@ int vuc_srv_new(const struct vuc_srv_opts *o, struct vuc_srv **out)
     dev_init(&s->dev, state, state_size);
     s->dev.arm_reg = s->opts.require_arm;
     mig_init(&s->mig);
-    dma_init(&s->dma);
+    s->tree_mem.alloc = tree_alloc;
+    s->tree_mem.release = tree_release;
+    s->tree_mem.ctx = s;
+    dma_init(&s->dma, &s->tree_mem);
+    itree_init(&s->log.r, &s->tree_mem);
     chaos_reset(s);
     *out = s;
     return 0;

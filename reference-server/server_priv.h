@@ -24,6 +24,8 @@
 #include "vucert/transport.h"
 #include "vucert/wire.h"
 
+#include "itree.h"
+
 /* ---- device model (device.c) ---- */
 
 #define DEV_BAR0_SIZE  4096u
@@ -209,8 +211,9 @@ struct dma_map {
 };
 
 struct dma {
-    struct dma_map *maps; /* sorted by iova, never overlapping */
-    size_t n, cap;
+    /* struct dma_map by iova, never overlapping: a lookup, a map and an
+     * unmap cost O(log n), whatever the order they come in */
+    struct itree maps;
     uint64_t max_maps; /* negotiated max_dma_maps */
     uint16_t next_id;  /* message id of the server's last own request */
 };
@@ -264,8 +267,10 @@ struct dirty {
     bool all;       /* num_ranges 0: every mapped range, maps to come too */
     bool started;   /* a START succeeded on this connection */
     unsigned shift; /* logging page size = 1 << shift */
-    struct log_range *r; /* sorted by iova, never overlapping */
-    size_t n, cap;
+    /* struct log_range by iova, never overlapping: a mapping logged, a
+     * DMA write marked or a REPORT served costs O(log n + the ranges it
+     * meets) */
+    struct itree r;
     uint64_t bytes; /* bitmap bytes of all ranges */
     uint8_t *buf;   /* REPORT bitmaps, up to max_data_xfer_size */
     size_t buf_cap;
@@ -287,6 +292,8 @@ struct vuc_srv {
     struct vuc_conn *twin;
     struct dma dma;
     struct dirty log;
+    /* where both trees' nodes come from: srv_alloc */
+    struct itree_mem tree_mem;
     struct srv_deferred defer[SRV_DEFER_MAX + 1];
     size_t ndefer;
     /* The connection broke while the server waited for a DMA reply: the
@@ -392,7 +399,8 @@ bool mig_running(uint32_t state);
 void mig_after_reply(struct vuc_srv *s);
 
 /* dma.c */
-void dma_init(struct dma *d);
+/* An empty table whose tree nodes come from mem (vuc_srv.tree_mem). */
+void dma_init(struct dma *d, const struct itree_mem *mem);
 /* Unmap everything (disconnect, free). */
 void dma_release(struct vuc_srv *s);
 /* The doorbell rang op (DMA_OP_*): run the engine and set DMA_STATUS

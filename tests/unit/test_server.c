@@ -3511,6 +3511,48 @@ static void test_log_bitmap_max(void **state)
     fx_close(&f);
 }
 
+/*
+ * A DMA_MAP that fails leaves no mapping behind: not when the mapping
+ * itself or the table's node for it cannot be allocated, not when
+ * logging every mapping (num_ranges 0) cannot log it (log_bitmap_max):
+ * the same range maps afterwards, where a mapping left in the table
+ * would make it EEXIST.
+ */
+static void test_dma_map_fails_whole(void **state)
+{
+    struct alloc_ctx a = {.count = 0, .fail_after = -1};
+    struct vuc_srv_opts o;
+    struct fx f;
+
+    (void)state;
+    vuc_srv_opts_init(&o);
+    o.state_size = FX_STATE;
+    o.log_bitmap_max = 8; /* one bitmap word: one logged range */
+    o.alloc.alloc = counting_alloc;
+    o.alloc.release = counting_release;
+    o.alloc.ctx = &a;
+    fx_open_opts(&f, &o);
+    negotiate(&f);
+    /* the struct dma_map, then the table's first node */
+    for (int k = 0; k < 2; k++) {
+        a.count = 0;
+        a.fail_after = k;
+        assert_int_equal(dma_map(&f, 0x100000, 0x1000, DMA_RW, 0, -1), ENOMEM);
+        a.fail_after = -1;
+        assert_int_equal(dma_unmap(&f, 0x100000, 0x1000), ENOENT);
+    }
+    assert_int_equal(dma_map(&f, 0x100000, 0x1000, DMA_RW, 0, -1), 0);
+    /* START logs the mapping there is: the bitmap budget is spent */
+    assert_int_equal(log_start(&f, 4096, NULL, 0, NULL), 0);
+    assert_int_equal(dma_map(&f, 0x200000, 0x1000, DMA_RW, 0, -1), ENOMEM);
+    assert_int_equal(dma_unmap(&f, 0x200000, 0x1000), ENOENT);
+    assert_int_equal(log_stop(&f), 0);
+    assert_int_equal(dma_map(&f, 0x200000, 0x1000, DMA_RW, 0, -1), 0);
+    assert_int_equal(dma_unmap(&f, 0x200000, 0x1000), 0);
+    assert_int_equal(dma_unmap(&f, 0x100000, 0x1000), 0);
+    fx_close(&f);
+}
+
 static void test_log_start_rules(void **state)
 {
     uint64_t q = *(uint64_t *)*state;
@@ -6806,6 +6848,7 @@ int main(void)
         QUIRKED(test_log_start_rules, 22),
         QUIRKED(test_log_start_rules, 23),
         cmocka_unit_test(test_log_bitmap_max),
+        cmocka_unit_test(test_dma_map_fails_whole),
         QUIRKED(test_log_report_rules, 16),
         QUIRKED(test_log_report_rules, 17),
         QUIRKED(test_log_report_rules, 18),
