@@ -284,34 +284,12 @@ static int print_coverage(FILE *f)
     return 0;
 }
 
-/* mkdir -p */
-static int mkdirs(const char *path)
-{
-    char buf[4096];
-    size_t n = strlen(path);
-
-    if (n == 0 || n >= sizeof(buf))
-        return -ENAMETOOLONG;
-    memcpy(buf, path, n + 1);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-        return -errno;
-    return 0;
-}
-
 /* The report directory made and written to before the first case: a
  * path that cannot take the reports is said at once, not after a run. */
 static int report_dir_ready(const char *dir, char *err, size_t cap)
 {
     char probe[4200];
-    int fd, rc = mkdirs(dir);
+    int fd, rc = vuc_report_mkdir_p(dir);
 
     if (rc < 0) {
         snprintf(err, cap, "%s: cannot create it: %s", dir, strerror(-rc));

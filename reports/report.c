@@ -1025,7 +1025,7 @@ int vuc_report_matrix_md(const char *path, const struct vuc_run_info *info,
     return fclose(f) == 0 ? 0 : -EIO;
 }
 
-static int mkdir_p(const char *dir)
+int vuc_report_mkdir_p(const char *dir)
 {
     char buf[4096];
     size_t len = strlen(dir);
@@ -1061,7 +1061,7 @@ int vuc_report_write_all(const char *dir, const struct vuc_run_info *info,
         {"matrix.html", vuc_report_matrix_html},
     };
     char path[4096];
-    int rc = mkdir_p(dir);
+    int rc = vuc_report_mkdir_p(dir);
 
     if (rc < 0) {
         snprintf(err, errcap, "%s: %s", dir, strerror(-rc));

@@ -86,6 +86,9 @@ int vuc_report_matrix_md(const char *path, const struct vuc_run_info *info,
  * newline as '?': fit for XML and HTML text and attribute values. */
 void vuc_report_escape(FILE *f, const char *s);
 
+/* mkdir -p dir (0755): 0, or a negative errno. */
+int vuc_report_mkdir_p(const char *dir);
+
 /*
  * What the spec expects of SET `to` in state `from` under the run's
  * migration flags (the kernel's rules, include/vucert/fsm.h): "accepted"
