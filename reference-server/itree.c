@@ -3,7 +3,8 @@
  * Disjoint intervals in a B+tree (itree.h).
  *
  * The intervals live in the leaves, sorted by start, LEAF_MIN to LEAF_MAX
- * of them in each (the root alone may hold fewer), each leaf linked to
+ * of them in each (a root leaf may hold fewer, none at all once its
+ * last interval went), each leaf linked to
  * its neighbours so that a walk steps from one to the next. An inner node
  * holds INNER_MIN to INNER_MAX children (the root at least 2) and, between
  * each two, a separator: every start under the left child is below it,
@@ -18,9 +19,9 @@
  * the one the descent reaches: itree_seek looks there too.
  *
  * Leaves keep starts, ends and items in three arrays, so that the search
- * in a leaf reads the 128 bytes of its starts, two cache lines side by
- * side. Descents remember their path (struct path) rather than nodes
- * keeping parent pointers, which would have to change on every split.
+ * in a leaf reads the 128 bytes of its starts side by side, and then one
+ * end and one item. Descents remember their path (struct path) rather than
+ * nodes keeping parent pointers, which would have to change on every split.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -32,8 +33,9 @@
 #define LEAF_MIN  (LEAF_MAX / 2)
 #define INNER_MAX 32u
 #define INNER_MIN (INNER_MAX / 2)
-/* Deeper than any tree that fits in memory: h levels hold at least
- * 2 * INNER_MIN^(h - 2) * LEAF_MIN intervals, 2^65 for h = 17. */
+/* Deeper than any tree can be: h levels hold at least
+ * 2 * INNER_MIN^(h - 2) * LEAF_MIN intervals, 2^64 for h = 17, more
+ * than there are addresses to start them at. */
 #define MAX_HEIGHT 17u
 
 /* The count first, beside the keys a search reads next: at the end it

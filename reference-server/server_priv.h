@@ -260,6 +260,7 @@ struct log_range {
     uint64_t iova, len; /* len a multiple of the logging page size */
     struct vuc_bitmap bm;
     size_t bytes;
+    uint64_t word; /* bm.words when it is one word (up to 64 pages) */
 };
 
 struct dirty {
