@@ -8,7 +8,8 @@
  * hostile reply modes), plant.c (the planted defects) and loop.c (the
  * socket event loop). The stream
  * format itself is vuc_stream (include/vucert/stream.h), the bitmaps
- * vuc_bitmap (bitmap.h).
+ * vuc_bitmap (bitmap.h), the tables of DMA mappings and logged ranges
+ * vuc_itree (itree.h).
  */
 #ifndef VUCERT_SERVER_PRIV_H
 #define VUCERT_SERVER_PRIV_H
