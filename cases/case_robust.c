@@ -125,7 +125,7 @@ static int connect_new(struct vuc_ctx *ctx, bool *exited)
         int step = left < 100 ? left : 100;
         /* exited, and not as a daemonizing server's parent does (its
          * child serves on: vuc_target_died tells) */
-        if (t->pid > 0 && vuc_target_wait_exit(t, 0) && vuc_target_died(t)) {
+        if (vuc_target_died(t)) {
             *exited = true;
             return -ECHILD;
         }

@@ -4,6 +4,7 @@ the verdicts one job gives, in the same order in the reports, under
 --shuffle too, for a clean server and a faulty one; each job's server is
 its own (its own socket, its own stderr) and none is left behind."""
 import os
+import re
 import tempfile
 
 import pytest
@@ -24,10 +25,12 @@ def test_jobs_give_the_verdicts_of_one(bins, certify, extra):
     many = certify("--server-cmd", cmd, "--quiet", "--jobs", "3")
     assert many.rc == one.rc
     assert verdicts(many) == verdicts(one)
-    # the same reasons, the server's pid and paths aside
+    # the same reasons, numbers (pids, times) and socket folders aside
+    def same(reason):
+        reason = re.sub(r"/tmp/\S*vucert-\w+", "DIR", reason or "")
+        return re.sub(r"\d+", "N", reason)
     for a, b in zip(one.results["cases"], many.results["cases"]):
-        if a["verdict"] not in ("PASS", "SKIP"):
-            assert b["verdict"] == a["verdict"], a["id"]
+        assert same(b.get("reason")) == same(a.get("reason")), a["id"]
 
 
 def test_jobs_under_shuffle(bins, certify):
